@@ -1,0 +1,59 @@
+# Holon — run `make help` for the list of targets.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+UV      ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+PY      := .venv/bin/python
+PYTEST  := .venv/bin/pytest
+STAMP   := .holon/setup.stamp
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make \033[36m<target>\033[0m\n"} \
+	  /^[a-zA-Z0-9_-]+:.*?##/ { printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2 } \
+	  /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+##@ Setup
+
+.PHONY: setup
+setup: $(STAMP) ## Install everything (Python deps via uv, PostgreSQL, Chromium). Idempotent.
+
+$(STAMP): pyproject.toml uv.lock hack/setup.sh
+	@bash hack/setup.sh
+	@mkdir -p $(dir $@) && touch $@
+
+##@ Run
+
+.PHONY: demo
+demo: setup ## Simulator + runtime on SQLite, the mAb demo batch to completion, journal verified.
+	@$(PY) -m mes_runtime.demo
+
+##@ Quality
+
+.PHONY: lint
+lint: setup ## ruff + mypy (strict on the packages).
+	@echo "==> ruff"; .venv/bin/ruff check .
+	@echo "==> ruff format --check"; .venv/bin/ruff format --check .
+	@echo "==> mypy"; .venv/bin/mypy
+
+.PHONY: test-fast
+test-fast: setup ## Unit and integration tests (no cluster).
+	@$(PYTEST) -q
+
+.PHONY: test
+test: lint test-fast test-e2e ## Everything CI runs: lint, unit/integration, end-to-end.
+
+.PHONY: test-e2e
+test-e2e: setup ## End-to-end tests against the local Kubernetes cluster.
+	@$(PYTEST) -q -m e2e tests/e2e
+
+##@ Benchmarks
+
+.PHONY: bench
+bench: setup ## Benchmarks (medians, ratios against an in-run baseline).
+	@$(PY) -m bench
+
+-include hack/cluster.mk

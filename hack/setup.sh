@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Idempotent setup for a fresh Debian machine: Python deps (uv), PostgreSQL, Chromium.
+set -euo pipefail
+step() { printf '\n==> %s\n' "$*"; }
+
+if ! command -v uv >/dev/null 2>&1 && [ ! -x "$HOME/.local/bin/uv" ]; then
+  step "installing uv (from PyPI)"
+  python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
+fi
+UV=$(command -v uv || echo "$HOME/.local/bin/uv")
+
+step "Python environment (.venv) from uv.lock"
+"$UV" sync --frozen
+
+need=()
+command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    step "apt-get install ${need[*]} (Debian packages)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" \
+      | grep -E '^(Setting up|Unpacking)' || true
+  else
+    echo "missing Debian packages: ${need[*]} — run: sudo apt-get install ${need[*]}" >&2
+    exit 1
+  fi
+fi
+step "setup complete"

@@ -1,0 +1,3 @@
+from mes_runtime.cli import main
+
+raise SystemExit(main())

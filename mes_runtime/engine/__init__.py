@@ -1,0 +1,1 @@
+"""Batch engine: drives control recipes on equipment; talks to the world only through ports."""
