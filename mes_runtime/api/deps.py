@@ -1,0 +1,90 @@
+"""Shared route dependencies as ``Annotated`` aliases (STYLE #11).
+
+``SessionDep`` (a database session per request), ``JournalDep`` (the one journal writer),
+``CurrentUser`` (the bearer token's user; 401 otherwise) and ``require(Permission.X)``
+(403 when the user's roles do not grant X). Routes declare what they need; nothing else
+decides access.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from mes_runtime.api.errors import forbidden, unauthorized
+from mes_runtime.auth.permissions import Permission, has_permission
+from mes_runtime.auth.users import user_for_token
+from mes_runtime.db.models import User
+from mes_runtime.ebr.journal import Journal
+from mes_runtime.settings import Settings
+
+__all__ = [
+    "CurrentUser",
+    "EngineDep",
+    "JournalDep",
+    "SessionDep",
+    "SettingsDep",
+    "require",
+]
+
+_bearer = HTTPBearer(auto_error=False, description="token from POST /api/v1/auth/token")
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _engine(request: Request) -> AsyncEngine:
+    engine: AsyncEngine = request.app.state.engine
+    return engine
+
+
+def _journal(request: Request) -> Journal:
+    journal: Journal = request.app.state.journal
+    return journal
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
+    async with factory() as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+EngineDep = Annotated[AsyncEngine, Depends(_engine)]
+JournalDep = Annotated[Journal, Depends(_journal)]
+SessionDep = Annotated[AsyncSession, Depends(_session)]
+
+
+async def _current_user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise unauthorized("a bearer token is required (POST /api/v1/auth/token)")
+    factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
+    async with factory() as session:
+        user = await user_for_token(session, credentials.credentials)
+    if user is None:
+        raise unauthorized("the bearer token is unknown, expired or revoked")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(_current_user)]
+
+
+def require(permission: Permission) -> Any:
+    """``Depends`` that yields the current user if their roles grant ``permission``."""
+
+    async def _check(user: CurrentUser) -> User:
+        if not has_permission(user.roles, permission):
+            raise forbidden(permission.value)
+        return user
+
+    checker: Callable[..., Coroutine[Any, Any, User]] = _check
+    return Depends(checker)

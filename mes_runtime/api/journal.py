@@ -1,0 +1,89 @@
+"""``/api/v1/journal``: read the electronic batch record journal; verify its hash chain."""
+
+from __future__ import annotations
+
+from typing import Annotated, cast
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from sqlalchemy import Table, select
+
+from mes_runtime.api.deps import JournalDep, SessionDep, require
+from mes_runtime.api.schemas import Page
+from mes_runtime.auth.permissions import Permission
+from mes_runtime.db.models import JournalEntry, User
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1/journal", tags=["journal"])
+_T = cast(Table, JournalEntry.__table__)
+
+Reader = Annotated[User, require(Permission.JOURNAL_READ)]
+Verifier = Annotated[User, require(Permission.JOURNAL_VERIFY)]
+
+
+class JournalEntryOut(BaseModel):
+    seq: int
+    ts: str
+    actor: str
+    action: str
+    subject: str
+    batch_id: str | None
+    old_value: str | None
+    new_value: str | None
+    reason: str | None
+    prev_hash: str
+    hash: str
+
+
+class JournalPage(Page):
+    entries: list[JournalEntryOut]
+
+
+class VerifyOut(BaseModel):
+    ok: bool
+    entries_checked: int
+    first_bad_seq: int | None
+    problem: str | None
+
+
+@router.get("", response_model=JournalPage)
+async def list_entries(
+    _: Reader,
+    session: SessionDep,
+    batch_id: str | None = None,
+    action: str | None = None,
+    after: Annotated[int, Query(ge=0, description="return entries with seq > after")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> JournalPage:
+    query = select(_T).where(_T.c.seq > after).order_by(_T.c.seq).limit(limit)
+    if batch_id is not None:
+        query = query.where(_T.c.batch_id == batch_id)
+    if action is not None:
+        query = query.where(_T.c.action == action)
+    rows = (await session.execute(query)).mappings().all()
+    entries = [JournalEntryOut.model_validate(dict(r)) for r in rows]
+    return JournalPage(
+        entries=entries, next_after=entries[-1].seq if len(entries) == limit else None
+    )
+
+
+@router.get("/verify", response_model=VerifyOut)
+async def verify(user: Verifier, journal: JournalDep) -> VerifyOut:
+    result = await journal.verify()
+    await journal.append(
+        actor=user.username,
+        action="journal.verified",
+        subject="journal",
+        new_value={
+            "ok": result.ok,
+            "entries_checked": result.entries_checked,
+            "first_bad_seq": result.first_bad_seq,
+        },
+    )
+    return VerifyOut(
+        ok=result.ok,
+        entries_checked=result.entries_checked,
+        first_bad_seq=result.first_bad_seq,
+        problem=result.problem,
+    )

@@ -1,0 +1,252 @@
+"""``/api/v1/recipes``: import master recipes (JSON/YAML), list versions, approve (QA).
+
+An import is validated twice: its shape by the pydantic model, then the whole recipe by
+``mes_runtime.domain.validation.validate_recipe``; every problem comes back in one 422, each
+located at its element path. Imports are always drafts; approval is a QA electronic
+signature over the recipe's digest, and the author may not approve their own recipe.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, Query, Request, status
+from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy import Table, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mes_runtime.api.bodies import read_document
+from mes_runtime.api.deps import JournalDep, SessionDep, require
+from mes_runtime.api.errors import api_error, conflict, not_found, unprocessable_many
+from mes_runtime.api.schemas import SignatureIn
+from mes_runtime.auth.permissions import Permission
+from mes_runtime.auth.users import SignatureRejected, verify_signature
+from mes_runtime.db.models import MasterRecipe as RecipeRow
+from mes_runtime.db.models import User
+from mes_runtime.engine.ports import utcnow
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1/recipes", tags=["recipes"])
+_RECIPES = cast(Table, RecipeRow.__table__)
+
+Reader = Annotated[User, require(Permission.RECIPE_READ)]
+Importer = Annotated[User, require(Permission.RECIPE_IMPORT)]
+Approver = Annotated[User, require(Permission.RECIPE_APPROVE)]
+
+
+class RecipeSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    version: int
+    status: str
+    digest: str
+    created_by: str
+    created_at: datetime
+    approved_by: str | None
+    approved_at: datetime | None
+
+
+class RecipeOut(RecipeSummary):
+    body: dict[str, Any]
+
+
+class _NotDraft(Exception):
+    pass
+
+
+_OPENAPI_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "application/yaml": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+@router.post(
+    "",
+    response_model=RecipeOut,
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=_OPENAPI_BODY,
+)
+async def import_recipe(
+    request: Request, user: Importer, session: SessionDep, journal: JournalDep
+) -> RecipeOut:
+    from mes_runtime.domain.recipe import MasterRecipe
+    from mes_runtime.domain.validation import validate_recipe
+
+    data = await read_document(request)
+    try:
+        recipe = MasterRecipe.model_validate(data)
+    except ValidationError as exc:
+        raise unprocessable_many(
+            [
+                {"loc": ["body", *err["loc"]], "msg": err["msg"], "type": err["type"]}
+                for err in exc.errors(include_url=False, include_input=False)
+            ]
+        ) from None
+    issues = validate_recipe(recipe)
+    if issues:
+        raise unprocessable_many(
+            [
+                {
+                    "loc": ["body", *issue.path.split("/")],
+                    "msg": issue.message,
+                    "type": f"recipe.{issue.code}",
+                }
+                for issue in issues
+            ]
+        )
+    row = RecipeRow(
+        name=recipe.header.name,
+        version=recipe.header.version,
+        status="draft",
+        body=recipe.to_canonical_data(include_status=False),
+        digest=recipe.digest(),
+        created_by=user.username,
+        created_at=utcnow(),
+    )
+    try:
+        async with session.begin():
+            session.add(row)
+    except IntegrityError:
+        raise conflict(
+            ("body", "header", "version"),
+            f"recipe {row.name!r} version {row.version} already exists; "
+            "import a new version number",
+        ) from None
+    await journal.append(
+        actor=user.username,
+        action="recipe.imported",
+        subject=f"recipe:{row.name}/{row.version}",
+        new_value={"digest": row.digest, "status": "draft"},
+    )
+    return RecipeOut.model_validate(row)
+
+
+@router.get("", response_model=list[RecipeSummary])
+async def list_recipes(
+    _: Reader,
+    session: SessionDep,
+    name: str | None = None,
+    status_: Annotated[str | None, Query(alias="status", pattern="^(draft|approved)$")] = None,
+) -> list[RecipeSummary]:
+    query = select(RecipeRow).order_by(RecipeRow.name, RecipeRow.version)
+    if name is not None:
+        query = query.where(RecipeRow.name == name)
+    if status_ is not None:
+        query = query.where(RecipeRow.status == status_)
+    return [RecipeSummary.model_validate(r) for r in (await session.execute(query)).scalars()]
+
+
+@router.get("/{name}", response_model=list[RecipeSummary])
+async def recipe_versions(name: str, _: Reader, session: SessionDep) -> list[RecipeSummary]:
+    rows = (
+        await session.execute(
+            select(RecipeRow).where(RecipeRow.name == name).order_by(RecipeRow.version)
+        )
+    ).scalars()
+    result = [RecipeSummary.model_validate(r) for r in rows]
+    if not result:
+        raise not_found(("path", "name"), f"no recipe named {name!r}")
+    return result
+
+
+async def _get(session: SessionDep, name: str, version: int) -> RecipeRow:
+    row = (
+        await session.execute(
+            select(RecipeRow).where(RecipeRow.name == name, RecipeRow.version == version)
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise not_found(("path", "version"), f"recipe {name!r} has no version {version}")
+    return row
+
+
+@router.get("/{name}/{version}", response_model=RecipeOut)
+async def get_recipe(name: str, version: int, _: Reader, session: SessionDep) -> RecipeOut:
+    return RecipeOut.model_validate(await _get(session, name, version))
+
+
+@router.post("/{name}/{version}/approve", response_model=RecipeOut)
+async def approve_recipe(
+    name: str,
+    version: int,
+    signature_in: SignatureIn,
+    user: Approver,
+    session: SessionDep,
+    journal: JournalDep,
+) -> RecipeOut:
+    async with session.begin():
+        row = await _get(session, name, version)
+        if row.status != "draft":
+            raise conflict(("path", "version"), f"recipe {name}/{version} is already {row.status}")
+        if row.created_by == user.username:
+            raise api_error(
+                status.HTTP_403_FORBIDDEN,
+                ("path", "version"),
+                "the author of a recipe may not approve it (segregation of duties)",
+                "forbidden",
+            )
+        try:
+            signature = await verify_signature(
+                session, user, signature_in.password, signature_in.meaning
+            )
+        except SignatureRejected:
+            signature = None
+        recipe_id, digest = row.id, row.digest
+    subject = f"recipe:{name}/{version}"
+    if signature is None:
+        await journal.append(
+            actor=user.username,
+            action="signature.rejected",
+            subject=subject,
+            reason="re-authentication failed",
+        )
+        raise api_error(
+            status.HTTP_403_FORBIDDEN,
+            ("body", "password"),
+            "signature rejected: the password is not correct",
+            "signature_rejected",
+        )
+
+    async def _approve(conn: AsyncConnection) -> None:
+        result = await conn.execute(
+            update(_RECIPES)
+            .where(_RECIPES.c.id == recipe_id, _RECIPES.c.status == "draft")
+            .values(
+                status="approved", approved_by=signature.username, approved_at=signature.signed_at
+            )
+        )
+        if result.rowcount != 1:
+            raise _NotDraft
+
+    try:
+        await journal.append(
+            actor=user.username,
+            action="recipe.approved",
+            subject=subject,
+            old_value={"status": "draft"},
+            new_value={
+                "status": "approved",
+                "digest": digest,
+                "signature": {
+                    "meaning": signature.meaning,
+                    "signed_at": signature.signed_at.isoformat(),
+                },
+            },
+            alongside=_approve,
+        )
+    except _NotDraft:
+        raise conflict(
+            ("path", "version"), f"recipe {name}/{version} was approved meanwhile"
+        ) from None
+    async with session.begin():
+        await session.refresh(row)
+    return RecipeOut.model_validate(row)

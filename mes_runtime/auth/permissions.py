@@ -1,0 +1,75 @@
+"""Roles and the permission matrix: pure data, no I/O, the single place access is decided.
+
+Segregation of duties (21 CFR Part 11 / Annex 11): an operator runs batches but cannot abort
+or release them; a supervisor may stop, abort and reset, and import recipes; QA approves
+recipes, closes exceptions and releases batches; an admin manages users and equipment but,
+by design, does not run or release batches. A person who needs two duties gets two roles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+
+__all__ = ["ROLE_PERMISSIONS", "Permission", "Role", "has_permission", "permissions_of"]
+
+
+class Role(StrEnum):
+    OPERATOR = "operator"
+    SUPERVISOR = "supervisor"
+    QA = "qa"
+    ADMIN = "admin"
+
+
+class Permission(StrEnum):
+    BATCH_READ = "batch.read"
+    BATCH_CREATE = "batch.create"
+    BATCH_START = "batch.command.start"
+    BATCH_PAUSE = "batch.command.pause"
+    BATCH_RESUME = "batch.command.resume"
+    BATCH_HOLD = "batch.command.hold"
+    BATCH_RESTART = "batch.command.restart"
+    BATCH_STOP = "batch.command.stop"
+    BATCH_ABORT = "batch.command.abort"
+    BATCH_RESET = "batch.command.reset"
+    BATCH_RELEASE = "batch.release"
+    EXCEPTION_READ = "exception.read"
+    EXCEPTION_CLOSE = "exception.close"
+    RECIPE_READ = "recipe.read"
+    RECIPE_IMPORT = "recipe.import"
+    RECIPE_APPROVE = "recipe.approve"
+    EQUIPMENT_READ = "equipment.read"
+    EQUIPMENT_IMPORT = "equipment.import"
+    USER_MANAGE = "user.manage"
+    JOURNAL_READ = "journal.read"
+    JOURNAL_VERIFY = "journal.verify"
+
+
+P = Permission
+_READ = frozenset({P.BATCH_READ, P.EXCEPTION_READ, P.RECIPE_READ, P.EQUIPMENT_READ, P.JOURNAL_READ})
+_OPERATE = frozenset(
+    {P.BATCH_CREATE, P.BATCH_START, P.BATCH_PAUSE, P.BATCH_RESUME, P.BATCH_HOLD, P.BATCH_RESTART}
+)
+_SUPERVISE = frozenset({P.BATCH_STOP, P.BATCH_ABORT, P.BATCH_RESET, P.RECIPE_IMPORT})
+
+ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
+    Role.OPERATOR: _READ | _OPERATE,
+    Role.SUPERVISOR: _READ | _OPERATE | _SUPERVISE,
+    Role.QA: _READ | {P.BATCH_RELEASE, P.EXCEPTION_CLOSE, P.RECIPE_APPROVE, P.JOURNAL_VERIFY},
+    Role.ADMIN: _READ | {P.USER_MANAGE, P.EQUIPMENT_IMPORT, P.RECIPE_IMPORT, P.JOURNAL_VERIFY},
+}
+
+
+def permissions_of(roles: Iterable[str]) -> frozenset[Permission]:
+    """Union of the permissions of ``roles``; unknown role names grant nothing."""
+    granted: set[Permission] = set()
+    for name in roles:
+        try:
+            granted |= ROLE_PERMISSIONS[Role(name)]
+        except ValueError:
+            continue
+    return frozenset(granted)
+
+
+def has_permission(roles: Iterable[str], permission: Permission) -> bool:
+    return permission in permissions_of(roles)

@@ -1,0 +1,200 @@
+"""The runtime's tables, as typed SQLAlchemy 2 ORM classes.
+
+This module is the single source of truth for the schema: the alembic migrations in
+``migrations/`` must produce exactly this (a test compares them with alembic's autogenerate
+on SQLite and PostgreSQL). Constraint names come from ``NAMING_CONVENTION`` so that
+migrations are deterministic and constraints can be dropped by name later (contract phase).
+
+The journal table is written only by :mod:`mes_runtime.ebr.journal`; its ``ts`` is a fixed-
+width ISO-8601 string (not a datetime) because the string itself is hashed: what is stored is
+exactly what was signed, on every back-end.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from mes_runtime.db.types import BigIntPK, UTCDateTime
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "ApiToken",
+    "Base",
+    "Batch",
+    "BatchElement",
+    "BatchException",
+    "Equipment",
+    "JournalEntry",
+    "MasterRecipe",
+    "ProcessValue",
+    "User",
+]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        list[str]: JSON(),
+    }
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    roles: Mapped[list[str]]
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class ApiToken(Base):
+    """A bearer token; only its sha256 is stored, so a database dump grants nothing."""
+
+    __tablename__ = "api_tokens"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class MasterRecipe(Base):
+    __tablename__ = "master_recipes"
+    __table_args__ = (
+        UniqueConstraint("name", "version"),
+        CheckConstraint("status IN ('draft', 'approved')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    body: Mapped[dict[str, Any]]
+    digest: Mapped[str] = mapped_column(String(80))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    approved_by: Mapped[str | None] = mapped_column(String(64))
+    approved_at: Mapped[datetime | None]
+
+
+class Equipment(Base):
+    __tablename__ = "equipment"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    endpoint: Mapped[str] = mapped_column(String(512))
+    manifest: Mapped[bytes] = mapped_column(LargeBinary)
+    manifest_digest: Mapped[str] = mapped_column(String(80))
+    imported_by: Mapped[str] = mapped_column(String(64))
+    imported_at: Mapped[datetime]
+
+
+class Batch(Base):
+    __tablename__ = "batches"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    recipe_name: Mapped[str] = mapped_column(String(128))
+    recipe_version: Mapped[int] = mapped_column(Integer)
+    control_recipe: Mapped[dict[str, Any]]
+    bindings: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(32), index=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+
+
+class BatchElement(Base):
+    """Durable state of one procedural element: what a restarted runtime resumes from."""
+
+    __tablename__ = "batch_elements"
+
+    batch_id: Mapped[str] = mapped_column(
+        ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True
+    )
+    path: Mapped[str] = mapped_column(String(512), primary_key=True)
+    state: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[datetime]
+
+
+class ProcessValue(Base):
+    __tablename__ = "process_values"
+    __table_args__ = (Index(None, "batch_id", "ts"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"))
+    equipment: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(128))
+    value: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[datetime]
+
+
+class BatchException(Base):
+    """An exception for review by exception (RbE); closed by QA with a reason."""
+
+    __tablename__ = "exceptions"
+    __table_args__ = (
+        CheckConstraint("severity IN ('critical', 'major', 'minor')", name="severity"),
+        CheckConstraint("status IN ('open', 'closed')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), index=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(255))
+    message: Mapped[str] = mapped_column(Text)
+    ts: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    closed_at: Mapped[datetime | None]
+    closure_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class JournalEntry(Base):
+    """One entry of the append-only, hash-chained electronic batch record journal."""
+
+    __tablename__ = "journal"
+    __table_args__ = (Index(None, "batch_id", "seq"),)
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    ts: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(255))
+    batch_id: Mapped[str | None] = mapped_column(String(64))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,111 @@
+"""Runtime settings: one ``Settings`` object, read from ``HOLON_*`` environment variables.
+
+Why one class: every knob the runtime has is visible (and documented) in one place, and a
+deployment (Helm values, a Kubernetes Secret) maps one-to-one onto these names.
+
+Secrets never have a default, and well-known placeholder values ("changeme", "secret",
+"password" ...) are refused at start-up with a message naming the setting: a GMP system that
+starts with a guessable credential is worse than one that does not start.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+__all__ = ["PLACEHOLDER_SECRETS", "Settings", "get_settings", "reject_placeholder"]
+
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "changeme",
+        "change-me",
+        "change_me",
+        "secret",
+        "password",
+        "passw0rd",
+        "admin",
+        "default",
+        "example",
+        "test",
+        "xxx",
+        "todo",
+        "replace-me",
+    }
+)
+
+
+def reject_placeholder(setting: str, value: str | None) -> None:
+    """Raise ``ValueError`` naming ``setting`` when ``value`` is a well-known placeholder."""
+    if value is None:
+        return
+    if not value.strip() or value.strip().lower() in PLACEHOLDER_SECRETS:
+        raise ValueError(
+            f"{setting}: the secret is empty or a placeholder ({value!r}); set a real value"
+        )
+
+
+class Settings(BaseSettings):
+    """Everything the runtime can be configured with (env prefix ``HOLON_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="HOLON_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(
+        default=Path(".holon/data"),
+        description="Directory for the embedded SQLite database and other local state.",
+    )
+    database_url: str = Field(
+        default="",
+        description=(
+            "SQLAlchemy async URL: sqlite+aiosqlite:///path or postgresql+psycopg://... "
+            "Empty means SQLite at <data_dir>/runtime.db."
+        ),
+    )
+    host: str = Field(default="127.0.0.1", description="Address the HTTP server binds to.")
+    port: int = Field(default=8080, ge=0, le=65535, description="HTTP port.")
+    token_ttl_seconds: int = Field(
+        default=8 * 3600, gt=0, description="Lifetime of an API bearer token (a shift)."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
+        default="NORMAL",
+        description=(
+            "SQLite synchronous pragma in WAL mode. NORMAL survives a process crash; "
+            "FULL also survives power loss at the cost of one fsync per commit."
+        ),
+    )
+    migrate_on_start: bool = Field(
+        default=True, description="`serve` upgrades the database (expand+contract heads) first."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if not self.database_url:
+            path = (self.data_dir / "runtime.db").resolve()
+            object.__setattr__(self, "database_url", f"sqlite+aiosqlite:///{path}")
+        try:
+            url = make_url(self.database_url)
+        except Exception as exc:
+            raise ValueError(f"database_url: not a database URL ({exc})") from exc
+        if url.drivername not in {"sqlite+aiosqlite", "postgresql+psycopg"}:
+            raise ValueError(
+                f"database_url: driver {url.drivername!r} is not supported; "
+                "use sqlite+aiosqlite:// or postgresql+psycopg://"
+            )
+        if url.password is not None:
+            reject_placeholder("database_url password", url.password)
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    return Settings()

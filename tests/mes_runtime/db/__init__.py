@@ -1,0 +1,1 @@
+"""Tests of mes_runtime.db."""
