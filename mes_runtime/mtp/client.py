@@ -1,0 +1,333 @@
+"""Drive one MTP module over one asyncua session, using only its manifest's node ids.
+
+The orchestration layer (POL) takes a service by requesting Automatic operation mode and
+External source, then writes parameters to ``VExt`` and applies them (``ApplyExt``),
+selects the procedure (``ProcedureExt``) and sends commands through ``CommandExt`` -
+each command only when the module's ``CommandEn`` enables it (2658-4). Nothing here knows
+a node id: every variable comes from the :class:`~mes_runtime.mtp.manifest.ModuleManifest`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from asyncua import ua
+from asyncua.client.client import Client
+from asyncua.common.node import Node
+from asyncua.common.subscription import DataChangeEvent, Subscription
+
+from mes_runtime.engine.ports import (
+    EquipmentEvent,
+    ProcessSample,
+    ServiceStateChanged,
+    utcnow,
+)
+from mes_runtime.mtp.codes import ServiceCommand, ServiceState
+from mes_runtime.mtp.errors import (
+    CommandNotEnabled,
+    HandshakeTimeout,
+    ParameterRejected,
+    UnknownElement,
+)
+from mes_runtime.mtp.manifest import (
+    ModuleManifest,
+    NodeRef,
+    ParameterManifest,
+    ProcedureManifest,
+    ServiceManifest,
+)
+
+__all__ = ["MtpModuleClient", "MtpSubscriptionHandler"]
+
+_STATE_CODES = frozenset(int(s) for s in ServiceState)
+
+
+def _aware(stamp: datetime | None) -> datetime:
+    if stamp is None:
+        return utcnow()
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
+
+
+def _same(a: float, b: float) -> bool:
+    """Equal as the module's REAL (float32) would store it."""
+    return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-6)
+
+
+class MtpSubscriptionHandler:
+    """asyncua subscription handler: turns data changes into EquipmentEvents.
+
+    It only ever calls ``queue.put_nowait`` - it never awaits, so it cannot stall the
+    client's publish loop. ``ProcedureCur`` changes are remembered and attached to the
+    next ``StateCur`` change of the same service.
+    """
+
+    def __init__(
+        self,
+        equipment: str,
+        queue: asyncio.Queue[EquipmentEvent],
+        targets: Mapping[ua.NodeId, tuple[str, str, str]],
+    ) -> None:
+        self.equipment = equipment
+        self.queue = queue
+        self.targets = dict(targets)  # node id -> (kind, name, unit)
+        self.procedure: dict[str, int | None] = {}
+
+    def datachange_notification(self, node: Node, val: Any, data: Any) -> None:
+        target = self.targets.get(node.nodeid)
+        if target is None or val is None:
+            return
+        kind, name, unit = target
+        value = data.monitored_item.Value
+        stamp = _aware(value.SourceTimestamp or value.ServerTimestamp)
+        if kind == "pv":
+            self.queue.put_nowait(ProcessSample(self.equipment, name, float(val), unit, stamp))
+        elif kind == "procedure":
+            self.procedure[name] = int(val) or None
+        elif kind == "state" and int(val) in _STATE_CODES:
+            self.queue.put_nowait(
+                ServiceStateChanged(
+                    self.equipment, name, ServiceState(int(val)), self.procedure.get(name), stamp
+                )
+            )
+
+    def status_change_notification(self, status: Any) -> None:
+        """Subscription status changes are handled by the supervisor's connection check."""
+
+
+class MtpModuleClient:
+    """The POL side of one module, over a connected asyncua ``Client``."""
+
+    def __init__(
+        self,
+        client: Client,
+        manifest: ModuleManifest,
+        namespaces: Sequence[str],
+        *,
+        timeout: float = 5.0,
+        poll_interval: float = 0.02,
+    ) -> None:
+        self.client = client
+        self.manifest = manifest
+        self.namespaces = list(namespaces)
+        self.timeout = timeout
+        self.poll_interval = poll_interval
+        self._variants: dict[ua.NodeId, ua.VariantType] = {}
+        self._pumps: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    async def connect(
+        cls, client: Client, manifest: ModuleManifest, **options: float
+    ) -> MtpModuleClient:
+        """Build over an already connected client (reads its namespace array)."""
+        namespaces = await client.get_namespace_array()
+        return cls(client, manifest, namespaces, **options)
+
+    # ----------------------------------------------------------------- lookups
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    def node(self, ref: NodeRef) -> Node:
+        return self.client.get_node(ref.node_id(self.namespaces))
+
+    def service(self, service: str) -> ServiceManifest:
+        try:
+            return self.manifest.services[service]
+        except KeyError:
+            raise UnknownElement(f"{self.name} offers no service {service!r}") from None
+
+    def procedure(self, service: str, procedure: str) -> ProcedureManifest:
+        try:
+            return self.service(service).procedures[procedure]
+        except KeyError:
+            raise UnknownElement(
+                f"{self.name}/{service} offers no procedure {procedure!r}"
+            ) from None
+
+    def _control(self, service: str, variable: str) -> Node:
+        return self.node(self.service(service).control[variable])
+
+    # ----------------------------------------------------------------- reads/writes
+
+    async def read(self, node: Node) -> Any:
+        return await node.read_value()
+
+    async def write(self, node: Node, value: Any) -> None:
+        """Write with the variable's own data type (REAL, UDINT, BOOL ... as the vendor
+        chose), learnt from the first read of that variable."""
+        variant = self._variants.get(node.nodeid)
+        if variant is None:
+            current = (await node.read_data_value()).Value
+            variant = ua.VariantType.Double if current is None else current.VariantType
+            self._variants[node.nodeid] = variant
+        await node.write_value(ua.DataValue(ua.Variant(value, variant)))
+
+    async def _wait_for(self, node: Node, predicate: Any, what: str) -> Any:
+        deadline = time.monotonic() + self.timeout
+        while True:
+            value = await self.read(node)
+            if predicate(value):
+                return value
+            if time.monotonic() >= deadline:
+                raise HandshakeTimeout(f"{self.name}: timed out waiting for {what}")
+            await asyncio.sleep(self.poll_interval)
+
+    # ----------------------------------------------------------------- service control
+
+    async def state(self, service: str) -> ServiceState:
+        return ServiceState(int(await self.read(self._control(service, "StateCur"))))
+
+    async def command_enable(self, service: str) -> int:
+        return int(await self.read(self._control(service, "CommandEn")))
+
+    async def take_automatic_external(self, service: str) -> None:
+        """Operation mode Automatic, source External (2658-4 mode/source handshake):
+        request through the ``*Op`` bits, confirm on ``StateAutAct``/``SrcExtAct``."""
+        is_true = bool
+        if not await self.read(self._control(service, "StateAutAct")):
+            if await self.read(self._control(service, "StateOffAct")):
+                await self.write(self._control(service, "StateOpOp"), True)
+                await self._wait_for(
+                    self._control(service, "StateOpAct"), is_true, f"{service} StateOpAct"
+                )
+            await self.write(self._control(service, "StateAutOp"), True)
+            await self._wait_for(
+                self._control(service, "StateAutAct"), is_true, f"{service} StateAutAct"
+            )
+        if not await self.read(self._control(service, "SrcExtAct")):
+            await self.write(self._control(service, "SrcExtOp"), True)
+            await self._wait_for(
+                self._control(service, "SrcExtAct"), is_true, f"{service} SrcExtAct"
+            )
+
+    async def apply_parameters(
+        self, service: str, procedure: str, values: Mapping[str, float]
+    ) -> None:
+        """Write each ``VExt``, pulse ``ApplyExt``, then check the module took the value
+        (``VOut``, and ``VFbk`` where offered)."""
+        spec = self.procedure(service, procedure)
+        parameters: list[tuple[ParameterManifest, float]] = []
+        for name, value in values.items():
+            if name not in spec.parameters:
+                raise UnknownElement(f"{self.name}/{service}/{procedure} has no parameter {name!r}")
+            parameters.append((spec.parameters[name], float(value)))
+        for parameter, value in parameters:
+            await self.write(self.node(parameter.nodes["VExt"]), value)
+            await self.write(self.node(parameter.nodes["ApplyExt"]), True)
+        for parameter, value in parameters:
+            where = f"{service}/{procedure}/{parameter.name}"
+            await self._wait_for(
+                self.node(parameter.nodes["ApplyExt"]), lambda v: not v, f"{where} ApplyExt"
+            )
+            for check in ("VOut", "VFbk"):
+                if check not in parameter.nodes:
+                    continue
+                got = float(await self.read(self.node(parameter.nodes[check])))
+                if not _same(got, value):
+                    raise ParameterRejected(
+                        f"{self.name}/{where}: wrote {value} {parameter.unit}, module kept "
+                        f"{check}={got} (range {parameter.minimum}..{parameter.maximum})"
+                    )
+
+    async def select_procedure(self, service: str, procedure: str) -> None:
+        """Write ``ProcedureExt`` and wait until the module requests it (``ProcedureReq``)."""
+        procedure_id = self.procedure(service, procedure).procedure_id
+        await self.write(self._control(service, "ProcedureExt"), procedure_id)
+        control = self.service(service).control
+        if "ProcedureReq" in control:
+            await self._wait_for(
+                self.node(control["ProcedureReq"]),
+                lambda v: int(v) == procedure_id,
+                f"{service} ProcedureReq={procedure_id}",
+            )
+        elif await self.state(service) is ServiceState.IDLE:
+            # Without ProcedureReq the only sign the module took the request is that it
+            # enables Start; if it never does, command() reports CommandNotEnabled.
+            with contextlib.suppress(HandshakeTimeout):
+                await self._wait_for(
+                    self.node(control["CommandEn"]),
+                    lambda v: bool(int(v) & int(ServiceCommand.START)),
+                    f"{service} Start enabled",
+                )
+
+    async def command(self, service: str, command: ServiceCommand) -> None:
+        """Send ``command`` through ``CommandExt`` if ``CommandEn`` enables it, and wait
+        until the module has consumed it."""
+        enabled = await self.command_enable(service)
+        if not enabled & int(command):
+            state_code = int(await self.read(self._control(service, "StateCur")))
+            state: ServiceState | int = (
+                ServiceState(state_code) if state_code in _STATE_CODES else state_code
+            )
+            raise CommandNotEnabled(self.name, service, command, state)
+        node = self._control(service, "CommandExt")
+        await self.write(node, int(command))
+        await self._wait_for(node, lambda v: int(v) != int(command), f"{service} {command.name}")
+
+    async def start_procedure(
+        self, service: str, procedure: str, parameters: Mapping[str, float]
+    ) -> None:
+        """The whole sequence: take the service, apply parameters, select, Start."""
+        self.procedure(service, procedure)  # fail before touching the module
+        await self.take_automatic_external(service)
+        await self.apply_parameters(service, procedure, parameters)
+        await self.select_procedure(service, procedure)
+        await self.command(service, ServiceCommand.START)
+
+    # ----------------------------------------------------------------- subscription
+
+    def subscription_targets(self) -> dict[ua.NodeId, tuple[str, str, str]]:
+        """Node id -> (kind, name, unit) for every subscribed variable, ``ProcedureCur``
+        before ``StateCur`` so that a state change carries its procedure."""
+        targets: dict[ua.NodeId, tuple[str, str, str]] = {}
+        for service in self.manifest.services.values():
+            procedure = self.node(service.control["ProcedureCur"]).nodeid
+            targets[procedure] = ("procedure", service.name, "")
+            targets[self.node(service.control["StateCur"]).nodeid] = ("state", service.name, "")
+        for value in self.manifest.process_values.values():
+            targets[self.node(value.node).nodeid] = ("pv", value.name, value.unit)
+        return targets
+
+    async def subscribe(
+        self, queue: asyncio.Queue[EquipmentEvent], *, publishing_interval_ms: float = 50.0
+    ) -> Subscription:
+        """Subscribe to every service's ``StateCur``/``ProcedureCur`` and every process
+        value's ``V``; events go to ``queue``.
+
+        Throughput: asyncua's callback mode starts one task per notification; instead
+        the subscription runs in iterator mode (one unbounded queue) and a single pump
+        task feeds each notification to :class:`MtpSubscriptionHandler`, which only
+        does ``put_nowait``. That roughly halves the per-value cost at 10,000 values/s.
+        """
+        targets = self.subscription_targets()
+        handler = MtpSubscriptionHandler(self.name, queue, targets)
+        subscription = await self.client.create_subscription(
+            publishing_interval_ms, None, queue_maxsize=0
+        )
+        events = aiter(subscription)  # creates the iterator queue before any notification
+        pump = asyncio.create_task(self._pump(events, handler), name=f"pump {self.name}")
+        self._pumps.add(pump)
+        pump.add_done_callback(self._pumps.discard)
+        nodes = [self.client.get_node(node_id) for node_id in targets]
+        await subscription.subscribe_data_change(nodes, queuesize=100)
+        return subscription
+
+    @staticmethod
+    async def _pump(events: AsyncIterator[object], handler: MtpSubscriptionHandler) -> None:
+        async for event in events:
+            if isinstance(event, DataChangeEvent):
+                handler.datachange_notification(event.node, event.value, event.data)
+
+    async def close(self) -> None:
+        """Stop the subscription pumps (the session itself belongs to the caller)."""
+        pumps = list(self._pumps)
+        for pump in pumps:
+            pump.cancel()
+        await asyncio.gather(*pumps, return_exceptions=True)

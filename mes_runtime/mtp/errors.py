@@ -1,0 +1,74 @@
+"""Errors raised by the MTP edge; callers catch :class:`MtpError` for all of them.
+
+Hierarchy::
+
+    MtpError
+    ├── ManifestError          the manifest is not a usable MTP description (also ValueError)
+    ├── EquipmentUnavailable   no live OPC UA session to the module (or no such module)
+    ├── UnknownElement         service / procedure / parameter not in the module's manifest
+    ├── CommandNotEnabled      CommandEn does not enable the command in the current state
+    ├── ParameterRejected      the module did not take a parameter value (VOut differs)
+    └── HandshakeTimeout       the module did not reach the requested mode/source in time
+"""
+
+from __future__ import annotations
+
+from mes_runtime.mtp.codes import ServiceCommand, ServiceState
+
+__all__ = [
+    "CommandNotEnabled",
+    "EquipmentUnavailable",
+    "HandshakeTimeout",
+    "ManifestError",
+    "MtpError",
+    "ParameterRejected",
+    "UnknownElement",
+]
+
+
+class MtpError(Exception):
+    """Base of every error of the MTP edge."""
+
+
+class ManifestError(MtpError, ValueError):
+    """The manifest is not a usable MTP description; the message names the element path."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{path}: {problem}" if path else problem)
+        self.path = path
+        self.problem = problem
+
+
+class EquipmentUnavailable(MtpError):
+    """The module has no live OPC UA session (it may be reconnecting), or is unknown."""
+
+
+class UnknownElement(MtpError, KeyError):
+    """A service, procedure or parameter that the module's manifest does not offer."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class CommandNotEnabled(MtpError):
+    """``CommandEn`` does not enable the command: names service, command and state."""
+
+    def __init__(
+        self, equipment: str, service: str, command: ServiceCommand, state: ServiceState | int
+    ) -> None:
+        state_name = state.name if isinstance(state, ServiceState) else str(state)
+        super().__init__(
+            f"{equipment}/{service}: command {command.name} is not enabled in state {state_name}"
+        )
+        self.equipment = equipment
+        self.service = service
+        self.command = command
+        self.state = state
+
+
+class ParameterRejected(MtpError):
+    """The module kept another value than the one written (out of range, wrong mode...)."""
+
+
+class HandshakeTimeout(MtpError):
+    """The module did not confirm the requested operation mode / source in time."""

@@ -1,0 +1,43 @@
+"""``mes-runtime simulate`` as a real subprocess: prints endpoints and manifest paths."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from mes_runtime.mtp.manifest import load_manifest
+from mes_runtime.simulator.server import free_port
+
+
+def test_simulate_prints_endpoints_and_writes_manifests(tmp_path: Path) -> None:
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "mes_runtime",
+        "simulate",
+        "--module",
+        "CH-301",
+        "--base-port",
+        str(port),
+        "--time-factor",
+        "3600",
+        "--layout",
+        "numeric",
+        "--manifest-dir",
+        str(tmp_path),
+    ]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline().strip()
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=30)
+    name, endpoint, manifest_path = line.split("\t")
+    assert (name, endpoint) == ("CH-301", f"opc.tcp://127.0.0.1:{port}")
+    manifest = load_manifest(Path(manifest_path))
+    assert manifest.endpoint == endpoint
+    assert process.returncode == 0
