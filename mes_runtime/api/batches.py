@@ -1,5 +1,285 @@
-"""Batches API (create, command, status). Owned by the engine integration; stub for now."""
+"""``/api/v1/batches``: create batches from approved master recipes, command them, watch them.
 
-from fastapi import APIRouter
+A command names the element by its path (``procedure`` for the whole batch) and is checked
+three times: the caller's role must grant that command (e.g. an operator may hold but not
+abort), the ISA-88 state machine must allow it in the element's current state, and the
+equipment must be reachable. Any refusal leaves every state unchanged.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from mes_runtime.api.deps import CurrentUser, SessionDep, require
+from mes_runtime.api.errors import api_error, conflict, forbidden, not_found, unprocessable
+from mes_runtime.auth.permissions import Permission, has_permission
+from mes_runtime.db.models import Batch, BatchElement, BatchException, User
+from mes_runtime.domain.control_recipe import ControlRecipe
+from mes_runtime.domain.states import Command, ElementState
+from mes_runtime.engine.batch import BatchEngine
+from mes_runtime.engine.errors import (
+    CommandRejected,
+    EquipmentUnavailable,
+    UnknownBatch,
+    UnknownElement,
+)
+from mes_runtime.engine.plan import build_tree
+from mes_runtime.engine.service import BatchRequestError, BatchService, NewBatch
+
+__all__ = ["COMMAND_PERMISSIONS", "router"]
 
 router = APIRouter(prefix="/api/v1/batches", tags=["batches"])
+
+Reader = Annotated[User, require(Permission.BATCH_READ)]
+Creator = Annotated[User, require(Permission.BATCH_CREATE)]
+
+COMMAND_PERMISSIONS: dict[Command, Permission] = {
+    Command.START: Permission.BATCH_START,
+    Command.PAUSE: Permission.BATCH_PAUSE,
+    Command.RESUME: Permission.BATCH_RESUME,
+    Command.HOLD: Permission.BATCH_HOLD,
+    Command.RESTART: Permission.BATCH_RESTART,
+    Command.STOP: Permission.BATCH_STOP,
+    Command.ABORT: Permission.BATCH_ABORT,
+    Command.RESET: Permission.BATCH_RESET,
+}
+
+
+def _engine(request: Request) -> BatchEngine:
+    engine: BatchEngine = request.app.state.batch_engine
+    return engine
+
+
+def _service(request: Request) -> BatchService:
+    service: BatchService = request.app.state.batch_service
+    return service
+
+
+EngineDep = Annotated[BatchEngine, Depends(_engine)]
+ServiceDep = Annotated[BatchService, Depends(_service)]
+
+
+class RecipeRef(BaseModel):
+    name: str
+    version: int
+
+
+class BatchSummary(BaseModel):
+    id: str
+    recipe: RecipeRef
+    state: str
+    created_by: str
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+
+
+class ElementOut(BaseModel):
+    path: str
+    name: str
+    kind: str
+    depth: int
+    state: str
+    allowed_commands: list[str]
+    equipment: str | None
+    service: str | None
+    procedure: str | None
+
+
+class ValueOut(BaseModel):
+    unit: str = Field(description="the recipe's unit (e.g. BR)")
+    equipment: str
+    name: str
+    value: float
+    unit_of_measure: str
+    timestamp: datetime
+
+
+class ExceptionBrief(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    severity: str
+    subject: str
+    message: str
+    ts: datetime
+
+
+class BatchDetail(BatchSummary):
+    live: bool = Field(description="whether this runtime is executing the batch now")
+    bindings: dict[str, str]
+    elements: list[ElementOut]
+    values: list[ValueOut]
+    exceptions: list[ExceptionBrief] = Field(description="open exceptions, oldest first")
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    recipe: str = Field(min_length=1, max_length=128, description="master recipe name")
+    version: int | None = Field(None, ge=1, description="default: latest approved version")
+    bindings: dict[str, str] = Field(
+        default_factory=dict, description="unit -> equipment; unbound units bind automatically"
+    )
+    overrides: dict[str, float] = Field(
+        default_factory=dict, description="formula parameter -> value, within its limits"
+    )
+    start: bool = Field(True, description="start the batch at once")
+
+
+class CommandIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    command: Command
+    path: str = Field("procedure", min_length=1, max_length=512, description="element path")
+    reason: str | None = Field(None, max_length=4000)
+
+
+class CommandOut(BaseModel):
+    batch_id: str
+    path: str
+    command: Command
+    state: ElementState
+
+
+def _summary(row: Batch, state: str | None = None) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "recipe": {"name": row.recipe_name, "version": row.recipe_version},
+        "state": state or row.state,
+        "created_by": row.created_by,
+        "created_at": row.created_at,
+        "started_at": row.started_at,
+        "ended_at": row.ended_at,
+    }
+
+
+@router.get("", response_model=list[BatchSummary])
+async def list_batches(_: Reader, session: SessionDep, engine: EngineDep) -> list[dict[str, Any]]:
+    rows = (await session.execute(select(Batch).order_by(Batch.created_at.desc()))).scalars()
+    live = set(engine.batch_ids())
+    return [
+        _summary(row, engine.tree(row.id).state.value if row.id in live else None) for row in rows
+    ]
+
+
+@router.post("", response_model=BatchDetail, status_code=status.HTTP_201_CREATED)
+async def create_batch(
+    body: BatchIn, user: Creator, session: SessionDep, engine: EngineDep, service: ServiceDep
+) -> dict[str, Any]:
+    if body.start and not has_permission(user.roles, Permission.BATCH_START):
+        raise forbidden(Permission.BATCH_START.value)
+    request = NewBatch(
+        recipe=body.recipe,
+        version=body.version,
+        bindings=body.bindings,
+        overrides=body.overrides,
+        start=body.start,
+    )
+    try:
+        batch_id = await service.create(request, actor=user.username)
+    except BatchRequestError as exc:
+        if exc.conflict:
+            raise conflict(("body", *exc.field.split(".")), str(exc)) from exc
+        raise unprocessable(("body", *exc.field.split(".")), str(exc)) from exc
+    except (CommandRejected, EquipmentUnavailable) as exc:
+        raise conflict(("body", "start"), str(exc)) from exc
+    return await _detail(session, engine, batch_id)
+
+
+@router.get("/{batch_id}", response_model=BatchDetail)
+async def get_batch(
+    batch_id: str, _: Reader, session: SessionDep, engine: EngineDep
+) -> dict[str, Any]:
+    return await _detail(session, engine, batch_id)
+
+
+@router.post("/{batch_id}/commands", response_model=CommandOut)
+async def command_batch(
+    batch_id: str,
+    body: CommandIn,
+    user: CurrentUser,
+    session: SessionDep,
+    engine: EngineDep,
+    service: ServiceDep,
+) -> CommandOut:
+    permission = COMMAND_PERMISSIONS[body.command]
+    if not has_permission(user.roles, permission):
+        raise forbidden(permission.value)
+    if await session.get(Batch, batch_id) is None:
+        raise not_found(("path", "batch_id"), f"no batch {batch_id!r}")
+    try:
+        if body.command is Command.START and body.path == "procedure":
+            await service.start(batch_id, actor=user.username, reason=body.reason)
+            state = engine.tree(batch_id).state
+        else:
+            state = await engine.command(
+                batch_id, body.path, body.command, actor=user.username, reason=body.reason
+            )
+    except UnknownBatch as exc:
+        raise conflict(
+            ("path", "batch_id"), f"batch {batch_id!r} is not running in this runtime"
+        ) from exc
+    except UnknownElement as exc:
+        raise unprocessable(("body", "path"), str(exc)) from exc
+    except CommandRejected as exc:
+        raise conflict(("body", "command"), str(exc)) from exc
+    except EquipmentUnavailable as exc:
+        raise api_error(
+            status.HTTP_409_CONFLICT, ("body", "path"), str(exc), "equipment_unavailable"
+        ) from exc
+    return CommandOut(batch_id=batch_id, path=body.path, command=body.command, state=state)
+
+
+async def _detail(session: SessionDep, engine: BatchEngine, batch_id: str) -> dict[str, Any]:
+    row = await session.get(Batch, batch_id)
+    if row is None:
+        raise not_found(("path", "batch_id"), f"no batch {batch_id!r}")
+    exceptions = (
+        (
+            await session.execute(
+                select(BatchException)
+                .where(BatchException.batch_id == batch_id, BatchException.status == "open")
+                .order_by(BatchException.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if batch_id in engine.batch_ids():
+        snapshot = engine.snapshot(batch_id)
+        state, elements, values, live = (
+            snapshot["state"],
+            snapshot["elements"],
+            snapshot["values"],
+            True,
+        )
+    else:
+        tree = build_tree(ControlRecipe.from_dict(row.control_recipe))
+        stored = {
+            e.path: e.state
+            for e in (
+                await session.execute(select(BatchElement).where(BatchElement.batch_id == batch_id))
+            ).scalars()
+        }
+        for node in tree.root.walk():
+            node.state = ElementState(stored.get(node.path, ElementState.IDLE.value))
+        elements = tree.snapshot_elements()
+        for element in elements:  # a batch not live here accepts only Start (when idle)
+            element["allowed_commands"] = (
+                ["start"] if element["path"] == tree.root.path and row.state == "idle" else []
+            )
+        state, values, live = row.state, [], False
+    return {
+        **_summary(row, state),
+        "live": live,
+        "bindings": row.bindings,
+        "elements": elements,
+        "values": values,
+        "exceptions": exceptions,
+    }

@@ -1,0 +1,110 @@
+"""The FastAPI application factory.
+
+``create_app(settings)`` wires the routers and a lifespan that owns the database engine, the
+session factory and the single journal writer (all on ``app.state``). Migrations are not run
+here: ``mes-runtime serve`` runs them before starting the server, and ``/readyz`` reports a
+database that is not at heads.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import func, select
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import mes_runtime
+from mes_runtime.api import auth, batches, equipment, exceptions, health, journal, recipes, users
+from mes_runtime.assembly import batch_runtime
+from mes_runtime.db.engine import create_engine, session_factory
+from mes_runtime.db.models import User
+from mes_runtime.db.recorder import SqlBatchRecorder
+from mes_runtime.ebr.journal import Journal
+from mes_runtime.settings import Settings, get_settings
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+#: The operator UI's assets, served by the runtime itself (air-gapped plants: no CDN).
+UI_DIR = Path(__file__).resolve().parent.parent / "ui" / "static"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The runtime's HTTP application, configured by ``settings`` (default: environment)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(
+            settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
+        )
+        writer = Journal(engine)
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.session_factory = session_factory(engine)
+        app.state.journal = writer
+        app.state.recorder = SqlBatchRecorder(engine, writer)
+        try:
+            await writer.start()
+            await _warn_without_admin(app)
+        except Exception as exc:  # not migrated yet: /readyz says so; do not crash liveness
+            log.warning("database not ready at start-up: %s", exc)
+        try:
+            async with batch_runtime(app):
+                yield
+        finally:
+            # batch_runtime has stopped the engine and equipment; the database goes last
+            await writer.close()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Holon MES runtime",
+        version=mes_runtime.__version__,
+        description="ISA-88 batch execution on MTP equipment, with a hash-chained EBR journal.",
+        lifespan=lifespan,
+    )
+    for module in (health, auth, users, recipes, equipment, journal, exceptions, batches):
+        app.include_router(module.router)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")
+
+    @app.get("/", include_in_schema=False)
+    async def _root() -> RedirectResponse:
+        return RedirectResponse("/ui/")
+
+    return app
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Every HTTP error in the shape of FastAPI's validation errors (see ``api.errors``):
+    string details (404 for an unknown path, 405, or a plain ``HTTPException("...")``) become
+    ``[{"loc": [...], "msg": ..., "type": ...}]``."""
+    assert isinstance(exc, StarletteHTTPException)
+    detail: Any = exc.detail
+    if not isinstance(detail, list):
+        detail = [{"loc": ["path"], "msg": str(detail), "type": f"http_{exc.status_code}"}]
+    if exc.status_code in (204, 304):
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _warn_without_admin(app: FastAPI) -> None:
+    async with app.state.session_factory() as session:
+        admins = [
+            roles
+            for roles in (await session.execute(select(User.roles).where(User.active))).scalars()
+            if "admin" in roles
+        ]
+        users = (await session.execute(select(func.count()).select_from(User))).scalar_one()
+    if not admins:
+        log.warning(
+            "no active admin user (%d users): create one with `mes-runtime create-admin`", users
+        )

@@ -1,0 +1,150 @@
+"""``/api/v1/equipment``: import MTP manifests (plug and play), list modules, fetch a manifest.
+
+The manifest (``.aml`` or zipped ``.mtp``) is parsed by ``mes_runtime.mtp.manifest`` and
+stored verbatim with its digest, so what was imported can always be shown and re-checked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+
+from mes_runtime.api.bodies import read_upload
+from mes_runtime.api.deps import JournalDep, SessionDep, require
+from mes_runtime.api.errors import conflict, not_found, unprocessable
+from mes_runtime.auth.permissions import Permission
+from mes_runtime.db.models import Equipment, User
+from mes_runtime.engine.ports import utcnow
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1/equipment", tags=["equipment"])
+
+Reader = Annotated[User, require(Permission.EQUIPMENT_READ)]
+Importer = Annotated[User, require(Permission.EQUIPMENT_IMPORT)]
+
+
+class EquipmentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    endpoint: str
+    manifest_digest: str
+    imported_by: str
+    imported_at: datetime
+
+
+class EquipmentDetail(EquipmentOut):
+    services: dict[str, list[str]]
+    process_values: dict[str, str]
+
+
+_OPENAPI_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/xml": {"schema": {"type": "string", "format": "binary"}},
+            "application/zip": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+
+
+def _detail(row: Equipment) -> EquipmentDetail:
+    from mes_runtime.mtp.manifest import load_manifest
+
+    manifest = load_manifest(row.manifest)
+    return EquipmentDetail(
+        **EquipmentOut.model_validate(row).model_dump(),
+        services={name: sorted(s.procedures) for name, s in manifest.services.items()},
+        process_values={name: pv.unit for name, pv in manifest.process_values.items()},
+    )
+
+
+@router.post(
+    "",
+    response_model=EquipmentDetail,
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=_OPENAPI_BODY,
+)
+async def import_manifest(
+    request: Request,
+    user: Importer,
+    session: SessionDep,
+    journal: JournalDep,
+    replace: Annotated[bool, Query(description="replace an existing module's manifest")] = False,
+) -> EquipmentDetail:
+    from mes_runtime.mtp.errors import ManifestError
+    from mes_runtime.mtp.manifest import load_manifest
+
+    data = await read_upload(request)
+    try:
+        manifest = load_manifest(data)
+    except ManifestError as exc:
+        raise unprocessable(("body", exc.path or "manifest"), exc.problem, "manifest") from None
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    now = utcnow()
+    async with session.begin():
+        row = (
+            await session.execute(select(Equipment).where(Equipment.name == manifest.name))
+        ).scalar_one_or_none()
+        old = None if row is None else {"digest": row.manifest_digest, "endpoint": row.endpoint}
+        if row is not None and not replace:
+            raise conflict(
+                ("body", "name"),
+                f"equipment {manifest.name!r} is already imported; pass ?replace=true to update",
+            )
+        if row is None:
+            row = Equipment(name=manifest.name)
+            session.add(row)
+        row.endpoint = manifest.endpoint
+        row.manifest = data
+        row.manifest_digest = digest
+        row.imported_by = user.username
+        row.imported_at = now
+    await journal.append(
+        actor=user.username,
+        action="equipment.replaced" if old else "equipment.imported",
+        subject=f"equipment:{manifest.name}",
+        old_value=old,
+        new_value={"digest": digest, "endpoint": manifest.endpoint},
+    )
+    # Supervise the module from now on (a replaced manifest takes effect on restart).
+    request.app.state.equipment_registry.add(manifest)
+    return _detail(row)
+
+
+@router.get("", response_model=list[EquipmentOut])
+async def list_equipment(_: Reader, session: SessionDep) -> list[EquipmentOut]:
+    rows = (await session.execute(select(Equipment).order_by(Equipment.name))).scalars()
+    return [EquipmentOut.model_validate(r) for r in rows]
+
+
+async def _get(session: SessionDep, name: str) -> Equipment:
+    row = (
+        await session.execute(select(Equipment).where(Equipment.name == name))
+    ).scalar_one_or_none()
+    if row is None:
+        raise not_found(("path", "name"), f"no equipment named {name!r}")
+    return row
+
+
+@router.get("/{name}", response_model=EquipmentDetail)
+async def get_equipment(name: str, _: Reader, session: SessionDep) -> EquipmentDetail:
+    return _detail(await _get(session, name))
+
+
+@router.get("/{name}/manifest", response_class=Response)
+async def get_manifest(name: str, _: Reader, session: SessionDep) -> Response:
+    row = await _get(session, name)
+    is_zip = row.manifest[:2] == b"PK"
+    return Response(
+        content=row.manifest,
+        media_type="application/zip" if is_zip else "application/xml",
+        headers={"X-Manifest-Digest": row.manifest_digest},
+    )

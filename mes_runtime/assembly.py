@@ -1,0 +1,87 @@
+"""Wires the batch runtime into the web app: equipment, batch engine, batch service.
+
+Lives outside both the engine (pure glue, no database or OPC UA) and the API (routes only):
+this is the one place that knows which concrete edges the engine runs on. Registered
+equipment is read from the database at start-up and supervised over OPC UA; equipment
+imported later (``POST /api/v1/equipment``) is added live through :class:`EquipmentRegistry`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from mes_runtime.db.models import Equipment
+from mes_runtime.domain.capabilities import Capabilities
+from mes_runtime.engine.batch import BatchEngine
+from mes_runtime.engine.service import BatchService
+from mes_runtime.mtp.capabilities import capabilities_of
+from mes_runtime.mtp.equipment import MtpEquipment
+from mes_runtime.mtp.manifest import ModuleManifest, load_manifest
+
+__all__ = ["EquipmentRegistry", "batch_runtime"]
+
+log = logging.getLogger(__name__)
+
+
+class EquipmentRegistry:
+    """The modules this runtime supervises and what each offers."""
+
+    def __init__(self, equipment: MtpEquipment) -> None:
+        self._equipment = equipment
+        self._offers: dict[str, Capabilities] = {}
+
+    def add(self, manifest: ModuleManifest) -> None:
+        """Supervise a module (idempotent for a module already known)."""
+        if manifest.name in self._offers:
+            return
+        self._equipment.add_module(manifest)
+        self._offers[manifest.name] = capabilities_of(manifest)
+
+    def connected(self) -> dict[str, Capabilities]:
+        """Offers of the modules with a live session now (what a new batch may bind)."""
+        return {n: c for n, c in self._offers.items() if self._equipment.is_connected(n)}
+
+
+async def _registered(sessions: async_sessionmaker[AsyncSession]) -> list[ModuleManifest]:
+    async with sessions() as session:
+        rows = (await session.execute(select(Equipment).order_by(Equipment.name))).scalars()
+        manifests = []
+        for row in rows:
+            manifest = load_manifest(row.manifest)
+            if row.endpoint and row.endpoint != manifest.endpoint:
+                manifest = dataclasses.replace(manifest, endpoint=row.endpoint)
+            manifests.append(manifest)
+        return manifests
+
+
+@asynccontextmanager
+async def batch_runtime(app: FastAPI) -> AsyncIterator[None]:
+    """Start equipment supervision and the batch engine for the app's lifetime."""
+    equipment = MtpEquipment()
+    registry = EquipmentRegistry(equipment)
+    try:
+        for manifest in await _registered(app.state.session_factory):
+            registry.add(manifest)
+    except Exception as exc:  # database not migrated yet: /readyz reports it
+        log.warning("equipment registry not loaded: %s", exc)
+    async with (
+        equipment,
+        BatchEngine(equipment=equipment, recorder=app.state.recorder) as engine,
+    ):
+        app.state.equipment = equipment
+        app.state.equipment_registry = registry
+        app.state.batch_engine = engine
+        app.state.batch_service = BatchService(
+            engine=engine,
+            recorder=app.state.recorder,
+            sessions=app.state.session_factory,
+            available=registry.connected,
+        )
+        yield

@@ -1,0 +1,762 @@
+"""The batch engine: runs control recipes on equipment and records every step.
+
+One :class:`BatchEngine` per runtime process. It owns the live :class:`BatchTree` of every
+running batch and mutates it only under one lock, from two sources:
+
+* commands from people (through the API), and
+* equipment events (service state changes, process values, connection loss) read from the
+  :class:`~mes_runtime.engine.ports.EquipmentPort` queue by one pump task.
+
+The rules it enforces:
+
+* element states change only through the ISA-88 state machine
+  (:mod:`mes_runtime.domain.states`); a rejected command changes nothing and is not
+  journalled, and neither is a command that needs a module that is not connected (checked
+  for every phase a composite would pass it to, before anything changes); a command the
+  equipment refuses is journalled, followed by ``command.failed``;
+* a phase's state follows its MTP service's state (including a pause, hold, resume or
+  unhold given at the module itself), once the phase's Start has reached the module
+  (before that, the service's state belongs to another run); phase commands become MTP
+  commands;
+* before a command acts, every equipment event received so far is handled, so that no
+  notification older than the command is applied after it;
+* a composite element sequences its children with the pure SFC runner
+  (:mod:`mes_runtime.domain.execution`) and settles its own transient states once its
+  active children have;
+* losing the connection to a module holds the phases running on it and raises an
+  exception; after reconnection an operator's Restart continues where the equipment is;
+* monitored process values are checked one sample at a time, in arrival order
+  (:mod:`mes_runtime.engine.monitoring`); process values are stored in batches by a
+  flusher that keeps what storage refused for the next flush;
+* every state change and command is journalled and persisted before it is acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Self
+
+from mes_runtime.domain.execution import GraphRun
+from mes_runtime.domain.states import (
+    Command,
+    CommandNotAllowed,
+    ElementState,
+    allowed_commands,
+    apply_command,
+    complete_transient,
+    is_final,
+)
+from mes_runtime.engine.errors import (
+    CommandRejected,
+    EngineError,
+    EquipmentUnavailable,
+    UnknownBatch,
+    UnknownElement,
+)
+from mes_runtime.engine.monitoring import LimitMonitor
+from mes_runtime.engine.ports import (
+    BatchRecorder,
+    ConnectionLost,
+    ConnectionRestored,
+    EquipmentEvent,
+    EquipmentPort,
+    ProcessSample,
+    ServiceStateChanged,
+    Severity,
+)
+from mes_runtime.engine.tree import BatchTree, Node
+from mes_runtime.mtp.codes import ServiceCommand, ServiceState
+
+__all__ = ["BatchEngine"]
+
+log = logging.getLogger(__name__)
+
+SYSTEM = "system"
+
+PHASE_COMMANDS: Mapping[Command, ServiceCommand] = {
+    Command.PAUSE: ServiceCommand.PAUSE,
+    Command.RESUME: ServiceCommand.RESUME,
+    Command.HOLD: ServiceCommand.HOLD,
+    Command.RESTART: ServiceCommand.UNHOLD,
+    Command.STOP: ServiceCommand.STOP,
+    Command.ABORT: ServiceCommand.ABORT,
+}
+
+# Service states that end a procedure run, and the phase command that leads there.
+_EQUIPMENT_ENDINGS: Mapping[ServiceState, Command] = {
+    ServiceState.STOPPED: Command.STOP,
+    ServiceState.ABORTED: Command.ABORT,
+}
+
+# Composite transient state -> (what every active child must be in, for it to settle).
+_SETTLED_WHEN: Mapping[ElementState, frozenset[ElementState]] = {
+    ElementState.HOLDING: frozenset({ElementState.HELD}),
+    ElementState.PAUSING: frozenset({ElementState.PAUSED}),
+    ElementState.RESTARTING: frozenset({ElementState.RUNNING}),
+}
+
+# The transient state each ending command leads to.
+_ENDING_STATE: Mapping[Command, ElementState] = {
+    Command.STOP: ElementState.STOPPING,
+    Command.ABORT: ElementState.ABORTING,
+}
+
+_MAX_EVENTS_PER_DRAIN = 5000
+
+_SETTLING = frozenset({ElementState.STOPPING, ElementState.ABORTING, *_SETTLED_WHEN})
+
+
+@dataclass(frozen=True, slots=True)
+class _Timing:
+    flush_interval: float
+    idle_timeout: float
+
+
+class BatchEngine:
+    """Runs batches. Use as an async context manager to start and stop its tasks."""
+
+    def __init__(
+        self,
+        *,
+        equipment: EquipmentPort,
+        recorder: BatchRecorder,
+        flush_interval: float = 0.2,
+        idle_timeout: float = 10.0,
+    ) -> None:
+        self._equipment = equipment
+        self._recorder = recorder
+        self._timing = _Timing(flush_interval=flush_interval, idle_timeout=idle_timeout)
+        self._lock = asyncio.Lock()
+        self._batches: dict[str, BatchTree] = {}
+        self._latest: dict[str, dict[str, ProcessSample]] = defaultdict(dict)
+        self._pending: dict[str, list[ProcessSample]] = defaultdict(list)
+        self._monitor = LimitMonitor()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._finished: dict[str, asyncio.Event] = {}
+        self._inbox: list[EquipmentEvent] = []  # taken from the queue, not yet handled
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        self._tasks = [
+            asyncio.create_task(self._pump(), name="batch-engine-pump"),
+            asyncio.create_task(self._flusher(), name="batch-engine-flush"),
+        ]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        await self._flush()
+
+    # -- queries -----------------------------------------------------------------------
+
+    def batch_ids(self) -> list[str]:
+        return list(self._batches)
+
+    def tree(self, batch_id: str) -> BatchTree:
+        try:
+            return self._batches[batch_id]
+        except KeyError:
+            raise UnknownBatch(batch_id) from None
+
+    def snapshot(self, batch_id: str) -> dict[str, Any]:
+        """State of every element, the commands each allows now, and the latest values."""
+        tree = self.tree(batch_id)
+        elements = tree.snapshot_elements()
+        for row in elements:
+            node = tree.by_path[str(row["path"])]
+            row["allowed_commands"] = sorted(c.value for c in self.allowed(tree, node))
+        values = [
+            {
+                "unit": unit,
+                "equipment": equipment,
+                "name": sample.name,
+                "value": sample.value,
+                "unit_of_measure": sample.unit,
+                "timestamp": sample.timestamp.isoformat(),
+            }
+            for unit, equipment in sorted(tree.bindings.items())
+            for sample in sorted(self._latest[equipment].values(), key=lambda s: s.name)
+        ]
+        return {"id": batch_id, "state": tree.state.value, "elements": elements, "values": values}
+
+    def allowed(self, tree: BatchTree, node: Node) -> frozenset[Command]:
+        """Commands the engine accepts for an element: the state machine, narrowed by policy.
+
+        Start is only for the batch itself (the recipe graph starts everything else); Reset is
+        never offered: a final batch is never re-run, a new batch is created instead.
+        """
+        commands = set(allowed_commands(node.state)) - {Command.RESET}
+        if node is not tree.root:
+            commands.discard(Command.START)
+        return frozenset(commands)
+
+    async def wait_finished(self, batch_id: str) -> ElementState:
+        """Wait until the batch reaches a final state (Complete, Stopped, Aborted).
+
+        Bound the wait with ``asyncio.timeout`` at the call site.
+        """
+        tree = self.tree(batch_id)
+        await self._finished[batch_id].wait()
+        return tree.state
+
+    # -- commands ----------------------------------------------------------------------
+
+    async def start_batch(self, tree: BatchTree, *, actor: str, reason: str | None = None) -> None:
+        """Register a batch and start its procedure."""
+        async with self._lock:
+            await self._drain()
+            if tree.batch_id in self._batches:
+                raise CommandRejected(f"batch {tree.batch_id!r} is already running")
+            self._batches[tree.batch_id] = tree
+            self._finished[tree.batch_id] = asyncio.Event()
+            self._monitor.register(tree)
+            await self._recorder.journal(
+                batch_id=tree.batch_id,
+                actor=actor,
+                action="batch.start",
+                subject=tree.root.path,
+                new_value={"recipe": tree.recipe_name, "version": tree.recipe_version},
+                reason=reason,
+            )
+            await self._start_node(tree, tree.root, actor=actor)
+
+    async def command(
+        self, batch_id: str, path: str, command: Command, *, actor: str, reason: str | None = None
+    ) -> ElementState:
+        """Apply one command to one element; returns the element's new state."""
+        async with self._lock:
+            tree = self.tree(batch_id)
+            node = tree.by_path.get(path)
+            if node is None:
+                raise UnknownElement(batch_id, path)
+            await self._drain()
+            if command is Command.START and node is tree.root and node.state is ElementState.IDLE:
+                await self._start_node(tree, node, actor=actor)
+                return node.state
+            if command not in self.allowed(tree, node):
+                allowed = ", ".join(sorted(c.value for c in self.allowed(tree, node))) or "none"
+                raise CommandRejected(
+                    f"{command.value} is not allowed for {path} in state {node.state.value} "
+                    f"(allowed: {allowed})"
+                )
+            self._require_reachable(tree, node, command)
+            await self._recorder.journal(
+                batch_id=batch_id,
+                actor=actor,
+                action=f"command.{command.value}",
+                subject=path,
+                old_value=node.state.value,
+                reason=reason,
+            )
+            try:
+                await self._command_node(tree, node, command, actor=actor)
+            except EngineError as exc:  # the equipment refused: nothing changed, say so
+                await self._recorder.journal(
+                    batch_id=batch_id,
+                    actor=SYSTEM,
+                    action="command.failed",
+                    subject=path,
+                    old_value=node.state.value,
+                    reason=str(exc),
+                )
+                raise
+            return node.state
+
+    def _require_reachable(self, tree: BatchTree, node: Node, command: Command) -> None:
+        """Refuse, before anything changes, a command that cannot reach every module it
+        needs (the phases it would reach, through the composites it passes)."""
+        down = sorted(
+            {
+                phase.phase.equipment
+                for phase in self._command_targets(tree, node, command)
+                if phase.phase is not None
+                and not self._equipment.is_connected(phase.phase.equipment)
+            }
+        )
+        if down:
+            raise EquipmentUnavailable(
+                f"{', '.join(down)} not connected: {command.value} of {node.path} cannot reach "
+                "it; wait until the equipment is back"
+            )
+
+    def _command_targets(self, tree: BatchTree, node: Node, command: Command) -> list[Node]:
+        """The phases a command on ``node`` is passed down to."""
+        if node.phase is not None:
+            return [node]
+        return [
+            target
+            for child in node.active_children()
+            if command in self.allowed(tree, child)
+            for target in self._command_targets(tree, child, command)
+        ]
+
+    # -- starting ----------------------------------------------------------------------
+
+    async def _start_node(self, tree: BatchTree, node: Node, *, actor: str) -> None:
+        if node.phase is None:
+            await self._set_state(tree, node, apply_command(node.state, Command.START), actor)
+            node.run = GraphRun(node.element)
+            for step_id in node.run.start():
+                await self._start_child(tree, node, step_id, actor=actor)
+            await self._advance(tree, node)
+            return
+        phase = node.phase
+        try:
+            await self._ensure_idle(phase.equipment, phase.service)
+            await self._equipment.start_procedure(
+                phase.equipment, phase.service, phase.procedure, phase.parameters
+            )
+        except Exception as exc:  # unreachable module or refused command: hold, never lose
+            await self._set_state(tree, node, apply_command(node.state, Command.START), actor)
+            await self._hold_for_equipment(tree, node, f"could not start: {exc}")
+            return
+        node.procedure_started = True
+        await self._set_state(tree, node, apply_command(node.state, Command.START), actor)
+
+    async def _start_child(
+        self, tree: BatchTree, parent: Node, step_id: str, *, actor: str
+    ) -> None:
+        child = parent.children[step_id]
+        if child.state is not ElementState.IDLE:  # a loop re-enters a finished step
+            await self._reset_subtree(tree, child)
+        await self._start_node(tree, child, actor=actor)
+
+    async def _reset_subtree(self, tree: BatchTree, node: Node) -> None:
+        for descendant in node.walk():
+            descendant.run = None
+            descendant.lost_connection = False
+            descendant.procedure_started = False
+            self._monitor.forget(tree.batch_id, descendant.path)
+            if descendant.state is not ElementState.IDLE:
+                await self._set_state(tree, descendant, ElementState.IDLE, SYSTEM)
+
+    async def _ensure_idle(self, equipment: str, service: str) -> None:
+        """Bring a service back to Idle (Reset after an earlier run) before a Start."""
+        deadline = asyncio.get_running_loop().time() + self._timing.idle_timeout
+        reset_sent = False
+        while True:
+            state = await self._equipment.service_state(equipment, service)
+            if state is ServiceState.IDLE:
+                return
+            if state in {ServiceState.COMPLETED, ServiceState.STOPPED, ServiceState.ABORTED}:
+                if not reset_sent:
+                    await self._equipment.command(equipment, service, ServiceCommand.RESET)
+                    reset_sent = True
+            elif state is not ServiceState.RESETTING:
+                raise EquipmentUnavailable(
+                    f"{equipment}/{service} is busy ({state.name}); it must be Idle to start"
+                )
+            if asyncio.get_running_loop().time() > deadline:
+                raise EquipmentUnavailable(f"{equipment}/{service} did not return to Idle")
+            await asyncio.sleep(0.02)
+
+    # -- commands on elements ----------------------------------------------------------
+
+    async def _command_node(
+        self, tree: BatchTree, node: Node, command: Command, *, actor: str
+    ) -> None:
+        target = apply_command(node.state, command)
+        if node.phase is None:
+            await self._set_state(tree, node, target, actor)
+            for child in node.active_children():
+                if command in self.allowed(tree, child):
+                    try:
+                        await self._command_node(tree, child, command, actor=actor)
+                    except EngineError as exc:  # e.g. it ended meanwhile; the rest goes on
+                        await self._recorder.exception(
+                            batch_id=tree.batch_id,
+                            severity=Severity.MAJOR,
+                            subject=child.path,
+                            message=f"{command.value} of {node.path} did not reach "
+                            f"{child.path}: {exc}",
+                        )
+            await self._settle(tree, node)
+            if node.state is ElementState.RUNNING:  # Resume: steps may have become due
+                await self._advance(tree, node)
+            return
+        phase = node.phase
+        if command is Command.RESTART:
+            await self._restart_phase(tree, node, actor=actor)
+            return
+        if not self._equipment.is_connected(phase.equipment):
+            raise EquipmentUnavailable(
+                f"{phase.equipment} is not connected; {command.value} of {node.path} "
+                "cannot reach it"
+            )
+        try:
+            await self._equipment.command(phase.equipment, phase.service, PHASE_COMMANDS[command])
+        except Exception as exc:
+            raise EquipmentUnavailable(
+                f"{phase.equipment}/{phase.service} refused {command.value}: {exc}"
+            ) from exc
+        await self._set_state(tree, node, target, actor)
+
+    async def _restart_phase(self, tree: BatchTree, node: Node, *, actor: str) -> None:
+        """Continue a held phase from wherever its equipment is now.
+
+        Held by the operator: Unhold. Held because the module was unreachable: the module
+        may still execute, be held or paused, or have finished meanwhile - the phase
+        follows it; or it lost the run (Idle after a power cycle) - the procedure is
+        started again. A procedure that never started (the start failed) is started now:
+        the service's state then belongs to an earlier phase, not to this one.
+        """
+        assert node.phase is not None
+        phase = node.phase
+        if not self._equipment.is_connected(phase.equipment):
+            raise EquipmentUnavailable(
+                f"{phase.equipment} is still disconnected; restart {node.path} after it is back"
+            )
+        try:
+            state = await self._equipment.service_state(phase.equipment, phase.service)
+            if not node.procedure_started or state in {
+                ServiceState.IDLE,
+                ServiceState.RESETTING,
+            }:
+                await self._ensure_idle(phase.equipment, phase.service)
+                await self._equipment.start_procedure(
+                    phase.equipment, phase.service, phase.procedure, phase.parameters
+                )
+                node.procedure_started = True
+                state = ServiceState.STARTING
+            elif state is ServiceState.HELD:
+                await self._equipment.command(phase.equipment, phase.service, ServiceCommand.UNHOLD)
+                state = ServiceState.UNHOLDING
+            elif state is ServiceState.PAUSED:
+                await self._equipment.command(phase.equipment, phase.service, ServiceCommand.RESUME)
+                state = ServiceState.RESUMING
+            elif state in {ServiceState.HOLDING, ServiceState.PAUSING}:
+                raise EquipmentUnavailable(
+                    f"{phase.equipment}/{phase.service} is {state.name}; restart {node.path} "
+                    "once it has settled"
+                )
+        except EngineError:
+            raise
+        except Exception as exc:  # refused by the module, or the session dropped just now
+            raise EquipmentUnavailable(
+                f"{phase.equipment}/{phase.service} refused the restart of {node.path}: {exc}"
+            ) from exc
+        await self._set_state(tree, node, apply_command(node.state, Command.RESTART), actor)
+        node.lost_connection = False
+        await self._follow_service(tree, node, state)
+
+    # -- equipment events --------------------------------------------------------------
+
+    async def _pump(self) -> None:
+        queue = self._equipment.events
+        while True:
+            event = await queue.get()  # not inbox.append(await ...): a drain swaps the list
+            self._inbox.append(event)
+            async with self._lock:
+                await self._drain()
+
+    async def _drain(self) -> None:
+        """Handle every equipment event received so far; called under the lock.
+
+        Commands drain too before they act: an operator's command then meets the engine's
+        view of every event that arrived before it (e.g. the Completed a restored session
+        reports), never a stale one that would be applied after it - to the next phase
+        started on the same service.
+        """
+        queue = self._equipment.events
+        events, self._inbox = self._inbox, []
+        while len(events) < _MAX_EVENTS_PER_DRAIN:  # bounds one hold of the lock
+            try:
+                events.append(queue.get_nowait())
+            except asyncio.QueueEmpty:
+                break
+        if events:
+            await self._handle(events)
+
+    async def _handle(self, events: list[EquipmentEvent]) -> None:
+        samples_seen = False
+        for event in events:
+            try:
+                if isinstance(event, ProcessSample):
+                    self._take_sample(event)
+                    await self._check_limits(event)
+                    samples_seen = True
+                elif isinstance(event, ServiceStateChanged):
+                    for tree in list(self._batches.values()):
+                        for node in tree.phases_on(event.equipment, event.service):
+                            # A phase whose Start never reached the module (held at once)
+                            # does not own the service: its state is someone else's run.
+                            if node.procedure_started:
+                                await self._follow_service(tree, node, event.state)
+                elif isinstance(event, ConnectionLost):
+                    await self._connection_lost(event)
+                elif isinstance(event, ConnectionRestored):
+                    await self._connection_restored(event)
+            except Exception:  # one bad event must not stop the engine nor drop the others
+                log.exception("batch engine failed to handle %r", event)
+        if samples_seen:
+            for tree in list(self._batches.values()):
+                for node in tree.root.walk():
+                    if node.phase is None and node.state is ElementState.RUNNING:
+                        await self._advance(tree, node)
+
+    def _take_sample(self, sample: ProcessSample) -> None:
+        self._latest[sample.equipment][sample.name] = sample
+        for tree in self._batches.values():
+            if not is_final(tree.state) and sample.equipment in tree.bindings.values():
+                self._pending[tree.batch_id].append(sample)
+
+    async def _check_limits(self, sample: ProcessSample) -> None:
+        for tree in list(self._batches.values()):
+            if is_final(tree.state):
+                continue
+            for finding in self._monitor.check(tree, sample):
+                if finding.recovered:
+                    await self._recorder.journal(
+                        batch_id=tree.batch_id,
+                        actor=SYSTEM,
+                        action="limit.recovered",
+                        subject=finding.subject,
+                        reason=finding.message,
+                    )
+                    continue
+                await self._recorder.exception(
+                    batch_id=tree.batch_id,
+                    severity=finding.severity,
+                    subject=finding.subject,
+                    message=finding.message,
+                )
+
+    async def _follow_service(self, tree: BatchTree, node: Node, state: ServiceState) -> None:
+        """Move a phase along with its MTP service's state."""
+        current = node.state
+        if state is ServiceState.COMPLETED and current in {
+            ElementState.RUNNING,
+            ElementState.RESTARTING,
+        }:
+            if current is ElementState.RESTARTING:
+                await self._set_state(tree, node, complete_transient(current), SYSTEM)
+            await self._set_state(tree, node, complete_transient(node.state), SYSTEM)
+            await self._reset_service(node)
+            await self._child_finished(tree, node)
+        elif state in {ServiceState.EXECUTE, ServiceState.STARTING} and current in {
+            ElementState.RESTARTING
+        }:
+            await self._set_state(tree, node, complete_transient(current), SYSTEM)
+            await self._settle_parents(tree, node)
+        elif state is ServiceState.EXECUTE and current is ElementState.PAUSED:
+            await self._set_state(tree, node, ElementState.RUNNING, SYSTEM)
+            await self._settle_parents(tree, node)
+        elif (
+            state is ServiceState.EXECUTE
+            and current is ElementState.HELD
+            and not node.lost_connection
+        ):  # unheld at the module itself
+            await self._set_state(tree, node, ElementState.RESTARTING, SYSTEM)
+            await self._set_state(tree, node, ElementState.RUNNING, SYSTEM)
+            await self._settle_parents(tree, node)
+        elif state is ServiceState.PAUSED and current in {
+            ElementState.RUNNING,  # paused at the module itself
+            ElementState.PAUSING,
+        }:
+            if current is ElementState.RUNNING:
+                await self._set_state(tree, node, ElementState.PAUSING, SYSTEM)
+            await self._set_state(tree, node, ElementState.PAUSED, SYSTEM)
+            await self._settle_parents(tree, node)
+        elif state is ServiceState.HELD and not node.lost_connection:
+            # Not from Restarting: a Held notification queued before our Unhold is stale.
+            if current in {ElementState.RUNNING, ElementState.PAUSED, ElementState.PAUSING}:
+                await self._set_state(tree, node, apply_command(current, Command.HOLD), SYSTEM)
+            if node.state is ElementState.HOLDING:
+                await self._set_state(tree, node, complete_transient(node.state), SYSTEM)
+                await self._settle_parents(tree, node)
+        elif state in _EQUIPMENT_ENDINGS and not is_final(current):
+            command = _EQUIPMENT_ENDINGS[state]
+            # Stopping that the module turned into Aborted ends Aborted; Aborting stays.
+            if current is not ElementState.ABORTING and current is not _ENDING_STATE[command]:
+                try:
+                    await self._set_state(tree, node, apply_command(current, command), SYSTEM)
+                except CommandNotAllowed:
+                    return
+            await self._set_state(tree, node, complete_transient(node.state), SYSTEM)
+            await self._child_finished(tree, node)
+
+    async def _reset_service(self, node: Node) -> None:
+        assert node.phase is not None
+        try:
+            await self._equipment.command(
+                node.phase.equipment, node.phase.service, ServiceCommand.RESET
+            )
+        except Exception as exc:  # the next start resets again; nothing is lost
+            log.warning("reset of %s/%s failed: %s", node.phase.equipment, node.phase.service, exc)
+
+    async def _connection_lost(self, event: ConnectionLost) -> None:
+        for tree in list(self._batches.values()):
+            if event.equipment not in tree.bindings.values() or is_final(tree.state):
+                continue
+            await self._recorder.journal(
+                batch_id=tree.batch_id,
+                actor=SYSTEM,
+                action="equipment.connection_lost",
+                subject=event.equipment,
+                reason=event.reason,
+            )
+            for node in tree.phases_on(event.equipment):
+                await self._hold_for_equipment(tree, node, f"connection lost: {event.reason}")
+
+    async def _connection_restored(self, event: ConnectionRestored) -> None:
+        for tree in list(self._batches.values()):
+            if event.equipment in tree.bindings.values() and not is_final(tree.state):
+                await self._recorder.journal(
+                    batch_id=tree.batch_id,
+                    actor=SYSTEM,
+                    action="equipment.connection_restored",
+                    subject=event.equipment,
+                )
+
+    async def _hold_for_equipment(self, tree: BatchTree, node: Node, why: str) -> None:
+        """Hold a phase whose equipment cannot be reached; record an exception."""
+        if node.state in {
+            ElementState.RUNNING,
+            ElementState.PAUSING,
+            ElementState.PAUSED,
+            ElementState.RESTARTING,
+        }:
+            await self._set_state(tree, node, apply_command(node.state, Command.HOLD), SYSTEM)
+        if node.state is ElementState.HOLDING:
+            await self._set_state(tree, node, complete_transient(node.state), SYSTEM)
+        node.lost_connection = True
+        assert node.phase is not None
+        await self._recorder.exception(
+            batch_id=tree.batch_id,
+            severity=Severity.MAJOR,
+            subject=node.path,
+            message=f"{node.phase.equipment}: {why}; phase held, restart it once the "
+            "equipment is back",
+        )
+        await self._settle_parents(tree, node)
+
+    # -- sequencing --------------------------------------------------------------------
+
+    async def _child_finished(self, tree: BatchTree, child: Node) -> None:
+        parent = child.parent
+        if parent is None:
+            await self._batch_finished(tree)
+            return
+        if parent.run is not None:
+            parent.run.step_finished(child.step_id, child.state)
+        if child.state in {ElementState.STOPPED, ElementState.ABORTED} and parent.state not in {
+            ElementState.STOPPING,
+            ElementState.ABORTING,
+        }:
+            command = Command.ABORT if child.state is ElementState.ABORTED else Command.STOP
+            if command in allowed_commands(parent.state):
+                await self._set_state(tree, parent, apply_command(parent.state, command), SYSTEM)
+                for sibling in parent.active_children():
+                    if command in self.allowed(tree, sibling):
+                        with contextlib.suppress(Exception):
+                            await self._command_node(tree, sibling, command, actor=SYSTEM)
+        if (
+            parent.state in {ElementState.STOPPING, ElementState.ABORTING}
+            or parent.state in _SETTLED_WHEN
+        ):
+            await self._settle(tree, parent)
+            return
+        await self._advance(tree, parent)
+
+    async def _advance(self, tree: BatchTree, node: Node) -> None:
+        if node.state is not ElementState.RUNNING or node.run is None:
+            return
+        advance = node.run.advance(self._condition_values(tree))
+        for step_id in advance.start:
+            await self._start_child(tree, node, step_id, actor=SYSTEM)
+        if advance.ended and node.state is ElementState.RUNNING:
+            await self._set_state(tree, node, complete_transient(node.state), SYSTEM)
+            await self._child_finished(tree, node)
+
+    async def _settle(self, tree: BatchTree, node: Node) -> None:
+        """Finish a composite's transient state once its active children have."""
+        state = node.state
+        active = node.active_children()
+        if state in {ElementState.STOPPING, ElementState.ABORTING}:
+            if not active:
+                await self._set_state(tree, node, complete_transient(state), SYSTEM)
+                await self._child_finished(tree, node)
+            return
+        wanted = _SETTLED_WHEN.get(state)
+        if wanted is not None and all(child.state in wanted for child in active):
+            await self._set_state(tree, node, complete_transient(state), SYSTEM)
+            if node.state is ElementState.RUNNING:
+                await self._advance(tree, node)
+            await self._settle_parents(tree, node)
+
+    async def _settle_parents(self, tree: BatchTree, node: Node) -> None:
+        if node.parent is not None and node.parent.state in _SETTLED_WHEN:
+            await self._settle(tree, node.parent)
+
+    async def _batch_finished(self, tree: BatchTree) -> None:
+        await self._flush()
+        await self._recorder.journal(
+            batch_id=tree.batch_id,
+            actor=SYSTEM,
+            action="batch.end",
+            subject=tree.root.path,
+            new_value=tree.state.value,
+        )
+        self._finished[tree.batch_id].set()
+
+    def _condition_values(self, tree: BatchTree) -> dict[str, float]:
+        values: dict[str, float] = dict(tree.formula_values)
+        for unit, equipment in tree.bindings.items():
+            for name, sample in self._latest[equipment].items():
+                values[f"{unit}.{name}"] = sample.value
+        return values
+
+    # -- recording ---------------------------------------------------------------------
+
+    async def _set_state(
+        self, tree: BatchTree, node: Node, state: ElementState, actor: str
+    ) -> None:
+        old, node.state = node.state, state
+        if old is state:
+            return
+        await self._recorder.element_state(
+            batch_id=tree.batch_id, path=node.path, state=state.value
+        )
+        await self._recorder.journal(
+            batch_id=tree.batch_id,
+            actor=actor,
+            action="element.state",
+            subject=node.path,
+            old_value=old.value,
+            new_value=state.value,
+        )
+        if node is tree.root:
+            await self._recorder.batch_state(batch_id=tree.batch_id, state=state.value)
+
+    async def _flusher(self) -> None:
+        while True:
+            await asyncio.sleep(self._timing.flush_interval)
+            await self._flush()
+
+    async def _flush(self) -> None:
+        """Store pending process values; what fails to store is kept for the next flush."""
+        pending, self._pending = self._pending, defaultdict(list)
+        for batch_id, samples in pending.items():
+            if not samples:
+                continue
+            try:
+                await self._recorder.process_values(batch_id=batch_id, samples=samples)
+            except Exception as exc:  # storage hiccup: keep the values, in order, and retry
+                self._pending[batch_id][:0] = samples
+                log.warning(
+                    "storing %d process values of %s failed (kept for retry): %s",
+                    len(samples),
+                    batch_id,
+                    exc,
+                )

@@ -1,0 +1,97 @@
+"""Real-time limit monitoring: out-of-spec process values while a phase runs.
+
+A phase may list process values to watch (``monitor`` in the recipe). While the phase is
+Running, every new value is checked against its limits, one sample at a time and in
+arrival order (so an excursion and its return inside one burst of events are both seen);
+the *entry* into an excursion raises one exception (severity from the limit's
+criticality); the return inside limits is journalled, so review by exception sees each
+excursion once, with its start and end. A step that a loop runs again starts afresh: its
+earlier excursion does not hide a new one (:meth:`LimitMonitor.forget`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from mes_runtime.domain.control_recipe import ControlPhase
+from mes_runtime.domain.recipe import MonitorLimit
+from mes_runtime.domain.states import ElementState
+from mes_runtime.engine.ports import ProcessSample, Severity
+from mes_runtime.engine.tree import BatchTree
+
+__all__ = ["Finding", "LimitMonitor"]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A limit excursion that starts (``recovered=False``) or ends now."""
+
+    recovered: bool
+    severity: Severity
+    subject: str
+    message: str
+
+
+# (phase path, limit) watched for one (equipment, process value name).
+_Watch = tuple[str, MonitorLimit]
+
+
+class LimitMonitor:
+    """Remembers which monitored values are outside their limits, per batch and phase."""
+
+    def __init__(self) -> None:
+        self._limits: dict[str, dict[tuple[str, str], list[_Watch]]] = {}
+        self._outside: set[tuple[str, str, str]] = set()
+
+    def register(self, tree: BatchTree) -> None:
+        """Collect the monitor limits of every phase of a batch."""
+        watches: dict[tuple[str, str], list[_Watch]] = {}
+        for node in tree.root.walk():
+            if node.phase is not None and isinstance(node.element, ControlPhase):
+                for limit in node.element.monitor:
+                    key = (node.phase.equipment, limit.name)
+                    watches.setdefault(key, []).append((node.path, limit))
+        self._limits[tree.batch_id] = watches
+
+    def forget(self, batch_id: str, path: str) -> None:
+        """Drop what is known about one phase's excursions (it is about to run again)."""
+        self._outside = {key for key in self._outside if key[:2] != (batch_id, path)}
+
+    def check(self, tree: BatchTree, sample: ProcessSample) -> Iterator[Finding]:
+        """Findings for running phases that watch ``sample`` and whose limit it crossed."""
+        watches = self._limits.get(tree.batch_id, {}).get((sample.equipment, sample.name), ())
+        for path, limit in watches:
+            if tree.by_path[path].state is not ElementState.RUNNING:
+                continue
+            key = (tree.batch_id, path, f"{limit.name}[{limit.low},{limit.high}]")
+            subject = f"{path}:{sample.equipment}.{limit.name}"
+            inside = limit.within(sample.value)
+            if not inside and key not in self._outside:
+                self._outside.add(key)
+                yield Finding(
+                    recovered=False,
+                    severity=Severity(limit.criticality.value),
+                    subject=subject,
+                    message=(
+                        f"{sample.equipment}.{limit.name} = {sample.value:.3g} {sample.unit} "
+                        f"is outside {_describe(limit)} while {path} runs"
+                    ),
+                )
+            elif inside and key in self._outside:
+                self._outside.discard(key)
+                yield Finding(
+                    recovered=True,
+                    severity=Severity(limit.criticality.value),
+                    subject=subject,
+                    message=(
+                        f"{sample.equipment}.{limit.name} back within {_describe(limit)} "
+                        f"({sample.value:.3g} {sample.unit})"
+                    ),
+                )
+
+
+def _describe(limit: MonitorLimit) -> str:
+    low = "-inf" if limit.low is None else f"{limit.low:g}"
+    high = "+inf" if limit.high is None else f"{limit.high:g}"
+    return f"[{low}, {high}] {limit.unit}"

@@ -1,0 +1,211 @@
+"""Creating and starting batches: master recipe (database) -> control recipe -> engine.
+
+The one place where a batch comes into being. It enforces what a plant expects before a
+batch may run: the master recipe version exists and is approved, it validates against the
+equipment actually connected, every unit is bound to one module that offers what the unit
+needs (explicitly, or automatically when exactly one module fits), and no module is
+allocated to two running batches at once. The control recipe is persisted before the
+engine starts it, so a batch record never exists without its recipe.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from mes_runtime.db.models import Batch
+from mes_runtime.db.models import MasterRecipe as RecipeRow
+from mes_runtime.domain.capabilities import Capabilities
+from mes_runtime.domain.control_recipe import ControlRecipe
+from mes_runtime.domain.errors import RecipeError
+from mes_runtime.domain.recipe import MasterRecipe
+from mes_runtime.domain.states import Command, ElementState, is_final
+from mes_runtime.domain.validation import validate_recipe
+from mes_runtime.engine.batch import BatchEngine
+from mes_runtime.engine.errors import CommandRejected, EngineError, UnknownBatch
+from mes_runtime.engine.plan import build_tree
+from mes_runtime.engine.ports import BatchRecorder, utcnow
+
+__all__ = ["BatchRequestError", "BatchService", "NewBatch"]
+
+
+class BatchRequestError(EngineError):
+    """A batch request that cannot be honoured; ``field`` names the offending input."""
+
+    def __init__(self, field: str, message: str, *, conflict: bool = False) -> None:
+        super().__init__(message)
+        self.field = field
+        self.conflict = conflict
+
+
+@dataclass(frozen=True, slots=True)
+class NewBatch:
+    """What a person asks for when creating a batch."""
+
+    recipe: str
+    version: int | None = None  # None: the latest approved version
+    bindings: Mapping[str, str] | None = None  # unit -> equipment; missing units auto-bind
+    overrides: Mapping[str, float] | None = None  # formula parameter -> value
+    start: bool = True
+
+
+class BatchService:
+    """Creates batches from approved master recipes and hands them to the engine."""
+
+    def __init__(
+        self,
+        *,
+        engine: BatchEngine,
+        recorder: BatchRecorder,
+        sessions: async_sessionmaker[AsyncSession],
+        available: Callable[[], Mapping[str, Capabilities]],
+    ) -> None:
+        self._engine = engine
+        self._recorder = recorder
+        self._sessions = sessions
+        self._available = available
+
+    async def create(self, request: NewBatch, *, actor: str) -> str:
+        """Persist a new batch (and start it unless asked not to); returns its id."""
+        async with self._sessions() as session:
+            master = await self._master(session, request.recipe, request.version)
+            available = dict(self._available())
+            issues = validate_recipe(master, available=available)
+            if issues:
+                text = "; ".join(f"{i.path}: {i.message}" for i in issues)
+                raise BatchRequestError("recipe", f"recipe does not fit the equipment: {text}")
+            bindings = self._bind(master, request.bindings or {}, available)
+            batch_id = _new_batch_id()
+            try:
+                control = ControlRecipe.from_master(
+                    master, batch_id=batch_id, bindings=bindings, overrides=request.overrides
+                )
+            except RecipeError as exc:
+                raise BatchRequestError("overrides", str(exc)) from exc
+            session.add(
+                Batch(
+                    id=batch_id,
+                    recipe_name=master.header.name,
+                    recipe_version=master.header.version,
+                    control_recipe=control.to_dict(),
+                    bindings=dict(bindings),
+                    state=ElementState.IDLE.value,
+                    created_by=actor,
+                    created_at=utcnow(),
+                )
+            )
+            await session.commit()
+        await self._recorder.journal(
+            batch_id=batch_id,
+            actor=actor,
+            action="batch.create",
+            subject=batch_id,
+            new_value={
+                "recipe": master.header.name,
+                "version": master.header.version,
+                "digest": control.master_digest,
+                "bindings": dict(bindings),
+                "overrides": dict(request.overrides or {}),
+            },
+        )
+        if request.start:
+            await self.start(batch_id, actor=actor)
+        return batch_id
+
+    async def start(self, batch_id: str, *, actor: str, reason: str | None = None) -> None:
+        """Start a created batch: load its control recipe and hand it to the engine."""
+        if batch_id in self._engine.batch_ids():
+            await self._engine.command(batch_id, "procedure", Command.START, actor=actor)
+            return
+        async with self._sessions() as session:
+            row = await session.get(Batch, batch_id)
+            if row is None:
+                raise UnknownBatch(batch_id)
+            if row.state != ElementState.IDLE.value:
+                raise CommandRejected(f"batch {batch_id} is {row.state}; only an idle batch starts")
+            control = ControlRecipe.from_dict(row.control_recipe)
+            self._check_allocation({b.unit: b.equipment for b in control.bindings}, batch_id)
+            row.started_at = utcnow()
+            await session.commit()
+        await self._engine.start_batch(build_tree(control), actor=actor, reason=reason)
+
+    async def _master(self, session: AsyncSession, name: str, version: int | None) -> MasterRecipe:
+        query = select(RecipeRow).where(RecipeRow.name == name)
+        if version is not None:
+            query = query.where(RecipeRow.version == version)
+        rows = (await session.execute(query.order_by(RecipeRow.version.desc()))).scalars().all()
+        if not rows:
+            what = f"{name!r} version {version}" if version is not None else repr(name)
+            raise BatchRequestError("recipe", f"no master recipe {what}")
+        approved = [r for r in rows if r.status == "approved"]
+        if not approved:
+            raise BatchRequestError(
+                "version" if version is not None else "recipe",
+                f"master recipe {name!r} v{rows[0].version} is {rows[0].status}; "
+                "QA must approve it before a batch can run",
+                conflict=True,
+            )
+        return MasterRecipe.model_validate(approved[0].body)
+
+    def _bind(
+        self,
+        master: MasterRecipe,
+        requested: Mapping[str, str],
+        available: Mapping[str, Capabilities],
+    ) -> dict[str, str]:
+        units = {r.unit for r in master.equipment}
+        for unit in requested:
+            if unit not in units:
+                raise BatchRequestError(
+                    f"bindings.{unit}", f"the recipe has no unit {unit!r} (units: {sorted(units)})"
+                )
+        bindings: dict[str, str] = {}
+        for requirement in master.equipment:
+            needed = (requirement.capabilities, requirement.process_values)
+            chosen = requested.get(requirement.unit)
+            if chosen is not None:
+                offer = available.get(chosen)
+                if offer is None:
+                    raise BatchRequestError(
+                        f"bindings.{requirement.unit}",
+                        f"equipment {chosen!r} is not registered or not connected",
+                    )
+                if shortfalls := offer.shortfalls(*needed):
+                    raise BatchRequestError(
+                        f"bindings.{requirement.unit}",
+                        f"{chosen} cannot serve unit {requirement.unit}: {'; '.join(shortfalls)}",
+                    )
+                bindings[requirement.unit] = chosen
+                continue
+            fits = sorted(name for name, offer in available.items() if offer.satisfies(*needed))
+            if len(fits) != 1:
+                why = "no registered equipment offers" if not fits else f"{fits} all offer"
+                raise BatchRequestError(
+                    f"bindings.{requirement.unit}",
+                    f"{why} what unit {requirement.unit} needs; bind it explicitly",
+                )
+            bindings[requirement.unit] = fits[0]
+        self._check_allocation(bindings, None)
+        return bindings
+
+    def _check_allocation(self, bindings: Mapping[str, str], batch_id: str | None) -> None:
+        """ISA-88 arbitration: a module serves one running batch at a time."""
+        for other in self._engine.batch_ids():
+            tree = self._engine.tree(other)
+            if other == batch_id or is_final(tree.state):
+                continue
+            busy = set(tree.bindings.values()) & set(bindings.values())
+            if busy:
+                raise BatchRequestError(
+                    "bindings",
+                    f"{', '.join(sorted(busy))} is allocated to running batch {other}",
+                    conflict=True,
+                )
+
+
+def _new_batch_id() -> str:
+    return f"B{utcnow():%Y%m%d-%H%M%S}-{secrets.token_hex(2).upper()}"

@@ -1,0 +1,163 @@
+"""Batches on the equipment simulator over real OPC UA TCP, recorded in a real database.
+
+Everything here is real: asyncua servers on loopback (the simulator), the MTP client and
+supervisors, the batch engine, SQLAlchemy on SQLite files and on a PostgreSQL server, and
+the hash-chained journal. Parametrised over both databases by the ``db_url`` fixture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from mes_runtime.assembly import EquipmentRegistry
+from mes_runtime.db.models import Batch, BatchException, ProcessValue
+from mes_runtime.db.models import MasterRecipe as RecipeRow
+from mes_runtime.db.recorder import SqlBatchRecorder
+from mes_runtime.domain.states import Command, ElementState
+from mes_runtime.ebr.journal import Journal
+from mes_runtime.engine.batch import BatchEngine
+from mes_runtime.engine.errors import EquipmentUnavailable
+from mes_runtime.engine.ports import utcnow
+from mes_runtime.engine.service import BatchRequestError, BatchService, NewBatch
+from mes_runtime.library import load_template
+from mes_runtime.mtp.equipment import MtpEquipment
+from mes_runtime.simulator.testing import RunningSimulator, running_simulator
+
+DEMO = "mab-fedbatch-demo"
+CULTIVATE = "procedure/BR-UP/cultivation/run-fedbatch"
+TIMEOUT = 90
+
+
+@dataclass
+class Plant:
+    sim: RunningSimulator
+    equipment: MtpEquipment
+    engine: BatchEngine
+    service: BatchService
+    sessions: async_sessionmaker[AsyncSession]
+
+
+@pytest.fixture
+async def plant(
+    recorder: SqlBatchRecorder, session_factory: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[Plant]:
+    async with (
+        running_simulator(time_factor=7200) as sim,
+        MtpEquipment(reconnect_delay=0.3) as equipment,
+    ):
+        registry = EquipmentRegistry(equipment)
+        for manifest in sim.manifests.values():
+            registry.add(manifest)
+        async with asyncio.timeout(30):
+            await equipment.wait_connected()
+        async with BatchEngine(equipment=equipment, recorder=recorder) as engine:
+            service = BatchService(
+                engine=engine,
+                recorder=recorder,
+                sessions=session_factory,
+                available=registry.connected,
+            )
+            yield Plant(sim, equipment, engine, service, session_factory)
+
+
+async def _store_template(sessions: async_sessionmaker[AsyncSession], *, approved: bool) -> None:
+    recipe = load_template(DEMO)
+    async with sessions() as session:
+        session.add(
+            RecipeRow(
+                name=recipe.header.name,
+                version=recipe.header.version,
+                status="approved" if approved else "draft",
+                body=recipe.to_canonical_data(),
+                digest=recipe.digest(),
+                created_by="author",
+                created_at=utcnow(),
+                approved_by="qa" if approved else None,
+                approved_at=utcnow() if approved else None,
+            )
+        )
+        await session.commit()
+
+
+async def _wait_for(predicate: Callable[[], bool], what: str, seconds: float = TIMEOUT) -> None:
+    try:
+        async with asyncio.timeout(seconds):
+            while not predicate():
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
+
+
+async def test_demo_batch_runs_to_complete_and_is_recorded(plant: Plant, journal: Journal) -> None:
+    await _store_template(plant.sessions, approved=True)
+
+    batch_id = await plant.service.create(NewBatch(recipe=DEMO), actor="operator-1")
+    async with asyncio.timeout(TIMEOUT):
+        final = await plant.engine.wait_finished(batch_id)
+
+    assert final is ElementState.COMPLETE
+    tree = plant.engine.tree(batch_id)
+    assert tree.bindings == {"TK": "TK-201", "BR": "BR-101", "CH": "CH-301"}
+    phases = [n for n in tree.root.walk() if n.phase is not None]
+    assert len(phases) >= 9
+    assert all(n.state is ElementState.COMPLETE for n in phases)
+    async with plant.sessions() as session:
+        row = await session.get(Batch, batch_id)
+        assert row is not None
+        assert row.state == "complete"
+        stored_values = await session.scalar(
+            select(func.count()).select_from(ProcessValue).where(ProcessValue.batch_id == batch_id)
+        )
+    assert stored_values is not None
+    assert stored_values > 100
+    result = await journal.verify()
+    assert result.ok, result
+    assert result.entries_checked > 4 * len(phases)
+
+
+async def test_draft_recipe_is_refused_with_the_reason(plant: Plant) -> None:
+    await _store_template(plant.sessions, approved=False)
+
+    with pytest.raises(BatchRequestError, match="QA must approve") as info:
+        await plant.service.create(NewBatch(recipe=DEMO), actor="operator-1")
+
+    assert info.value.conflict
+    async with plant.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Batch)) == 0
+
+
+async def test_equipment_lost_mid_phase_holds_then_restart_completes(plant: Plant) -> None:
+    await _store_template(plant.sessions, approved=True)
+    # A long cultivation (30 h = 15 s at this time factor) leaves room for the fault.
+    batch_id = await plant.service.create(
+        NewBatch(recipe=DEMO, overrides={"CultDuration": 30}), actor="operator-1"
+    )
+    tree = plant.engine.tree(batch_id)
+    cultivate = tree.by_path[CULTIVATE]
+    await _wait_for(lambda: cultivate.state is ElementState.RUNNING, "cultivation to run")
+
+    await plant.sim.server.disconnect("BR-101")
+    await _wait_for(lambda: cultivate.state is ElementState.HELD, "the phase to be held")
+
+    async with plant.sessions() as session:
+        query = select(BatchException).where(BatchException.batch_id == batch_id)
+        exceptions = (await session.execute(query)).scalars().all()
+    assert any(x.subject == CULTIVATE and x.severity == "major" for x in exceptions)
+    with pytest.raises(EquipmentUnavailable, match="disconnected"):
+        await plant.engine.command(batch_id, CULTIVATE, Command.RESTART, actor="operator-1")
+    assert cultivate.state is ElementState.HELD
+
+    await plant.sim.server.reconnect("BR-101")
+    await _wait_for(lambda: plant.equipment.is_connected("BR-101"), "BR-101 to reconnect")
+    await plant.engine.command(batch_id, CULTIVATE, Command.RESTART, actor="operator-1")
+
+    async with asyncio.timeout(TIMEOUT):
+        final = await plant.engine.wait_finished(batch_id)
+    assert final is ElementState.COMPLETE
+    assert cultivate.state is ElementState.COMPLETE
