@@ -285,9 +285,10 @@ class BatchEngine:
             }
         )
         if down:
+            verb = "is" if len(down) == 1 else "are"
             raise EquipmentUnavailable(
-                f"{', '.join(down)} not connected: {command.value} of {node.path} cannot reach "
-                "it; wait until the equipment is back"
+                f"{', '.join(down)} {verb} disconnected: {command.value} of {node.path} cannot "
+                "reach it; give the command again once the equipment is back"
             )
 
     def _command_targets(self, tree: BatchTree, node: Node, command: Command) -> list[Node]:
@@ -458,7 +459,10 @@ class BatchEngine:
             event = await queue.get()  # not inbox.append(await ...): a drain swaps the list
             self._inbox.append(event)
             async with self._lock:
-                await self._drain()
+                try:
+                    await self._drain()
+                except Exception:  # the pump must outlive any bug in handling
+                    log.exception("batch engine failed to handle equipment events")
 
     async def _drain(self) -> None:
         """Handle every equipment event received so far; called under the lock.
@@ -499,11 +503,14 @@ class BatchEngine:
                     await self._connection_restored(event)
             except Exception:  # one bad event must not stop the engine nor drop the others
                 log.exception("batch engine failed to handle %r", event)
-        if samples_seen:
+        if samples_seen:  # new values may satisfy transition conditions
             for tree in list(self._batches.values()):
-                for node in tree.root.walk():
+                for node in list(tree.root.walk()):
                     if node.phase is None and node.state is ElementState.RUNNING:
-                        await self._advance(tree, node)
+                        try:
+                            await self._advance(tree, node)
+                        except Exception:  # logged; the other batches go on
+                            log.exception("batch engine failed to advance %s", node.path)
 
     def _take_sample(self, sample: ProcessSample) -> None:
         self._latest[sample.equipment][sample.name] = sample
