@@ -7,6 +7,10 @@ the *entry* into an excursion raises one exception (severity from the limit's
 criticality); the return inside limits is journalled, so review by exception sees each
 excursion once, with its start and end. A step that a loop runs again starts afresh: its
 earlier excursion does not hide a new one (:meth:`LimitMonitor.forget`).
+
+A value only counts as back inside once it has cleared the limit by a deadband
+(:data:`DEADBAND`, a fraction of the limit span, as alarm-management practice recommends):
+a noisy value hovering at a limit is one excursion, not a flood of exceptions.
 """
 
 from __future__ import annotations
@@ -20,7 +24,10 @@ from mes_runtime.domain.states import ElementState
 from mes_runtime.engine.ports import ProcessSample, Severity
 from mes_runtime.engine.tree import BatchTree
 
-__all__ = ["Finding", "LimitMonitor"]
+__all__ = ["DEADBAND", "Finding", "LimitMonitor"]
+
+#: Recovery deadband as a fraction of the span (low..high), or of the one limit's magnitude.
+DEADBAND = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,19 +73,20 @@ class LimitMonitor:
                 continue
             key = (tree.batch_id, path, f"{limit.name}[{limit.low},{limit.high}]")
             subject = f"{path}:{sample.equipment}.{limit.name}"
-            inside = limit.within(sample.value)
-            if not inside and key not in self._outside:
+            outside = key in self._outside
+            inside = _cleared(limit, sample.value) if outside else limit.within(sample.value)
+            if not inside and not outside:
                 self._outside.add(key)
                 yield Finding(
                     recovered=False,
                     severity=Severity(limit.criticality.value),
                     subject=subject,
                     message=(
-                        f"{sample.equipment}.{limit.name} = {sample.value:.3g} {sample.unit} "
+                        f"{sample.equipment}.{limit.name} = {sample.value:.6g} {sample.unit} "
                         f"is outside {_describe(limit)} while {path} runs"
                     ),
                 )
-            elif inside and key in self._outside:
+            elif inside and outside:
                 self._outside.discard(key)
                 yield Finding(
                     recovered=True,
@@ -86,7 +94,7 @@ class LimitMonitor:
                     subject=subject,
                     message=(
                         f"{sample.equipment}.{limit.name} back within {_describe(limit)} "
-                        f"({sample.value:.3g} {sample.unit})"
+                        f"({sample.value:.6g} {sample.unit})"
                     ),
                 )
 
@@ -95,3 +103,14 @@ def _describe(limit: MonitorLimit) -> str:
     low = "-inf" if limit.low is None else f"{limit.low:g}"
     high = "+inf" if limit.high is None else f"{limit.high:g}"
     return f"[{low}, {high}] {limit.unit}"
+
+
+def _cleared(limit: MonitorLimit, value: float) -> bool:
+    """Inside the limits by at least the deadband (the test for an excursion's end)."""
+    if limit.low is not None and limit.high is not None:
+        band = DEADBAND * (limit.high - limit.low)
+    else:
+        band = DEADBAND * abs(limit.low if limit.low is not None else limit.high or 0.0)
+    return (limit.low is None or value >= limit.low + band) and (
+        limit.high is None or value <= limit.high - band
+    )
