@@ -171,6 +171,7 @@ class BioreactorDynamics:
     fill_rate: float = 100.0 / 60.0  # L/s
     growth_rate: float = 0.035 / 3600.0  # 1/s
     capacity: float = 30.0  # 1e6 cells/mL
+    max_o2_enrichment: float = 4.8  # pure O2 vs air in the sparge
     noise: dict[str, float] = field(
         default_factory=lambda: {
             "Temperature": 0.02,
@@ -222,10 +223,14 @@ class BioreactorDynamics:
             drift = 2e-6 * demand  # pH/s per 1e6 cells/mL
             settled = self.ph_sp - drift * correction_tau
             v["pH"] = approach(v["pH"], settled, correction_tau, dt)
-        # DO: transfer grows with agitation, uptake with cells; control holds DOSP when it can.
-        transfer = min(1.0, v["AgitatorSpeed"] / 300.0)
-        saturation = max(0.0, 100.0 * (0.2 + 0.8 * transfer) - 1.5 * demand)
-        target = saturation
+        # DO (% of air saturation): steady state is saturation minus uptake over transfer
+        # (kLa grows with agitation; uptake with cells), so cell-free medium sits at 100 %.
+        # While cultivating, the DO cascade enriches the sparge with oxygen (up to pure O2,
+        # ~4.8x air) to hold DOSP, as real controllers do; DO sags only past that capacity.
+        transfer = 0.2 + 0.8 * min(1.0, v["AgitatorSpeed"] / 300.0)
+        enrichment = self.max_o2_enrichment if cultivate is not None else 1.0
+        saturation = max(0.0, 100.0 * enrichment - 1.5 * demand / transfer)
+        target = min(saturation, 100.0)
         if cultivate is not None:
             target = min(saturation, cultivate.parameters.get("DOSP", 40.0))
         v["DO"] = approach(v["DO"], target, 120.0, dt)
