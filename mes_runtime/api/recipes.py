@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Query, Request, status
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Table, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -25,6 +25,7 @@ from mes_runtime.auth.permissions import Permission
 from mes_runtime.auth.users import SignatureRejected, verify_signature
 from mes_runtime.db.models import MasterRecipe as RecipeRow
 from mes_runtime.db.models import User
+from mes_runtime.domain.recipe import MasterRecipe
 from mes_runtime.engine.ports import utcnow
 
 __all__ = ["router"]
@@ -78,19 +79,9 @@ _OPENAPI_BODY: dict[str, Any] = {
 async def import_recipe(
     request: Request, user: Importer, session: SessionDep, journal: JournalDep
 ) -> RecipeOut:
-    from mes_runtime.domain.recipe import MasterRecipe
     from mes_runtime.domain.validation import validate_recipe
 
-    data = await read_document(request)
-    try:
-        recipe = MasterRecipe.model_validate(data)
-    except ValidationError as exc:
-        raise unprocessable_many(
-            [
-                {"loc": ["body", *err["loc"]], "msg": err["msg"], "type": err["type"]}
-                for err in exc.errors(include_url=False, include_input=False)
-            ]
-        ) from None
+    recipe = _parse(await read_document(request))
     issues = validate_recipe(recipe)
     if issues:
         raise unprocessable_many(
@@ -128,6 +119,52 @@ async def import_recipe(
         new_value={"digest": row.digest, "status": "draft"},
     )
     return RecipeOut.model_validate(row)
+
+
+class IssueOut(BaseModel):
+    path: str
+    code: str
+    message: str
+
+
+class ValidationOut(BaseModel):
+    valid: bool
+    equipment_checked: list[str] = Field(
+        description="connected equipment the recipe was also checked against"
+    )
+    issues: list[IssueOut]
+
+
+@router.post("/validate", response_model=ValidationOut, openapi_extra=_OPENAPI_BODY)
+async def validate(request: Request, _: Reader) -> ValidationOut:
+    """Dry run: every problem of a recipe, also against the equipment connected now.
+
+    Nothing is stored. A malformed document is still a 422 (it is not a recipe at all); a
+    well-formed recipe always gets 200 with ``valid`` and the list of issues.
+    """
+    from mes_runtime.domain.validation import validate_recipe
+
+    recipe = _parse(await read_document(request))
+    available = request.app.state.equipment_registry.connected()
+    issues = validate_recipe(recipe, available=available or None)
+    return ValidationOut(
+        valid=not issues,
+        equipment_checked=sorted(available),
+        issues=[IssueOut(path=i.path, code=str(i.code), message=i.message) for i in issues],
+    )
+
+
+def _parse(data: dict[str, Any]) -> MasterRecipe:
+    """The document as a master recipe, or one 422 naming every malformed field."""
+    try:
+        return MasterRecipe.model_validate(data)
+    except ValidationError as exc:
+        raise unprocessable_many(
+            [
+                {"loc": ["body", *err["loc"]], "msg": err["msg"], "type": err["type"]}
+                for err in exc.errors(include_url=False, include_input=False)
+            ]
+        ) from None
 
 
 @router.get("", response_model=list[RecipeSummary])

@@ -153,3 +153,37 @@ async def test_roles_and_segregation_of_duties(
         "/api/v1/recipes/nothing/1/approve", json={"password": qa.password}, headers=qa.headers
     )
     assert missing.status_code == 404
+
+
+async def test_validate_is_a_dry_run_listing_every_issue(
+    client: httpx.AsyncClient, make_user: MakeUser
+) -> None:
+    operator = await make_user("operator")
+    ok = await client.post(
+        "/api/v1/recipes/validate", content=YAML_TEXT, headers={**YAML, **operator.headers}
+    )
+    assert ok.status_code == 200, ok.text
+    assert ok.json() == {"valid": True, "equipment_checked": [], "issues": []}
+
+    broken = copy.deepcopy(RECIPE)
+    broken["procedure"]["steps"][0]["steps"][0]["transitions"][1]["from"] = ["mixx"]
+    bad = await client.post("/api/v1/recipes/validate", json=broken, headers=operator.headers)
+    assert bad.status_code == 200, bad.text
+    body = bad.json()
+    assert body["valid"] is False
+    assert any("mixx" in issue["message"] for issue in body["issues"])
+    assert all(issue["path"].startswith("procedure") for issue in body["issues"])
+    # Nothing was stored.
+    listed = await client.get("/api/v1/recipes", headers=operator.headers)
+    assert listed.json() == []
+
+
+async def test_validate_rejects_a_document_that_is_not_a_recipe(
+    client: httpx.AsyncClient, make_user: MakeUser
+) -> None:
+    operator = await make_user("operator")
+    response = await client.post(
+        "/api/v1/recipes/validate", json={"header": {"name": "x"}}, headers=operator.headers
+    )
+    assert response.status_code == 422
+    assert any(d["loc"][:2] == ["body", "procedure"] for d in response.json()["detail"])
