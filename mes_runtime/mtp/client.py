@@ -119,6 +119,7 @@ class MtpModuleClient:
         self.poll_interval = poll_interval
         self._variants: dict[ua.NodeId, ua.VariantType] = {}
         self._pumps: set[asyncio.Task[None]] = set()
+        self._gate = asyncio.Event()  # opened by subscribe(held=False) or deliver()
 
     @classmethod
     async def connect(
@@ -296,31 +297,64 @@ class MtpModuleClient:
         return targets
 
     async def subscribe(
-        self, queue: asyncio.Queue[EquipmentEvent], *, publishing_interval_ms: float = 50.0
-    ) -> Subscription:
+        self,
+        queue: asyncio.Queue[EquipmentEvent],
+        *,
+        publishing_interval_ms: float = 50.0,
+        state_interval_ms: float = 10.0,
+        held: bool = False,
+    ) -> tuple[Subscription, Subscription]:
         """Subscribe to every service's ``StateCur``/``ProcedureCur`` and every process
-        value's ``V``; events go to ``queue``.
+        value's ``V``; events go to ``queue``. Returns (state, process-value) subscriptions.
+
+        Two subscriptions because the two streams differ: service states are few and
+        latency-critical (a phase command's round trip waits for the new ``StateCur``, at
+        most one publishing interval), process values are many and throughput-bound. So
+        states publish every ``state_interval_ms`` and values every
+        ``publishing_interval_ms``. ``ProcedureCur`` and ``StateCur`` share the state
+        subscription, which keeps them ordered (a state change carries its procedure).
 
         Throughput: asyncua's callback mode starts one task per notification; instead
-        the subscription runs in iterator mode (one unbounded queue) and a single pump
+        each subscription runs in iterator mode (one unbounded queue) and a single pump
         task feeds each notification to :class:`MtpSubscriptionHandler`, which only
         does ``put_nowait``. That roughly halves the per-value cost at 10,000 values/s.
+
+        ``held=True`` keeps notifications back until :meth:`deliver`: the supervisor first
+        announces ``ConnectionRestored``, so the fresh states follow it in the queue.
         """
+        if not held:
+            self._gate.set()
         targets = self.subscription_targets()
-        handler = MtpSubscriptionHandler(self.name, queue, targets)
-        subscription = await self.client.create_subscription(
-            publishing_interval_ms, None, queue_maxsize=0
+        states = {n: t for n, t in targets.items() if t[0] != "pv"}
+        values = {n: t for n, t in targets.items() if t[0] == "pv"}
+        return (
+            await self._subscription(queue, states, state_interval_ms),
+            await self._subscription(queue, values, publishing_interval_ms),
         )
+
+    async def _subscription(
+        self,
+        queue: asyncio.Queue[EquipmentEvent],
+        targets: Mapping[ua.NodeId, tuple[str, str, str]],
+        interval_ms: float,
+    ) -> Subscription:
+        handler = MtpSubscriptionHandler(self.name, queue, targets)
+        subscription = await self.client.create_subscription(interval_ms, None, queue_maxsize=0)
         events = aiter(subscription)  # creates the iterator queue before any notification
         pump = asyncio.create_task(self._pump(events, handler), name=f"pump {self.name}")
         self._pumps.add(pump)
         pump.add_done_callback(self._pumps.discard)
-        nodes = [self.client.get_node(node_id) for node_id in targets]
-        await subscription.subscribe_data_change(nodes, queuesize=100)
+        if targets:
+            nodes = [self.client.get_node(node_id) for node_id in targets]
+            await subscription.subscribe_data_change(nodes, queuesize=100)
         return subscription
 
-    @staticmethod
-    async def _pump(events: AsyncIterator[object], handler: MtpSubscriptionHandler) -> None:
+    def deliver(self) -> None:
+        """Let notifications of a ``held`` subscription through (in arrival order)."""
+        self._gate.set()
+
+    async def _pump(self, events: AsyncIterator[object], handler: MtpSubscriptionHandler) -> None:
+        await self._gate.wait()
         async for event in events:
             if isinstance(event, DataChangeEvent):
                 handler.datachange_notification(event.node, event.value, event.data)

@@ -114,8 +114,11 @@ class EquipmentSupervisor:
             module = await MtpModuleClient.connect(
                 client, self.manifest, timeout=self.request_timeout
             )
-            await module.subscribe(self.events, publishing_interval_ms=self.publishing_interval_ms)
-            self._up(module)
+            await module.subscribe(
+                self.events, publishing_interval_ms=self.publishing_interval_ms, held=True
+            )
+            self._up(module)  # ConnectionRestored first, then the fresh states behind it
+            module.deliver()
             return await self._watch(client, lost, reason)
         except asyncio.CancelledError:
             raise
