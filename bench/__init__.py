@@ -1,0 +1,8 @@
+"""Holon's runtime benchmarks (``make bench``, ``python -m bench``).
+
+Performance is measured here and never asserted in tests: the machines are noisy, so each
+benchmark reports medians over several repetitions (p95 where latency matters) and the
+ratio against a baseline measured in the same run, and the final table says which of the
+project's goals are met. ``--quick`` runs everything at a smoke size (what
+``tests/bench`` does, so the benchmarks cannot rot); ``--only NAME`` runs one.
+"""

@@ -1,0 +1,107 @@
+"""A throw-away PostgreSQL server for the benchmarks (same recipe as the test suite's).
+
+``initdb`` into a temporary directory, started with ``pg_ctl`` on a free loopback port
+(as the ``postgres`` OS user when running as root), trust authentication on loopback only,
+durability off (``fsync``/``synchronous_commit``): the benchmark measures the runtime's
+overhead, not the disk. Yields None, with the reason, when PostgreSQL is not installed, so
+the caller can print "skipped: no PostgreSQL" for its rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from mes_runtime.simulator.server import free_port
+
+__all__ = ["PgServer", "find_bindir", "throwaway_postgres"]
+
+
+@dataclass(frozen=True, slots=True)
+class PgServer:
+    host: str
+    port: int
+    user: str
+
+    def url(self, database: str) -> str:
+        return f"postgresql+psycopg://{self.user}@{self.host}:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        """Create ``name`` (an identifier chosen by the benchmark) and return its URL."""
+        import psycopg
+
+        with psycopg.connect(
+            host=self.host, port=self.port, user=self.user, dbname="postgres", autocommit=True
+        ) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return self.url(name)
+
+
+def find_bindir() -> Path | None:
+    """Directory of ``initdb``/``pg_ctl`` (Debian's versioned directory first)."""
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), reverse=True)
+    if candidates:
+        return candidates[0].parent
+    found = shutil.which("initdb")
+    return Path(found).parent if found else None
+
+
+def _unavailable() -> str | None:
+    if find_bindir() is None:
+        return "no PostgreSQL"
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return "no PostgreSQL (running as root without a 'postgres' OS user)"
+    return None
+
+
+def _as_pg_user(cmd: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+@contextlib.contextmanager
+def throwaway_postgres() -> Iterator[PgServer | str]:
+    """Yield a running server, or the reason (a ``str``) why there is none."""
+    reason = _unavailable()
+    bindir = find_bindir()
+    if reason is not None or bindir is None:
+        yield reason or "no PostgreSQL"
+        return
+    root = Path(tempfile.mkdtemp(prefix="holon-bench-pg-"))
+    datadir, sockdir = root / "data", root / "sock"
+    sockdir.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+        shutil.chown(sockdir, "postgres")
+    user = "holon"
+    initdb = [str(bindir / "initdb"), "-D", str(datadir), "-U", user, "--auth=trust"]
+    initdb += ["--no-sync", "-E", "UTF8", "--locale=C"]
+    subprocess.run(_as_pg_user(initdb), check=True, capture_output=True)
+    port = free_port()
+    options = (
+        f"-h 127.0.0.1 -p {port} -k {sockdir} -c fsync=off -c synchronous_commit=off "
+        "-c full_page_writes=off -c max_connections=100"
+    )
+    pg_ctl = str(bindir / "pg_ctl")
+    start = [pg_ctl, "-D", str(datadir), "-o", options, "-l", str(root / "server.log")]
+    try:
+        subprocess.run(
+            _as_pg_user([*start, "-w", "-t", "60", "start"]), check=True, capture_output=True
+        )
+        yield PgServer(host="127.0.0.1", port=port, user=user)
+    finally:
+        subprocess.run(
+            _as_pg_user([pg_ctl, "-D", str(datadir), "-m", "immediate", "stop"]),
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(root, ignore_errors=True)
