@@ -44,7 +44,7 @@ test-fast: setup ## Unit and integration tests (no cluster).
 	@$(PYTEST) -q
 
 .PHONY: test
-test: lint test-fast test-e2e ## Everything CI runs: lint, unit/integration, end-to-end.
+test: lint test-fast test-e2e chart-check ## Everything CI runs: lint, unit/integration, end-to-end, chart.
 
 .PHONY: test-e2e
 test-e2e: setup ## End-to-end tests against the local Kubernetes cluster.
@@ -57,3 +57,4 @@ bench: setup ## Benchmarks (medians, ratios against an in-run baseline).
 	@$(PY) -m bench
 
 -include hack/cluster.mk
+-include hack/chart.mk

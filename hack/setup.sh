@@ -15,6 +15,7 @@ step "Python environment (.venv) from uv.lock"
 need=()
 command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     step "apt-get install ${need[*]} (Debian packages)"
@@ -25,5 +26,10 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "missing Debian packages: ${need[*]} — run: sudo apt-get install ${need[*]}" >&2
     exit 1
   fi
+fi
+# The local Kubernetes cluster (make cluster, e2e tests) is built from Go modules and needs
+# Go >= 1.26 (Debian's golang is older; the machine image provides it).
+if ! command -v go >/dev/null 2>&1; then
+  echo "warning: Go >= 1.26 is not on PATH; 'make cluster' and the e2e tests need it" >&2
 fi
 step "setup complete"

@@ -1,0 +1,50 @@
+"""Pure builders: a MESModule's spec in, the manifests of its children out.
+
+No API calls here; the reconcile applies what these return. Order matters: the
+ServiceAccount and ConfigMap exist before the Deployment that uses them.
+"""
+
+from typing import Any
+
+from mes_operator.builders.configmap import build_config_map, config_data, config_hash
+from mes_operator.builders.context import (
+    MANAGED_BY,
+    MODULE_LABEL,
+    ModuleContext,
+    deployment_name,
+    labels,
+    selector_labels,
+)
+from mes_operator.builders.deployment import build_deployment
+from mes_operator.builders.pdb import build_pdb
+from mes_operator.builders.service import build_service
+from mes_operator.builders.serviceaccount import build_service_account
+
+
+def build_children(ctx: ModuleContext) -> list[dict[str, Any]]:
+    """Every child of the module, in the order they should be applied."""
+    return [
+        build_service_account(ctx),
+        build_config_map(ctx),
+        build_deployment(ctx),
+        build_service(ctx),
+        build_pdb(ctx),
+    ]
+
+
+__all__ = [
+    "MANAGED_BY",
+    "MODULE_LABEL",
+    "ModuleContext",
+    "build_children",
+    "build_config_map",
+    "build_deployment",
+    "build_pdb",
+    "build_service",
+    "build_service_account",
+    "config_data",
+    "config_hash",
+    "deployment_name",
+    "labels",
+    "selector_labels",
+]

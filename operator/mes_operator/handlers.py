@@ -1,0 +1,148 @@
+"""kopf entry point: decorated one-liners that hand each event to one module.
+
+Importing this module registers the handlers (``kopf run -m mes_operator.handlers`` or
+``mes-operator run``). Everything with logic lives in ``reconcile/``, ``builders/`` and
+``status/``; nothing here decides anything.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, cast
+
+import kopf
+from lightkube import AsyncClient
+
+from mes_operator.builders.context import MANAGED_BY, MODULE_LABEL
+from mes_operator.kube.peering import ensure_peering_object
+from mes_operator.models.crds import EQUIPMENT, GROUP, MESMODULE, VERSION
+from mes_operator.reconcile.equipment import reconcile_equipment
+from mes_operator.reconcile.events import Event, EventSink
+from mes_operator.reconcile.locks import forget, lock_for
+from mes_operator.reconcile.module import (
+    InvalidSpecError,
+    delete_children,
+    follow_deployment,
+    reconcile_module,
+)
+from mes_operator.settings import OperatorConfig, configure
+
+CONFIG = OperatorConfig.from_env(os.environ)
+MODULES = (GROUP, VERSION, MESMODULE.plural)
+EQUIPMENTS = (GROUP, VERSION, EQUIPMENT.plural)
+
+
+class _Clients:
+    """The one API client of the process, opened at startup, closed at cleanup."""
+
+    client: AsyncClient | None = None
+
+    @classmethod
+    def get(cls) -> AsyncClient:
+        if cls.client is None:
+            cls.client = AsyncClient(field_manager="holon-operator")
+        return cls.client
+
+
+def _events_for(body: Mapping[str, Any]) -> EventSink:
+    def emit(event: Event) -> None:
+        kopf.event(
+            cast(kopf.Body, body), type=event.type, reason=event.reason, message=event.message
+        )
+
+    return emit
+
+
+@kopf.on.startup()
+async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+    """All kopf settings, in one place."""
+    configure(settings, CONFIG)
+    if CONFIG.peering:
+        await ensure_peering_object(_Clients.get(), CONFIG.peering_name)
+
+
+@kopf.on.cleanup()
+async def cleanup(**_: Any) -> None:
+    """Close the API client."""
+    if _Clients.client is not None:
+        await _Clients.client.close()
+        _Clients.client = None
+
+
+@kopf.on.probe(id="reconcileInterval")
+def probe(**_: Any) -> float:
+    """Reported on /healthz next to kopf's own liveness."""
+    return CONFIG.reconcile_interval
+
+
+async def _reconcile(body: Mapping[str, Any]) -> None:
+    """Reconcile under the module's lock. Not-yet-ready is no error: the Deployment's
+    events move the status to Ready, and the timer is the safety net."""
+    meta = body["metadata"]
+    async with lock_for("MESModule", meta["namespace"], meta["name"]):
+        try:
+            await reconcile_module(_Clients.get(), body, emit=_events_for(body))
+        except InvalidSpecError as exc:
+            raise kopf.PermanentError(str(exc)) from exc
+
+
+@kopf.on.resume(*MODULES)
+@kopf.on.create(*MODULES)
+@kopf.on.update(*MODULES, field="spec")
+async def module_changed(body: kopf.Body, **_: Any) -> None:
+    """A MESModule appeared or its spec changed: reconcile it."""
+    await _reconcile(body)
+
+
+@kopf.timer(*MODULES, interval=CONFIG.reconcile_interval, initial_delay=CONFIG.reconcile_interval)
+async def module_timer(body: kopf.Body, **_: Any) -> None:
+    """Level-based re-reconcile: corrects drift nobody told us about."""
+    await _reconcile(body)
+
+
+@kopf.on.delete(*MODULES)
+async def module_deleted(body: kopf.Body, **_: Any) -> None:
+    """Delete the children before the MESModule goes (the finalizer holds it until then)."""
+    meta = body["metadata"]
+    async with lock_for("MESModule", meta["namespace"], meta["name"]):
+        remaining = await delete_children(_Clients.get(), body)
+    if remaining:
+        raise kopf.TemporaryError(f"still deleting {', '.join(remaining)}", delay=2)
+    forget("MESModule", meta["namespace"], meta["name"])
+
+
+@kopf.on.event("apps", "v1", "deployments", labels={"app.kubernetes.io/managed-by": MANAGED_BY})
+async def deployment_event(body: kopf.Body, event: Mapping[str, Any], **_: Any) -> None:
+    """A module's Deployment changed: follow it (status now, drift correction at once)."""
+    module = body["metadata"].get("labels", {}).get(MODULE_LABEL)
+    if not module or event.get("type") is None:
+        return
+    namespace = body["metadata"]["namespace"]
+    async with lock_for("MESModule", namespace, module):
+        await follow_deployment(
+            _Clients.get(),
+            namespace,
+            module,
+            body,
+            deleted=event.get("type") == "DELETED",
+            emit_for=_events_for,
+        )
+
+
+@kopf.on.resume(*EQUIPMENTS)
+@kopf.on.create(*EQUIPMENTS)
+@kopf.on.update(*EQUIPMENTS, field="spec")
+async def equipment_changed(body: kopf.Body, **_: Any) -> None:
+    """Check new or changed equipment at once."""
+    meta = body["metadata"]
+    async with lock_for("Equipment", meta["namespace"], meta["name"]):
+        await reconcile_equipment(_Clients.get(), body, emit=_events_for(body), force=True)
+
+
+@kopf.timer(*EQUIPMENTS, interval=CONFIG.equipment_poll, initial_delay=CONFIG.equipment_poll)
+async def equipment_timer(body: kopf.Body, **_: Any) -> None:
+    """Re-check equipment whose spec.checkIntervalSeconds has elapsed."""
+    meta = body["metadata"]
+    async with lock_for("Equipment", meta["namespace"], meta["name"]):
+        await reconcile_equipment(_Clients.get(), body, emit=_events_for(body))

@@ -1,0 +1,1 @@
+"""The operator's edge to the Kubernetes API (lightkube, async)."""

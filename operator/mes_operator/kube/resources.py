@@ -1,0 +1,30 @@
+"""lightkube resource classes for our custom resources and the children we manage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lightkube.generic_resource import create_namespaced_resource
+from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.core_v1 import ConfigMap, Secret, Service, ServiceAccount
+from lightkube.resources.policy_v1 import PodDisruptionBudget
+
+from mes_operator.models.crds import EQUIPMENT, GROUP, MESMODULE, VERSION
+
+MESModule: Any = create_namespaced_resource(
+    GROUP, VERSION, MESMODULE.kind, MESMODULE.plural, verbs=None
+)
+Equipment: Any = create_namespaced_resource(
+    GROUP, VERSION, EQUIPMENT.kind, EQUIPMENT.plural, verbs=None
+)
+
+CHILD_RESOURCES: dict[str, Any] = {
+    "ServiceAccount": ServiceAccount,
+    "ConfigMap": ConfigMap,
+    "Deployment": Deployment,
+    "Service": Service,
+    "PodDisruptionBudget": PodDisruptionBudget,
+}
+"""lightkube class of each kind the builders produce."""
+
+__all__ = ["CHILD_RESOURCES", "Equipment", "MESModule", "Secret"]

@@ -1,0 +1,349 @@
+"""MESModule: one deployable MES capability at a version (DESIGN §4).
+
+The spec says what the platform team wants (module, version, features, database,
+equipment, upgrade strategy, qualification policy); the status carries the persisted
+upgrade state machine of DESIGN §5 so an operator restart resumes where it stopped.
+Rules that span fields are CEL rules here so the API server rejects bad specs at
+admission, before the operator ever sees them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field
+
+from mes_operator.models.base import ResourceModel
+from mes_operator.models.conditions import Condition, conditions_list_extra
+from mes_operator.models.refs import DNS_LABEL, SecretKeyRef
+
+SEMVER = (
+    r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
+    r"(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"
+)
+QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|Ki|Mi|Gi|Ti)?$"
+MAX_REPLICAS = 10
+
+
+class ModuleKind(StrEnum):
+    """The MES capabilities Holon knows how to deploy."""
+
+    BATCH_EXECUTION = "batch-execution"
+    EBR = "ebr"
+    EQUIPMENT_LOGBOOK = "equipment-logbook"
+    REVIEW_BY_EXCEPTION = "review-by-exception"
+
+
+class Features(ResourceModel):
+    """Optional runtime capabilities; all off by default for a minimal footprint."""
+
+    ui: bool = Field(default=False, description="Serve the shop-floor web UI.")
+    equipment_simulator: bool = Field(
+        default=False,
+        description="Run the built-in OPC UA/MTP equipment simulator (training and demos).",
+    )
+    review_by_exception: bool = Field(
+        default=False,
+        description="Review by exception: auto-close pre-approved exception categories.",
+    )
+    electronic_signatures: bool = Field(
+        default=False, description="21 CFR Part 11 electronic signatures on records."
+    )
+    metrics: bool = Field(default=False, description="Expose Prometheus metrics.")
+
+
+class DatabaseEngine(StrEnum):
+    """Where the runtime keeps its data."""
+
+    SQLITE = "sqlite"
+    POSTGRESQL = "postgresql"
+
+
+class Database(ResourceModel):
+    """The runtime's database: embedded SQLite by default, PostgreSQL for production."""
+
+    model_config = ResourceModel.model_config | {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.engine != 'postgresql' || has(self.credentialsSecretRef)",
+                    "message": "spec.database.credentialsSecretRef is required when "
+                    "engine is postgresql",
+                    "fieldPath": ".credentialsSecretRef",
+                    "reason": "FieldValueRequired",
+                },
+                {
+                    "rule": "self.engine != 'sqlite' || !has(self.credentialsSecretRef)",
+                    "message": "spec.database.credentialsSecretRef must not be set when "
+                    "engine is sqlite (the database is embedded)",
+                    "fieldPath": ".credentialsSecretRef",
+                    "reason": "FieldValueForbidden",
+                },
+            ]
+        }
+    }
+
+    engine: DatabaseEngine = Field(
+        default=DatabaseEngine.SQLITE,
+        description="Database engine: sqlite (embedded, one replica) or postgresql.",
+    )
+    credentials_secret_ref: SecretKeyRef | None = Field(
+        default=None,
+        description="Secret key holding the PostgreSQL connection URL (postgresql only).",
+    )
+
+
+class EquipmentBinding(ResourceModel):
+    """An Equipment resource this module drives."""
+
+    name: str = Field(
+        description="Name of an Equipment resource in the same namespace.",
+        min_length=1,
+        max_length=63,
+        pattern=DNS_LABEL,
+    )
+
+
+class UpgradeStrategyType(StrEnum):
+    """How a version change is rolled out."""
+
+    BLUE_GREEN = "BlueGreen"
+    RECREATE = "Recreate"
+
+
+class UpgradeStrategy(ResourceModel):
+    """How the operator moves the module from one version to the next (DESIGN §5)."""
+
+    type: UpgradeStrategyType = Field(
+        default=UpgradeStrategyType.BLUE_GREEN,
+        description="BlueGreen (zero downtime, default) or Recreate (stop, then start).",
+    )
+    observe_seconds: int = Field(
+        default=300,
+        ge=0,
+        le=86400,
+        description="Rollback window after the switch, during which blue is kept warm.",
+    )
+    auto_rollback: bool = Field(
+        default=True,
+        description="Roll back automatically on any failure before the contract migration.",
+    )
+
+
+class Qualification(ResourceModel):
+    """Qualification policy: what evidence an install or upgrade must produce."""
+
+    required: bool = Field(
+        default=True,
+        description="Whether an IQ/OQ evidence package must be produced and pass.",
+    )
+    auto_approve_categories: list[str] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Exception categories closed automatically (needs reviewByException).",
+        json_schema_extra={"x-kubernetes-list-type": "set", "default": []},
+    )
+
+
+class Resources(ResourceModel):
+    """Compute resources of each runtime Pod; small by default."""
+
+    cpu: str = Field(default="100m", pattern=QUANTITY, description="CPU request per Pod.")
+    memory: str = Field(default="128Mi", pattern=QUANTITY, description="Memory request per Pod.")
+    memory_limit: str = Field(
+        default="256Mi", pattern=QUANTITY, description="Memory limit per Pod."
+    )
+
+
+class MESModuleSpec(ResourceModel):
+    """Desired state of one MES module."""
+
+    model_config = ResourceModel.model_config | {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.database.engine != 'sqlite' || self.replicas == 1",
+                    # a static message: CEL's cost estimate for string(int) is unbounded
+                    "message": "spec.replicas must be 1 when spec.database.engine is sqlite "
+                    "(an embedded database has a single writer)",
+                    "fieldPath": ".replicas",
+                    "reason": "FieldValueInvalid",
+                },
+                {
+                    "rule": "size(self.qualification.autoApproveCategories) == 0"
+                    " || self.features.reviewByException",
+                    "message": "spec.qualification.autoApproveCategories requires "
+                    "spec.features.reviewByException to be true",
+                    "fieldPath": ".qualification.autoApproveCategories",
+                    "reason": "FieldValueInvalid",
+                },
+            ]
+        }
+    }
+
+    module: ModuleKind = Field(description="Which MES capability this module is.")
+    version: str = Field(
+        description="Semantic version of the runtime to run; also the image tag.",
+        pattern=SEMVER,
+        max_length=64,
+    )
+    image: str = Field(
+        default="ghcr.io/holon/mes-runtime",
+        min_length=1,
+        max_length=255,
+        description="Image repository without tag or digest; the tag is spec.version.",
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!self.contains('@') && !self.matches(':[^/]*$')",
+                    "messageExpression": "'spec.image must not carry a tag or digest "
+                    "(the tag comes from spec.version), got ' + self",
+                    "reason": "FieldValueInvalid",
+                }
+            ]
+        },
+    )
+    replicas: int = Field(default=1, ge=1, le=MAX_REPLICAS, description="Number of runtime Pods.")
+    paused: bool = Field(
+        default=False, description="Stop reconciling (the running module is left untouched)."
+    )
+    features: Features = Field(
+        default_factory=Features,
+        description="Optional runtime capabilities, all disabled by default.",
+        json_schema_extra={"default": {}},
+    )
+    database: Database = Field(
+        default_factory=Database,
+        description="The runtime's database.",
+        # explicit: the API server checks a default against the CEL rules as it stands
+        json_schema_extra={"default": {"engine": "sqlite"}},
+    )
+    equipment: list[EquipmentBinding] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Equipment resources this module drives.",
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["name"],
+            "default": [],
+        },
+    )
+    upgrade_strategy: UpgradeStrategy = Field(
+        default_factory=UpgradeStrategy,
+        description="How version changes are rolled out.",
+        json_schema_extra={"default": {}},
+    )
+    qualification: Qualification = Field(
+        default_factory=Qualification,
+        description="What evidence installs and upgrades must produce.",
+        json_schema_extra={"default": {}},
+    )
+    resources: Resources = Field(
+        default_factory=Resources,
+        description="Compute resources of each runtime Pod.",
+        json_schema_extra={"default": {}},
+    )
+
+
+class Phase(StrEnum):
+    """Coarse lifecycle phase shown by `kubectl get mesmodules`."""
+
+    PENDING = "Pending"
+    PROGRESSING = "Progressing"
+    READY = "Ready"
+    DEGRADED = "Degraded"
+    UPGRADING = "Upgrading"
+    ROLLING_BACK = "RollingBack"
+    PAUSED = "Paused"
+    FAILED = "Failed"
+
+
+class Colour(StrEnum):
+    """The two slots of a blue-green deployment."""
+
+    BLUE = "blue"
+    GREEN = "green"
+
+
+class UpgradePhase(StrEnum):
+    """Steps of the zero-downtime upgrade state machine (DESIGN §5), in order."""
+
+    PREFLIGHT = "Preflight"
+    EXPAND_MIGRATION = "ExpandMigration"
+    DEPLOY_GREEN = "DeployGreen"
+    OPERATIONAL_QUALIFICATION = "OperationalQualification"
+    SAFE_POINT = "SafePoint"
+    SWITCH = "Switch"
+    OBSERVE = "Observe"
+    CONTRACT_MIGRATION = "ContractMigration"
+    RETIRE_BLUE = "RetireBlue"
+    QUALIFIED = "Qualified"
+    ROLLING_BACK = "RollingBack"
+    ROLLED_BACK = "RolledBack"
+    FAILED = "Failed"
+
+
+class UpgradeStatus(ResourceModel):
+    """The persisted state of an upgrade in flight, resumable after an operator crash."""
+
+    phase: UpgradePhase = Field(description="Current step of the upgrade state machine.")
+    from_version: str = Field(description="Version being upgraded from (blue).")
+    to_version: str = Field(description="Version being upgraded to (green).")
+    started_at: str = Field(
+        description="When the upgrade started (RFC 3339, UTC).",
+        json_schema_extra={"format": "date-time"},
+    )
+    phase_started_at: str | None = Field(
+        default=None,
+        description="When the current step started (RFC 3339, UTC).",
+        json_schema_extra={"format": "date-time"},
+    )
+    message: str | None = Field(default=None, description="What the current step is doing.")
+
+
+class Verdict(StrEnum):
+    """The computed verdict of an evidence package (DESIGN §7)."""
+
+    QUALIFIED = "QUALIFIED"
+    NOT_QUALIFIED = "NOT QUALIFIED"
+    PROVISIONAL = "PROVISIONAL"
+
+
+class EvidenceRef(ResourceModel):
+    """Pointer to the last evidence package produced for this module."""
+
+    qualification: str = Field(description="Name of the Qualification resource.")
+    digest: str = Field(
+        description="sha256 digest of the package manifest.",
+        pattern=r"^sha256:[0-9a-f]{64}$",
+    )
+    verdict: Verdict = Field(description="Verdict of the package.")
+
+
+class MESModuleStatus(ResourceModel):
+    """Observed state of one MES module, written only by the operator."""
+
+    observed_generation: int | None = Field(
+        default=None, description="metadata.generation last reconciled."
+    )
+    phase: Phase | None = Field(default=None, description="Coarse lifecycle phase.")
+    conditions: list[Condition] | None = Field(
+        default=None,
+        description="Ready, Progressing, Degraded, Qualified, MigrationInProgress.",
+        json_schema_extra=conditions_list_extra(),
+    )
+    current_version: str | None = Field(default=None, description="Version serving traffic now.")
+    target_version: str | None = Field(
+        default=None, description="Version the operator is moving to."
+    )
+    active_colour: Colour | None = Field(
+        default=None, description="Which slot (blue or green) the Service selects."
+    )
+    replicas: int | None = Field(default=None, description="Desired runtime Pods.")
+    ready_replicas: int | None = Field(default=None, description="Runtime Pods ready now.")
+    upgrade: UpgradeStatus | None = Field(
+        default=None, description="The upgrade in flight, if any."
+    )
+    last_evidence: EvidenceRef | None = Field(
+        default=None, description="The last evidence package produced."
+    )

@@ -1,0 +1,1 @@
+"""Reconcile loops: small named steps from observed state to desired state (I/O here)."""

@@ -1,0 +1,229 @@
+"""Reconcile one MESModule: small named steps that return early.
+
+Level-based and idempotent: every call compares the world with the spec and fixes the
+difference, so the same function serves create, update, resume, the drift timer and a
+child's change. The status is computed by a pure function and patched once, only when
+it changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lightkube import ApiError, AsyncClient
+from lightkube.types import PatchType
+from pydantic import ValidationError
+
+from mes_operator.builders import ModuleContext, build_children, build_deployment, deployment_name
+from mes_operator.drift import drifted_paths
+from mes_operator.kube.apply import (
+    Action,
+    Applied,
+    delete_owned,
+    ensure,
+    get_dict,
+    with_applied_hash,
+)
+from mes_operator.kube.resources import MESModule
+from mes_operator.models.mesmodule import Colour
+from mes_operator.reconcile.events import Event, EventSink
+from mes_operator.status.conditions import condition, now_rfc3339
+from mes_operator.status.module import (
+    READY,
+    DeploymentState,
+    invalid_status,
+    module_status,
+    paused_status,
+)
+
+
+class InvalidSpecError(Exception):
+    """The spec passed admission but the operator cannot act on it (never retried)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outcome:
+    """What one reconcile found: whether the module is Ready, and what changed."""
+
+    ready: bool
+    applied: list[Applied]
+    status_patched: bool
+
+
+async def reconcile_module(
+    client: AsyncClient, body: Mapping[str, Any], *, emit: EventSink
+) -> Outcome:
+    """Bring one MESModule's children and status in line with its spec."""
+    previous: Mapping[str, Any] = body.get("status") or {}
+    meta = body["metadata"]
+    generation = int(meta.get("generation", 0))
+    try:
+        ctx = ModuleContext.from_body(body)
+    except ValidationError as exc:
+        problem = f"spec rejected by the operator: {exc.error_count()} error(s): {exc}"
+        status = invalid_status(previous, generation=generation, problem=problem, now=now_rfc3339())
+        await _patch_status(client, meta, previous, status)
+        emit(Event(type="Warning", reason="InvalidSpec", message=problem[:1000]))
+        raise InvalidSpecError(problem) from exc
+
+    if ctx.spec.paused:
+        status = paused_status(previous, generation=generation, now=now_rfc3339())
+        patched = await _patch_status(client, meta, previous, status)
+        return Outcome(ready=False, applied=[], status_patched=patched)
+
+    applied = await _ensure_children(client, ctx, existed_before=_reconciled_before(previous))
+    _report(applied, emit)
+    deployment = next(a for a in applied if a.kind == "Deployment")
+    state = DeploymentState.from_object(deployment.live)
+    status = module_status(previous, ctx, state, now=now_rfc3339())
+    patched = await _patch_status(client, meta, previous, status)
+    if patched:
+        _report_transitions(previous, status, emit)
+    return Outcome(ready=state.rolled_out, applied=applied, status_patched=patched)
+
+
+async def follow_deployment(
+    client: AsyncClient,
+    namespace: str,
+    module_name: str,
+    deployment: Mapping[str, Any],
+    *,
+    deleted: bool,
+    emit_for: Callable[[Mapping[str, Any]], EventSink],
+) -> None:
+    """React to a change of a module's Deployment.
+
+    A deletion or a hand edit is drift: reconcile now instead of waiting for the timer.
+    Anything else (Pods becoming ready) only moves the status, which is what makes
+    Ready follow the Pods within moments.
+    """
+    body = await _get_module(client, namespace, module_name)
+    if body is None or body.get("metadata", {}).get("deletionTimestamp"):
+        return
+    previous: Mapping[str, Any] = body.get("status") or {}
+    if not _reconciled_before(previous):
+        return  # the first reconcile is the change handler's
+    try:
+        ctx = ModuleContext.from_body(body)
+    except ValidationError:
+        return
+    if ctx.spec.paused or deployment["metadata"]["name"] != deployment_name(ctx, ctx.colour):
+        return
+    desired = with_applied_hash(build_deployment(ctx))
+    if deleted or drifted_paths(desired, deployment):
+        await reconcile_module(client, body, emit=emit_for(body))
+        return
+    state = DeploymentState.from_object(deployment)
+    status = module_status(previous, ctx, state, now=now_rfc3339())
+    if await _patch_status(client, body["metadata"], previous, status):
+        _report_transitions(previous, status, emit_for(body))
+
+
+async def delete_children(client: AsyncClient, body: Mapping[str, Any]) -> list[str]:
+    """Delete every child this module owns; the children that still exist afterwards.
+
+    Owner references make the garbage collector do this eventually; the finalizer makes
+    it happen before the MESModule disappears, so "deleted" means "gone".
+    """
+    meta = body["metadata"]
+    name, namespace, uid = meta["name"], meta["namespace"], meta["uid"]
+    ctx_names = [
+        ("Deployment", f"{name}-{Colour.BLUE.value}"),
+        ("Deployment", f"{name}-{Colour.GREEN.value}"),
+        ("Service", name),
+        ("PodDisruptionBudget", name),
+        ("ConfigMap", f"{name}-config"),
+        ("ServiceAccount", name),
+    ]
+    for kind, child in ctx_names:
+        await delete_owned(client, kind, child, namespace, owner_uid=uid)
+    remaining = []
+    for kind, child in ctx_names:
+        live = await get_dict(client, kind, child, namespace)
+        owners = (live or {}).get("metadata", {}).get("ownerReferences") or []
+        if any(ref.get("uid") == uid for ref in owners):
+            remaining.append(f"{kind}/{child}")
+    return remaining
+
+
+def _reconciled_before(previous: Mapping[str, Any]) -> bool:
+    return previous.get("observedGeneration") is not None
+
+
+async def _ensure_children(
+    client: AsyncClient, ctx: ModuleContext, *, existed_before: bool
+) -> list[Applied]:
+    return [
+        await ensure(client, manifest, existed_before=existed_before)
+        for manifest in build_children(ctx)
+    ]
+
+
+def _report(applied: list[Applied], emit: EventSink) -> None:
+    for item in applied:
+        what = f"{item.kind} {item.name}"
+        if item.action is Action.CREATED:
+            emit(Event(type="Normal", reason="Created", message=f"created {what}"))
+        elif item.action is Action.RECREATED:
+            emit(
+                Event(
+                    type="Warning",
+                    reason="DriftCorrected",
+                    message=f"{what} was deleted outside the operator; recreated it",
+                )
+            )
+        elif item.action is Action.UPDATED:
+            emit(Event(type="Normal", reason="Updated", message=f"updated {what} to the spec"))
+        elif item.action is Action.CORRECTED:
+            fields = ", ".join(item.drift[:8]) + (" ..." if len(item.drift) > 8 else "")
+            emit(
+                Event(
+                    type="Warning",
+                    reason="DriftCorrected",
+                    message=f"{what} differed from the spec at {fields}; restored it",
+                )
+            )
+
+
+def _report_transitions(
+    previous: Mapping[str, Any], status: Mapping[str, Any], emit: EventSink
+) -> None:
+    before = condition(previous.get("conditions"), READY).get("status")
+    after = condition(status.get("conditions"), READY)
+    if before == after.get("status"):
+        return
+    if after.get("status") == "True":
+        emit(Event(type="Normal", reason="Ready", message=after.get("message", "")))
+    elif before == "True":
+        emit(Event(type="Warning", reason="NotReady", message=after.get("message", "")))
+
+
+async def _get_module(client: AsyncClient, namespace: str, name: str) -> dict[str, Any] | None:
+    try:
+        obj = await client.get(MESModule, name, namespace=namespace)
+    except ApiError as exc:
+        if exc.status.code == 404:
+            return None
+        raise
+    return dict(obj.to_dict())
+
+
+async def _patch_status(
+    client: AsyncClient,
+    meta: Mapping[str, Any],
+    previous: Mapping[str, Any],
+    status: Mapping[str, Any],
+) -> bool:
+    """Patch the status subresource once; skip when nothing changed."""
+    if dict(previous) == dict(status):
+        return False
+    await client.patch(
+        MESModule.Status,
+        meta["name"],
+        {"status": dict(status)},
+        namespace=meta["namespace"],
+        patch_type=PatchType.MERGE,
+    )
+    return True

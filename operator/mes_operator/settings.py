@@ -1,0 +1,96 @@
+"""Every operator setting in one place, applied by the one startup handler.
+
+Read from ``HOLON_OPERATOR_*`` environment variables (the chart sets them), so the same
+image runs in the cluster and as a local process in the end-to-end tests.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import kopf
+
+FINALIZER = "mes.holon.dev/finalizer"
+ANNOTATION_PREFIX = "mes.holon.dev"
+PEERING_NAME = "holon"
+
+
+def _float(env: Mapping[str, str], key: str, default: float) -> float:
+    value = env.get(key)
+    return float(value) if value else default
+
+
+def _int(env: Mapping[str, str], key: str, default: int) -> int:
+    value = env.get(key)
+    return int(value) if value else default
+
+
+@dataclass(frozen=True, kw_only=True)
+class OperatorConfig:
+    """The knobs the operator has, with defaults that suit a small plant."""
+
+    reconcile_interval: float = 30.0
+    """Seconds between level-based re-reconciles of every MESModule (drift correction)."""
+    equipment_poll: float = 10.0
+    """Seconds between looks at whether an Equipment's check interval has elapsed."""
+    server_timeout: int = 270
+    """Seconds the API server keeps a watch open (kopf issues #585/#957: silent stalls)."""
+    client_timeout: int = 300
+    """Seconds the client waits on a watch before reconnecting."""
+    peering: bool = True
+    """Coordinate replicas through a ClusterKopfPeering: one active, the rest standby."""
+    priority: int = 0
+    """Peering priority; 0 picks a random one so two replicas never tie (a tie pauses both)."""
+    peering_lifetime: int = 15
+    """Seconds after which a silent peer is presumed dead and the standby takes over."""
+    health_port: int = 8081
+    """Port of the liveness endpoint (/healthz)."""
+    peering_name: str = PEERING_NAME
+    """Name of the ClusterKopfPeering object the replicas meet in."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> OperatorConfig:
+        """Settings from ``HOLON_OPERATOR_*`` variables; unset ones keep their default."""
+        d = cls()
+        return cls(
+            reconcile_interval=_float(
+                env, "HOLON_OPERATOR_RECONCILE_INTERVAL", d.reconcile_interval
+            ),
+            equipment_poll=_float(env, "HOLON_OPERATOR_EQUIPMENT_POLL", d.equipment_poll),
+            server_timeout=_int(env, "HOLON_OPERATOR_WATCH_SERVER_TIMEOUT", d.server_timeout),
+            client_timeout=_int(env, "HOLON_OPERATOR_WATCH_CLIENT_TIMEOUT", d.client_timeout),
+            peering=env.get("HOLON_OPERATOR_PEERING", "true").lower() not in {"0", "false"},
+            priority=_int(env, "HOLON_OPERATOR_PRIORITY", d.priority),
+            peering_lifetime=_int(env, "HOLON_OPERATOR_PEERING_LIFETIME", d.peering_lifetime),
+            health_port=_int(env, "HOLON_OPERATOR_HEALTH_PORT", d.health_port),
+            peering_name=env.get("HOLON_OPERATOR_PEERING_NAME") or d.peering_name,
+        )
+
+    def effective_priority(self) -> int:
+        """The configured priority, or a random one in 1..32767 when unset."""
+        return self.priority or 1 + secrets.randbelow(32767)
+
+
+def configure(settings: Any, config: OperatorConfig) -> None:
+    """Apply ``config`` to kopf's ``OperatorSettings`` (called by the startup handler)."""
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
+        prefix=ANNOTATION_PREFIX
+    )
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=ANNOTATION_PREFIX, key="last-handled-configuration"
+    )
+    settings.watching.server_timeout = config.server_timeout
+    settings.watching.client_timeout = config.client_timeout
+    settings.watching.connect_timeout = 30
+    settings.peering.name = config.peering_name
+    settings.peering.clusterwide = True
+    settings.peering.mandatory = config.peering
+    settings.peering.standalone = not config.peering
+    settings.peering.priority = config.effective_priority()
+    settings.peering.lifetime = config.peering_lifetime
+    settings.posting.level = 20  # logging.INFO: kopf's own Events for handler outcomes
+    settings.execution.max_workers = 4

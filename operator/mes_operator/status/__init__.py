@@ -1,0 +1,1 @@
+"""Status as pure functions of what the operator observed; patched once by the caller."""

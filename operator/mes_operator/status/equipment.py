@@ -1,0 +1,62 @@
+"""Equipment status as a pure function of the last check's result."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from mes_operator.equipment.check import CheckResult
+from mes_operator.status.conditions import Observation, merge_conditions
+
+CONNECTED = "Connected"
+VERIFIED = "Verified"
+
+
+def equipment_status(
+    previous: Mapping[str, Any], result: CheckResult, *, generation: int, now: str
+) -> dict[str, Any]:
+    """The status after a check: Connected and Verified, with the reason from the check."""
+    connected = Observation(
+        type=CONNECTED,
+        status="True" if result.connected else "False",
+        reason="Connected" if result.connected else result.reason,
+        message="session established" if result.connected else result.message,
+    )
+    if result.connected:
+        verified = Observation(
+            type=VERIFIED,
+            status="True" if result.verified else "False",
+            reason=result.reason,
+            message=result.message,
+        )
+    else:
+        verified = Observation(
+            type=VERIFIED,
+            status="False",
+            reason="NotConnected",
+            message=f"cannot verify services: {result.message}",
+        )
+    return {
+        "observedGeneration": generation,
+        "conditions": merge_conditions(
+            previous.get("conditions"), [connected, verified], generation=generation, now=now
+        ),
+        "lastCheckTime": now,
+        "checkDurationSeconds": result.duration_seconds,
+        "foundServices": list(result.found),
+        "missingServices": list(result.missing),
+    }
+
+
+def check_due(
+    previous: Mapping[str, Any], *, generation: int, interval_seconds: int, now: datetime
+) -> bool:
+    """Whether the equipment should be checked now (spec changed or interval elapsed)."""
+    if previous.get("observedGeneration") != generation:
+        return True
+    last = previous.get("lastCheckTime")
+    if not last:
+        return True
+    elapsed = (now - datetime.fromisoformat(str(last).replace("Z", "+00:00"))).total_seconds()
+    return elapsed >= interval_seconds

@@ -1,0 +1,178 @@
+"""MESModule status as a pure function of the spec and the live Deployment.
+
+The reconcile observes; this decides what the status says; the caller patches once,
+and not at all when nothing changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mes_operator.builders.context import ModuleContext
+from mes_operator.models.mesmodule import Phase
+from mes_operator.status.conditions import Observation, condition, merge_conditions
+
+READY = "Ready"
+PROGRESSING = "Progressing"
+DEGRADED = "Degraded"
+QUALIFIED = "Qualified"
+MIGRATION = "MigrationInProgress"
+
+_KEPT = ("upgrade", "lastEvidence")
+"""Status fields owned by later steps (upgrade machine, evidence): carried over as is."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeploymentState:
+    """What the live Deployment reports (from its status)."""
+
+    generation: int
+    observed_generation: int
+    replicas: int
+    updated_replicas: int
+    ready_replicas: int
+    available_replicas: int
+    deadline_exceeded: bool
+
+    @classmethod
+    def from_object(cls, obj: Mapping[str, Any]) -> DeploymentState:
+        """Read the state out of a Deployment as the API returns it."""
+        status = obj.get("status") or {}
+        progressing = condition(status.get("conditions"), "Progressing")
+        return cls(
+            generation=int(obj.get("metadata", {}).get("generation", 0)),
+            observed_generation=int(status.get("observedGeneration", 0)),
+            replicas=int(obj.get("spec", {}).get("replicas", 0)),
+            updated_replicas=int(status.get("updatedReplicas", 0)),
+            ready_replicas=int(status.get("readyReplicas", 0)),
+            available_replicas=int(status.get("availableReplicas", 0)),
+            deadline_exceeded=progressing.get("reason") == "ProgressDeadlineExceeded",
+        )
+
+    @property
+    def rolled_out(self) -> bool:
+        """Every wanted Pod runs the current template and is available."""
+        return (
+            self.observed_generation >= self.generation
+            and self.updated_replicas >= self.replicas
+            and self.ready_replicas >= self.replicas
+            and self.available_replicas >= self.replicas
+        )
+
+
+def module_status(
+    previous: Mapping[str, Any],
+    ctx: ModuleContext,
+    deployment: DeploymentState,
+    *,
+    now: str,
+) -> dict[str, Any]:
+    """The status a reconciled module should have."""
+    ready = deployment.rolled_out
+    counts = f"{deployment.ready_replicas}/{ctx.spec.replicas} runtime Pods ready"
+    observations = [
+        Observation(
+            type=READY,
+            status="True" if ready else "False",
+            reason="RuntimeAvailable" if ready else "RuntimeNotReady",
+            message=f"{counts} (version {ctx.spec.version})",
+        ),
+        Observation(
+            type=PROGRESSING,
+            status="False" if ready else "True",
+            reason="RolloutComplete" if ready else "RollingOut",
+            message="Deployment is up to date" if ready else f"waiting: {counts}",
+        ),
+        Observation(
+            type=DEGRADED,
+            status="True" if deployment.deadline_exceeded else "False",
+            reason="ProgressDeadlineExceeded" if deployment.deadline_exceeded else "AsExpected",
+            message="the Deployment stopped making progress"
+            if deployment.deadline_exceeded
+            else "no problem observed",
+        ),
+        _qualified(ctx),
+        Observation(
+            type=MIGRATION, status="False", reason="NoMigration", message="no migration running"
+        ),
+    ]
+    if deployment.deadline_exceeded:
+        phase = Phase.DEGRADED
+    elif ready:
+        phase = Phase.READY
+    else:
+        phase = Phase.PROGRESSING
+    current = ctx.spec.version if ready else previous.get("currentVersion")
+    status: dict[str, Any] = {
+        "observedGeneration": ctx.generation,
+        "phase": phase.value,
+        "conditions": merge_conditions(
+            previous.get("conditions"), observations, generation=ctx.generation, now=now
+        ),
+        "targetVersion": ctx.spec.version,
+        "activeColour": ctx.colour.value,
+        "replicas": ctx.spec.replicas,
+        "readyReplicas": deployment.ready_replicas,
+    }
+    if current is not None:
+        status["currentVersion"] = current
+    status.update({key: previous[key] for key in _KEPT if key in previous})
+    return status
+
+
+def _qualified(ctx: ModuleContext) -> Observation:
+    if not ctx.spec.qualification.required:
+        return Observation(
+            type=QUALIFIED,
+            status="True",
+            reason="NotRequired",
+            message="spec.qualification.required is false",
+        )
+    return Observation(
+        type=QUALIFIED,
+        status="Unknown",
+        reason="AwaitingEvidence",
+        message="no evidence package has been produced for this version yet",
+    )
+
+
+def paused_status(previous: Mapping[str, Any], *, generation: int, now: str) -> dict[str, Any]:
+    """The status of a module whose reconciliation is paused by spec.paused."""
+    status = dict(previous)
+    status["observedGeneration"] = generation
+    status["phase"] = Phase.PAUSED.value
+    status["conditions"] = merge_conditions(
+        previous.get("conditions"),
+        [
+            Observation(
+                type=PROGRESSING,
+                status="False",
+                reason="Paused",
+                message="spec.paused is true: the operator leaves the module as it is",
+            )
+        ],
+        generation=generation,
+        now=now,
+    )
+    return status
+
+
+def invalid_status(
+    previous: Mapping[str, Any], *, generation: int, problem: str, now: str
+) -> dict[str, Any]:
+    """The status of a module whose spec the operator cannot act on."""
+    status = dict(previous)
+    status["observedGeneration"] = generation
+    status["phase"] = Phase.FAILED.value
+    status["conditions"] = merge_conditions(
+        previous.get("conditions"),
+        [
+            Observation(type=READY, status="False", reason="InvalidSpec", message=problem),
+            Observation(type=DEGRADED, status="True", reason="InvalidSpec", message=problem),
+        ],
+        generation=generation,
+        now=now,
+    )
+    return status

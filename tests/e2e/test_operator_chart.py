@@ -1,0 +1,91 @@
+"""The chart: lints, renders the CRDs from crds/ behind crds.enabled/keep, least privilege."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from e2e_cluster import Cluster
+from test_operator_support import CHART, REPO, HolonInstall, holon  # noqa: F401
+
+pytestmark = pytest.mark.e2e
+KUBE = "1.30.0"  # `helm template` does not ask the cluster; the chart needs >= 1.28
+
+
+def _render(cluster: Cluster, *sets: str) -> list[dict[str, Any]]:
+    args = ["template", "t", str(CHART), "-n", "holon-system", "--kube-version", KUBE]
+    for s in sets:
+        args += ["--set", s]
+    docs = yaml.safe_load_all(cluster.helm(*args).stdout)
+    return [d for d in docs if d]
+
+
+def test_chart_lints_strictly(cluster: Cluster) -> None:
+    res = cluster.helm("lint", "--strict", str(CHART))
+    assert "0 chart(s) failed" in res.stdout
+
+
+def test_values_schema_rejects_a_wrong_type(cluster: Cluster) -> None:
+    res = cluster.helm(
+        "template", "t", str(CHART), "--kube-version", KUBE, "--set", "replicaCount=two",
+        check=False,
+    )  # fmt: skip
+    assert res.returncode != 0
+    assert "replicaCount" in res.stderr
+
+
+def test_crds_rendered_from_crds_dir_and_kept(cluster: Cluster) -> None:
+    rendered = {
+        d["metadata"]["name"]: d
+        for d in _render(cluster)
+        if d["kind"] == "CustomResourceDefinition"
+    }
+    for path in sorted(Path(REPO / "crds").glob("*.yaml")):
+        source = yaml.safe_load(path.read_text())
+        name = source["metadata"]["name"]
+        assert rendered[name]["spec"] == source["spec"]
+        assert rendered[name]["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    not_kept = _render(cluster, "crds.keep=false")
+    assert all(
+        "annotations" not in d["metadata"] for d in not_kept if d["kind"].startswith("Custom")
+    )
+    assert not [d for d in _render(cluster, "crds.enabled=false") if d["kind"].startswith("Custom")]
+
+
+def test_operator_runs_two_replicas_with_a_helm_test(cluster: Cluster) -> None:
+    docs = _render(cluster)
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    assert deployment["spec"]["replicas"] == 2
+    assert any(
+        d["kind"] == "Pod" and d["metadata"]["annotations"]["helm.sh/hook"] == "test" for d in docs
+    )
+
+
+def test_rbac_has_no_wildcards(cluster: Cluster) -> None:
+    role = next(d for d in _render(cluster) if d["kind"] == "ClusterRole")
+    for rule in role["rules"]:
+        assert "*" not in rule["verbs"]
+        assert "*" not in rule["resources"]
+    secrets = [r for r in role["rules"] if "secrets" in r["resources"]]
+    assert [r["verbs"] for r in secrets] == [["get"]]
+
+
+def test_service_account_cannot_do_more_than_it_needs(
+    cluster: Cluster,
+    holon: HolonInstall,  # noqa: F811
+) -> None:
+    sa = f"system:serviceaccount:{holon.namespace}:{holon.service_account}"
+
+    def can(*args: str) -> bool:
+        res = cluster.kubectl("auth", "can-i", *args, "--as", sa, check=False)
+        return res.stdout.strip() == "yes"
+
+    assert can("patch", "mesmodules.mes.holon.dev", "-A")
+    assert can("create", "deployments.apps", "-n", "default")
+    assert can("get", "secrets", "-n", "default")
+    assert not can("list", "secrets", "-A")
+    assert not can("delete", "qualifications.mes.holon.dev", "-A")
+    assert not can("create", "pods", "-n", "default")
+    assert not can("delete", "namespaces")

@@ -1,0 +1,284 @@
+"""Shared fixtures of the operator's end-to-end tests (no tests here).
+
+The chart is installed once per session (its ServiceAccount and ClusterRole are what the
+operator runs as); each test gets its own namespace and its own operator process(es),
+watching only that namespace, authenticated with a token from the TokenRequest API for
+the chart's ServiceAccount, so RBAC is the chart's, not the admin's. Pods do not really
+run on the simulated nodes, so the operator runs on the host, as it would in its image.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from e2e_cluster import Cluster
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "charts" / "holon"
+GROUP = "mes.holon.dev"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class HolonInstall:
+    """The chart, installed once: where, and as which ServiceAccount the operator runs."""
+
+    namespace: str
+    release: str
+    service_account: str
+
+
+@dataclass
+class OperatorProcess:
+    """One operator replica running on the host."""
+
+    proc: subprocess.Popen[bytes]
+    log: Path
+    priority: int
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, no goodbye to the peers."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+@dataclass
+class OperatorFactory:
+    """Starts operator replicas for one test namespace; stops them all afterwards."""
+
+    cluster: Cluster
+    install: HolonInstall
+    namespace: str
+    workdir: Path
+    peering_name: str = field(default_factory=lambda: f"holon-e2e-{uuid.uuid4().hex[:8]}")
+    started: list[OperatorProcess] = field(default_factory=list)
+
+    def kubeconfig(self) -> Path:
+        """A kubeconfig whose only credential is a token of the chart's ServiceAccount."""
+        path = self.workdir / "operator.kubeconfig"
+        if path.exists():
+            return path
+        token = self.cluster.kubectl(
+            "create",
+            "token",
+            self.install.service_account,
+            "-n",
+            self.install.namespace,
+            "--duration=1h",
+        ).stdout.strip()
+        server, ca = self.cluster.endpoint()
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {"name": "e2e", "cluster": {"server": server, "certificate-authority": ca}}
+            ],
+            "users": [{"name": "holon-operator", "user": {"token": token}}],
+            "contexts": [
+                {
+                    "name": "holon-operator",
+                    "context": {
+                        "cluster": "e2e",
+                        "user": "holon-operator",
+                        "namespace": self.namespace,
+                    },
+                }
+            ],
+            "current-context": "holon-operator",
+        }
+        path.write_text(yaml.safe_dump(config))
+        return path
+
+    def start(self, *, priority: int, reconcile_interval: float = 5) -> OperatorProcess:
+        log = self.workdir / f"operator-{len(self.started)}.log"
+        env = {
+            **os.environ,
+            "KUBECONFIG": str(self.kubeconfig()),
+            "PYTHONPATH": os.pathsep.join([str(REPO / "operator"), str(REPO)]),
+            "HOLON_OPERATOR_RECONCILE_INTERVAL": str(reconcile_interval),
+            "HOLON_OPERATOR_EQUIPMENT_POLL": "2",
+            "HOLON_OPERATOR_PRIORITY": str(priority),
+            "HOLON_OPERATOR_PEERING_NAME": self.peering_name,
+            "HOLON_OPERATOR_PEERING_LIFETIME": "6",
+            "HOLON_OPERATOR_HEALTH_PORT": str(free_port()),
+        }
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "mes_operator.cli", "run", "--namespace", self.namespace],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=REPO,
+            )
+        replica = OperatorProcess(proc=proc, log=log, priority=priority)
+        self.started.append(replica)
+        return replica
+
+    def stop_all(self) -> None:
+        """Delete this test's resources while an operator still runs (its finalizer needs
+        one), then stop the replicas; finalizers left by a failed test are removed so
+        the namespace can go."""
+        if any(r.proc.poll() is None for r in self.started):
+            self.cluster.kubectl(
+                "delete", "mesmodules,equipment", "--all", "-n", self.namespace,
+                "--timeout=60s", check=False,
+            )  # fmt: skip
+        for replica in self.started:
+            replica.stop()
+        left = self.cluster.kubectl(
+            "get", "mesmodules,equipment", "-n", self.namespace, "-o", "name", check=False
+        ).stdout.split()
+        for name in left:
+            self.cluster.kubectl(
+                "patch", name, "-n", self.namespace, "--type=merge",
+                "-p", '{"metadata": {"finalizers": []}}', check=False,
+            )  # fmt: skip
+        self.cluster.kubectl(
+            "delete", "clusterkopfpeering", self.peering_name, "--wait=false", check=False
+        )
+
+
+@pytest.fixture(scope="session")
+def holon(cluster: Cluster) -> Iterator[HolonInstall]:
+    """The CRDs (server-side applied from crds/) and the chart, installed once."""
+    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
+    for crd in ("mesmodules", "equipment", "qualifications", "clusterkopfpeerings"):
+        group = "kopf.dev" if crd.startswith("clusterkopf") else GROUP
+        cluster.kubectl(
+            "wait", "--for=condition=Established", f"crd/{crd}.{group}", "--timeout=60s"
+        )
+    namespace = f"holon-system-{uuid.uuid4().hex[:6]}"
+    release = f"holon-{uuid.uuid4().hex[:6]}"
+    cluster.kubectl("create", "namespace", namespace)
+    # CRDs come from crds/ above (they outlive releases: crds.keep); the chart's own
+    # CRD templates are checked by test_operator_chart.py with `helm template`.
+    cluster.helm(
+        "install", release, str(CHART), "-n", namespace,
+        "--set", "crds.enabled=false", "--wait", "--timeout", "180s",
+    )  # fmt: skip
+    yield HolonInstall(namespace=namespace, release=release, service_account=release)
+    cluster.helm("uninstall", release, "-n", namespace, "--wait", "--timeout", "120s", check=False)
+    cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+
+
+@pytest.fixture
+def operators(
+    cluster: Cluster, holon: HolonInstall, namespace: str, tmp_path: Path
+) -> Iterator[OperatorFactory]:
+    """Start operator replicas for this test's namespace (stopped afterwards)."""
+    factory = OperatorFactory(cluster=cluster, install=holon, namespace=namespace, workdir=tmp_path)
+    yield factory
+    factory.stop_all()
+
+
+def module(name: str, **spec: Any) -> dict[str, Any]:
+    """A MESModule manifest."""
+    return {
+        "apiVersion": f"{GROUP}/v1alpha1",
+        "kind": "MESModule",
+        "metadata": {"name": name},
+        "spec": {"module": "batch-execution", "version": "1.0.0", **spec},
+    }
+
+
+def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
+    for c in (obj.get("status") or {}).get("conditions") or []:
+        if c.get("type") == type_:
+            return dict(c)
+    return {}
+
+
+def events(cluster: Cluster, namespace: str, name: str) -> list[dict[str, Any]]:
+    """Events whose involved object is ``name`` in ``namespace``."""
+    listed = json.loads(
+        cluster.kubectl(
+            "get",
+            "events",
+            "-n",
+            namespace,
+            "--field-selector",
+            f"involvedObject.name={name}",
+            "-o",
+            "json",
+        ).stdout
+    )
+    items: list[dict[str, Any]] = listed["items"]
+    return items
+
+
+class OpcUaServer:
+    """A small real OPC UA server on the host with MTP-like services, in its own thread."""
+
+    def __init__(self, services: tuple[str, ...]) -> None:
+        self.url = f"opc.tcp://127.0.0.1:{free_port()}/holon-e2e/"
+        self.services = services
+        self._loop = asyncio.new_event_loop()
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> OpcUaServer:
+        self._thread.start()
+        if not self._ready.wait(60):
+            raise RuntimeError("OPC UA server did not start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(30)
+
+    def _run(self) -> None:
+        try:
+            self._loop.run_until_complete(self._serve())
+        finally:
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._loop.close()
+
+    async def _serve(self) -> None:
+        from asyncua.server.server import Server
+
+        self._stop = asyncio.Event()
+        server = Server()
+        await server.init()
+        server.set_endpoint(self.url)
+        ns = await server.register_namespace("urn:holon:e2e")
+        module_ = await server.nodes.objects.add_object(ns, "Bioreactor")
+        folder = await module_.add_folder(ns, "Services")
+        for name in self.services:
+            await folder.add_object(ns, name)
+        async with server:
+            self._ready.set()
+            await self._stop.wait()

@@ -1,0 +1,154 @@
+"""The pure builders: a MESModule spec in, child manifests out. No cluster."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from mes_operator.builders import ModuleContext, build_children, config_data
+from mes_operator.builders.deployment import CONFIG_HASH_ANNOTATION, build_deployment
+from mes_operator.builders.pdb import build_pdb
+from mes_operator.builders.service import build_service
+from mes_operator.models import Colour
+
+UID = "0b6f3f3e-1111-2222-3333-444455556666"
+
+
+def module(**spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "mes.holon.dev/v1alpha1",
+        "kind": "MESModule",
+        "metadata": {"name": "batch", "namespace": "plant-a", "uid": UID, "generation": 3},
+        "spec": {"module": "batch-execution", "version": "1.4.2", **spec},
+    }
+
+
+def ctx(**spec: Any) -> ModuleContext:
+    return ModuleContext.from_body(module(**spec))
+
+
+def test_children_in_apply_order_all_owned_and_labelled() -> None:
+    children = build_children(ctx())
+    assert [c["kind"] for c in children] == [
+        "ServiceAccount",
+        "ConfigMap",
+        "Deployment",
+        "Service",
+        "PodDisruptionBudget",
+    ]
+    for child in children:
+        meta = child["metadata"]
+        assert meta["namespace"] == "plant-a"
+        assert meta["ownerReferences"] == [
+            {
+                "apiVersion": "mes.holon.dev/v1alpha1",
+                "kind": "MESModule",
+                "name": "batch",
+                "uid": UID,
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ]
+        assert meta["labels"]["mes.holon.dev/module"] == "batch"
+        assert meta["labels"]["app.kubernetes.io/managed-by"] == "holon-operator"
+        assert meta["labels"]["app.kubernetes.io/version"] == "1.4.2"
+
+
+def test_deployment_runs_the_version_as_tag_hardened() -> None:
+    deployment = build_deployment(ctx(image="registry.local:5000/holon/runtime"))
+    assert deployment["metadata"]["name"] == "batch-blue"
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == "registry.local:5000/holon/runtime:1.4.2"
+    assert container["args"] == ["serve"]
+    assert container["ports"][0]["containerPort"] == 8000
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["serviceAccountName"] == "batch"
+    assert container["envFrom"] == [{"configMapRef": {"name": "batch-config"}}]
+
+
+def test_sqlite_is_recreated_postgres_rolls_with_the_secret() -> None:
+    sqlite = build_deployment(ctx())
+    assert sqlite["spec"]["strategy"] == {"type": "Recreate"}
+    assert "env" not in sqlite["spec"]["template"]["spec"]["containers"][0]
+    postgres = build_deployment(
+        ctx(
+            replicas=3,
+            database={"engine": "postgresql", "credentialsSecretRef": {"name": "db"}},
+        )
+    )
+    assert postgres["spec"]["strategy"] == {"type": "RollingUpdate"}
+    assert postgres["spec"]["replicas"] == 3
+    assert postgres["spec"]["template"]["spec"]["containers"][0]["env"] == [
+        {
+            "name": "HOLON_DATABASE_URL",
+            "valueFrom": {"secretKeyRef": {"name": "db", "key": "url"}},
+        }
+    ]
+    assert "HOLON_DATABASE_URL" not in config_data(
+        ctx(database={"engine": "postgresql", "credentialsSecretRef": {"name": "db"}})
+    )
+
+
+def test_features_are_off_by_default_and_switch_on() -> None:
+    default = config_data(ctx())
+    flags = {k: v for k, v in default.items() if k.startswith("HOLON_FEATURE_")}
+    assert flags == {
+        "HOLON_FEATURE_ELECTRONIC_SIGNATURES": "false",
+        "HOLON_FEATURE_EQUIPMENT_SIMULATOR": "false",
+        "HOLON_FEATURE_METRICS": "false",
+        "HOLON_FEATURE_REVIEW_BY_EXCEPTION": "false",
+        "HOLON_FEATURE_UI": "false",
+    }
+    assert config_data(ctx(features={"ui": True}))["HOLON_FEATURE_UI"] == "true"
+    assert default["HOLON_PORT"] == "8000"
+    assert default["HOLON_DATABASE_URL"].startswith("sqlite+aiosqlite:///")
+
+
+def test_config_change_rolls_the_pods() -> None:
+    def config_hash(**spec: Any) -> str:
+        annotations = build_deployment(ctx(**spec))["spec"]["template"]["metadata"]["annotations"]
+        value: str = annotations[CONFIG_HASH_ANNOTATION]
+        return value
+
+    assert config_hash() == config_hash()
+    assert config_hash() != config_hash(features={"metrics": True})
+
+
+def test_service_selects_the_active_colour_only() -> None:
+    blue = build_service(ctx())
+    assert blue["spec"]["selector"]["mes.holon.dev/colour"] == "blue"
+    green_ctx = ModuleContext.from_body(module(), colour=Colour.GREEN)
+    assert build_service(green_ctx)["spec"]["selector"]["mes.holon.dev/colour"] == "green"
+    deployment = build_deployment(green_ctx)
+    assert deployment["metadata"]["name"] == "batch-green"
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert build_service(green_ctx)["spec"]["selector"].items() <= pod_labels.items()
+
+
+def test_active_colour_comes_from_the_status() -> None:
+    body = module()
+    body["status"] = {"activeColour": "green"}
+    assert ModuleContext.from_body(body).colour is Colour.GREEN
+
+
+@pytest.mark.parametrize(
+    ("replicas", "budget"),
+    [(1, {"maxUnavailable": 1}), (2, {"minAvailable": 1}), (5, {"minAvailable": 4})],
+)
+def test_pdb_never_blocks_a_single_replica_drain(replicas: int, budget: dict[str, int]) -> None:
+    spec: dict[str, Any] = {"replicas": replicas}
+    if replicas > 1:
+        spec["database"] = {"engine": "postgresql", "credentialsSecretRef": {"name": "db"}}
+    pdb = build_pdb(ctx(**spec))
+    assert {k: v for k, v in pdb["spec"].items() if k != "selector"} == budget
+    assert "mes.holon.dev/colour" not in pdb["spec"]["selector"]["matchLabels"]
+
+
+def test_builders_are_pure() -> None:
+    assert build_children(ctx()) == build_children(ctx())
