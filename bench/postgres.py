@@ -1,4 +1,4 @@
-"""A throw-away PostgreSQL server for the benchmarks (same recipe as the test suite's).
+"""A throw-away PostgreSQL server, shared by the benchmarks and the test suite.
 
 ``initdb`` into a temporary directory, started with ``pg_ctl`` on a free loopback port
 (as the ``postgres`` OS user when running as root), trust authentication on loopback only,
@@ -33,14 +33,18 @@ class PgServer:
     def url(self, database: str) -> str:
         return f"postgresql+psycopg://{self.user}@{self.host}:{self.port}/{database}"
 
-    def create_database(self, name: str) -> str:
-        """Create ``name`` (an identifier chosen by the benchmark) and return its URL."""
+    def admin(self, sql: str) -> None:
+        """Run one statement (e.g. CREATE DATABASE, chosen by the caller) with autocommit."""
         import psycopg
 
         with psycopg.connect(
             host=self.host, port=self.port, user=self.user, dbname="postgres", autocommit=True
         ) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
+            conn.execute(sql)  # type: ignore[arg-type]
+
+    def create_database(self, name: str) -> str:
+        """Create ``name`` (an identifier chosen by the caller) and return its URL."""
+        self.admin(f"CREATE DATABASE {name}")
         return self.url(name)
 
 
@@ -69,14 +73,14 @@ def _as_pg_user(cmd: list[str]) -> list[str]:
 
 
 @contextlib.contextmanager
-def throwaway_postgres() -> Iterator[PgServer | str]:
+def throwaway_postgres(*, max_connections: int = 100) -> Iterator[PgServer | str]:
     """Yield a running server, or the reason (a ``str``) why there is none."""
     reason = _unavailable()
     bindir = find_bindir()
     if reason is not None or bindir is None:
         yield reason or "no PostgreSQL"
         return
-    root = Path(tempfile.mkdtemp(prefix="holon-bench-pg-"))
+    root = Path(tempfile.mkdtemp(prefix="holon-pg-"))
     datadir, sockdir = root / "data", root / "sock"
     sockdir.mkdir()
     if os.geteuid() == 0:
@@ -89,7 +93,7 @@ def throwaway_postgres() -> Iterator[PgServer | str]:
     port = free_port()
     options = (
         f"-h 127.0.0.1 -p {port} -k {sockdir} -c fsync=off -c synchronous_commit=off "
-        "-c full_page_writes=off -c max_connections=100"
+        f"-c full_page_writes=off -c max_connections={max_connections}"
     )
     pg_ctl = str(bindir / "pg_ctl")
     start = [pg_ctl, "-D", str(datadir), "-o", options, "-l", str(root / "server.log")]

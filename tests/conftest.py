@@ -5,7 +5,7 @@ PostgreSQL: one server per test session, ``initdb`` into a temporary directory a
 a free loopback port (as the ``postgres`` OS user when the session runs as root). Each test
 gets a fresh database cloned from a migrated template (``CREATE DATABASE ... TEMPLATE``), so a
 test costs milliseconds, not a migration. Without PostgreSQL binaries the ``postgres`` tests
-are skipped with the reason; CI installs them, so there they run.
+are skipped with the reason, except under CI (which installs them), where they fail.
 
 ``db_url`` is parametrised over ``sqlite`` and ``postgres`` (marker ``postgres``): a test that
 takes it (or anything built on it) runs on both back-ends.
@@ -18,9 +18,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
-import subprocess
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -28,6 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from bench.postgres import PgServer, throwaway_postgres
 
 if TYPE_CHECKING:
     import httpx
@@ -42,115 +41,15 @@ if TYPE_CHECKING:
 # --------------------------------------------------------------------------- PostgreSQL
 
 
-@dataclass(frozen=True)
-class PgServer:
-    """A running throw-away PostgreSQL server (trust auth on loopback only)."""
-
-    host: str
-    port: int
-    user: str
-
-    def url(self, database: str, *, driver: str = "postgresql+psycopg") -> str:
-        return f"{driver}://{self.user}@{self.host}:{self.port}/{database}"
-
-    def admin(self, sql: str) -> None:
-        """Run one statement (e.g. CREATE DATABASE) with autocommit on ``postgres``."""
-        import psycopg
-
-        with psycopg.connect(
-            host=self.host, port=self.port, user=self.user, dbname="postgres", autocommit=True
-        ) as conn:
-            conn.execute(sql)  # type: ignore[arg-type]
-
-
-def _pg_bindir() -> Path | None:
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), reverse=True)
-    if candidates:
-        return Path(candidates[0]).parent
-    found = shutil.which("initdb")
-    return Path(found).parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _as_pg_user(cmd: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
-
-
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
-    bindir = _pg_bindir()
-    if bindir is None:
-        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not installed; CI installs them")
-    if os.geteuid() == 0:
-        import pwd
-
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root without a 'postgres' OS user to run PostgreSQL as")
-    root = Path(tempfile.mkdtemp(prefix="holon-pg-"))
-    datadir, sockdir = root / "data", root / "sock"
-    sockdir.mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-        shutil.chown(sockdir, "postgres")
-    user = "holon"
-    subprocess.run(
-        _as_pg_user(
-            [
-                str(bindir / "initdb"),
-                "-D",
-                str(datadir),
-                "-U",
-                user,
-                "--auth=trust",
-                "--no-sync",
-                "-E",
-                "UTF8",
-                "--locale=C",
-            ]
-        ),
-        check=True,
-        capture_output=True,
-    )
-    port = _free_port()
-    options = (
-        f"-h 127.0.0.1 -p {port} -k {sockdir} -c fsync=off -c synchronous_commit=off "
-        "-c full_page_writes=off -c max_connections=200"
-    )
-    subprocess.run(
-        _as_pg_user(
-            [
-                str(bindir / "pg_ctl"),
-                "-D",
-                str(datadir),
-                "-o",
-                options,
-                "-l",
-                str(root / "server.log"),
-                "-w",
-                "-t",
-                "60",
-                "start",
-            ]
-        ),
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield PgServer(host="127.0.0.1", port=port, user=user)
-    finally:
-        subprocess.run(
-            _as_pg_user([str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"]),
-            check=False,
-            capture_output=True,
-        )
-        shutil.rmtree(root, ignore_errors=True)
+    """A real PostgreSQL for the session (initdb + pg_ctl on a free loopback port)."""
+    with throwaway_postgres(max_connections=200) as server:
+        if isinstance(server, str):
+            if os.environ.get("CI"):  # CI installs PostgreSQL: never pass by skipping there
+                pytest.fail(f"{server}: CI must run the PostgreSQL tests")
+            pytest.skip(f"{server}: PostgreSQL binaries are missing; CI installs them")
+        yield server
 
 
 @pytest.fixture(scope="session")
