@@ -31,7 +31,14 @@ __all__ = [
     "upgrade_async",
 ]
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+def _migrations_dir() -> Path:
+    """``migrations/`` of a source checkout, else the copy an installed wheel carries."""
+    here = Path(__file__).resolve()
+    checkout = here.parents[2] / "migrations"
+    return checkout if (checkout / "alembic.ini").is_file() else here.parents[1] / "_migrations"
+
+
+MIGRATIONS_DIR = _migrations_dir()
 
 
 def alembic_config(url: str | None = None) -> Config:
