@@ -40,7 +40,7 @@ class PgServer:
         with psycopg.connect(
             host=self.host, port=self.port, user=self.user, dbname="postgres", autocommit=True
         ) as conn:
-            conn.execute(sql)  # type: ignore[arg-type]
+            conn.execute(sql)
 
     def create_database(self, name: str) -> str:
         """Create ``name`` (an identifier chosen by the caller) and return its URL."""
