@@ -127,6 +127,7 @@ class BatchEngine:
         recorder: BatchRecorder,
         flush_interval: float = 0.2,
         idle_timeout: float = 10.0,
+        retain_finished: int = 50,
     ) -> None:
         self._equipment = equipment
         self._recorder = recorder
@@ -138,6 +139,10 @@ class BatchEngine:
         self._monitor = LimitMonitor()
         self._tasks: list[asyncio.Task[None]] = []
         self._finished: dict[str, asyncio.Event] = {}
+        # Finished batches stay live (snapshot, wait_finished) until this many newer ones
+        # have finished; older ones are read from the database (memory stays bounded).
+        self._retain_finished = retain_finished
+        self._ended: list[str] = []
         self._inbox: list[EquipmentEvent] = []  # taken from the queue, not yet handled
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -505,6 +510,8 @@ class BatchEngine:
                 log.exception("batch engine failed to handle %r", event)
         if samples_seen:  # new values may satisfy transition conditions
             for tree in list(self._batches.values()):
+                if is_final(tree.state):
+                    continue
                 for node in list(tree.root.walk()):
                     if node.phase is None and node.state is ElementState.RUNNING:
                         try:
@@ -716,6 +723,13 @@ class BatchEngine:
             new_value=tree.state.value,
         )
         self._finished[tree.batch_id].set()
+        self._ended.append(tree.batch_id)
+        while len(self._ended) > self._retain_finished:
+            gone = self._ended.pop(0)
+            self._batches.pop(gone, None)
+            self._finished.pop(gone, None)
+            self._pending.pop(gone, None)
+            self._monitor.drop(gone)
 
     def _condition_values(self, tree: BatchTree) -> dict[str, float]:
         values: dict[str, float] = dict(tree.formula_values)

@@ -61,6 +61,11 @@ class LimitMonitor:
                     watches.setdefault(key, []).append((node.path, limit))
         self._limits[tree.batch_id] = watches
 
+    def drop(self, batch_id: str) -> None:
+        """Forget a batch entirely (it has ended and left the engine)."""
+        self._limits.pop(batch_id, None)
+        self._outside = {key for key in self._outside if key[0] != batch_id}
+
     def forget(self, batch_id: str, path: str) -> None:
         """Drop what is known about one phase's excursions (it is about to run again)."""
         self._outside = {key for key in self._outside if key[:2] != (batch_id, path)}
