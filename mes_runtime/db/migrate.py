@@ -31,6 +31,7 @@ __all__ = [
     "upgrade_async",
 ]
 
+
 def _migrations_dir() -> Path:
     """``migrations/`` of a source checkout, else the copy an installed wheel carries."""
     here = Path(__file__).resolve()
