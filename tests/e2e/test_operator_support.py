@@ -9,14 +9,12 @@ run on the simulated nodes, so the operator runs on the host, as it would in its
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -236,49 +234,3 @@ def events(cluster: Cluster, namespace: str, name: str) -> list[dict[str, Any]]:
     )
     items: list[dict[str, Any]] = listed["items"]
     return items
-
-
-class OpcUaServer:
-    """A small real OPC UA server on the host with MTP-like services, in its own thread."""
-
-    def __init__(self, services: tuple[str, ...]) -> None:
-        self.url = f"opc.tcp://127.0.0.1:{free_port()}/holon-e2e/"
-        self.services = services
-        self._loop = asyncio.new_event_loop()
-        self._stop: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> OpcUaServer:
-        self._thread.start()
-        if not self._ready.wait(60):
-            raise RuntimeError("OPC UA server did not start")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(30)
-
-    def _run(self) -> None:
-        try:
-            self._loop.run_until_complete(self._serve())
-        finally:
-            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
-            self._loop.close()
-
-    async def _serve(self) -> None:
-        from asyncua.server.server import Server
-
-        self._stop = asyncio.Event()
-        server = Server()
-        await server.init()
-        server.set_endpoint(self.url)
-        ns = await server.register_namespace("urn:holon:e2e")
-        module_ = await server.nodes.objects.add_object(ns, "Bioreactor")
-        folder = await module_.add_folder(ns, "Services")
-        for name in self.services:
-            await folder.add_object(ns, name)
-        async with server:
-            self._ready.set()
-            await self._stop.wait()
