@@ -163,9 +163,18 @@ def kwok_config(bins: Path, state: Path) -> Path:
             {
                 "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
                 "kind": "KwokConfiguration",
+                # a KwokConfiguration given here is not defaulted: every option kwok
+                # needs is spelled out (values as its defaults, but the parallelism)
                 "options": {
                     "podPlayStageParallelism": KWOK_PARALLELISM,
                     "nodePlayStageParallelism": KWOK_PARALLELISM,
+                    "nodeLeaseParallelism": 4,
+                    "podsOnNodeSyncParallelism": 1,
+                    "enablePodsOnNodeSyncListPager": True,
+                    "enablePodsOnNodeSyncStreamWatch": False,
+                    "enableDebuggingHandlers": True,
+                    "enableContentionProfiling": False,
+                    "enableProfilingHandler": True,
                 },
             }
         ),
