@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, cast
 
+import httpx
 import kopf
 from lightkube import AsyncClient
 
@@ -85,6 +86,8 @@ async def _reconcile(body: Mapping[str, Any]) -> None:
             await reconcile_module(_Clients.get(), body, emit=_events_for(body))
         except InvalidSpecError as exc:
             raise kopf.PermanentError(str(exc)) from exc
+        except httpx.TimeoutException as exc:  # a busy API server: soon again, not in 60 s
+            raise kopf.TemporaryError(f"Kubernetes API timed out: {exc!r}", delay=3) from exc
 
 
 @kopf.on.resume(*MODULES)

@@ -25,6 +25,14 @@ def test_configure_sets_finalizer_watch_timeouts_and_peering() -> None:
     assert settings.peering.priority == 7
     assert settings.peering.clusterwide is True
     assert settings.peering.mandatory is True
+    assert settings.queueing.worker_limit == 50
+
+
+def test_worker_limit_comes_from_the_environment() -> None:
+    config = OperatorConfig.from_env({"HOLON_OPERATOR_WORKER_LIMIT": "5"})
+    settings = kopf.OperatorSettings()
+    configure(settings, config)
+    assert settings.queueing.worker_limit == 5
 
 
 def test_unset_priority_is_random_and_nonzero() -> None:
