@@ -48,7 +48,7 @@ test: lint test-fast test-e2e chart-check ## Everything CI runs: lint, unit/inte
 
 .PHONY: test-e2e
 test-e2e: setup ## End-to-end tests against the local Kubernetes cluster.
-	@$(PYTEST) -q -m e2e tests/e2e
+	@$(PYTEST) -q -m e2e tests/e2e tests/bench
 
 ##@ Benchmarks
 
