@@ -89,6 +89,9 @@ async def test_re_entered_phase_reports_its_own_excursion() -> None:
         await h.executing(extend)
         h.equipment.publish("BR-101", "Temperature", 30.5, "degC")
         await h.until(lambda: len(h.recorder.exceptions()) == 2, "the new run's excursion")
+        assert [x["subject"] for x in h.recorder.exceptions()] == [
+            f"{extend}:BR-101.Temperature"
+        ] * 2
 
 
 async def test_value_hovering_at_a_limit_is_one_excursion_until_it_clears_the_deadband(
