@@ -180,15 +180,19 @@ def holon(cluster: Cluster) -> Iterator[HolonInstall]:
     namespace = f"holon-system-{uuid.uuid4().hex[:6]}"
     release = f"holon-{uuid.uuid4().hex[:6]}"
     cluster.kubectl("create", "namespace", namespace)
-    # CRDs come from crds/ above (they outlive releases: crds.keep); the chart's own
-    # CRD templates are checked by test_operator_chart.py with `helm template`.
-    cluster.helm(
-        "install", release, str(CHART), "-n", namespace,
-        "--set", "crds.enabled=false", "--wait", "--timeout", "180s",
-    )  # fmt: skip
-    yield HolonInstall(namespace=namespace, release=release, service_account=release)
-    cluster.helm("uninstall", release, "-n", namespace, "--wait", "--timeout", "120s", check=False)
-    cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+    try:  # the clean-up runs even when the install itself fails (no leftovers for others)
+        # CRDs come from crds/ above (they outlive releases: crds.keep); the chart's own
+        # CRD templates are checked by test_operator_chart.py with `helm template`.
+        cluster.helm(
+            "install", release, str(CHART), "-n", namespace,
+            "--set", "crds.enabled=false", "--wait", "--timeout", "180s",
+        )  # fmt: skip
+        yield HolonInstall(namespace=namespace, release=release, service_account=release)
+    finally:
+        cluster.helm(
+            "uninstall", release, "-n", namespace, "--wait", "--timeout", "120s", check=False
+        )
+        cluster.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
 
 @pytest.fixture
