@@ -66,7 +66,7 @@ from bench.progress import Progress
 from bench.results import Goal, Row, median, percentile
 from mes_runtime.simulator.contract import CONTRACT_MODULES
 
-__all__ = ["FULL", "NAME", "QUICK", "OperatorSize", "run"]
+__all__ = ["FULL", "NAME", "QUICK", "OperatorSize", "run", "write_token_kubeconfig"]
 
 NAME = "operator"
 REPO = Path(__file__).resolve().parents[1]
@@ -89,6 +89,28 @@ LOG_KEEP = REPO / ".holon" / "bench" / "operator.log"
 #: kopf's line for a handler that raised and is retried later (after its backoff)
 RETRY_MARK = "failed with an exception and will try again"
 _APPLY_SETUP_TIMEOUT_S = 240
+
+
+def write_token_kubeconfig(path: Path, *, server: str, ca: str, token: str, namespace: str) -> Path:
+    """A kubeconfig whose only credential is ``token`` (e.g. the chart's ServiceAccount's),
+    so the operator runs with exactly the permissions the chart grants it. Mode 0600: it
+    holds a secret."""
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "holon", "cluster": {"server": server, "certificate-authority": ca}}],
+        "users": [{"name": "holon-operator", "user": {"token": token}}],
+        "contexts": [
+            {
+                "name": "holon-operator",
+                "context": {"cluster": "holon", "user": "holon-operator", "namespace": namespace},
+            }
+        ],
+        "current-context": "holon-operator",
+    }
+    path.touch(mode=0o600)
+    path.write_text(yaml.safe_dump(config))
+    return path
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,37 +344,15 @@ class Environment:
             "--wait", "--timeout", "180s",
         )  # fmt: skip
 
-    def operator_kubeconfig(self, token: str, server: str, ca: str) -> Path:
-        """A kubeconfig whose only credential is a token of the chart's ServiceAccount."""
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {"name": "bench", "cluster": {"server": server, "certificate-authority": ca}}
-            ],
-            "users": [{"name": "holon-operator", "user": {"token": token}}],
-            "contexts": [
-                {
-                    "name": "holon-operator",
-                    "context": {
-                        "cluster": "bench",
-                        "user": "holon-operator",
-                        "namespace": self.namespace,
-                    },
-                }
-            ],
-            "current-context": "holon-operator",
-        }
-        path = self.workdir / "operator.kubeconfig"
-        path.write_text(yaml.safe_dump(config))
-        path.chmod(0o600)
-        return path
-
     async def start_operator(self) -> OperatorProcess:
         args = ("create", "token", self.release, "-n", self.system_namespace, "--duration=1h")
         token = (await self.tool(self.cluster.kubectl, *args)).strip()
         server, ca = _server_and_ca(self.cluster.kubeconfig)
-        return self._spawn_operator(self.operator_kubeconfig(token, server, ca))
+        path = self.workdir / "operator.kubeconfig"
+        kubeconfig = write_token_kubeconfig(
+            path, server=server, ca=ca, token=token, namespace=self.namespace
+        )
+        return self._spawn_operator(kubeconfig)
 
     def _spawn_operator(self, kubeconfig: Path) -> OperatorProcess:
         env = {

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from e2e_cluster import Cluster
+
+from bench.operator import write_token_kubeconfig
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "holon"
@@ -97,27 +98,9 @@ class OperatorFactory:
             "--duration=1h",
         ).stdout.strip()
         server, ca = self.cluster.endpoint()
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {"name": "e2e", "cluster": {"server": server, "certificate-authority": ca}}
-            ],
-            "users": [{"name": "holon-operator", "user": {"token": token}}],
-            "contexts": [
-                {
-                    "name": "holon-operator",
-                    "context": {
-                        "cluster": "e2e",
-                        "user": "holon-operator",
-                        "namespace": self.namespace,
-                    },
-                }
-            ],
-            "current-context": "holon-operator",
-        }
-        path.write_text(yaml.safe_dump(config))
-        return path
+        return write_token_kubeconfig(
+            path, server=server, ca=ca, token=token, namespace=self.namespace
+        )
 
     def start(self, *, priority: int, reconcile_interval: float = 5) -> OperatorProcess:
         log = self.workdir / f"operator-{len(self.started)}.log"
