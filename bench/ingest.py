@@ -51,6 +51,7 @@ NAME = "ingest"
 BATCH_ID = "bench-ingest"
 GOAL_VALUES_PER_S = 10_000.0
 BASELINE_BATCH = 1_000
+FIRST_VALUE_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +108,8 @@ class _Window:
     # (seconds since window start at insert, lag in seconds) per stored sample
     lags: list[tuple[float, float]] = field(default_factory=list)
     batch_sizes: list[int] = field(default_factory=list)
+    # set once the first value has been stored: the warm-up starts only when values flow
+    flowing: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +180,7 @@ async def _consume(
         if not samples:
             continue
         await recorder.process_values(batch_id=BATCH_ID, samples=samples)
+        window.flowing.set()
         if window.open:
             now = utcnow()
             since = time.monotonic() - window.started
@@ -184,6 +188,23 @@ async def _consume(
             window.inserts += 1
             window.batch_sizes.append(len(samples))
             window.lags.extend((since, (now - s.timestamp).total_seconds()) for s in samples)
+
+
+async def _first_value(window: _Window, consumer: asyncio.Task[None], limit_s: float) -> None:
+    """Wait until the consumer has stored a value; a dead consumer or no value in
+    ``limit_s`` seconds is an error, not a step measured at 0 values/s."""
+    flowing = asyncio.create_task(window.flowing.wait())
+    try:
+        await asyncio.wait(
+            {flowing, consumer}, timeout=limit_s, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        flowing.cancel()
+    if consumer.done():
+        consumer.result()
+        raise RuntimeError("the ingest consumer stopped before storing a value")
+    if not window.flowing.is_set():
+        raise RuntimeError(f"no process value arrived within {limit_s:g} s of connecting")
 
 
 async def _baseline(recorder: SqlBatchRecorder, rows: int, batch: int, repeats: int) -> float:
@@ -232,6 +253,7 @@ async def _measure(
         try:
             offered = size.offered_per_s(fraction)
             say(f"{per_module * len(sims)} tags (~{offered:,.0f} values/s offered): warm-up")
+            await _first_value(window, consumer, FIRST_VALUE_TIMEOUT_S)
             await asyncio.sleep(size.warmup_s)
             depth_start = equipment.events.qsize()
             cpu_started = time.process_time()
@@ -244,6 +266,8 @@ async def _measure(
             window.simulator_cpu_s = sum(cpu_seconds(s.process.pid) for s in sims) - sim_started
             window.load_average = os.getloadavg()[0]
             depth_end = equipment.events.qsize()
+            if consumer.done():  # it only ends by failing: say why instead of reporting 0/s
+                consumer.result()
         finally:
             consumer.cancel()
             await asyncio.gather(consumer, return_exceptions=True)
