@@ -62,10 +62,30 @@ def head_revisions() -> set[str]:
     return set(_script().get_heads())
 
 
+# pg_advisory_lock key of schema migrations: "holon" in ASCII
+_MIGRATION_LOCK = 0x686F6C6F6E
+
+
 def upgrade(url: str, target: str = "heads") -> None:
-    """Upgrade the database at ``url`` to ``target`` (default: every branch head)."""
+    """Upgrade the database at ``url`` to ``target`` (default: every branch head).
+
+    On PostgreSQL the upgrade holds a session advisory lock, so replicas of the runtime
+    that start together (each migrating on start) take turns instead of racing on the
+    same DDL: the first upgrades, the others find the database at heads."""
     ensure_sqlite_dir(url)
-    command.upgrade(alembic_config(url), target)
+    if not url.startswith("postgresql"):
+        command.upgrade(alembic_config(url), target)
+        return
+    engine = create_engine(sync_url(url), poolclass=pool.NullPool)
+    try:
+        with engine.connect() as lock:
+            lock.exec_driver_sql(f"SELECT pg_advisory_lock({_MIGRATION_LOCK})")
+            try:
+                command.upgrade(alembic_config(url), target)
+            finally:
+                lock.exec_driver_sql(f"SELECT pg_advisory_unlock({_MIGRATION_LOCK})")
+    finally:
+        engine.dispose()
 
 
 async def upgrade_async(url: str, target: str = "heads") -> None:
