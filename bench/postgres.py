@@ -29,16 +29,25 @@ class PgServer:
     host: str
     port: int
     user: str
+    password: str | None = None
 
-    def url(self, database: str) -> str:
-        return f"postgresql+psycopg://{self.user}@{self.host}:{self.port}/{database}"
+    def url(self, database: str, host: str | None = None) -> str:
+        """SQLAlchemy URL of ``database``; ``host`` overrides the address (e.g. a Service
+        name for clients inside the cluster)."""
+        auth = f"{self.user}:{self.password}" if self.password else self.user
+        return f"postgresql+psycopg://{auth}@{host or self.host}:{self.port}/{database}"
 
     def admin(self, sql: str) -> None:
         """Run one statement (e.g. CREATE DATABASE, chosen by the caller) with autocommit."""
         import psycopg
 
         with psycopg.connect(
-            host=self.host, port=self.port, user=self.user, dbname="postgres", autocommit=True
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            dbname="postgres",
+            autocommit=True,
         ) as conn:
             conn.execute(sql)
 
@@ -73,8 +82,18 @@ def _as_pg_user(cmd: list[str]) -> list[str]:
 
 
 @contextlib.contextmanager
-def throwaway_postgres(*, max_connections: int = 100) -> Iterator[PgServer | str]:
-    """Yield a running server, or the reason (a ``str``) why there is none."""
+def throwaway_postgres(
+    *,
+    max_connections: int = 100,
+    listen: tuple[str, ...] = ("127.0.0.1",),
+    clients: str | None = None,
+    password: str | None = None,
+) -> Iterator[PgServer | str]:
+    """Yield a running server, or the reason (a ``str``) why there is none.
+
+    Trust authentication on loopback by default. With ``password`` every TCP client
+    authenticates with SCRAM; ``clients`` (a CIDR) is let in besides loopback, and
+    ``listen`` adds addresses to bind (e.g. the local cluster's Pod gateway)."""
     reason = _unavailable()
     bindir = find_bindir()
     if reason is not None or bindir is None:
@@ -87,12 +106,26 @@ def throwaway_postgres(*, max_connections: int = 100) -> Iterator[PgServer | str
         shutil.chown(root, "postgres")
         shutil.chown(sockdir, "postgres")
     user = "holon"
-    initdb = [str(bindir / "initdb"), "-D", str(datadir), "-U", user, "--auth=trust"]
+    initdb = [str(bindir / "initdb"), "-D", str(datadir), "-U", user]
+    if password is None:
+        initdb.append("--auth=trust")
+    else:
+        pwfile = root / "pw"
+        pwfile.write_text(password + "\n")
+        if os.geteuid() == 0:
+            shutil.chown(pwfile, "postgres")
+        initdb += ["--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={pwfile}"]
     initdb += ["--no-sync", "-E", "UTF8", "--locale=C"]
     subprocess.run(_as_pg_user(initdb), check=True, capture_output=True)
+    if password is not None:
+        (root / "pw").unlink()
+    if clients is not None:
+        method = "trust" if password is None else "scram-sha-256"
+        with (datadir / "pg_hba.conf").open("a") as hba:
+            hba.write(f"host all all {clients} {method}\n")
     port = free_port()
     options = (
-        f"-h 127.0.0.1 -p {port} -k {sockdir} -c fsync=off -c synchronous_commit=off "
+        f"-h {','.join(listen)} -p {port} -k {sockdir} -c fsync=off -c synchronous_commit=off "
         f"-c full_page_writes=off -c max_connections={max_connections}"
     )
     pg_ctl = str(bindir / "pg_ctl")
@@ -101,7 +134,7 @@ def throwaway_postgres(*, max_connections: int = 100) -> Iterator[PgServer | str
         subprocess.run(
             _as_pg_user([*start, "-w", "-t", "60", "start"]), check=True, capture_output=True
         )
-        yield PgServer(host="127.0.0.1", port=port, user=user)
+        yield PgServer(host="127.0.0.1", port=port, user=user, password=password)
     finally:
         subprocess.run(
             _as_pg_user([pg_ctl, "-D", str(datadir), "-m", "immediate", "stop"]),
