@@ -1,0 +1,3 @@
+module holon.local/pause
+
+go 1.22
