@@ -2,16 +2,17 @@
 # Binaries are cached in ~/.cache/holon/bin/<versions-hash>/, state lives in .holon/cluster/.
 CLUSTER        ?= local
 NODES          ?= 3
+REAL_NODE      ?= 1
 CLUSTER_PY     := python3 hack/cluster/cluster.py
 
 ##@ Cluster
 
 .PHONY: cluster
-cluster: ## Build (once, cached) and start the test cluster, or reuse it. CLUSTER=kind, NODES=3.
+cluster: ## Build (once, cached) and start the test cluster, or reuse it. CLUSTER=kind, NODES=3, REAL_NODE=0 (kwok only).
 ifeq ($(CLUSTER),kind)
 	@$(CLUSTER_PY) up --kind
 else
-	@$(CLUSTER_PY) up --nodes $(NODES)
+	@$(CLUSTER_PY) up --nodes $(NODES) $(if $(filter 0,$(REAL_NODE)),--no-real-node)
 endif
 
 .PHONY: cluster-build

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Idempotent setup for a fresh Debian machine: Python deps (uv), PostgreSQL, Chromium.
+# Idempotent setup for a fresh Debian machine: Python deps (uv), PostgreSQL, Chromium, and
+# what the local cluster's real node and `make images` need (containerd, runc, CNI plugins,
+# iptables, conntrack, debootstrap).
 set -euo pipefail
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -16,6 +18,12 @@ need=()
 command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v containerd >/dev/null 2>&1 || need+=(containerd)
+command -v runc >/dev/null 2>&1 || need+=(runc)
+[ -x /usr/lib/cni/bridge ] || [ -x /opt/cni/bin/bridge ] || need+=(containernetworking-plugins)
+command -v iptables >/dev/null 2>&1 || need+=(iptables)
+command -v conntrack >/dev/null 2>&1 || need+=(conntrack)
+command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     step "apt-get install ${need[*]} (Debian packages)"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -29,12 +30,15 @@ KUBERNETES_VERSION = "v1.36.3"
 ETCD_VERSION = "v3.6.8"  # the etcd the release's own go.mod pins
 KWOK_VERSION = "v0.8.0"
 HELM_VERSION = "v3.22.0"
+COREDNS_VERSION = "v1.14.7"
 
 K8S_COMMANDS = {
     "kube-apiserver": "k8s.io/kubernetes/cmd/kube-apiserver",
     "kube-controller-manager": "k8s.io/kubernetes/cmd/kube-controller-manager",
     "kube-scheduler": "k8s.io/kubernetes/cmd/kube-scheduler",
     "kubectl": "k8s.io/kubernetes/cmd/kubectl",
+    "kubelet": "k8s.io/kubernetes/cmd/kubelet",
+    "kube-proxy": "k8s.io/kubernetes/cmd/kube-proxy",
     "etcd": "go.etcd.io/etcd/server/v3",
 }
 HELM_KUBE_MINOR = "37"  # helm v3.22 is built on client-go v0.37: its default kubeVersion
@@ -53,6 +57,7 @@ def _helm_ldflags() -> str:
 GO_INSTALLS = {
     "kwok": (f"sigs.k8s.io/kwok/cmd/kwok@{KWOK_VERSION}", "-s -w"),
     "helm": (f"helm.sh/helm/v3/cmd/helm@{HELM_VERSION}", _helm_ldflags()),
+    "coredns": (f"github.com/coredns/coredns@{COREDNS_VERSION}", "-s -w"),
 }
 BINARIES = (*K8S_COMMANDS, *GO_INSTALLS)
 STAMP = ".complete"
@@ -105,6 +110,7 @@ def cache_key() -> str:
     for part in (KUBERNETES_VERSION, ETCD_VERSION, KWOK_VERSION, HELM_VERSION, go_version()):
         h.update(part.encode() + b"\0")
     h.update(_version_ldflags().encode())
+    h.update(json.dumps(K8S_COMMANDS, sort_keys=True).encode())
     for spec, ldflags in GO_INSTALLS.values():
         h.update(f"{spec} {ldflags}".encode() + b"\0")
     for name in ("go.mod", "go.sum"):

@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 SERVICE_IP = "10.96.0.1"  # first address of --service-cluster-ip-range (virtual, never dialled)
+NODE_GATEWAY = "10.88.0.1"  # this host on the real node's Pod bridge (node.GATEWAY)
 CONTEXT = "holon-e2e"  # the context name the e2e tests insist on
 
 # name -> (CN, O) of each client certificate
@@ -57,6 +58,7 @@ def make_pki(pki: Path) -> None:
         [
             "IP:127.0.0.1",
             f"IP:{SERVICE_IP}",
+            f"IP:{NODE_GATEWAY}",
             "DNS:localhost",
             "DNS:kubernetes",
             "DNS:kubernetes.default",
@@ -72,15 +74,32 @@ def make_pki(pki: Path) -> None:
         f"extendedKeyUsage=serverAuth\nsubjectAltName={sans}\n",
     )
     for name, (cn, org) in CLIENTS.items():
-        subject = (f"/O={org}" if org else "") + f"/CN={cn}"
-        _leaf(
-            pki,
-            name,
-            subject,
-            "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
-        )
+        client_cert(pki, name, cn, org)
     _openssl("genrsa", "-out", "sa.key", "2048", cwd=pki)
     _openssl("rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub", cwd=pki)
+
+
+def client_cert(pki: Path, name: str, cn: str, org: str = "") -> None:
+    """A client certificate NAME.crt/.key for identity CN (group ORG) signed by the CA."""
+    subject = (f"/O={org}" if org else "") + f"/CN={cn}"
+    _leaf(
+        pki,
+        name,
+        subject,
+        "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
+    )
+
+
+def serving_cert(pki: Path, name: str, cn: str, ips: list[str]) -> None:
+    """A serving certificate NAME.crt/.key for the given IP addresses."""
+    sans = ",".join(f"IP:{ip}" for ip in ips)
+    _leaf(
+        pki,
+        name,
+        f"/CN={cn}",
+        "keyUsage=critical,digitalSignature,keyEncipherment\n"
+        f"extendedKeyUsage=serverAuth\nsubjectAltName={sans}\n",
+    )
 
 
 def kubeconfig(pki: Path, server: str, client: str, context: str = CONTEXT) -> str:

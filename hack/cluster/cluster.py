@@ -28,6 +28,7 @@ from pathlib import Path
 
 import build
 import certs
+import node
 import procs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -184,7 +185,9 @@ def kwok_config(bins: Path, state: Path) -> Path:
     return out
 
 
-def _argv(bins: Path, state: Path, ports: dict[str, int]) -> dict[str, list[str]]:
+def _argv(
+    bins: Path, state: Path, ports: dict[str, int], real_node: bool = False
+) -> dict[str, list[str]]:
     pki = state / "pki"
     etcd = f"http://127.0.0.1:{ports['etcd']}"
     peer = f"http://127.0.0.1:{ports['etcd_peer']}"
@@ -209,8 +212,11 @@ def _argv(bins: Path, state: Path, ports: dict[str, int]) -> dict[str, list[str]
         "kube-apiserver": [
             str(bins / "kube-apiserver"),
             f"--etcd-servers={etcd}",
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
+            # with a real node, Pods reach the API server on the bridge's gateway address
+            # (the `kubernetes` Service's endpoint) while host clients keep 127.0.0.1: one
+            # listener on both needs the wildcard; without the real node, loopback only
+            f"--bind-address={'0.0.0.0' if real_node else '127.0.0.1'}",  # noqa: S104
+            f"--advertise-address={node.GATEWAY if real_node else '127.0.0.1'}",
             f"--secure-port={ports['apiserver']}",
             f"--cert-dir={pki}",
             f"--tls-cert-file={pki / 'apiserver.crt'}",
@@ -222,7 +228,11 @@ def _argv(bins: Path, state: Path, ports: dict[str, int]) -> dict[str, list[str]
             f"--service-account-key-file={pki / 'sa.pub'}",
             f"--service-account-signing-key-file={pki / 'sa.key'}",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
-            "--endpoint-reconciler-type=none",
+            f"--endpoint-reconciler-type={'lease' if real_node else 'none'}",
+            f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
+            f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
+            f"--kubelet-certificate-authority={pki / 'ca.crt'}",
+            "--kubelet-preferred-address-types=InternalIP",
             "--allow-privileged=true",
             "--profiling=false",
             "--v=1",
@@ -309,7 +319,8 @@ def running(state: Path) -> bool:
     if info is None or info.get("mode") != "local":
         return False
     port = info.get("ports", {})["apiserver"]  # type: ignore[index]
-    return all(procs.alive(c, state) for c in COMPONENTS) and apiserver_ready(state, port)
+    parts = COMPONENTS + (node.COMPONENTS if info.get("real_node") else ())
+    return all(procs.alive(c, state) for c in parts) and apiserver_ready(state, port)
 
 
 def sync_nodes(bins: Path, state: Path, count: int) -> None:
@@ -361,13 +372,19 @@ def print_env(kubeconfig: Path) -> None:
     print(f"export KUBECONFIG={kubeconfig}")
 
 
-def up_local(nodes: int | None) -> int:
+def up_local(nodes: int | None, real_node: bool = True) -> int:
     """Start the cluster, or reuse a running one. `nodes=None` keeps a running cluster's
     node count (3 for a new one), so the e2e fixture does not undo `make cluster NODES=5`."""
+    if real_node and (problems := node.missing_prerequisites()):
+        print("!! the real node cannot start on this machine:", file=sys.stderr)
+        for problem in problems:
+            print(f"!!   {problem}", file=sys.stderr)
+        print("!! run `make setup` as root, or `make cluster REAL_NODE=0`", file=sys.stderr)
+        return 1
     bins = build.build()
     with build.locked(state_dir().parent / "cluster.lock"):
         try:
-            return _up_local(bins, nodes)
+            return _up_local(bins, nodes, real_node)
         except procs.ComponentFailed as exc:
             print(f"!! cluster failed to start: {exc}", file=sys.stderr)
             print(
@@ -377,12 +394,15 @@ def up_local(nodes: int | None) -> int:
             return 1
 
 
-def _up_local(bins: Path, nodes: int | None) -> int:
+def _up_local(bins: Path, nodes: int | None, real_node: bool) -> int:
     state = state_dir()
     started = time.monotonic()
     info = read_info()
     if info is not None and running(state) and info.get("bin_dir") != str(bins):
         print("==> cluster binaries changed since the cluster started: restarting it")
+        down_local(quiet=True)
+    elif info is not None and running(state) and bool(info.get("real_node")) != real_node:
+        print(f"==> restarting the cluster {'with' if real_node else 'without'} the real node")
         down_local(quiet=True)
     if info is not None and running(state):
         count = nodes if nodes is not None else int(str(info.get("nodes", DEFAULT_NODES)))
@@ -401,6 +421,7 @@ def _up_local(bins: Path, nodes: int | None) -> int:
     state.mkdir(parents=True)
     print("==> generating certificates")
     certs.make_pki(state / "pki")
+    node.make_certs(state / "pki")
     ports = {
         k: free_port()
         for k in ("etcd", "etcd_peer", "apiserver", "controller_manager", "scheduler", "kwok")
@@ -408,9 +429,10 @@ def _up_local(bins: Path, nodes: int | None) -> int:
     api = f"https://127.0.0.1:{ports['apiserver']}"
     (state / "kubeconfig").write_text(certs.kubeconfig(state / "pki", api, "admin"))
     (state / "kubeconfig").chmod(0o600)
-    argv = _argv(bins, state, ports)
+    argv = _argv(bins, state, ports, real_node)
     info = {
         "mode": "local",
+        "real_node": real_node,
         "kubeconfig": str(state / "kubeconfig"),
         "context": certs.CONTEXT,
         "bin_dir": str(bins),
@@ -446,10 +468,52 @@ def _up_local(bins: Path, nodes: int | None) -> int:
     print(f"==> creating {nodes} simulated node(s)")
     sync_nodes(bins, state, nodes)
     wait_default_serviceaccount(bins, state)
+    if real_node:
+        start_node(bins, state, api)
     print(f"==> cluster ready: warm start time {time.monotonic() - started:.1f}s")
     print(f"    logs in {state / 'logs'}")
     print_env(state / "kubeconfig")
     return 0
+
+
+def start_node(bins: Path, state: Path, api: str) -> None:
+    """The real worker node: host networking, containerd (+ the pause image), kubelet,
+    kube-proxy, CoreDNS; returns once the node is Ready."""
+    print(f"==> real node {node.NODE_NAME}: bridge {node.BRIDGE} {node.POD_CIDR}, containerd")
+    node.prepare_host()
+    node.write_files(state, api)
+    objects = "\n---\n".join(json.dumps(o) for o in node.cluster_objects())
+    kubectl(bins, state, "apply", "-f", "-", stdin=objects)
+    argv = node.argv(bins, state)
+    procs.start("containerd", argv["containerd"], state)
+    socket_path = node.containerd_socket(state)
+    procs.wait_for("the containerd socket", socket_path.exists, 30, state, ("containerd",))
+    print("==> importing the pause image into the node's containerd")
+    images_py = REPO / "hack" / "images" / "build.py"
+    subprocess.run(
+        [sys.executable, str(images_py), "--only", "pause", "--import-address", str(socket_path)],
+        check=True,
+    )
+    for name in ("kubelet", "kube-proxy", "coredns"):
+        print(f"==> starting {name}")
+        procs.start(name, argv[name], state)
+
+    def node_ready() -> bool:
+        out = kubectl(
+            bins,
+            state,
+            "get",
+            "node",
+            node.NODE_NAME,
+            "--ignore-not-found",
+            "-o",
+            'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+        )
+        return out.strip() == "True"
+
+    procs.wait_for(
+        f"node {node.NODE_NAME} Ready", node_ready, 90, state, COMPONENTS + node.COMPONENTS
+    )
 
 
 def up_kind() -> int:
@@ -487,6 +551,10 @@ def up_kind() -> int:
 
 def down_local(quiet: bool = False) -> None:
     state = state_dir()
+    info = read_info() or {}
+    bins = Path(str(info["bin_dir"])) if info.get("bin_dir") else None
+    if info.get("real_node") or (node.node_dir(state)).exists():
+        node.stop(state, bins, quiet)
     for name in reversed(COMPONENTS):
         if procs.stop(name, state) and not quiet:
             print(f"==> stopped {name}")
@@ -516,7 +584,7 @@ def status() -> int:
         print_env(Path(str(info["kubeconfig"])))
         return 0
     ok = True
-    for name in COMPONENTS:
+    for name in COMPONENTS + (node.COMPONENTS if info.get("real_node") else ()):
         pid = procs.pid_of(name, state)
         ok &= pid is not None
         print(f"  {name:<24} {'running pid ' + str(pid) if pid else 'NOT RUNNING'}")
@@ -541,6 +609,11 @@ def main(argv: list[str]) -> int:
         help=f"simulated kwok nodes (default: keep a running cluster's, else {DEFAULT_NODES})",
     )
     p_up.add_argument("--kind", action="store_true", help="make a kind cluster instead")
+    p_up.add_argument(
+        "--no-real-node",
+        action="store_true",
+        help="only simulated nodes (no containerd/kubelet; for machines without root)",
+    )
     sub.add_parser("build", help="only build (or find cached) binaries")
     sub.add_parser("down", help="stop everything and remove the state")
     sub.add_parser("status", help="show components and nodes")
@@ -552,7 +625,7 @@ def main(argv: list[str]) -> int:
         existing = read_info() or {}
         if args.kind or existing.get("mode") == "kind":
             return up_kind()
-        return up_local(args.nodes)
+        return up_local(args.nodes, real_node=not args.no_real_node)
     if args.cmd == "build":
         build.build()
         return 0
