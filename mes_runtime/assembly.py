@@ -8,6 +8,8 @@ imported later (``POST /api/v1/equipment``) is added live through :class:`Equipm
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
@@ -44,9 +46,31 @@ class EquipmentRegistry:
         self._equipment.add_module(manifest)
         self._offers[manifest.name] = capabilities_of(manifest)
 
+    def is_connected(self, name: str) -> bool:
+        """Whether this replica has a live session to module ``name`` now."""
+        return name in self._offers and self._equipment.is_connected(name)
+
     def connected(self) -> dict[str, Capabilities]:
         """Offers of the modules with a live session now (what a new batch may bind)."""
         return {n: c for n, c in self._offers.items() if self._equipment.is_connected(n)}
+
+
+# how often a replica looks for equipment another replica imported
+REGISTRATION_SYNC_SECONDS = 5.0
+
+
+async def _follow_registrations(
+    sessions: async_sessionmaker[AsyncSession], registry: EquipmentRegistry, interval: float
+) -> None:
+    """Supervise equipment imported through another replica (they share the database):
+    with two replicas behind a Service, an import reaches one of them only."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            for manifest in await _registered(sessions):
+                registry.add(manifest)
+        except Exception as exc:  # a database hiccup: try again at the next interval
+            log.warning("equipment registry sync failed: %s", exc)
 
 
 async def _registered(sessions: async_sessionmaker[AsyncSession]) -> list[ModuleManifest]:
@@ -84,4 +108,13 @@ async def batch_runtime(app: FastAPI) -> AsyncIterator[None]:
             sessions=app.state.session_factory,
             available=registry.connected,
         )
-        yield
+        follow = asyncio.create_task(
+            _follow_registrations(app.state.session_factory, registry, REGISTRATION_SYNC_SECONDS),
+            name="equipment registry sync",
+        )
+        try:
+            yield
+        finally:
+            follow.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follow

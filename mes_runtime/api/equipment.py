@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from mes_runtime.api.bodies import read_upload
@@ -37,6 +37,10 @@ class EquipmentOut(BaseModel):
     manifest_digest: str
     imported_by: str
     imported_at: datetime
+    connected: bool = Field(
+        default=False,
+        description="Whether the replica that answered has a live OPC UA session to it now.",
+    )
 
 
 class EquipmentDetail(EquipmentOut):
@@ -120,9 +124,15 @@ async def import_manifest(
 
 
 @router.get("", response_model=list[EquipmentOut])
-async def list_equipment(_: Reader, session: SessionDep) -> list[EquipmentOut]:
+async def list_equipment(request: Request, _: Reader, session: SessionDep) -> list[EquipmentOut]:
     rows = (await session.execute(select(Equipment).order_by(Equipment.name))).scalars()
-    return [EquipmentOut.model_validate(r) for r in rows]
+    registry = request.app.state.equipment_registry
+    return [
+        EquipmentOut.model_validate(r).model_copy(
+            update={"connected": registry.is_connected(r.name)}
+        )
+        for r in rows
+    ]
 
 
 async def _get(session: SessionDep, name: str) -> Equipment:
