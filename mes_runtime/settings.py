@@ -81,6 +81,25 @@ class Settings(BaseSettings):
     migrate_on_start: bool = Field(
         default=True, description="`serve` upgrades the database (expand+contract heads) first."
     )
+    drain_seconds: float = Field(
+        default=5,
+        ge=0,
+        le=600,
+        description=(
+            "On SIGTERM/SIGINT, keep serving this long with /readyz failing and every "
+            "response saying `Connection: close`, so load balancers (kube-proxy) stop "
+            "routing here before the server stops accepting connections."
+        ),
+    )
+    shutdown_timeout_seconds: int = Field(
+        default=20,
+        ge=1,
+        le=3600,
+        description=(
+            "After the drain, how long in-flight requests may take to finish before they "
+            "are cancelled; then the application shuts down (equipment, database)."
+        ),
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

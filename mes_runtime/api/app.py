@@ -4,6 +4,10 @@
 session factory and the single journal writer (all on ``app.state``). Migrations are not run
 here: ``mes-runtime serve`` runs them before starting the server, and ``/readyz`` reports a
 database that is not at heads.
+
+The drain flag (``app.state.drain``, see ``api.drain``) exists from construction, not from
+the lifespan: the server sets it from a signal handler, and ``/readyz`` and the
+``Connection: close`` middleware read it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import mes_runtime
 from mes_runtime.api import auth, batches, equipment, exceptions, health, journal, recipes, users
+from mes_runtime.api.drain import CloseWhenDraining, Drain
 from mes_runtime.assembly import batch_runtime
 from mes_runtime.db.engine import create_engine, session_factory
 from mes_runtime.db.models import User
@@ -37,9 +42,14 @@ log = logging.getLogger(__name__)
 UI_DIR = Path(__file__).resolve().parent.parent / "ui" / "static"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The runtime's HTTP application, configured by ``settings`` (default: environment)."""
+def create_app(settings: Settings | None = None, *, drain: Drain | None = None) -> FastAPI:
+    """The runtime's HTTP application, configured by ``settings`` (default: environment).
+
+    ``drain`` is the flag a graceful shutdown sets (``mes_runtime.server``); by default a
+    fresh one that nothing sets."""
     settings = settings or get_settings()
+    if drain is None:
+        drain = Drain()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -71,6 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="ISA-88 batch execution on MTP equipment, with a hash-chained EBR journal.",
         lifespan=lifespan,
     )
+    app.state.drain = drain
+    app.add_middleware(CloseWhenDraining, drain=drain)
     for module in (health, auth, users, recipes, equipment, journal, exceptions, batches):
         app.include_router(module.router)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -1,6 +1,11 @@
 """``/healthz`` (liveness: the process serves requests) and ``/readyz`` (readiness: the
-database is reachable and migrated to every head). Kubernetes probes and the operator's
-upgrade flow use these; they need no authentication and reveal nothing sensitive."""
+database is reachable and migrated to every head, and the process is not draining).
+Kubernetes probes and the operator's upgrade flow use these; they need no authentication and
+reveal nothing sensitive.
+
+A draining process (``api.drain``) is still alive but no longer ready: ``/readyz`` answers
+503 with ``{"shutdown": "draining"}`` at once, without touching the database, so the Pod
+leaves the Service's endpoints while it finishes what it is doing."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel
 
 from mes_runtime.api.deps import EngineDep
+from mes_runtime.api.drain import DrainDep
 from mes_runtime.db.migrate import is_up_to_date
 
 __all__ = ["router"]
@@ -26,7 +32,10 @@ async def healthz() -> Health:
 
 
 @router.get("/readyz", response_model=Health)
-async def readyz(engine: EngineDep, response: Response) -> Health:
+async def readyz(engine: EngineDep, drain: DrainDep, response: Response) -> Health:
+    if drain.draining:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        return Health(status="unavailable", checks={"shutdown": "draining"})
     checks: dict[str, str] = {}
     try:
         async with engine.connect() as conn:

@@ -54,3 +54,22 @@ def test_get_settings_is_created_once() -> None:
         assert get_settings() is get_settings()
     finally:
         get_settings.cache_clear()
+
+
+def test_drain_and_shutdown_timeouts_default_and_are_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("HOLON_DRAIN_SECONDS", raising=False)
+    monkeypatch.delenv("HOLON_SHUTDOWN_TIMEOUT_SECONDS", raising=False)
+    defaults = Settings()
+    assert (defaults.drain_seconds, defaults.shutdown_timeout_seconds) == (5, 20)
+    monkeypatch.setenv("HOLON_DRAIN_SECONDS", "0.5")
+    monkeypatch.setenv("HOLON_SHUTDOWN_TIMEOUT_SECONDS", "45")
+    settings = Settings()
+    assert (settings.drain_seconds, settings.shutdown_timeout_seconds) == (0.5, 45)
+
+
+@pytest.mark.parametrize("bad", [{"drain_seconds": -1}, {"shutdown_timeout_seconds": 0}], ids=repr)
+def test_negative_drain_and_zero_shutdown_timeout_are_refused(bad: dict[str, float]) -> None:
+    with pytest.raises(ValidationError, match=next(iter(bad))):
+        Settings.model_validate(bad)

@@ -1,12 +1,14 @@
-"""Liveness and readiness probes."""
+"""Liveness and readiness probes, also while the process drains."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import httpx
+from fastapi import FastAPI
 
 from mes_runtime.api.app import create_app
+from mes_runtime.api.drain import Drain
 from mes_runtime.settings import Settings
 
 
@@ -16,6 +18,24 @@ async def test_healthz_and_readyz_on_a_migrated_database(client: httpx.AsyncClie
     assert (live.status_code, live.json()["status"]) == (200, "ok")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"database": "ok", "migrations": "ok"}
+
+
+async def test_draining_is_alive_but_not_ready_and_closes_connections(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    app.state.drain.begin()
+    live = await client.get("/healthz")
+    ready = await client.get("/readyz")
+    assert (live.status_code, live.headers["connection"]) == (200, "close")
+    assert (ready.status_code, ready.headers["connection"]) == (503, "close")
+    assert ready.json() == {"status": "unavailable", "checks": {"shutdown": "draining"}}
+
+
+def test_the_server_can_share_its_drain_flag_with_the_app(tmp_path: Path) -> None:
+    drain = Drain()
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}")
+    assert create_app(settings, drain=drain).state.drain is drain
+    assert create_app(settings).state.drain is not drain
 
 
 async def test_readyz_is_503_when_not_migrated(tmp_path: Path) -> None:
