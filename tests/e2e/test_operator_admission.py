@@ -64,6 +64,30 @@ INVALID: list[tuple[str, dict[str, Any], tuple[str, ...]]] = [
         {"resources": {"memory": "lots"}},
         ("spec.resources.memory", "should match"),
     ),
+    (
+        "toleration-exists-with-value",
+        {"placement": {"tolerations": [{"key": "k", "operator": "Exists", "value": "v"}]}},
+        ("spec.placement.tolerations[0].value", "must not be set when operator is Exists"),
+    ),
+    (
+        "toleration-without-key-not-exists",
+        {"placement": {"tolerations": [{"value": "v"}]}},
+        ("spec.placement.tolerations[0].operator", "operator must be Exists when key is omitted"),
+    ),
+    (
+        "toleration-seconds-without-noexecute",
+        {
+            "placement": {
+                "tolerations": [{"key": "k", "effect": "NoSchedule", "tolerationSeconds": 5}]
+            }
+        },
+        ("spec.placement.tolerations[0].tolerationSeconds", "requires effect NoExecute"),
+    ),
+    (
+        "node-selector-value-invalid",
+        {"placement": {"nodeSelector": {"a": "not valid"}}},
+        ("spec.placement.nodeSelector.a", "should match"),
+    ),
 ]
 
 

@@ -9,6 +9,11 @@ from mes_operator.builders import ModuleContext, build_children, config_data
 from mes_operator.builders.deployment import CONFIG_HASH_ANNOTATION, build_deployment
 from mes_operator.builders.pdb import build_pdb
 from mes_operator.builders.service import build_service
+from mes_operator.builders.shutdown import (
+    DRAIN_SECONDS,
+    SHUTDOWN_TIMEOUT_SECONDS,
+    TERMINATION_GRACE_PERIOD_SECONDS,
+)
 from mes_operator.models import Colour
 
 UID = "0b6f3f3e-1111-2222-3333-444455556666"
@@ -82,7 +87,10 @@ def test_sqlite_is_recreated_postgres_rolls_with_the_secret() -> None:
             database={"engine": "postgresql", "credentialsSecretRef": {"name": "db"}},
         )
     )
-    assert postgres["spec"]["strategy"] == {"type": "RollingUpdate"}
+    assert postgres["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+    }
     assert postgres["spec"]["replicas"] == 3
     assert postgres["spec"]["template"]["spec"]["containers"][0]["env"] == [
         {
@@ -152,3 +160,59 @@ def test_pdb_never_blocks_a_single_replica_drain(replicas: int, budget: dict[str
 
 def test_builders_are_pure() -> None:
     assert build_children(ctx()) == build_children(ctx())
+
+
+PG = {"engine": "postgresql", "credentialsSecretRef": {"name": "db"}}
+
+
+def test_rollouts_wait_for_readiness_which_drops_fast_and_liveness_is_lenient() -> None:
+    deployment = build_deployment(ctx(replicas=2, database=PG))
+    assert deployment["spec"]["minReadySeconds"] == 2
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    ready, live = container["readinessProbe"], container["livenessProbe"]
+    assert (ready["periodSeconds"], ready["failureThreshold"]) == (2, 1)
+    assert (live["periodSeconds"], live["failureThreshold"]) == (10, 3)
+
+
+@pytest.mark.parametrize("database", [{}, PG], ids=["sqlite", "postgresql"])
+def test_the_grace_period_covers_the_runtime_drain_and_shutdown(
+    database: dict[str, Any],
+) -> None:
+    module_ctx = ctx(database=database) if database else ctx()
+    pod = build_deployment(module_ctx)["spec"]["template"]["spec"]
+    settings = config_data(module_ctx)
+    drain = int(settings["HOLON_DRAIN_SECONDS"])
+    shutdown = int(settings["HOLON_SHUTDOWN_TIMEOUT_SECONDS"])
+    assert (drain, shutdown) == (DRAIN_SECONDS, SHUTDOWN_TIMEOUT_SECONDS)
+    grace = pod["terminationGracePeriodSeconds"]
+    assert grace == TERMINATION_GRACE_PERIOD_SECONDS
+    assert grace > drain + shutdown  # a margin for the runtime's own shutdown
+
+
+def test_no_placement_leaves_scheduling_to_the_scheduler() -> None:
+    for spec in ({}, {"placement": {}}):
+        pod = build_deployment(ctx(**spec))["spec"]["template"]["spec"]
+        assert "nodeSelector" not in pod
+        assert "tolerations" not in pod
+
+
+def test_placement_goes_into_the_pod_template_of_both_colours() -> None:
+    placement = {
+        "nodeSelector": {"holon.dev/gmp": "true", "kubernetes.io/arch": "amd64"},
+        "tolerations": [
+            {"key": "holon.dev/gmp", "value": "true", "effect": "NoSchedule"},
+            {"key": "node.kubernetes.io/unreachable", "operator": "Exists",
+             "effect": "NoExecute", "tolerationSeconds": 30},
+            {"operator": "Exists"},
+        ],
+    }  # fmt: skip
+    body = module(placement=placement)
+    for colour in Colour:
+        pod = build_deployment(ModuleContext.from_body(body, colour=colour))["spec"]["template"]
+        assert pod["spec"]["nodeSelector"] == placement["nodeSelector"]
+        assert pod["spec"]["tolerations"] == [
+            {"key": "holon.dev/gmp", "operator": "Equal", "value": "true", "effect": "NoSchedule"},
+            {"key": "node.kubernetes.io/unreachable", "operator": "Exists",
+             "effect": "NoExecute", "tolerationSeconds": 30},
+            {"operator": "Exists"},
+        ]  # fmt: skip

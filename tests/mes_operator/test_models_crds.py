@@ -160,6 +160,45 @@ def test_mesmodule_cross_field_rules_are_all_present() -> None:
     assert any("metadata.name" in r for r in rules)
 
 
+def test_toleration_rules_mirror_the_pod_validation() -> None:
+    placement = _schema(KINDS[0])["properties"]["spec"]["properties"]["placement"]
+    item = placement["properties"]["tolerations"]["items"]
+    rules = {r["fieldPath"]: r for r in item["x-kubernetes-validations"]}
+    assert rules[".value"]["rule"] == "!(self.operator == 'Exists' && has(self.value))"
+    assert rules[".value"]["reason"] == "FieldValueForbidden"
+    assert rules[".operator"]["rule"] == "has(self.key) || self.operator == 'Exists'"
+    assert "self.effect == 'NoExecute'" in rules[".tolerationSeconds"]["rule"]
+    assert item["properties"]["operator"]["default"] == "Equal"  # the rules rely on it
+    assert item["properties"]["operator"]["enum"] == ["Exists", "Equal"]
+    assert item["properties"]["effect"]["enum"] == ["NoSchedule", "PreferNoSchedule", "NoExecute"]
+    assert placement["properties"]["tolerations"]["x-kubernetes-list-type"] == "atomic"
+    assert placement["properties"]["nodeSelector"]["additionalProperties"]["type"] == "string"
+
+
+def test_a_valid_placement_parses_to_the_kubernetes_shape() -> None:
+    spec = MESModuleSpec.model_validate(
+        {
+            "module": "ebr",
+            "version": "1.0.0",
+            "placement": {
+                "nodeSelector": {"holon.dev/gmp": "true", "empty": ""},
+                "tolerations": [
+                    {"key": "holon.dev/gmp", "value": "true", "effect": "NoSchedule"},
+                    {"operator": "Exists"},
+                ],
+            },
+        }
+    )
+    assert spec.placement is not None
+    assert spec.placement.model_dump(by_alias=True, exclude_none=True, mode="json") == {
+        "nodeSelector": {"holon.dev/gmp": "true", "empty": ""},
+        "tolerations": [
+            {"key": "holon.dev/gmp", "operator": "Equal", "value": "true", "effect": "NoSchedule"},
+            {"operator": "Exists"},
+        ],
+    }
+
+
 def test_qualification_spec_is_immutable() -> None:
     spec = _schema(KINDS[2])["properties"]["spec"]
     assert {"rule": "self == oldSelf"}.items() <= spec["x-kubernetes-validations"][0].items()
@@ -210,6 +249,18 @@ def test_default_features_are_all_disabled() -> None:
         {"equipment": [{"name": "Bad_Name"}]},
         {"resources": {"memory": "lots"}},
         {"colour": "blue"},
+        {"placement": {"nodeSelector": {"holon.dev/gmp": "not a label value"}}},
+        {"placement": {"nodeSelector": {f"k{i}": "v" for i in range(33)}}},
+        {"placement": {"tolerations": [{"key": "bad key"}]}},
+        {"placement": {"tolerations": [{"key": "k", "operator": "Sometimes"}]}},
+        {"placement": {"tolerations": [{"key": "k", "effect": "NoRun"}]}},
+        {
+            "placement": {
+                "tolerations": [{"key": "k", "effect": "NoExecute", "tolerationSeconds": -1}]
+            }
+        },
+        {"placement": {"tolerations": [{"operator": "Exists"}] * 33}},
+        {"placement": {"affinity": {}}},
     ],
     ids=repr,
 )

@@ -2,6 +2,8 @@
 
 The runtime reads its settings from ``HOLON_*`` variables (one Settings class); feature
 flags are plain ``"true"``/``"false"`` strings so they are obvious in ``kubectl describe``.
+The graceful-shutdown timing comes from ``builders.shutdown``, which also sizes the Pod's
+termination grace period.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import re
 from typing import Any
 
 from mes_operator.builders.context import HTTP_PORT, ModuleContext, config_map_name, metadata
+from mes_operator.builders.shutdown import shutdown_settings
 from mes_operator.models.mesmodule import DatabaseEngine
 
 DATA_DIR = "/var/lib/holon"
@@ -30,6 +33,7 @@ def config_data(ctx: ModuleContext) -> dict[str, str]:
         "HOLON_MODULE": ctx.spec.module.value,
         "HOLON_MODULE_VERSION": ctx.spec.version,
         "HOLON_DATABASE_ENGINE": ctx.spec.database.engine.value,
+        **shutdown_settings(),
     }
     if ctx.spec.database.engine is DatabaseEngine.SQLITE:
         data["HOLON_DATABASE_URL"] = f"sqlite+aiosqlite:///{DATA_DIR}/holon.db"

@@ -3,6 +3,13 @@
 Hardened by default (non-root, read-only root file system, no capabilities, no token):
 a GMP system's attack surface is part of its qualification. SQLite is single-writer, so a
 SQLite module is recreated rather than rolled.
+
+Rollouts lose no request: a PostgreSQL module rolls one surge Pod at a time and never
+takes a ready Pod away first (``maxUnavailable: 0, maxSurge: 1``); a new Pod counts as
+available only after ``minReadySeconds``; readiness is probed every 2 s and drops at the
+first failure, while liveness stays lenient (a slow database is no reason to restart); and
+the grace period covers the runtime's drain and graceful shutdown (``builders.shutdown``).
+``spec.placement`` (nodeSelector, tolerations) goes into the Pod template as it is.
 """
 
 from __future__ import annotations
@@ -19,10 +26,12 @@ from mes_operator.builders.context import (
     labels,
     metadata,
 )
+from mes_operator.builders.shutdown import TERMINATION_GRACE_PERIOD_SECONDS
 from mes_operator.models.mesmodule import Colour, DatabaseEngine
 
 CONFIG_HASH_ANNOTATION = "mes.holon.dev/config-hash"
 RUNTIME_UID = 10001
+MIN_READY_SECONDS = 2
 
 
 def _env(ctx: ModuleContext) -> list[dict[str, Any]]:
@@ -37,12 +46,12 @@ def _env(ctx: ModuleContext) -> list[dict[str, Any]]:
     return []
 
 
-def _probe(path: str, *, period: int) -> dict[str, Any]:
+def _probe(path: str, *, period: int, failures: int) -> dict[str, Any]:
     return {
         "httpGet": {"path": path, "port": "http"},
         "periodSeconds": period,
         "timeoutSeconds": 2,
-        "failureThreshold": 3,
+        "failureThreshold": failures,
     }
 
 
@@ -55,8 +64,8 @@ def _container(ctx: ModuleContext) -> dict[str, Any]:
         "args": ["serve"],
         "ports": [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}],
         "envFrom": [{"configMapRef": {"name": config_map_name(ctx)}}],
-        "readinessProbe": _probe("/readyz", period=5),
-        "livenessProbe": _probe("/healthz", period=10),
+        "readinessProbe": _probe("/readyz", period=2, failures=1),
+        "livenessProbe": _probe("/healthz", period=10, failures=3),
         "resources": {
             "requests": {"cpu": resources.cpu, "memory": resources.memory},
             "limits": {"memory": resources.memory_limit},
@@ -80,11 +89,32 @@ def _container(ctx: ModuleContext) -> dict[str, Any]:
     return container
 
 
+def _strategy(ctx: ModuleContext) -> dict[str, Any]:
+    if ctx.spec.database.engine is DatabaseEngine.SQLITE:
+        return {"type": "Recreate"}  # one writer: the old Pod goes before the new one starts
+    return {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+
+
+def _placement(ctx: ModuleContext) -> dict[str, Any]:
+    """The Pod spec's nodeSelector and tolerations, only the ones the spec sets."""
+    placement = ctx.spec.placement
+    if placement is None:
+        return {}
+    fields: dict[str, Any] = {}
+    if placement.node_selector:
+        fields["nodeSelector"] = dict(placement.node_selector)
+    if placement.tolerations:
+        fields["tolerations"] = [
+            t.model_dump(by_alias=True, exclude_none=True, mode="json")
+            for t in placement.tolerations
+        ]
+    return fields
+
+
 def build_deployment(ctx: ModuleContext, *, colour: Colour | None = None) -> dict[str, Any]:
     """The Deployment running one colour (default: the active one) of the module."""
     colour = colour or ctx.colour
     pod_labels = {**labels(ctx), **colour_selector_labels(ctx, colour)}
-    recreate = ctx.spec.database.engine is DatabaseEngine.SQLITE
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -94,7 +124,8 @@ def build_deployment(ctx: ModuleContext, *, colour: Colour | None = None) -> dic
         "spec": {
             "replicas": ctx.spec.replicas,
             "selector": {"matchLabels": colour_selector_labels(ctx, colour)},
-            "strategy": {"type": "Recreate"} if recreate else {"type": "RollingUpdate"},
+            "strategy": _strategy(ctx),
+            "minReadySeconds": MIN_READY_SECONDS,
             "template": {
                 "metadata": {
                     "labels": pod_labels,
@@ -105,6 +136,8 @@ def build_deployment(ctx: ModuleContext, *, colour: Colour | None = None) -> dic
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
                     "securityContext": {"fsGroup": RUNTIME_UID},
+                    "terminationGracePeriodSeconds": TERMINATION_GRACE_PERIOD_SECONDS,
+                    **_placement(ctx),
                     "containers": [_container(ctx)],
                     "volumes": [
                         {"name": "data", "emptyDir": {}},

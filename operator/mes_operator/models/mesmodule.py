@@ -10,6 +10,7 @@ admission, before the operator ever sees them.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import Field
 
@@ -155,6 +156,112 @@ class Resources(ResourceModel):
     )
 
 
+QUALIFIED_NAME = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+)
+"""A Kubernetes label key or taint key: an optional DNS-subdomain prefix and ``/``, a name."""
+LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+"""A Kubernetes label value (or taint value): at most 63 characters, may be empty."""
+MAX_NODE_SELECTOR = 32
+MAX_TOLERATIONS = 32
+
+
+class TolerationOperator(StrEnum):
+    """How a toleration matches a taint's value."""
+
+    EXISTS = "Exists"
+    EQUAL = "Equal"
+
+
+class TaintEffect(StrEnum):
+    """What a taint does to Pods that do not tolerate it."""
+
+    NO_SCHEDULE = "NoSchedule"
+    PREFER_NO_SCHEDULE = "PreferNoSchedule"
+    NO_EXECUTE = "NoExecute"
+
+
+class Toleration(ResourceModel):
+    """A Kubernetes toleration (the Pod field of that name), e.g. of GMP-reserved nodes."""
+
+    model_config = ResourceModel.model_config | {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!(self.operator == 'Exists' && has(self.value))",
+                    "message": "value must not be set when operator is Exists "
+                    "(Exists matches every value of the key)",
+                    "fieldPath": ".value",
+                    "reason": "FieldValueForbidden",
+                },
+                {
+                    "rule": "has(self.key) || self.operator == 'Exists'",
+                    "message": "operator must be Exists when key is omitted "
+                    "(a toleration without a key matches every taint)",
+                    "fieldPath": ".operator",
+                    "reason": "FieldValueInvalid",
+                },
+                {
+                    "rule": "!has(self.tolerationSeconds)"
+                    " || (has(self.effect) && self.effect == 'NoExecute')",
+                    "message": "tolerationSeconds requires effect NoExecute "
+                    "(it is how long a Pod stays on a node after such a taint appears)",
+                    "fieldPath": ".tolerationSeconds",
+                    "reason": "FieldValueInvalid",
+                },
+            ]
+        }
+    }
+
+    key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=316,
+        pattern=QUALIFIED_NAME,
+        description="Taint key to tolerate; omitted (with operator Exists) tolerates every taint.",
+    )
+    operator: TolerationOperator = Field(
+        default=TolerationOperator.EQUAL,
+        description="Equal (the taint's value must equal value) or Exists (any value).",
+    )
+    value: str | None = Field(
+        default=None,
+        max_length=63,
+        pattern=LABEL_VALUE,
+        description="Taint value to match (operator Equal only).",
+    )
+    effect: TaintEffect | None = Field(
+        default=None,
+        description="Taint effect to tolerate: NoSchedule, PreferNoSchedule or NoExecute; "
+        "omitted tolerates all effects.",
+    )
+    toleration_seconds: int | None = Field(
+        default=None,
+        ge=0,
+        description="With effect NoExecute: how long the Pod stays bound after the taint "
+        "appears; omitted means forever.",
+    )
+
+
+class Placement(ResourceModel):
+    """Where the runtime Pods may be scheduled: passed into the Pod template unchanged."""
+
+    node_selector: dict[str, Annotated[str, Field(max_length=63, pattern=LABEL_VALUE)]] = Field(
+        default_factory=dict,
+        max_length=MAX_NODE_SELECTOR,
+        description="Node labels the runtime Pods require (the Pod's nodeSelector), "
+        'e.g. {"holon.dev/gmp": "true"}.',
+        json_schema_extra={"default": {}},
+    )
+    tolerations: list[Toleration] = Field(
+        default_factory=list,
+        max_length=MAX_TOLERATIONS,
+        description="Taints the runtime Pods tolerate (the Pod's tolerations).",
+        json_schema_extra={"x-kubernetes-list-type": "atomic", "default": []},
+    )
+
+
 class MESModuleSpec(ResourceModel):
     """Desired state of one MES module."""
 
@@ -242,6 +349,11 @@ class MESModuleSpec(ResourceModel):
         default_factory=Resources,
         description="Compute resources of each runtime Pod.",
         json_schema_extra={"default": {}},
+    )
+    placement: Placement | None = Field(
+        default=None,
+        description="Which nodes the runtime Pods may run on (nodeSelector, tolerations); "
+        "omitted: anywhere the scheduler likes.",
     )
 
 
