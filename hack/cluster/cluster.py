@@ -34,7 +34,7 @@ import procs
 REPO = Path(__file__).resolve().parents[2]
 KIND_NAME = "holon-e2e"
 KIND_CONTEXT = f"kind-{KIND_NAME}"
-SERVICE_CIDR = "10.96.0.0/16"  # virtual addresses inside the API only; nothing dials them
+SERVICE_CIDR = node.SERVICE_CIDR
 POD_CIDR = "10.244.0.0/16"  # kwok's fake pod IPs; nothing dials them either
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 DEFAULT_NODES = 3

@@ -42,6 +42,8 @@ GATEWAY = "10.88.0.1"  # this host, on the Pods' bridge
 DNS_SERVICE_IP = "10.96.0.10"
 CLUSTER_DOMAIN = "cluster.local"
 GUARD_CHAIN = "HOLON-NODE-GUARD"
+HOST_GUARD_CHAIN = "HOLON-NODE-OUT"
+SERVICE_CIDR = "10.96.0.0/16"  # --service-cluster-ip-range: virtual, only kube-proxy's rules
 PAUSE_IMAGE = "holon.local/pause:3.10"
 CNI_BIN_DIRS = ("/usr/lib/cni", "/opt/cni/bin")
 COMPONENTS = ("containerd", "kubelet", "kube-proxy", "coredns")
@@ -423,8 +425,15 @@ def prepare_host() -> None:
     _run("iptables", "-w", "-F", GUARD_CHAIN)
     # Pod traffic may go to Pods (same bridge) and to this host; never out of the machine
     _run("iptables", "-w", "-A", GUARD_CHAIN, "-s", POD_CIDR, "!", "-o", BRIDGE, "-j", "DROP")
-    for chain in ("FORWARD",):
-        rule = ("-j", GUARD_CHAIN)
+    # a Service address that kube-proxy did not translate (a deleted Service, say) must not
+    # follow the default route off the machine: reject it here (the filter table's OUTPUT
+    # comes after kube-proxy's DNAT in nat OUTPUT, so translated traffic never matches)
+    if _run("iptables", "-w", "-L", HOST_GUARD_CHAIN, "-n", check=False).returncode != 0:
+        _run("iptables", "-w", "-N", HOST_GUARD_CHAIN)
+    _run("iptables", "-w", "-F", HOST_GUARD_CHAIN)
+    _run("iptables", "-w", "-A", HOST_GUARD_CHAIN, "-d", SERVICE_CIDR, "-j", "REJECT")
+    for chain, target in (("FORWARD", GUARD_CHAIN), ("OUTPUT", HOST_GUARD_CHAIN)):
+        rule = ("-j", target)
         if _run("iptables", "-w", "-C", chain, *rule, check=False).returncode != 0:
             _run("iptables", "-w", "-I", chain, "1", *rule)
 
@@ -438,9 +447,10 @@ def cleanup_host(bins: Path | None) -> None:
                 capture_output=True,
                 check=False,
             )
-    _run("iptables", "-w", "-D", "FORWARD", "-j", GUARD_CHAIN, check=False)
-    _run("iptables", "-w", "-F", GUARD_CHAIN, check=False)
-    _run("iptables", "-w", "-X", GUARD_CHAIN, check=False)
+    for chain, target in (("FORWARD", GUARD_CHAIN), ("OUTPUT", HOST_GUARD_CHAIN)):
+        _run("iptables", "-w", "-D", chain, "-j", target, check=False)
+        _run("iptables", "-w", "-F", target, check=False)
+        _run("iptables", "-w", "-X", target, check=False)
     _run("ip", "link", "del", BRIDGE, check=False)
 
 
