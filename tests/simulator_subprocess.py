@@ -32,14 +32,15 @@ class SimulatedModule:
 
     endpoint: str
     manifest: ModuleManifest
+    manifest_path: Path
 
 
-def _start(module: str, layout: str, workdir: Path) -> subprocess.Popen[str]:
+def _start(module: str, layout: str, workdir: Path, host: str) -> subprocess.Popen[str]:
     with (workdir / f"simulator-{layout}.log").open("w") as log:
         return subprocess.Popen(
             [
                 sys.executable, "-m", "mes_runtime", "simulate", "--module", module,
-                "--layout", layout, "--manifest-dir", str(workdir / layout),
+                "--layout", layout, "--manifest-dir", str(workdir / layout), "--host", host,
             ],
             cwd=REPO,
             env={**os.environ, "PYTHONPATH": str(REPO)},
@@ -62,7 +63,7 @@ def _announced(
                 break
             name, endpoint, manifest = line.rstrip("\n").split("\t")
             assert name == module
-            return SimulatedModule(endpoint, load_manifest(Path(manifest)))
+            return SimulatedModule(endpoint, load_manifest(Path(manifest)), Path(manifest))
         if proc.poll() is not None:
             break
     pytest.fail(f"simulator did not announce {module}:\n{log.read_text(errors='replace')}")
@@ -82,13 +83,14 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 
 @contextmanager
 def simulated_module(
-    module: str, layouts: Sequence[str], workdir: Path
+    module: str, layouts: Sequence[str], workdir: Path, host: str = "127.0.0.1"
 ) -> Iterator[dict[str, SimulatedModule]]:
-    """``module`` served once per node layout (processes started side by side)."""
+    """``module`` served once per node layout (processes started side by side), on
+    ``host`` (the address its manifest's endpoint names)."""
     procs: dict[str, subprocess.Popen[str]] = {}
     try:
         for layout in layouts:
-            procs[layout] = _start(module, layout, workdir)
+            procs[layout] = _start(module, layout, workdir, host)
         yield {
             layout: _announced(proc, module, workdir / f"simulator-{layout}.log")
             for layout, proc in procs.items()

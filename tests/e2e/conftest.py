@@ -22,6 +22,12 @@ from typing import Any
 
 import pytest
 from e2e_cluster import Cluster, NotTestClusterError, ensure_test_context
+from real_node_support import (  # noqa: F401 - the real-node tests' fixtures, by name
+    host_postgres,
+    host_simulator,
+    module_namespace,
+    real_node,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER_PY = REPO / "hack" / "cluster" / "cluster.py"
@@ -83,12 +89,6 @@ def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 def namespace(cluster: Cluster) -> Iterator[str]:
     """A fresh namespace per test, deleted (without waiting) afterwards."""
     name = f"e2e-{uuid.uuid4().hex[:8]}"
-    cluster.kubectl("create", "namespace", name)
-    # pods need the namespace's default ServiceAccount, made by the controller-manager
-    cluster.eventually(
-        f"ServiceAccount default in {name}",
-        lambda: cluster.kubectl("get", "sa", "default", "-n", name, check=False).returncode == 0,
-        60,
-    )
+    cluster.create_namespace(name)
     yield name
     cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)

@@ -114,6 +114,16 @@ class Cluster:
             args += ["-n", namespace]
         return json.loads(self.kubectl(*args).stdout)
 
+    def create_namespace(self, name: str) -> None:
+        """Create ``name`` and wait for its default ServiceAccount (Pods need it; the
+        controller-manager makes it)."""
+        self.kubectl("create", "namespace", name)
+        self.eventually(
+            f"ServiceAccount default in {name}",
+            lambda: self.kubectl("get", "sa", "default", "-n", name, check=False).returncode == 0,
+            60,
+        )
+
     def eventually(self, what: str, check: Callable[[], bool], timeout: float = 120) -> None:
         """Poll until check() holds; fail with `what` otherwise (a bound, not a timing assert)."""
         deadline = time.monotonic() + timeout

@@ -1,0 +1,222 @@
+"""Fixtures and helpers of the real-node end-to-end tests (no tests here).
+
+The real node (containerd + kubelet on this machine) runs Holon's own images; the servers
+the Pods use but that are not Holon (PostgreSQL, the equipment simulator) run on the host,
+listening on the Pods' bridge gateway, and get cluster names through selector-less
+Services (hack/cluster/node.py explains why).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from e2e_cluster import Cluster
+
+from bench.postgres import PgServer, throwaway_postgres
+from tests.simulator_subprocess import SimulatedModule, simulated_module
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "hack" / "cluster"))
+import node  # noqa: E402
+
+IMAGES_PY = REPO / "hack" / "images" / "build.py"
+RUNTIME_IMAGE = "holon.local/mes-runtime"
+OPERATOR_IMAGE = "holon.local/mes-operator"
+VERSION = "0.1.0"  # the project's version: the tag `make images` gives
+NEXT_VERSION = "0.1.1"  # the same image tagged again: a version bump to roll out
+
+PLACEMENT = {
+    "nodeSelector": {node.NODE_LABEL[0]: node.NODE_LABEL[1]},
+    "tolerations": [{"key": node.NODE_TAINT, "operator": "Exists", "effect": "NoSchedule"}],
+}
+
+
+@dataclass(frozen=True)
+class RealNode:
+    state: Path
+    socket: Path
+
+    def ctr(self, *args: str) -> str:
+        res = subprocess.run(
+            ["ctr", "--address", str(self.socket), "-n", "k8s.io", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        if res.returncode != 0:
+            pytest.fail(f"ctr {' '.join(args)} failed: {res.stderr}")
+        return res.stdout
+
+
+def cluster_info() -> dict[str, Any]:
+    state = Path(os.environ.get("HOLON_CLUSTER_DIR", REPO / ".holon" / "cluster"))
+    info: dict[str, Any] = json.loads((state / "cluster.json").read_text())
+    return info
+
+
+@pytest.fixture(scope="session")
+def real_node(cluster: Cluster, request: pytest.FixtureRequest) -> RealNode:
+    """The cluster's real node with Holon's images imported (built if needed, cached)."""
+    info = cluster_info()
+    if not info.get("real_node"):
+        if os.environ.get("CI"):
+            pytest.fail("CI runs the real-node tests: the cluster has no real node")
+        pytest.skip("the cluster was started without the real node (REAL_NODE=0)")
+    state = Path(str(info["kubeconfig"])).parent
+    found = RealNode(state=state, socket=node.containerd_socket(state))
+    cmd = [sys.executable, str(IMAGES_PY), "--import-address", str(found.socket)]
+    capman = request.config.pluginmanager.getplugin("capturemanager")
+    print("\n[e2e] building (cached) and importing Holon's images", flush=True)
+    if capman is not None:
+        with capman.global_and_fixture_disabled():
+            rc = subprocess.run(cmd, check=False, timeout=1800).returncode
+    else:
+        rc = subprocess.run(cmd, check=False, timeout=1800).returncode
+    if rc != 0:
+        pytest.fail(f"{IMAGES_PY.relative_to(REPO)} failed (exit {rc}); see its output")
+    found.ctr(
+        "images", "tag", "--force", f"{RUNTIME_IMAGE}:{VERSION}", f"{RUNTIME_IMAGE}:{NEXT_VERSION}"
+    )
+    return found
+
+
+@pytest.fixture(scope="module")
+def module_namespace(cluster: Cluster) -> Iterator[str]:
+    name = f"e2e-real-{uuid.uuid4().hex[:6]}"
+    cluster.create_namespace(name)
+    yield name
+    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="session")
+def host_postgres() -> Iterator[PgServer]:
+    """PostgreSQL on the host, for Pods on the bridge (SCRAM with a random password)."""
+    with throwaway_postgres(
+        listen=("127.0.0.1", node.GATEWAY),
+        clients=node.POD_CIDR,
+        password=secrets.token_urlsafe(18),
+    ) as server:
+        if isinstance(server, str):
+            pytest.fail(f"the real-node tests need PostgreSQL: {server}")
+        yield server
+
+
+@pytest.fixture(scope="module")
+def host_simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatedModule]:
+    """BR-101 served by the simulator on the host, on the Pods' gateway address."""
+    workdir = tmp_path_factory.mktemp("simulator")
+    with simulated_module("BR-101", ["string"], workdir, host=node.GATEWAY) as modules:
+        yield modules["string"]
+
+
+def host_service(cluster: Cluster, namespace: str, name: str, port: int, target: int) -> None:
+    cluster.apply(*node.host_service(name, namespace, port, target), namespace=namespace)
+
+
+def pods(cluster: Cluster, namespace: str, selector: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = cluster.get("pods", namespace=namespace)["items"]
+    wanted = dict(part.split("=", 1) for part in selector.split(","))
+    return [
+        p
+        for p in items
+        if all(p["metadata"].get("labels", {}).get(k) == v for k, v in wanted.items())
+    ]
+
+
+def ready(pod: dict[str, Any]) -> bool:
+    conditions = pod.get("status", {}).get("conditions", [])
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def pod_logs(cluster: Cluster, namespace: str, selector: str) -> str:
+    res = cluster.kubectl(
+        "logs", "-n", namespace, "-l", selector, "--tail=40", "--prefix", check=False
+    )
+    return res.stdout + res.stderr
+
+
+@dataclass
+class LoadResult:
+    sent: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.seconds if self.seconds else 0.0
+
+
+class LoadLoop:
+    """Requests from the host at a steady rate, on keep-alive connections, until stopped
+    or a bound is reached (count and time), counting every non-2xx answer and every
+    transport error as a failed request."""
+
+    def __init__(
+        self,
+        url: str,
+        headers: dict[str, str],
+        *,
+        rate: float = 30.0,
+        workers: int = 3,
+        max_seconds: float = 300.0,
+    ) -> None:
+        self.url = url
+        self.headers = headers
+        self.interval = workers / rate
+        self.workers = workers
+        self.max_seconds = max_seconds
+        self.result = LoadResult()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._started = 0.0
+
+    def _worker(self) -> None:
+        with httpx.Client(headers=self.headers, timeout=10) as client:
+            next_at = time.monotonic()
+            deadline = self._started + self.max_seconds
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                error = None
+                try:
+                    response = client.get(self.url)
+                    if response.status_code >= 300:
+                        error = f"HTTP {response.status_code}: {response.text[:120]}"
+                except httpx.HTTPError as exc:
+                    error = f"{type(exc).__name__}: {exc}"
+                with self._lock:
+                    self.result.sent += 1
+                    if error is not None:
+                        self.result.failed += 1
+                        self.result.failures.append(error)
+                next_at += self.interval
+                time.sleep(max(0.0, next_at - time.monotonic()))
+
+    def __enter__(self) -> LoadLoop:
+        self._started = time.monotonic()
+        for i in range(self.workers):
+            thread = threading.Thread(target=self._worker, name=f"load-{i}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+            time.sleep(self.interval / self.workers)  # spread the workers' ticks
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        self.result.seconds = time.monotonic() - self._started

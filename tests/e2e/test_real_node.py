@@ -1,0 +1,373 @@
+"""The real node runs Holon's own images: Pods that really serve HTTP.
+
+1. A runtime Pod (from `make images`) passes readiness on the real node and answers
+   through its ClusterIP Service, from the host and from another Pod by DNS name.
+2. The operator runs from its image in the cluster, with its chart's ServiceAccount,
+   and reconciles a MESModule whose runtime Pods connect to PostgreSQL and to the
+   equipment simulator (both on the host); an Equipment is verified from inside the cluster.
+3. A version bump rolls the runtime over under a steady load from the host: every request
+   is answered (the runtime drains: readiness false, in-flight requests finish, exit).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from e2e_cluster import Cluster
+from mes_operator.builders.context import HTTP_PORT
+from real_node_support import (
+    NEXT_VERSION,
+    OPERATOR_IMAGE,
+    PLACEMENT,
+    REPO,
+    RUNTIME_IMAGE,
+    VERSION,
+    LoadLoop,
+    RealNode,
+    host_service,
+    pod_logs,
+    pods,
+    ready,
+)
+
+from bench.postgres import PgServer
+from tests.simulator_subprocess import SimulatedModule
+
+pytestmark = pytest.mark.e2e
+
+CHART = REPO / "charts" / "holon"
+GROUP = "mes.holon.dev"
+MODULE = "batch"
+RUNTIME_PORT = HTTP_PORT  # the runtime container port the operator configures
+RUNTIME_SELECTOR = f"app.kubernetes.io/name=mes-runtime,app.kubernetes.io/instance={MODULE}"
+
+
+def test_runtime_pod_answers_through_its_service_from_host_and_pod(
+    cluster: Cluster, real_node: RealNode, namespace: str
+) -> None:
+    labels = {"app": "runtime"}
+    cluster.apply(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "runtime"},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        **PLACEMENT,
+                        "containers": [
+                            {
+                                "name": "runtime",
+                                "image": f"{RUNTIME_IMAGE}:{VERSION}",
+                                "args": ["serve"],
+                                "env": [
+                                    {"name": "HOLON_HOST", "value": "0.0.0.0"},  # noqa: S104
+                                    {"name": "HOLON_PORT", "value": "8080"},
+                                    {"name": "HOLON_DATA_DIR", "value": "/data"},
+                                ],
+                                "ports": [{"name": "http", "containerPort": 8080}],
+                                "readinessProbe": {
+                                    "httpGet": {"path": "/readyz", "port": "http"},
+                                    "periodSeconds": 2,
+                                },
+                                "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+                            }
+                        ],
+                        "volumes": [{"name": "data", "emptyDir": {}}],
+                    },
+                },
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "runtime"},
+            "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": "http"}]},
+        },
+        namespace=namespace,
+    )
+    res = cluster.kubectl(
+        "rollout", "status", "deploy/runtime", "-n", namespace, "--timeout=120s", check=False
+    )
+    assert res.returncode == 0, pod_logs(cluster, namespace, "app=runtime") + res.stderr
+    (pod,) = pods(cluster, namespace, "app=runtime")
+    assert pod["spec"]["nodeName"] == "holon-node"
+    assert ready(pod)
+
+    service = cluster.get("service", "runtime", namespace)
+    from_host = httpx.get(f"http://{service['spec']['clusterIP']}/readyz", timeout=10)
+    assert from_host.status_code == 200
+    assert from_host.json()["checks"] == {"database": "ok", "migrations": "ok"}
+
+    fetch = (
+        "import urllib.request as u; "
+        f"r = u.urlopen('http://runtime.{namespace}.svc.cluster.local/healthz', timeout=10); "
+        "print(r.status, r.read().decode())"
+    )
+    cluster.apply(
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": "client"},
+            "spec": {
+                "backoffLimit": 0,
+                "template": {
+                    "spec": {
+                        **PLACEMENT,
+                        "restartPolicy": "Never",
+                        "containers": [
+                            {
+                                "name": "client",
+                                "image": f"{RUNTIME_IMAGE}:{VERSION}",
+                                "command": ["python3", "-c", fetch],
+                            }
+                        ],
+                    }
+                },
+            },
+        },
+        namespace=namespace,
+    )
+    done = cluster.kubectl(
+        "wait", "--for=condition=complete", "job/client", "-n", namespace, "--timeout=90s",
+        check=False,
+    )  # fmt: skip
+    logs = cluster.kubectl("logs", "job/client", "-n", namespace, check=False)
+    assert done.returncode == 0, logs.stdout + logs.stderr
+    status, body = logs.stdout.strip().split(" ", 1)
+    assert status == "200"
+    assert json.loads(body)["status"] == "ok"
+
+
+# ----------------------------------------------------------------------------- operator
+
+
+@dataclass
+class InCluster:
+    namespace: str
+    release: str
+    database_url: str  # as the host reaches it
+    simulator: SimulatedModule
+
+    def runtime_url(self, cluster: Cluster) -> str:
+        service = cluster.get("service", MODULE, self.namespace)
+        return f"http://{service['spec']['clusterIP']}"
+
+
+def mesmodule(version: str) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/v1alpha1",
+        "kind": "MESModule",
+        "metadata": {"name": MODULE},
+        "spec": {
+            "module": "batch-execution",
+            "version": version,
+            "image": RUNTIME_IMAGE,
+            "replicas": 2,
+            "database": {
+                "engine": "postgresql",
+                "credentialsSecretRef": {"name": "runtime-db", "key": "url"},
+            },
+            "placement": PLACEMENT,
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def in_cluster(
+    cluster: Cluster,
+    real_node: RealNode,
+    module_namespace: str,
+    host_postgres: PgServer,
+    host_simulator: SimulatedModule,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[InCluster]:
+    """The chart with the operator image on the real node, watching this namespace; the
+    runtime's database and the simulator reachable by Service names."""
+    ns = module_namespace
+    release = f"holon-{ns[-6:]}"
+    database = f"holon_{ns[-6:]}"
+    host_postgres.create_database(database)
+    host_service(cluster, ns, "postgres", 5432, host_postgres.port)
+    in_cluster_url = host_postgres.url(database, host=f"postgres.{ns}.svc.cluster.local")
+    in_cluster_url = in_cluster_url.replace(f":{host_postgres.port}/", ":5432/")
+    cluster.kubectl(
+        "create", "secret", "generic", "runtime-db", "-n", ns,
+        f"--from-literal=url={in_cluster_url}",
+    )  # fmt: skip
+    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
+    values = tmp_path_factory.mktemp("values") / "values.json"
+    values.write_text(
+        json.dumps(
+            {
+                "crds": {"enabled": False},
+                "replicaCount": 1,
+                "image": {"repository": OPERATOR_IMAGE, "tag": VERSION},
+                "operator": {"watchNamespaces": [ns], "reconcileInterval": 10},
+                **PLACEMENT,
+            }
+        )
+    )
+    try:
+        installed = cluster.helm(
+            "install", release, str(CHART), "-n", ns, "-f", str(values),
+            "--wait", "--timeout", "180s", check=False,
+        )  # fmt: skip
+        assert installed.returncode == 0, installed.stderr + pod_logs(
+            cluster, ns, "app.kubernetes.io/name=holon-operator"
+        )
+        yield InCluster(ns, release, host_postgres.url(database), host_simulator)
+    finally:
+        cluster.kubectl("delete", "mesmodules,equipment", "--all", "-n", ns, "--timeout=60s",
+                        check=False)  # fmt: skip
+        cluster.helm("uninstall", release, "-n", ns, "--wait", "--timeout", "120s", check=False)
+
+
+def _module_ready(cluster: Cluster, ns: str) -> bool:
+    body = cluster.get("mesmodule", MODULE, ns)
+    conditions = body.get("status", {}).get("conditions", [])
+    return any(
+        c["type"] == "Ready"
+        and c["status"] == "True"
+        and c.get("observedGeneration") == body["metadata"]["generation"]
+        for c in conditions
+    )
+
+
+def _admin_headers(base: str, database_url: str, username: str) -> dict[str, str]:
+    """An admin created on the host against the module's database (as a platform engineer
+    would with `mes-runtime create-admin`), then a bearer token from the runtime."""
+    made = subprocess.run(
+        [sys.executable, "-m", "mes_runtime", "create-admin", "--username", username],
+        env={"PATH": "/usr/bin:/bin", "HOLON_DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert made.returncode == 0, made.stderr
+    password = made.stdout.strip().splitlines()[-1]
+    token = httpx.post(
+        f"{base}/api/v1/auth/token",
+        json={"username": username, "password": password},
+        timeout=10,
+    )
+    assert token.status_code == 200, token.text
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+def test_operator_from_its_image_runs_a_module_on_postgres_and_the_simulator(
+    cluster: Cluster, in_cluster: InCluster
+) -> None:
+    ns = in_cluster.namespace
+    (operator_pod,) = pods(cluster, ns, "app.kubernetes.io/name=holon-operator")
+    assert operator_pod["spec"]["nodeName"] == "holon-node"
+    assert operator_pod["spec"]["containers"][0]["image"] == f"{OPERATOR_IMAGE}:{VERSION}"
+    assert operator_pod["spec"]["serviceAccountName"] == in_cluster.release
+
+    cluster.apply(mesmodule(VERSION), namespace=ns)
+    cluster.eventually(
+        "MESModule Ready with 2 runtime Pods on the real node",
+        lambda: _module_ready(cluster, ns),
+        180,
+    )
+    runtime_pods = pods(cluster, ns, RUNTIME_SELECTOR)
+    assert len(runtime_pods) == 2, [p["metadata"]["name"] for p in runtime_pods]
+    assert all(p["spec"]["nodeName"] == "holon-node" and ready(p) for p in runtime_pods)
+
+    base = in_cluster.runtime_url(cluster)
+    readiness = httpx.get(f"{base}/readyz", timeout=10).json()
+    assert readiness["checks"]["database"] == "ok"  # PostgreSQL, by its Service name
+
+    headers = _admin_headers(base, in_cluster.database_url, "admin")
+    manifest = in_cluster.simulator.manifest_path
+    imported = httpx.post(
+        f"{base}/api/v1/equipment",
+        content=manifest.read_bytes(),
+        headers={**headers, "Content-Type": "application/xml"},
+        timeout=30,
+    )
+    assert imported.status_code == 201, imported.text
+
+    def every_replica_connected() -> bool:
+        for pod in pods(cluster, ns, RUNTIME_SELECTOR):
+            url = f"http://{pod['status']['podIP']}:{RUNTIME_PORT}/api/v1/equipment"
+            listed = httpx.get(url, headers=headers, timeout=10).json()
+            if not any(e["name"] == "BR-101" and e["connected"] for e in listed):
+                return False
+        return True
+
+    cluster.eventually("both runtime replicas connected to BR-101", every_replica_connected, 60)
+
+    cluster.apply(
+        {
+            "apiVersion": f"{GROUP}/v1alpha1",
+            "kind": "Equipment",
+            "metadata": {"name": "br-101"},
+            "spec": {
+                "endpoint": in_cluster.simulator.endpoint,
+                "requiredServices": ["Cultivate"],
+                "timeoutSeconds": 5,
+            },
+        },
+        namespace=ns,
+    )
+
+    def verified() -> bool:
+        body = cluster.get("equipment", "br-101", ns)
+        conditions = body.get("status", {}).get("conditions", [])
+        return any(c["type"] == "Verified" and c["status"] == "True" for c in conditions)
+
+    cluster.eventually("Equipment br-101 Verified by the in-cluster operator", verified, 90)
+
+
+def test_rolling_update_under_load_loses_no_request(
+    cluster: Cluster, in_cluster: InCluster
+) -> None:
+    ns = in_cluster.namespace
+    if not _module_ready(cluster, ns):
+        pytest.skip("needs the module of the previous test")
+    base = in_cluster.runtime_url(cluster)
+    headers = _admin_headers(base, in_cluster.database_url, "loadtest")
+    before = {p["metadata"]["name"] for p in pods(cluster, ns, RUNTIME_SELECTOR)}
+
+    def rolled() -> bool:
+        deployment = cluster.get("deployment", f"{MODULE}-blue", ns)
+        status = deployment.get("status", {})
+        current = {p["metadata"]["name"] for p in pods(cluster, ns, RUNTIME_SELECTOR)}
+        images = {
+            c["image"] for p in pods(cluster, ns, RUNTIME_SELECTOR) for c in p["spec"]["containers"]
+        }
+        return (
+            status.get("observedGeneration", 0) >= deployment["metadata"]["generation"]
+            and status.get("updatedReplicas") == status.get("replicas") == 2
+            and status.get("availableReplicas") == 2
+            and not (current & before)  # the old Pods have exited, not just turned unready
+            and images == {f"{RUNTIME_IMAGE}:{NEXT_VERSION}"}
+        )
+
+    with LoadLoop(f"{base}/api/v1/equipment", headers, rate=30, workers=3) as load:
+        time.sleep(3)  # steady load before the rollout starts
+        cluster.apply(mesmodule(NEXT_VERSION), namespace=ns)
+        cluster.eventually("the rolling update to finish", rolled, 240)
+        time.sleep(3)  # and after it
+    result = load.result
+    print(
+        f"\n[rolling update under load] {result.sent} requests in {result.seconds:.1f} s "
+        f"({result.rate:.1f}/s), failed requests: {result.failed}",
+        flush=True,
+    )
+    assert result.rate >= 20, "the load loop must offer at least 20 requests/s"
+    assert result.failed == 0, result.failures[:10]
