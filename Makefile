@@ -31,6 +31,10 @@ $(STAMP): pyproject.toml uv.lock hack/setup.sh
 demo: setup ## Simulator + runtime on SQLite, the mAb demo batch to completion, journal verified.
 	@$(PY) -m mes_runtime.demo
 
+.PHONY: demo-cluster
+demo-cluster: setup ## The cluster with its real node, images, helm install, a MESModule + Equipment, the demo batch, the UI's URL.
+	@$(PY) hack/demo_cluster.py
+
 ##@ Quality
 
 .PHONY: lint
@@ -48,7 +52,7 @@ test: lint test-fast test-e2e chart-check ## Everything CI runs: lint, unit/inte
 
 .PHONY: test-e2e
 test-e2e: setup ## End-to-end tests against the local Kubernetes cluster.
-	@$(PYTEST) -q -m e2e tests/e2e tests/bench
+	@$(PYTEST) -q -m e2e tests/e2e tests/bench tests/hack
 
 ##@ Benchmarks
 
@@ -57,4 +61,5 @@ bench: setup ## Benchmarks (medians, ratios against an in-run baseline).
 	@$(PY) -m bench
 
 -include hack/cluster.mk
+-include hack/images.mk
 -include hack/chart.mk

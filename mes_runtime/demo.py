@@ -54,10 +54,14 @@ def _step(number: int, text: str) -> None:
 
 
 class Demo:
-    def __init__(self, *, workdir: Path, port: int, time_factor: float) -> None:
+    def __init__(
+        self, *, workdir: Path, port: int, time_factor: float, simulator_host: str = "127.0.0.1"
+    ) -> None:
         self.workdir = workdir
         self.port = port
         self.time_factor = time_factor
+        self.simulator_host = simulator_host
+        self.endpoints: dict[str, str] = {}
         self.base = f"http://127.0.0.1:{port}"
         self.env = {
             **os.environ,
@@ -112,6 +116,8 @@ class Demo:
             str(self.time_factor),
             "--manifest-dir",
             str(manifests),
+            "--host",
+            self.simulator_host,
         )
         published: dict[str, Path] = {}
         assert process.stdout is not None
@@ -122,8 +128,17 @@ class Demo:
                 raise SystemExit("the simulator stopped before publishing its modules")
             name, endpoint, path = line.rstrip("\n").split("\t")
             published[name] = Path(path)
+            self.endpoints[name] = endpoint
             print(f"      {name:<7} {endpoint}  manifest {path}", flush=True)
         return published
+
+    def use_runtime(self, base: str, database_url: str) -> None:
+        """Drive a runtime that runs elsewhere (``make demo-cluster``: in Kubernetes) instead
+        of starting one; ``database_url`` is its database as this host reaches it."""
+        self.http.close()
+        self.base = base.rstrip("/")
+        self.http = httpx.Client(base_url=self.base, timeout=30)
+        self.env["HOLON_DATABASE_URL"] = database_url
 
     def start_runtime(self) -> None:
         _step(2, f"starting the runtime on SQLite ({self.workdir / 'runtime.db'})")
