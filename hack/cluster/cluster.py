@@ -480,6 +480,8 @@ def start_node(bins: Path, state: Path, api: str) -> None:
     """The real worker node: host networking, containerd (+ the pause image), kubelet,
     kube-proxy, CoreDNS; returns once the node is Ready."""
     print(f"==> real node {node.NODE_NAME}: bridge {node.BRIDGE} {node.POD_CIDR}, containerd")
+    if (taken := node.another_node_running()) is not None:
+        raise procs.ComponentFailed(taken)
     node.prepare_host()
     node.write_files(state, api)
     objects = "\n---\n".join(json.dumps(o) for o in node.cluster_objects())

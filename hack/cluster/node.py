@@ -84,6 +84,20 @@ def missing_prerequisites() -> list[str]:
     return problems
 
 
+def another_node_running() -> str | None:
+    """The real node's addresses are machine-wide (bridge, kubelet port, DNS): a second
+    cluster's node cannot start beside a running one. Says which port is taken."""
+    for port in (KUBELET_PORT, 53):
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex((GATEWAY, port)) == 0:
+                return (
+                    f"{GATEWAY}:{port} is taken: another local cluster's real node runs on this "
+                    "machine; stop it with `make cluster-down` in its checkout"
+                )
+    return None
+
+
 def cni_bin_dir() -> str | None:
     for d in CNI_BIN_DIRS:
         if (Path(d) / "bridge").is_file():
