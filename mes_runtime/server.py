@@ -112,6 +112,9 @@ def main(argv: list[str]) -> int:
     if settings.migrate_on_start:
         log.info("migrating the database to heads")
         upgrade(settings.database_url)
+    # /readyz checks the revision on every probe (every 2 s in Kubernetes): alembic's
+    # per-connection INFO lines would drown the log; migrations above have logged already
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
     drain = Drain()
     config = uvicorn.Config(
         create_app(settings, drain=drain),
