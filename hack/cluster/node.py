@@ -86,15 +86,26 @@ def missing_prerequisites() -> list[str]:
 
 def another_node_running() -> str | None:
     """The real node's addresses are machine-wide (bridge, kubelet port, DNS): a second
-    cluster's node cannot start beside a running one. Says which port is taken."""
+    cluster's node cannot start beside a running one. Says which port is taken.
+
+    Reads the kernel's socket table rather than dialling: before the bridge exists the
+    gateway address is not local, and a dial would leave the machine."""
+    # /proc/net/tcp writes an IPv4 address as the hex of its bytes in host (little-endian)
+    # order; a listener on the gateway or on every address blocks ours
+    ours = {socket.inet_aton(GATEWAY)[::-1].hex().upper(), "00000000"}
+    listening: set[int] = set()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            address, port = fields[1].split(":")
+            if fields[3] == "0A" and address in ours:  # TCP_LISTEN
+                listening.add(int(port, 16))
     for port in (KUBELET_PORT, 53):
-        with socket.socket() as sock:
-            sock.settimeout(0.5)
-            if sock.connect_ex((GATEWAY, port)) == 0:
-                return (
-                    f"{GATEWAY}:{port} is taken: another local cluster's real node runs on this "
-                    "machine; stop it with `make cluster-down` in its checkout"
-                )
+        if port in listening:
+            return (
+                f"port {port} is taken: another local cluster's real node may run on this "
+                "machine; stop it with `make cluster-down` in its checkout"
+            )
     return None
 
 
