@@ -273,6 +273,9 @@ def test_operator_from_its_image_runs_a_module_on_postgres_and_the_simulator(
 ) -> None:
     ns = in_cluster.namespace
     (operator_pod,) = pods(cluster, ns, "app.kubernetes.io/name=holon-operator")
+    # the chart's own `helm test` hook (a Pod from the operator image) passes here
+    tested = cluster.helm("test", in_cluster.release, "-n", ns, "--timeout", "120s", check=False)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
     assert operator_pod["spec"]["nodeName"] == "holon-node"
     assert operator_pod["spec"]["containers"][0]["image"] == f"{OPERATOR_IMAGE}:{VERSION}"
     assert operator_pod["spec"]["serviceAccountName"] == in_cluster.release
