@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 CLUSTER_PY = REPO / "hack" / "cluster" / "cluster.py"
 # the first e2e test's setup may include the one-time cold build of the cluster binaries
 CLUSTER_SETUP_TIMEOUT = 3600
+IMAGES_SETUP_TIMEOUT = 1800
 
 
 @pytest.hookimpl(trylast=True)  # after -m/-k deselection: the first test that will run
@@ -42,6 +43,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     e2e = [item for item in items if item.get_closest_marker("e2e")]
     if e2e:
         e2e[0].add_marker(pytest.mark.timeout(CLUSTER_SETUP_TIMEOUT))
+    # likewise the first test on the real node builds Holon's images (cold: a debootstrap
+    # and the wheel's dependencies)
+    real = [item for item in e2e if "real_node" in getattr(item, "fixturenames", ())]
+    if real:
+        real[0].add_marker(pytest.mark.timeout(IMAGES_SETUP_TIMEOUT))
 
 
 def _bring_up(config: pytest.Config) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import pytest
 from e2e_cluster import Cluster
 from real_node_support import REPO, RealNode
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]  # the whole demo: ~70 s warm
 
 
 def test_demo_cluster_runs_the_demo_batch_in_the_cluster(

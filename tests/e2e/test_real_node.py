@@ -41,7 +41,7 @@ from real_node_support import (
 from bench.postgres import PgServer
 from tests.simulator_subprocess import SimulatedModule
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]  # Pods really start here
 
 CHART = REPO / "charts" / "holon"
 GROUP = "mes.holon.dev"
