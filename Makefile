@@ -4,6 +4,9 @@ SHELL := /usr/bin/env bash
 .DEFAULT_GOAL := help
 
 UV      ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+# `pip install --user uv` (hack/setup.sh on a fresh machine) lands in ~/.local/bin, which
+# is not always on PATH; scripts started from make (images, cluster) find it there
+export PATH := $(HOME)/.local/bin:$(PATH)
 PY      := .venv/bin/python
 PYTEST  := .venv/bin/pytest
 STAMP   := .holon/setup.stamp

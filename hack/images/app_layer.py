@@ -80,23 +80,31 @@ def python_platform(machine: str) -> str:
     return f"{machine}-manylinux_{GLIBC}"
 
 
+def uv_bin() -> str:
+    """uv from PATH, else where `pip install --user uv` (hack/setup.sh) puts it."""
+    found = shutil.which("uv") or shutil.which("uv", path=str(Path.home() / ".local" / "bin"))
+    if found is None:
+        raise SystemExit("uv is not installed: run `make setup`")
+    return found
+
+
 def build_app_root(repo: Path, stage: Path, work: Path, *, machine: str) -> None:
     """Fill ``stage`` with the layer's tree: /opt/holon/site, launchers, the data dir."""
     site = stage / SITE
     site.mkdir(parents=True)
     dist = work / "dist"
-    run_logged("wheel", ["uv", "build", "--wheel", "-o", str(dist)], cwd=repo)
+    run_logged("wheel", [uv_bin(), "build", "--wheel", "-o", str(dist)], cwd=repo)
     wheels = sorted(dist.glob("*.whl"))
     if len(wheels) != 1:
         raise SystemExit(f"expected one wheel in {dist}, found {wheels}")
     reqs = work / "requirements.txt"
     run_logged(
         "lock",
-        ["uv", "export", "--frozen", "--no-dev", "--no-emit-project", "-o", str(reqs)],
+        [uv_bin(), "export", "--frozen", "--no-dev", "--no-emit-project", "-o", str(reqs)],
         cwd=repo,
     )
     target = [
-        "uv",
+        uv_bin(),
         "pip",
         "install",
         "--target",

@@ -292,7 +292,12 @@ def build(
     started = time.monotonic()
     needed = [name for name in LAYER_TOOLS if any(name in IMAGE_LAYERS[i] for i in only)]
     tools = [LAYER_TOOLS[name] for name in needed] + (["ctr"] if import_address else [])
-    missing = [tool for tool in tools if shutil.which(tool) is None]
+    missing = [
+        tool
+        for tool in tools
+        if shutil.which(tool) is None
+        and not (tool == "uv" and (Path.home() / ".local" / "bin" / "uv").exists())
+    ]
     if missing:
         raise SystemExit(
             f"missing tools for the images: {', '.join(missing)} (apt: debootstrap, containerd)"
