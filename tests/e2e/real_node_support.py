@@ -149,6 +149,19 @@ def pod_logs(cluster: Cluster, namespace: str, selector: str) -> str:
     return res.stdout + res.stderr
 
 
+def get_once_routed(url: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    """GET through a Service address once kube-proxy has programmed it: a Service's rules
+    appear a moment after the Service (until then this host rejects the address)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return httpx.get(url, headers=headers, timeout=10)
+        except httpx.ConnectError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 @dataclass
 class LoadResult:
     sent: int = 0

@@ -32,6 +32,7 @@ from real_node_support import (
     VERSION,
     LoadLoop,
     RealNode,
+    get_once_routed,
     host_service,
     pod_logs,
     pods,
@@ -106,9 +107,28 @@ def test_runtime_pod_answers_through_its_service_from_host_and_pod(
     assert ready(pod)
 
     service = cluster.get("service", "runtime", namespace)
-    from_host = httpx.get(f"http://{service['spec']['clusterIP']}/readyz", timeout=10)
+    from_host = get_once_routed(f"http://{service['spec']['clusterIP']}/readyz")
     assert from_host.status_code == 200
     assert from_host.json()["checks"] == {"database": "ok", "migrations": "ok"}
+
+    # `kubectl port-forward` (API server -> kubelet -> containerd), as the README offers
+    forward = subprocess.Popen(
+        [str(cluster.kubectl_bin), "--context", cluster.context, "-n", namespace,
+         "port-forward", "svc/runtime", ":80"],
+        env=cluster.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert forward.stdout is not None
+        line = forward.stdout.readline()  # "Forwarding from 127.0.0.1:PORT -> 8080"
+        assert line.startswith("Forwarding from 127.0.0.1:"), line
+        local = line.split()[2]
+        forwarded = httpx.get(f"http://{local}/healthz", timeout=10)
+        assert forwarded.status_code == 200
+    finally:
+        forward.terminate()
+        forward.wait(timeout=10)
+        if forward.stdout is not None:
+            forward.stdout.close()
 
     fetch = (
         "import urllib.request as u; "
@@ -291,7 +311,7 @@ def test_operator_from_its_image_runs_a_module_on_postgres_and_the_simulator(
     assert all(p["spec"]["nodeName"] == "holon-node" and ready(p) for p in runtime_pods)
 
     base = in_cluster.runtime_url(cluster)
-    readiness = httpx.get(f"{base}/readyz", timeout=10).json()
+    readiness = get_once_routed(f"{base}/readyz").json()
     assert readiness["checks"]["database"] == "ok"  # PostgreSQL, by its Service name
 
     headers = _admin_headers(base, in_cluster.database_url, "admin")
