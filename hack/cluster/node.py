@@ -472,10 +472,22 @@ def cleanup_host(bins: Path | None) -> None:
                 capture_output=True,
                 check=False,
             )
-    for chain, target in (("FORWARD", GUARD_CHAIN), ("OUTPUT", HOST_GUARD_CHAIN)):
+    # ours, and the loopback firewall kubelet installs whatever its settings say
+    for chain, target in (
+        ("FORWARD", GUARD_CHAIN),
+        ("OUTPUT", HOST_GUARD_CHAIN),
+        ("INPUT", "KUBE-FIREWALL"),
+        ("OUTPUT", "KUBE-FIREWALL"),
+    ):
         _run("iptables", "-w", "-D", chain, "-j", target, check=False)
+    for target in (GUARD_CHAIN, HOST_GUARD_CHAIN, "KUBE-FIREWALL"):
         _run("iptables", "-w", "-F", target, check=False)
         _run("iptables", "-w", "-X", target, check=False)
+    if shutil.which("ip6tables"):
+        for chain in ("INPUT", "OUTPUT"):
+            _run("ip6tables", "-w", "-D", chain, "-j", "KUBE-FIREWALL", check=False)
+        _run("ip6tables", "-w", "-F", "KUBE-FIREWALL", check=False)
+        _run("ip6tables", "-w", "-X", "KUBE-FIREWALL", check=False)
     _run("ip", "link", "del", BRIDGE, check=False)
 
 
