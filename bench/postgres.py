@@ -21,7 +21,13 @@ from pathlib import Path
 
 from mes_runtime.simulator.server import free_port
 
-__all__ = ["PgServer", "find_bindir", "throwaway_postgres"]
+__all__ = [
+    "PgServer",
+    "PostgresUnavailable",
+    "find_bindir",
+    "postgres_for_clients",
+    "throwaway_postgres",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,3 +148,22 @@ def throwaway_postgres(
             capture_output=True,
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+class PostgresUnavailable(RuntimeError):
+    """PostgreSQL is not installed here (the message says what is missing)."""
+
+
+@contextlib.contextmanager
+def postgres_for_clients(address: str, clients: str) -> Iterator[PgServer]:
+    """A throw-away server that hosts in the CIDR ``clients`` reach on ``address`` (and this
+    host on loopback), SCRAM with a random password. Raises PostgresUnavailable on entry
+    when there is no PostgreSQL."""
+    import secrets
+
+    with throwaway_postgres(
+        listen=("127.0.0.1", address), clients=clients, password=secrets.token_urlsafe(18)
+    ) as server:
+        if isinstance(server, str):
+            raise PostgresUnavailable(server)
+        yield server

@@ -26,11 +26,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.postgres import PgServer, throwaway_postgres
+from bench.postgres import PgServer, PostgresUnavailable, postgres_for_clients
 from mes_runtime.demo import Demo
 from mes_runtime.mtp.manifest import load_manifest
 
@@ -198,16 +198,12 @@ def uninstall(kube: Kube) -> None:
     kube.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
 
 
-@contextlib.contextmanager
-def host_postgres() -> Iterator[PgServer]:
-    with throwaway_postgres(
-        listen=("127.0.0.1", node.GATEWAY),
-        clients=node.POD_CIDR,
-        password=secrets.token_urlsafe(18),
-    ) as server:
-        if isinstance(server, str):
-            raise SystemExit(f"demo-cluster needs PostgreSQL: {server}")
-        yield server
+def host_postgres(stack: contextlib.ExitStack) -> PgServer:
+    """The host's throw-away PostgreSQL for the Pods, stopped when ``stack`` closes."""
+    try:
+        return stack.enter_context(postgres_for_clients(node.GATEWAY, node.POD_CIDR))
+    except PostgresUnavailable as exc:
+        raise SystemExit(f"demo-cluster needs PostgreSQL: {exc}") from exc
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -222,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     demo = Demo(workdir=workdir, port=0, time_factor=args.time_factor,
                 simulator_host=node.GATEWAY)  # fmt: skip
     try:
-        with host_postgres() as pg:
+        with contextlib.ExitStack() as stack:
+            pg = host_postgres(stack)
             database = f"holon_{secrets.token_hex(4)}"
             pg.create_database(database)
             manifests = demo.start_simulator()

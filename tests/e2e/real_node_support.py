@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import subprocess
 import sys
 import threading
@@ -25,7 +24,7 @@ import httpx
 import pytest
 from e2e_cluster import Cluster
 
-from bench.postgres import PgServer, throwaway_postgres
+from bench.postgres import PgServer, PostgresUnavailable, postgres_for_clients
 from tests.simulator_subprocess import SimulatedModule, simulated_module
 
 REPO = Path(__file__).resolve().parents[2]
@@ -105,14 +104,11 @@ def module_namespace(cluster: Cluster) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def host_postgres() -> Iterator[PgServer]:
     """PostgreSQL on the host, for Pods on the bridge (SCRAM with a random password)."""
-    with throwaway_postgres(
-        listen=("127.0.0.1", node.GATEWAY),
-        clients=node.POD_CIDR,
-        password=secrets.token_urlsafe(18),
-    ) as server:
-        if isinstance(server, str):
-            pytest.fail(f"the real-node tests need PostgreSQL: {server}")
-        yield server
+    try:
+        with postgres_for_clients(node.GATEWAY, node.POD_CIDR) as server:
+            yield server
+    except PostgresUnavailable as exc:
+        pytest.fail(f"the real-node tests need PostgreSQL: {exc}")
 
 
 @pytest.fixture(scope="module")
