@@ -295,7 +295,8 @@ def test_operator_from_its_image_runs_a_module_on_postgres_and_the_simulator(
     (operator_pod,) = pods(cluster, ns, "app.kubernetes.io/name=holon-operator")
     # the chart's own `helm test` hook (a Pod from the operator image) passes here
     tested = cluster.helm("test", in_cluster.release, "-n", ns, "--timeout", "120s", check=False)
-    assert tested.returncode == 0, tested.stdout + tested.stderr
+    hook_logs = cluster.kubectl("logs", f"{in_cluster.release}-test-health", "-n", ns, check=False)
+    assert tested.returncode == 0, tested.stdout + tested.stderr + hook_logs.stdout
     assert operator_pod["spec"]["nodeName"] == "holon-node"
     assert operator_pod["spec"]["containers"][0]["image"] == f"{OPERATOR_IMAGE}:{VERSION}"
     assert operator_pod["spec"]["serviceAccountName"] == in_cluster.release
@@ -360,8 +361,9 @@ def test_rolling_update_under_load_loses_no_request(
     cluster: Cluster, in_cluster: InCluster
 ) -> None:
     ns = in_cluster.namespace
-    if not _module_ready(cluster, ns):
-        pytest.skip("needs the module of the previous test")
+    exists = cluster.kubectl("get", "mesmodule", MODULE, "-n", ns, check=False).returncode == 0
+    if not exists or not _module_ready(cluster, ns):
+        pytest.fail("needs the Ready module of the previous test, which failed")
     base = in_cluster.runtime_url(cluster)
     headers = _admin_headers(base, in_cluster.database_url, "loadtest")
     before = {p["metadata"]["name"] for p in pods(cluster, ns, RUNTIME_SELECTOR)}
