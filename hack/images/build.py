@@ -186,11 +186,15 @@ def image_specs(
     use. Runtime and operator run as the non-root user 10001 of the base layer, as the
     operator's Deployments and the chart demand (runAsNonRoot)."""
     user = f"{base_rootfs.HOLON_UID}:{base_rootfs.HOLON_UID}"
+
+    def stack(image: str) -> tuple[Layer, ...]:  # one source for what an image is made of
+        return tuple(layers[name] for name in IMAGE_LAYERS[image])
+
     specs: dict[str, Callable[[], ImageSpec]] = {
         "mes-runtime": lambda: ImageSpec(
             name=f"{REGISTRY}/mes-runtime",
             tag=version,
-            layers=(layers["base"], layers["app"]),
+            layers=stack("mes-runtime"),
             entrypoint=("mes-runtime",),
             cmd=("serve",),
             user=user,
@@ -209,7 +213,7 @@ def image_specs(
         "mes-operator": lambda: ImageSpec(
             name=f"{REGISTRY}/mes-operator",
             tag=version,
-            layers=(layers["base"], layers["app"]),
+            layers=stack("mes-operator"),
             entrypoint=("mes-operator",),
             cmd=("run",),
             user=user,
@@ -223,7 +227,7 @@ def image_specs(
         "pause": lambda: ImageSpec(
             name=f"{REGISTRY}/pause",
             tag=PAUSE_TAG,
-            layers=(layers["pause"],),
+            layers=stack("pause"),
             entrypoint=("/pause",),
             user=f"{PAUSE_UID}:{PAUSE_UID}",
             env=(PATH,),
