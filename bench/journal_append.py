@@ -36,7 +36,7 @@ from mes_runtime.db.engine import create_engine
 from mes_runtime.db.models import JournalEntry
 from mes_runtime.ebr.chain import GENESIS_HASH, encode_value, format_ts
 from mes_runtime.ebr.journal import Journal
-from mes_runtime.engine.ports import utcnow
+from mes_runtime.kernel.clock import utcnow
 
 __all__ = ["NAME", "AppendSize", "run"]
 

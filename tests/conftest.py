@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-    from mes_runtime.db.recorder import SqlBatchRecorder
     from mes_runtime.ebr.journal import Journal
+    from mes_runtime.ebr.recorder import SqlBatchRecorder
     from mes_runtime.settings import Settings
 
 
@@ -148,7 +148,7 @@ async def journal(engine: AsyncEngine) -> AsyncIterator[Journal]:
 
 @pytest.fixture
 def recorder(engine: AsyncEngine, journal: Journal) -> SqlBatchRecorder:
-    from mes_runtime.db.recorder import SqlBatchRecorder
+    from mes_runtime.ebr.recorder import SqlBatchRecorder
 
     return SqlBatchRecorder(engine, journal)
 
