@@ -1,4 +1,5 @@
-"""The layer contracts in ``pyproject.toml`` catch a real violation.
+"""The layer contracts in ``pyproject.toml`` catch a real violation, and the package graph
+check (``python -m holon_testing.layers``) catches a cycle.
 
 Each case copies the sources to a temporary directory, breaks one rule there with one
 import line, and runs the real tool on the copy (put first on ``PYTHONPATH``): the checkout
@@ -28,6 +29,7 @@ def sources(tmp_path: Path) -> Path:
     shutil.copytree(
         ROOT / "operator" / "mes_operator", tmp_path / "operator" / "mes_operator", ignore=ignore
     )
+    shutil.copytree(ROOT / "holon_testing", tmp_path / "holon_testing", ignore=ignore)
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     return tmp_path
 
@@ -87,3 +89,18 @@ def test_a_broken_contract_fails_lint_imports(
     assert re.search(r"Contracts: \d+ kept, [1-9]\d* broken", result.stdout), result.stdout
     assert broken in result.stdout.split("Broken contracts")[1]
     assert module in result.stdout
+
+
+def test_layers_prints_the_package_graph(sources: Path) -> None:
+    result = _run(sources, sys.executable, "-m", "holon_testing.layers")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "  engine       -> domain, kernel" in result.stdout.splitlines()
+    assert "no cycles between packages" in result.stdout
+
+
+def test_layers_fails_on_a_cycle_and_names_the_imports(sources: Path) -> None:
+    _add_import(sources, "mes_runtime.kernel.clock", "import mes_runtime.domain.states")
+    result = _run(sources, sys.executable, "-m", "holon_testing.layers")
+    assert result.returncode == 1, result.stdout
+    assert "CYCLE between domain, kernel" in result.stdout
+    assert "mes_runtime.kernel.clock imports mes_runtime.domain.states" in result.stdout
