@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from bench.postgres import PgServer, throwaway_postgres
+from holon_testing.postgres import PgServer, throwaway_postgres
 
 if TYPE_CHECKING:
     import httpx

@@ -78,6 +78,12 @@ def test_contracts_pass_on_the_tree(sources: Path) -> None:
             "Operator and runtime talk through Kubernetes and HTTP",
             id="operator-imports-runtime",
         ),
+        pytest.param(
+            "mes_runtime.simulator.cli",
+            "import holon_testing.net",
+            "What ships never imports the test support",
+            id="runtime-imports-test-support",
+        ),
     ],
 )
 def test_a_broken_contract_fails_lint_imports(

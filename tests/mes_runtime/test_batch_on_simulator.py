@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from holon_testing.simulator import RunningSimulator, running_simulator
 from mes_runtime.assembly import EquipmentRegistry
 from mes_runtime.db.models import Batch, BatchException, ProcessValue
 from mes_runtime.db.models import MasterRecipe as RecipeRow
@@ -27,7 +28,6 @@ from mes_runtime.kernel.clock import utcnow
 from mes_runtime.library import load_template
 from mes_runtime.mtp.equipment import MtpEquipment
 from mes_runtime.services.batches import BatchRequestError, BatchService, NewBatch
-from mes_runtime.simulator.testing import RunningSimulator, running_simulator
 
 DEMO = "mab-fedbatch-demo"
 CULTIVATE = "procedure/BR-UP/cultivation/run-fedbatch"
