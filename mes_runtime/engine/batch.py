@@ -607,7 +607,7 @@ class BatchEngine:
             await self._equipment.command(
                 node.phase.equipment, node.phase.service, ServiceCommand.RESET
             )
-        except Exception as exc:  # the next start resets again; nothing is lost
+        except EquipmentError as exc:  # the next start resets again; nothing is lost
             log.warning("reset of %s/%s failed: %s", node.phase.equipment, node.phase.service, exc)
 
     async def _connection_lost(self, event: ConnectionLost) -> None:
