@@ -19,14 +19,19 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import mes_runtime
 from mes_runtime.api import auth, batches, equipment, exceptions, health, journal, recipes, users
+from mes_runtime.api.bodies import MAX_DOCUMENT_BYTES
 from mes_runtime.api.drain import CloseWhenDraining, Drain
+from mes_runtime.api.headers import SecurityHeaders
+from mes_runtime.api.limits import BodyLimit
 from mes_runtime.assembly import batch_runtime
 from mes_runtime.db.engine import create_engine, session_factory
 from mes_runtime.db.models import User
@@ -37,6 +42,15 @@ from mes_runtime.settings import Settings, get_settings
 __all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
+
+#: Enough for every JSON command, login, user or signature body the API takes.
+DEFAULT_BODY_LIMIT = 64 * 1024
+#: The routes that take documents (recipes, MTP manifests), and so larger bodies.
+DOCUMENT_ROUTES = {
+    ("POST", "/api/v1/recipes"): MAX_DOCUMENT_BYTES,
+    ("POST", "/api/v1/recipes/validate"): MAX_DOCUMENT_BYTES,
+    ("POST", "/api/v1/equipment"): MAX_DOCUMENT_BYTES,
+}
 
 #: The operator UI's assets, served by the runtime itself (air-gapped plants: no CDN).
 UI_DIR = Path(__file__).resolve().parent.parent / "ui" / "static"
@@ -80,12 +94,22 @@ def create_app(settings: Settings | None = None, *, drain: Drain | None = None) 
         version=mes_runtime.__version__,
         description="ISA-88 batch execution on MTP equipment, with a hash-chained EBR journal.",
         lifespan=lifespan,
+        # Swagger UI and ReDoc load their assets from a public CDN, which an air-gapped
+        # plant cannot reach (and the content security policy forbids): the API's
+        # description is /openapi.json, for any local tool to render
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.drain = drain
     app.add_middleware(CloseWhenDraining, drain=drain)
+    app.add_middleware(BodyLimit, default=DEFAULT_BODY_LIMIT, routes=DOCUMENT_ROUTES)
+    app.add_middleware(SecurityHeaders)
     for module in (health, auth, users, recipes, equipment, journal, exceptions, batches):
         app.include_router(module.router)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(DBAPIError, _database_unavailable)
+    app.add_exception_handler(Exception, _server_error)
     app.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")
 
     @app.get("/", include_in_schema=False)
@@ -106,6 +130,49 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code in (204, 304):
         return Response(status_code=exc.status_code, headers=exc.headers)
     return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _invalid_request(request: Request, exc: Exception) -> Response:
+    """422 naming each invalid field, without echoing what was sent: the input may be a
+    password (a login body), or not even representable in JSON (NaN, Infinity)."""
+    assert isinstance(exc, RequestValidationError)
+    detail = [
+        {"loc": list(error["loc"]), "msg": str(error["msg"]), "type": str(error["type"])}
+        for error in exc.errors()
+    ]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+#: How long a client should wait before retrying when the database is unreachable: about
+#: a PostgreSQL restart or fail-over.
+RETRY_AFTER_SECONDS = 5
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    """A database that cannot be reached (restart, fail-over) is 503 with ``Retry-After``,
+    never a 500: the request can be repeated and the runtime recovers by itself (the pool
+    reconnects). Any other database error is a server error."""
+    assert isinstance(exc, DBAPIError)
+    if not (exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)):
+        return await _server_error(request, exc)
+    log.warning("database unavailable (%s %s): %s", request.method, request.url.path, exc.orig)
+    detail = [
+        {
+            "loc": ["server", "database"],
+            "msg": "the database is unreachable just now; retry shortly",
+            "type": "unavailable",
+        }
+    ]
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    return JSONResponse({"detail": detail}, status_code=503, headers=headers)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    """An unexpected error: logged with its traceback, answered in the API's error shape,
+    and the connection closed (its state after a failure is unknown)."""
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    detail = [{"loc": ["server"], "msg": "internal error; it has been logged", "type": "internal"}]
+    return JSONResponse({"detail": detail}, status_code=500, headers={"Connection": "close"})
 
 
 async def _warn_without_admin(app: FastAPI) -> None:

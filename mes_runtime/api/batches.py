@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from mes_runtime.api.deps import CurrentUser, SessionDep, require
 from mes_runtime.api.errors import api_error, conflict, forbidden, not_found, unprocessable
+from mes_runtime.api.schemas import INT32_MAX
 from mes_runtime.auth.permissions import Permission, has_permission
 from mes_runtime.db.models import Batch, BatchElement, BatchException, User
 from mes_runtime.domain.control_recipe import ControlRecipe
@@ -119,10 +120,13 @@ class BatchDetail(BatchSummary):
 
 
 class BatchIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN and Infinity (which Python's JSON reader accepts) would pass every limit check
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     recipe: str = Field(min_length=1, max_length=128, description="master recipe name")
-    version: int | None = Field(None, ge=1, description="default: latest approved version")
+    version: int | None = Field(
+        None, ge=1, le=INT32_MAX, description="default: latest approved version"
+    )
     bindings: dict[str, str] = Field(
         default_factory=dict, description="unit -> equipment; unbound units bind automatically"
     )

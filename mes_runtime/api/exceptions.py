@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mes_runtime.api.deps import JournalDep, SessionDep, require
 from mes_runtime.api.errors import conflict, not_found
+from mes_runtime.api.schemas import RowId
 from mes_runtime.auth.permissions import Permission
 from mes_runtime.db.models import BatchException, User
 from mes_runtime.kernel.clock import utcnow
@@ -68,7 +69,7 @@ async def list_exceptions(
 
 @router.post("/{exception_id}/close", response_model=ExceptionOut)
 async def close_exception(
-    exception_id: int, body: CloseIn, user: Closer, session: SessionDep, journal: JournalDep
+    exception_id: RowId, body: CloseIn, user: Closer, session: SessionDep, journal: JournalDep
 ) -> ExceptionOut:
     async with session.begin():
         row = await session.get(BatchException, exception_id)

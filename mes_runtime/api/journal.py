@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy import Table, select
 
 from mes_runtime.api.deps import JournalDep, SessionDep, require
-from mes_runtime.api.schemas import Page
+from mes_runtime.api.schemas import INT64_MAX, Page
 from mes_runtime.auth.permissions import Permission
 from mes_runtime.db.models import JournalEntry, User
 
@@ -53,7 +53,9 @@ async def list_entries(
     session: SessionDep,
     batch_id: str | None = None,
     action: str | None = None,
-    after: Annotated[int, Query(ge=0, description="return entries with seq > after")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=INT64_MAX, description="return entries with seq > after")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> JournalPage:
     query = select(_T).where(_T.c.seq > after).order_by(_T.c.seq).limit(limit)

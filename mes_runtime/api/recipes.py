@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from mes_runtime.api.bodies import read_document
 from mes_runtime.api.deps import JournalDep, SessionDep, require
 from mes_runtime.api.errors import api_error, conflict, not_found, unprocessable_many
-from mes_runtime.api.schemas import SignatureIn
+from mes_runtime.api.schemas import SignatureIn, Version
 from mes_runtime.auth.permissions import Permission
 from mes_runtime.auth.users import SignatureRejected, verify_signature
 from mes_runtime.db.models import MasterRecipe as RecipeRow
@@ -207,14 +207,14 @@ async def _get(session: SessionDep, name: str, version: int) -> RecipeRow:
 
 
 @router.get("/{name}/{version}", response_model=RecipeOut)
-async def get_recipe(name: str, version: int, _: Reader, session: SessionDep) -> RecipeOut:
+async def get_recipe(name: str, version: Version, _: Reader, session: SessionDep) -> RecipeOut:
     return RecipeOut.model_validate(await _get(session, name, version))
 
 
 @router.post("/{name}/{version}/approve", response_model=RecipeOut)
 async def approve_recipe(
     name: str,
-    version: int,
+    version: Version,
     signature_in: SignatureIn,
     user: Approver,
     session: SessionDep,

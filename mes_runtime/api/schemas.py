@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Page", "SignatureIn", "UserOut"]
+__all__ = ["INT32_MAX", "INT64_MAX", "Page", "RowId", "SignatureIn", "UserOut", "Version"]
+
+#: The largest values the database's INTEGER and BIGINT columns hold: a larger number in a
+#: request is a 422 naming the field, never an overflow inside the database driver (a 500).
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+
+#: A recipe version in a path.
+Version = Annotated[int, Path(ge=1, le=INT32_MAX)]
+#: A row id (exceptions) in a path.
+RowId = Annotated[int, Path(ge=1, le=INT32_MAX)]
 
 
 class UserOut(BaseModel):

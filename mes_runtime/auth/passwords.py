@@ -2,21 +2,33 @@
 
 ``verify_password`` never raises on a wrong password and burns comparable time for unknown
 users (``dummy_verify``) so that response times do not reveal which usernames exist.
+
+Hashing is deliberately expensive (~50 ms of CPU and 64 MiB per hash), so the runtime never
+hashes on its event loop, which also runs the batch engine and the equipment supervision:
+``off_loop`` runs a hashing call on a pool of ``HASH_WORKERS`` threads (argon2 releases the
+GIL). The pool also bounds the memory: however many logins arrive at once, at most
+``HASH_WORKERS`` hashes run; the rest wait their turn.
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 __all__ = [
+    "HASH_WORKERS",
     "MIN_PASSWORD_LENGTH",
     "dummy_verify",
     "generate_password",
     "hash_password",
     "needs_rehash",
+    "off_loop",
     "validate_new_password",
     "verify_password",
 ]
@@ -24,6 +36,14 @@ __all__ = [
 MIN_PASSWORD_LENGTH = 12
 _HASHER = PasswordHasher()
 _DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+HASH_WORKERS = 2
+_POOL = ThreadPoolExecutor(max_workers=HASH_WORKERS, thread_name_prefix="holon-hash")
+T = TypeVar("T")
+
+
+async def off_loop(call: Callable[..., T], *args: str) -> T:
+    """``call(*args)`` (a hashing function of this module) on the hashing threads."""
+    return await asyncio.get_running_loop().run_in_executor(_POOL, call, *args)
 
 
 def hash_password(password: str) -> str:

@@ -17,6 +17,7 @@ from mes_runtime.auth.passwords import (
     dummy_verify,
     hash_password,
     needs_rehash,
+    off_loop,
     validate_new_password,
     verify_password,
 )
@@ -109,7 +110,7 @@ async def create_user(
         raise UserExists(f"user {username!r} already exists")
     user = User(
         username=username,
-        password_hash=hash_password(password),
+        password_hash=await off_loop(hash_password, password),
         roles=checked_roles,
         active=True,
         created_at=now or utcnow(),
@@ -123,12 +124,12 @@ async def authenticate(session: AsyncSession, username: str, password: str) -> U
     """The active user with these credentials, or None (without saying which part was wrong)."""
     user = await get_user(session, username)
     if user is None:
-        dummy_verify(password)
+        await off_loop(dummy_verify, password)
         return None
-    if not verify_password(user.password_hash, password) or not user.active:
+    if not await off_loop(verify_password, user.password_hash, password) or not user.active:
         return None
     if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+        user.password_hash = await off_loop(hash_password, password)
     return user
 
 
@@ -178,7 +179,11 @@ async def verify_signature(
     if not meaning.strip():
         raise ValueError("a signature needs a meaning")
     fresh = await session.get(User, user.id)
-    if fresh is None or not fresh.active or not verify_password(fresh.password_hash, password):
+    if (
+        fresh is None
+        or not fresh.active
+        or not await off_loop(verify_password, fresh.password_hash, password)
+    ):
         raise SignatureRejected(
             f"signature by {user.username!r} rejected: re-authentication failed"
         )

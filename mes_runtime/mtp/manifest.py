@@ -187,7 +187,24 @@ def load_manifest(source: bytes | Path) -> ModuleManifest:
         root = SafeET.fromstring(data)
     except (ParseError, DefusedXmlException) as exc:
         raise ManifestError("", f"not XML: {exc}") from exc
+    _check_depth(root)
     return _Reader(root).module()
+
+
+#: Bounds on what a manifest may cost before it is read: an AutomationML module nests a
+#: few tens of levels, and its .aml is a few MiB at most.
+MAX_XML_DEPTH = 256
+MAX_AML_BYTES = 64 * 1024 * 1024
+
+
+def _check_depth(root: Any) -> None:
+    """Refuse documents nested deeper than ``MAX_XML_DEPTH`` (the reader walks recursively)."""
+    stack = [(root, 1)]
+    while stack:
+        element, depth = stack.pop()
+        if depth > MAX_XML_DEPTH:
+            raise ManifestError("", f"the document is nested deeper than {MAX_XML_DEPTH} levels")
+        stack.extend((child, depth + 1) for child in element)
 
 
 def _aml_from_zip(data: bytes) -> bytes:
@@ -197,9 +214,21 @@ def _aml_from_zip(data: bytes) -> bytes:
             if len(names) != 1:
                 found = "no .aml" if not names else f"{len(names)} .aml files"
                 raise ManifestError("", f"MTP package must contain one .aml, found {found}")
-            return archive.read(names[0])
+            return _read_bounded(archive, names[0])
     except zipfile.BadZipFile as exc:
         raise ManifestError("", f"not a valid .mtp zip: {exc}") from exc
+
+
+def _read_bounded(archive: zipfile.ZipFile, name: str) -> bytes:
+    """A member's bytes, refusing more than ``MAX_AML_BYTES`` whatever its header claims."""
+    too_big = f"{name} unpacks to more than {MAX_AML_BYTES} bytes"
+    if archive.getinfo(name).file_size > MAX_AML_BYTES:
+        raise ManifestError("", too_big)
+    with archive.open(name) as member:
+        data = member.read(MAX_AML_BYTES + 1)
+    if len(data) > MAX_AML_BYTES:
+        raise ManifestError("", too_big)
+    return data
 
 
 def _local(tag: object) -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from mes_runtime.auth import passwords as hashing
 from mes_runtime.auth.passwords import (
     generate_password,
     hash_password,
@@ -40,3 +43,35 @@ def test_tokens_are_stored_as_digests() -> None:
     assert len(digest) == 64
     assert token not in digest
     assert new_token()[0] != token
+
+
+async def test_hashing_runs_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A login's hash (production cost, tens of ms) must not stall the event loop, which also
+    runs the batch engine and the OPC UA supervision: a ticker keeps running meanwhile."""
+    import asyncio
+    import threading
+
+    from argon2 import PasswordHasher
+
+    monkeypatch.setattr(hashing, "_HASHER", PasswordHasher())  # RFC 9106 cost, not tests'
+    ticks = 0
+    hashing_threads: list[str] = []
+
+    def hash_and_note(password: str) -> str:
+        hashing_threads.append(threading.current_thread().name)
+        return hashing.hash_password(password)
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    try:
+        hashed = await hashing.off_loop(hash_and_note, "correct horse battery staple")
+    finally:
+        task.cancel()
+    assert hashing.verify_password(hashed, "correct horse battery staple")
+    assert hashing_threads[0].startswith("holon-hash")
+    assert ticks > 1, "the event loop did not run while the password was hashed"
