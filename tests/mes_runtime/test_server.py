@@ -5,18 +5,12 @@ shutdown that lets in-flight requests finish and exits 0."""
 from __future__ import annotations
 
 import json
-import os
-import re
 import shutil
 import signal
 import socket
 import sqlite3
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -24,58 +18,12 @@ import httpx
 import pytest
 import uvicorn
 
+from holon_testing.runtime_process import RuntimeProcess as Runtime
+from holon_testing.runtime_process import serving
 from mes_runtime.api.app import create_app
 from mes_runtime.api.drain import Drain
 from mes_runtime.server import DrainingServer
 from mes_runtime.settings import Settings
-
-
-@dataclass
-class Runtime:
-    """A ``mes-runtime serve`` subprocess on a loopback port the OS chose."""
-
-    process: subprocess.Popen[bytes]
-    log: Path
-    port: int = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def wait_for_log(self, text: str, timeout: float = 60) -> str:
-        """The log once it contains ``text``."""
-        deadline = time.monotonic() + timeout  # a wait, not a timing assertion
-        while text not in (content := self.log.read_text(errors="replace")):
-            assert time.monotonic() < deadline, f"no {text!r} in:\n{content}"
-            assert self.process.poll() is None, content
-            time.sleep(0.05)
-        return content
-
-
-@contextmanager
-def serving(tmp_path: Path, **settings: str) -> Iterator[Runtime]:
-    """``mes-runtime serve`` with these ``HOLON_*`` settings, listening on port 0 so that
-    parallel test runs never race for a port; killed at the end if still running."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("HOLON_")}
-    env.update({f"HOLON_{name.upper()}": value for name, value in settings.items()})
-    env.setdefault("HOLON_LOG_LEVEL", "INFO")
-    log = tmp_path / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "mes_runtime", "serve", "--host", "127.0.0.1", "--port", "0"],
-            env=env, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path,
-        )  # fmt: skip
-    runtime = Runtime(process, log)
-    try:
-        started = runtime.wait_for_log("(Press CTRL+C to quit)")
-        bound = re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", started)
-        assert bound is not None, started
-        runtime.port = int(bound.group(1))
-        yield runtime
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
 
 
 def draining_runtime(
