@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -71,6 +72,29 @@ class Settings(BaseSettings):
         default=8 * 3600, gt=0, description="Lifetime of an API bearer token (a shift)."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = Field(
+        default="json",
+        description=(
+            "json: one JSON object per line (timestamp, level, logger, message, context), "
+            "for log collectors; console: plain text for a terminal. Both mask secrets."
+        ),
+    )
+    module: str = Field(
+        default="", description="The MES module this runtime serves (set by the operator)."
+    )
+    feature_metrics: bool = Field(
+        default=False,
+        description=(
+            "Serve Prometheus metrics on metrics_port (MESModule spec.features.metrics; "
+            "the operator sets HOLON_FEATURE_METRICS)."
+        ),
+    )
+    metrics_host: str = Field(
+        default="", description="Address the metrics endpoint binds to; empty: same as host."
+    )
+    metrics_port: int = Field(
+        default=9464, ge=0, le=65535, description="Port of GET /metrics (0: any free port)."
+    )
     sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
         default="NORMAL",
         description=(
@@ -122,6 +146,14 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    def secret_values(self) -> list[str]:
+        """The secrets among the settings, for the log redactor to mask wherever they
+        appear (the database password, also URL-encoded)."""
+        password = make_url(self.database_url).password
+        if not password:
+            return []
+        return sorted({str(password), quote(str(password), safe="")})
 
 
 @functools.cache
