@@ -54,6 +54,7 @@ class OperatorProcess:
     proc: subprocess.Popen[bytes]
     log: Path
     priority: int
+    metrics_port: int = 0
 
     def kill(self) -> None:
         """SIGKILL: no cleanup, no goodbye to the peers."""
@@ -104,6 +105,7 @@ class OperatorFactory:
 
     def start(self, *, priority: int, reconcile_interval: float = 5) -> OperatorProcess:
         log = self.workdir / f"operator-{len(self.started)}.log"
+        metrics_port = free_port()
         env = {
             **os.environ,
             "KUBECONFIG": str(self.kubeconfig()),
@@ -114,6 +116,7 @@ class OperatorFactory:
             "HOLON_OPERATOR_PEERING_NAME": self.peering_name,
             "HOLON_OPERATOR_PEERING_LIFETIME": "6",
             "HOLON_OPERATOR_HEALTH_PORT": str(free_port()),
+            "HOLON_OPERATOR_METRICS_PORT": str(metrics_port),
         }
         with log.open("wb") as out:
             proc = subprocess.Popen(
@@ -123,7 +126,7 @@ class OperatorFactory:
                 stderr=subprocess.STDOUT,
                 cwd=REPO,
             )
-        replica = OperatorProcess(proc=proc, log=log, priority=priority)
+        replica = OperatorProcess(proc=proc, log=log, priority=priority, metrics_port=metrics_port)
         self.started.append(replica)
         return replica
 

@@ -59,6 +59,7 @@ def serving(tmp_path: Path, **settings: str) -> Iterator[Runtime]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("HOLON_")}
     env.update({f"HOLON_{name.upper()}": value for name, value in settings.items()})
     env.setdefault("HOLON_LOG_LEVEL", "INFO")
+    env.setdefault("HOLON_LOG_FORMAT", "console")  # the lines below are read as text
     log = tmp_path / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
