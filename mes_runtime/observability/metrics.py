@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -67,6 +68,12 @@ class RuntimeMetrics:
             "Batches started on this replica and not yet final.",
             registry=r,
         )
+        self.batches_in_state = Gauge(
+            "holon_batches_in_state",
+            "Batches started on this replica and not yet final, by their current state.",
+            ["state"],
+            registry=r,
+        )
         self.element_state_changes = Counter(
             "holon_element_state_changes",
             "ISA-88 state changes of procedural elements, by kind (phase ...) and new state.",
@@ -112,7 +119,8 @@ class RuntimeMetrics:
             self.journal_verifications.labels(result)
         for severity in Severity:
             self.exceptions.labels(severity.value)
-        self._running: set[str] = set()
+        self._running: dict[str, str] = {}  # batch id -> current state, until final
+        self._states_seen: set[str] = set()
         self._kind_of: Callable[[str, str], str] = lambda batch_id, path: "element"
 
     # -- what the decorators report -----------------------------------------------------
@@ -131,12 +139,19 @@ class RuntimeMetrics:
 
     def batch_changed(self, batch_id: str, state: str) -> None:
         if state == "running" and batch_id not in self._running:
-            self._running.add(batch_id)
             self.batches_started.inc()
-        elif state in FINAL_RESULTS and batch_id in self._running:
-            self._running.discard(batch_id)
+        if batch_id not in self._running and state != "running":
+            return  # not started here (a state stored before the start): not ours to count
+        if state in FINAL_RESULTS:
+            del self._running[batch_id]
             self.batches_finished.labels(state).inc()
+        else:
+            self._running[batch_id] = state
         self.batches_running.set(len(self._running))
+        counts = Tally(self._running.values())
+        for known in {*counts, *self._states_seen}:
+            self.batches_in_state.labels(known).set(counts.get(known, 0))
+        self._states_seen |= set(counts)
 
     def watch_equipment(self, modules: Callable[[], Mapping[str, bool]]) -> None:
         """Export ``holon_equipment_connected`` from ``modules()`` (name -> connected),

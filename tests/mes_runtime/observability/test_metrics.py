@@ -110,6 +110,7 @@ async def test_a_real_batch_shows_in_the_metrics(
     assert _value(after, "holon_batches_finished_total", result="complete") == 1
     assert _value(after, "holon_batches_finished_total", result="aborted") == 0
     assert _value(after, "holon_batches_running") == 0
+    assert _value(after, "holon_batches_in_state", state="running") == 0  # seen, now none
     phase_changes = _total(after, "holon_element_state_changes_total", kind="phase")
     assert phase_changes >= 9 * 2  # every phase at least Running and Complete
     assert _value(after, "holon_element_state_changes_total", kind="phase", state="complete") >= 9
