@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "journal-append": ("bench.journal_append", "hash-chained journal appends/s"),
     "journal-verify": ("bench.journal_verify", "journal verification, entries/s"),
     "command": ("bench.command_roundtrip", "phase command round trip on loopback"),
+    "metrics": ("bench.metrics_overhead", "ingestion and command round trip, metrics on vs off"),
     "operator": (
         "bench.operator",
         "operator on the test cluster: apply->Ready, 500 modules, RSS, Equipment verify",
