@@ -12,6 +12,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
 
 from mes_runtime.api.app import create_app
 from mes_runtime.db.models import MasterRecipe as RecipeRow
@@ -135,3 +136,19 @@ async def test_metrics_are_off_unless_the_feature_is_on(db_url: str, tmp_path: P
         assert app.state.metrics is None
         assert app.state.metrics_port is None
         assert type(app.state.journal).__name__ == "Journal"
+
+
+async def test_a_failed_journal_verification_is_counted(db_url: str, tmp_path: Path) -> None:
+    app = create_app(_settings(db_url, tmp_path, metrics=True))
+    async with app.router.lifespan_context(app):
+        for subject in ("p1", "p2", "p3"):
+            await app.state.journal.append(actor="qa", action="test", subject=subject)
+        async with app.state.engine.begin() as conn:
+            await conn.execute(text("UPDATE journal SET actor = 'mallory' WHERE subject = 'p2'"))
+        result = await app.state.journal.verify()
+        samples = await _scrape(app)
+
+    assert not result.ok
+    assert _value(samples, "holon_journal_verifications_total", result="failed") == 1
+    assert _value(samples, "holon_journal_verifications_total", result="ok") == 0
+    assert _value(samples, "holon_journal_appends_total") == 3
