@@ -41,10 +41,11 @@ demo-cluster: setup ## The cluster with its real node, images, helm install, a M
 ##@ Quality
 
 .PHONY: lint
-lint: setup ## ruff + mypy (strict on the packages).
+lint: setup ## ruff + mypy (strict on the packages) + import contracts (layers in pyproject.toml).
 	@echo "==> ruff"; .venv/bin/ruff check .
 	@echo "==> ruff format --check"; .venv/bin/ruff format --check .
 	@echo "==> mypy"; .venv/bin/mypy
+	@echo "==> lint-imports"; .venv/bin/lint-imports --no-cache --no-logo
 
 .PHONY: test-fast
 test-fast: setup ## Unit and integration tests (no cluster).

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from mes_runtime.db.engine import session_factory
 from mes_runtime.db.migrate import upgrade
 from mes_runtime.db.models import Batch
-from mes_runtime.engine.ports import utcnow
+from mes_runtime.kernel.clock import utcnow
 
 __all__ = ["add_batch", "migrate", "sqlite_url"]
 

@@ -38,9 +38,10 @@ from bench.progress import Progress
 from bench.results import Goal, Row, median, percentile
 from bench.simulators import SimulatorProcess, cpu_seconds, simulator_processes
 from mes_runtime.db.engine import create_engine
-from mes_runtime.db.recorder import SqlBatchRecorder
 from mes_runtime.ebr.journal import Journal
-from mes_runtime.engine.ports import ConnectionLost, EquipmentEvent, ProcessSample, utcnow
+from mes_runtime.ebr.recorder import SqlBatchRecorder
+from mes_runtime.engine.ports import ConnectionLost, EquipmentEvent, ProcessSample
+from mes_runtime.kernel.clock import utcnow
 from mes_runtime.mtp.equipment import MtpEquipment
 from mes_runtime.mtp.manifest import ModuleManifest
 from mes_runtime.simulator.address_space import extra_tag_names

@@ -29,14 +29,14 @@ from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.database import migrate, sqlite_url
-from bench.postgres import PgServer, throwaway_postgres
 from bench.progress import Progress
 from bench.results import Goal, Row, median
+from holon_testing.postgres import PgServer, throwaway_postgres
 from mes_runtime.db.engine import create_engine
 from mes_runtime.db.models import JournalEntry
 from mes_runtime.ebr.chain import GENESIS_HASH, encode_value, format_ts
 from mes_runtime.ebr.journal import Journal
-from mes_runtime.engine.ports import utcnow
+from mes_runtime.kernel.clock import utcnow
 
 __all__ = ["NAME", "AppendSize", "run"]
 

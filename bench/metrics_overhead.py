@@ -27,8 +27,8 @@ from bench.database import add_batch, migrate, sqlite_url
 from bench.progress import Progress
 from bench.results import Row, median
 from mes_runtime.db.engine import create_engine
-from mes_runtime.db.recorder import SqlBatchRecorder
 from mes_runtime.ebr.journal import Journal
+from mes_runtime.ebr.recorder import SqlBatchRecorder
 from mes_runtime.engine.ports import BatchRecorder, EquipmentPort, ProcessSample
 from mes_runtime.observability.metrics import MeteredEquipment, MeteredRecorder, RuntimeMetrics
 from mes_runtime.simulator.server import SimulatorServer

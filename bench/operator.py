@@ -31,14 +31,10 @@ too: the operator is stopped first and the finalizers it would have removed are 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import copy
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -64,13 +60,20 @@ from mes_operator.status.module import DeploymentState
 
 from bench.progress import Progress
 from bench.results import Goal, Row, median, percentile
+from holon_testing.kube import (
+    TEST_CONTEXTS,
+    api_endpoint,
+    run_tool,
+    tool_env,
+    write_token_kubeconfig,
+)
+from holon_testing.operator import OperatorProcess
 from mes_runtime.simulator.contract import CONTRACT_MODULES
 
-__all__ = ["FULL", "NAME", "QUICK", "OperatorSize", "run", "write_token_kubeconfig"]
+__all__ = ["FULL", "NAME", "QUICK", "OperatorSize", "run"]
 
 NAME = "operator"
 REPO = Path(__file__).resolve().parents[1]
-TEST_CONTEXTS = frozenset({"holon-e2e", "kind-holon-e2e"})
 GOAL_READY_P95_S = 2.0
 GOAL_BULK_S = 120.0
 GOAL_RSS_MB = 200.0
@@ -89,28 +92,6 @@ LOG_KEEP = REPO / ".holon" / "bench" / "operator.log"
 #: kopf's line for a handler that raised and is retried later (after its backoff)
 RETRY_MARK = "failed with an exception and will try again"
 _APPLY_SETUP_TIMEOUT_S = 240
-
-
-def write_token_kubeconfig(path: Path, *, server: str, ca: str, token: str, namespace: str) -> Path:
-    """A kubeconfig whose only credential is ``token`` (e.g. the chart's ServiceAccount's),
-    so the operator runs with exactly the permissions the chart grants it. Mode 0600: it
-    holds a secret."""
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "holon", "cluster": {"server": server, "certificate-authority": ca}}],
-        "users": [{"name": "holon-operator", "user": {"token": token}}],
-        "contexts": [
-            {
-                "name": "holon-operator",
-                "context": {"cluster": "holon", "user": "holon-operator", "namespace": namespace},
-            }
-        ],
-        "current-context": "holon-operator",
-    }
-    path.touch(mode=0o600)
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,13 +145,6 @@ def find_cluster() -> TestCluster:
         kubectl=Path(info.get("kubectl") or bins / "kubectl"),
         helm=Path(info.get("helm") or bins / "helm"),
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 # --- what the watches record ----------------------------------------------------------
@@ -232,60 +206,6 @@ class Tracker:
 # --- the operator process -------------------------------------------------------------
 
 
-@dataclass
-class OperatorProcess:
-    proc: subprocess.Popen[bytes]
-    log: Path
-    peak_sampled_kb: int = 0
-
-    def status_kb(self, field_name: str) -> int:
-        """``VmRSS``/``VmHWM`` of the operator from /proc, 0 once it is gone."""
-        try:
-            text = Path(f"/proc/{self.proc.pid}/status").read_text()
-        except OSError:
-            return 0
-        for line in text.splitlines():
-            if line.startswith(f"{field_name}:"):
-                return int(line.split()[1])
-        return 0
-
-    def sample(self) -> None:
-        self.peak_sampled_kb = max(self.peak_sampled_kb, self.status_kb("VmRSS"))
-
-    def peak_kb(self) -> int:
-        """The kernel's high-water mark, or the sampled peak if that is higher (never)."""
-        return max(self.status_kb("VmHWM"), self.peak_sampled_kb)
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=20)
-
-    def handler_retries(self) -> int:
-        """How many handler runs failed and were rescheduled (kopf waits 60 s by default
-        before the retry: each one is a module that is late)."""
-        if not self.log.exists():
-            return 0
-        with self.log.open(errors="replace") as lines:
-            return sum(1 for line in lines if RETRY_MARK in line)
-
-    def keep_log(self) -> None:
-        with contextlib.suppress(OSError):
-            LOG_KEEP.parent.mkdir(parents=True, exist_ok=True)
-            LOG_KEEP.write_bytes(self.log.read_bytes())
-
-    def log_tail(self, lines: int = 20) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
-
-
 # --- the environment: chart, namespace, operator, simulator ---------------------------
 
 
@@ -303,27 +223,11 @@ class Environment:
     def system_namespace(self) -> str:
         return f"{self.release}-system"
 
-    def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env["KUBECONFIG"] = str(self.cluster.kubeconfig)
-        for var in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
-            env[var] = str(self.workdir / "helm" / var.lower())
-        return env
-
     async def tool(self, binary: Path, *args: str, check: bool = True) -> str:
-        def call() -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                [str(binary), *args],
-                capture_output=True,
-                text=True,
-                env=self.env(),
-                check=False,
-                timeout=_APPLY_SETUP_TIMEOUT_S,
-            )
-
-        res = await asyncio.to_thread(call)
-        if check and res.returncode != 0:
-            raise RuntimeError(f"{binary.name} {' '.join(args)} failed:\n{res.stderr}")
+        env = tool_env(self.cluster.kubeconfig, self.workdir / "helm")
+        res = await asyncio.to_thread(
+            run_tool, binary, *args, env=env, timeout=_APPLY_SETUP_TIMEOUT_S, check=check
+        )
         return res.stdout
 
     async def install(self) -> None:
@@ -347,39 +251,26 @@ class Environment:
     async def start_operator(self) -> OperatorProcess:
         args = ("create", "token", self.release, "-n", self.system_namespace, "--duration=1h")
         token = (await self.tool(self.cluster.kubectl, *args)).strip()
-        server, ca = _server_and_ca(self.cluster.kubeconfig)
+        server, ca = api_endpoint(
+            self.cluster.kubeconfig, ca_file=self.cluster.kubeconfig.parent / "bench-ca.crt"
+        )
         path = self.workdir / "operator.kubeconfig"
         kubeconfig = write_token_kubeconfig(
             path, server=server, ca=ca, token=token, namespace=self.namespace
         )
-        return self._spawn_operator(kubeconfig)
-
-    def _spawn_operator(self, kubeconfig: Path) -> OperatorProcess:
-        env = {
-            **os.environ,
-            "KUBECONFIG": str(kubeconfig),
-            "PYTHONPATH": os.pathsep.join([str(REPO / "operator"), str(REPO)]),
-            "HOLON_OPERATOR_PEERING": "false",  # one replica: no peering object to leave
-            "HOLON_OPERATOR_HEALTH_PORT": str(_free_port()),
-        }
-        log = self.workdir / "operator.log"
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "mes_operator.cli", "run", "--namespace", self.namespace],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=REPO,
-            )
-        return OperatorProcess(proc=proc, log=log)
+        return OperatorProcess.spawn(
+            kubeconfig=kubeconfig,
+            namespace=self.namespace,
+            log=self.workdir / "operator.log",
+            settings={"HOLON_OPERATOR_PEERING": "false"},  # one replica: no peering to leave
+        )
 
     async def cleanup(self, client: AsyncClient, operator: OperatorProcess | None) -> None:
         """Operator off, its finalizers dropped (it is not there to remove them), then
         the namespaces and the release go; nothing waits for the namespaces to vanish."""
         if operator is not None:
             operator.stop()
-            operator.keep_log()
+            _keep_log(operator)
         if self.namespace_created:
             with contextlib.suppress(ApiError, httpx.HTTPError):
                 await _drop_finalizers(client, self.namespace)
@@ -399,18 +290,10 @@ class Environment:
             )  # fmt: skip
 
 
-def _server_and_ca(kubeconfig: Path) -> tuple[str, str]:
-    """The admin kubeconfig's API server and CA file (cluster.py writes file references)."""
-    config = yaml.safe_load(kubeconfig.read_text())
-    ctx = next(c for c in config["contexts"] if c["name"] == config["current-context"])
-    entry = next(c for c in config["clusters"] if c["name"] == ctx["context"]["cluster"])
-    cluster = entry["cluster"]
-    if "certificate-authority" in cluster:
-        return str(cluster["server"]), str(cluster["certificate-authority"])
-    ca = kubeconfig.parent / "bench-ca.crt"
-    if not ca.exists():
-        ca.write_bytes(base64.b64decode(cluster["certificate-authority-data"]))
-    return str(cluster["server"]), str(ca)
+def _keep_log(operator: OperatorProcess) -> None:
+    with contextlib.suppress(OSError):
+        LOG_KEEP.parent.mkdir(parents=True, exist_ok=True)
+        LOG_KEEP.write_bytes(operator.log.read_bytes())
 
 
 async def _drop_finalizers(client: AsyncClient, namespace: str) -> None:
@@ -684,7 +567,7 @@ async def measure_bulk(
         peak_rss_mb=operator.peak_kb() / 1024,
         rss_before_mb=rss_before / 1024,
         samples=samples,
-        handler_retries=operator.handler_retries(),
+        handler_retries=operator.count_in_log(RETRY_MARK),
     )
 
 

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.postgres import PgServer, PostgresUnavailable, postgres_for_clients
+from holon_testing.postgres import PgServer, PostgresUnavailable, postgres_for_clients
 from mes_runtime.demo import Demo
 from mes_runtime.mtp.manifest import load_manifest
 

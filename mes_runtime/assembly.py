@@ -23,11 +23,11 @@ from mes_runtime.db.models import Equipment
 from mes_runtime.domain.capabilities import Capabilities
 from mes_runtime.engine.batch import BatchEngine
 from mes_runtime.engine.ports import EquipmentPort
-from mes_runtime.engine.service import BatchService
 from mes_runtime.mtp.capabilities import capabilities_of
 from mes_runtime.mtp.equipment import MtpEquipment
 from mes_runtime.mtp.manifest import ModuleManifest, load_manifest
 from mes_runtime.observability.metrics import MeteredEquipment, RuntimeMetrics
+from mes_runtime.services.batches import BatchService
 
 __all__ = ["EquipmentRegistry", "batch_runtime"]
 

@@ -108,7 +108,7 @@ def main(argv: list[str]) -> int:
         level=settings.log_level,
         fmt=settings.log_format,
         redactor=Redactor(settings.secret_values()),
-        module=settings.module,
+        module=settings.module or "",
     )
     from mes_runtime.api.app import create_app
     from mes_runtime.db.migrate import upgrade

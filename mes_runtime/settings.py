@@ -6,11 +6,19 @@ deployment (Helm values, a Kubernetes Secret) maps one-to-one onto these names.
 Secrets never have a default, and well-known placeholder values ("changeme", "secret",
 "password" ...) are refused at start-up with a message naming the setting: a GMP system that
 starts with a guessable credential is worse than one that does not start.
+
+An unknown ``HOLON_*`` variable is refused too, naming it: a misspelt or outdated setting
+(or one the operator writes that this runtime does not know) must not be silently ignored.
+The keys the operator writes into the runtime's ConfigMap are tested against this class
+(``tests/test_settings_contract.py``). Variables of Holon's other programs that share the
+prefix (:data:`OTHER_PROGRAMS`) are left alone.
 """
 
 from __future__ import annotations
 
 import functools
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
@@ -19,7 +27,21 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
-__all__ = ["PLACEHOLDER_SECRETS", "Settings", "get_settings", "reject_placeholder"]
+__all__ = [
+    "ENV_PREFIX",
+    "OTHER_PROGRAMS",
+    "PLACEHOLDER_SECRETS",
+    "Settings",
+    "get_settings",
+    "reject_placeholder",
+    "unknown_keys",
+]
+
+ENV_PREFIX = "HOLON_"
+
+#: ``HOLON_*`` variables (or prefixes) that belong to Holon's other programs, not the
+#: runtime: the operator, the local cluster and image tooling, the e2e tests.
+OTHER_PROGRAMS = ("HOLON_OPERATOR_", "HOLON_E2E_", "HOLON_CACHE", "HOLON_CLUSTER_DIR")
 
 PLACEHOLDER_SECRETS = frozenset(
     {
@@ -53,7 +75,7 @@ def reject_placeholder(setting: str, value: str | None) -> None:
 class Settings(BaseSettings):
     """Everything the runtime can be configured with (env prefix ``HOLON_``)."""
 
-    model_config = SettingsConfigDict(env_prefix="HOLON_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
 
     data_dir: Path = Field(
         default=Path(".holon/data"),
@@ -77,16 +99,6 @@ class Settings(BaseSettings):
         description=(
             "json: one JSON object per line (timestamp, level, logger, message, context), "
             "for log collectors; console: plain text for a terminal. Both mask secrets."
-        ),
-    )
-    module: str = Field(
-        default="", description="The MES module this runtime serves (set by the operator)."
-    )
-    feature_metrics: bool = Field(
-        default=False,
-        description=(
-            "Serve Prometheus metrics on metrics_port (MESModule spec.features.metrics; "
-            "the operator sets HOLON_FEATURE_METRICS)."
         ),
     )
     metrics_host: str = Field(
@@ -125,6 +137,41 @@ class Settings(BaseSettings):
         ),
     )
 
+    module: str | None = Field(
+        default=None, description="The MES module this runtime serves (set by the operator)."
+    )
+    module_version: str | None = Field(
+        default=None, description="The module's version (set by the operator)."
+    )
+    database_engine: Literal["sqlite", "postgresql"] | None = Field(
+        default=None, description="The database engine the operator provisioned."
+    )
+    feature_ui: bool = Field(default=False, description="spec.features.ui of the module.")
+    feature_equipment_simulator: bool = Field(
+        default=False, description="spec.features.equipmentSimulator of the module."
+    )
+    feature_review_by_exception: bool = Field(
+        default=False, description="spec.features.reviewByException of the module."
+    )
+    feature_electronic_signatures: bool = Field(
+        default=False, description="spec.features.electronicSignatures of the module."
+    )
+    feature_metrics: bool = Field(
+        default=False,
+        description="spec.features.metrics: serve Prometheus metrics on metrics_port.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unknown_environment(cls, data: object) -> object:
+        unknown = unknown_keys(os.environ)
+        if unknown:
+            raise ValueError(
+                f"{', '.join(unknown)}: not a setting of the runtime (known: "
+                f"{', '.join(sorted(setting_keys()))}); remove or correct it"
+            )
+        return data
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if not self.database_url:
@@ -154,6 +201,24 @@ class Settings(BaseSettings):
         if not password:
             return []
         return sorted({str(password), quote(str(password), safe="")})
+
+
+def setting_keys() -> frozenset[str]:
+    """The environment variable of every runtime setting (``HOLON_DATA_DIR`` ...)."""
+    return frozenset(ENV_PREFIX + name.upper() for name in Settings.model_fields)
+
+
+def unknown_keys(environ: Mapping[str, str]) -> list[str]:
+    """The ``HOLON_*`` names in ``environ`` that are neither runtime settings nor another
+    Holon program's, sorted."""
+    known = setting_keys()
+    return sorted(
+        key
+        for key in environ
+        if key.upper().startswith(ENV_PREFIX)
+        and key.upper() not in known
+        and not key.upper().startswith(OTHER_PROGRAMS)
+    )
 
 
 @functools.cache

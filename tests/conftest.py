@@ -26,15 +26,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from bench.postgres import PgServer, throwaway_postgres
+from holon_testing.postgres import PgServer, throwaway_postgres
 
 if TYPE_CHECKING:
     import httpx
     from fastapi import FastAPI
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-    from mes_runtime.db.recorder import SqlBatchRecorder
     from mes_runtime.ebr.journal import Journal
+    from mes_runtime.ebr.recorder import SqlBatchRecorder
     from mes_runtime.settings import Settings
 
 
@@ -148,7 +148,7 @@ async def journal(engine: AsyncEngine) -> AsyncIterator[Journal]:
 
 @pytest.fixture
 def recorder(engine: AsyncEngine, journal: Journal) -> SqlBatchRecorder:
-    from mes_runtime.db.recorder import SqlBatchRecorder
+    from mes_runtime.ebr.recorder import SqlBatchRecorder
 
     return SqlBatchRecorder(engine, journal)
 

@@ -72,3 +72,11 @@ def test_installed_packages_carry_their_data_and_entry_points(
     assert "mab-fedbatch-demo" in out.split()
     assert "usage: mes-runtime" in _run(installed, "mes-runtime", "--help", cwd=tmp_path)
     assert _run(installed, "kubectl-mes", "--help", cwd=tmp_path)
+
+
+def test_installed_wheel_holds_no_test_support(installed: Path, tmp_path: Path) -> None:
+    code = (
+        "import importlib.util as u; "
+        "print([m for m in ('holon_testing', 'bench', 'tests') if u.find_spec(m)])"
+    )
+    assert _run(installed, "python", "-c", code, cwd=tmp_path).strip() == "[]"

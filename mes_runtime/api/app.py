@@ -30,8 +30,8 @@ from mes_runtime.api.drain import CloseWhenDraining, Drain
 from mes_runtime.assembly import batch_runtime
 from mes_runtime.db.engine import create_engine, session_factory
 from mes_runtime.db.models import User
-from mes_runtime.db.recorder import SqlBatchRecorder
 from mes_runtime.ebr.journal import Journal
+from mes_runtime.ebr.recorder import SqlBatchRecorder
 from mes_runtime.observability import (
     MeteredJournal,
     MeteredRecorder,

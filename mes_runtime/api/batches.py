@@ -29,7 +29,7 @@ from mes_runtime.engine.errors import (
     UnknownElement,
 )
 from mes_runtime.engine.plan import build_tree
-from mes_runtime.engine.service import BatchRequestError, BatchService, NewBatch
+from mes_runtime.services.batches import BatchRequestError, BatchService, NewBatch
 
 __all__ = ["COMMAND_PERMISSIONS", "router"]
 

@@ -19,7 +19,7 @@ from mes_runtime.api.deps import JournalDep, SessionDep, require
 from mes_runtime.api.errors import conflict, not_found, unprocessable
 from mes_runtime.auth.permissions import Permission
 from mes_runtime.db.models import Equipment, User
-from mes_runtime.engine.ports import utcnow
+from mes_runtime.kernel.clock import utcnow
 
 __all__ = ["router"]
 

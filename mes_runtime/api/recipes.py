@@ -26,7 +26,7 @@ from mes_runtime.auth.users import SignatureRejected, verify_signature
 from mes_runtime.db.models import MasterRecipe as RecipeRow
 from mes_runtime.db.models import User
 from mes_runtime.domain.recipe import MasterRecipe
-from mes_runtime.engine.ports import utcnow
+from mes_runtime.kernel.clock import utcnow
 
 __all__ = ["router"]
 

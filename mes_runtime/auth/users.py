@@ -23,7 +23,7 @@ from mes_runtime.auth.passwords import (
 from mes_runtime.auth.permissions import Role
 from mes_runtime.auth.tokens import new_token, token_digest
 from mes_runtime.db.models import ApiToken, User
-from mes_runtime.engine.ports import utcnow
+from mes_runtime.kernel.clock import utcnow
 
 __all__ = [
     "USERNAME_PATTERN",

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mes_runtime.domain.recipe import Criticality, MonitorLimit
-from mes_runtime.engine.ports import ProcessSample, Severity
+from mes_runtime.kernel.events import ProcessSample, Severity
 
 __all__ = ["Deviation", "check_sample", "classify"]
 

@@ -1,6 +1,8 @@
 """Electronic batch record: the append-only, hash-chained journal.
 
-``chain`` is the pure hashing core; ``journal`` writes and verifies it in the database.
+``chain`` is the pure hashing core; ``journal`` writes and verifies it in the database;
+``recorder`` (``SqlBatchRecorder``) is the engine's ``BatchRecorder`` port over the same
+database: element states, process values and exceptions, each with its journal entry.
 """
 
 from mes_runtime.ebr.chain import GENESIS_HASH, VerifyResult, encode_value, entry_hash

@@ -32,7 +32,7 @@ from mes_runtime.ebr.chain import (
     entry_hash,
     format_ts,
 )
-from mes_runtime.engine.ports import utcnow
+from mes_runtime.kernel.clock import utcnow
 
 __all__ = ["Journal", "StoredEntry", "count_entries", "verify_journal"]
 

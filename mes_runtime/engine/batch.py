@@ -54,6 +54,7 @@ from mes_runtime.domain.states import (
 from mes_runtime.engine.errors import (
     CommandRejected,
     EngineError,
+    EquipmentError,
     EquipmentUnavailable,
     UnknownBatch,
     UnknownElement,
@@ -70,7 +71,7 @@ from mes_runtime.engine.ports import (
     Severity,
 )
 from mes_runtime.engine.tree import BatchTree, Node
-from mes_runtime.mtp.codes import ServiceCommand, ServiceState
+from mes_runtime.kernel.codes import ServiceCommand, ServiceState
 
 __all__ = ["BatchEngine"]
 
@@ -266,7 +267,7 @@ class BatchEngine:
             )
             try:
                 await self._command_node(tree, node, command, actor=actor)
-            except EngineError as exc:  # the equipment refused: nothing changed, say so
+            except (EngineError, EquipmentError) as exc:  # refused: nothing changed, say so
                 await self._recorder.journal(
                     batch_id=batch_id,
                     actor=SYSTEM,
@@ -323,7 +324,7 @@ class BatchEngine:
             await self._equipment.start_procedure(
                 phase.equipment, phase.service, phase.procedure, phase.parameters
             )
-        except Exception as exc:  # unreachable module or refused command: hold, never lose
+        except EquipmentError as exc:  # unreachable module or refused command: hold, never lose
             await self._set_state(tree, node, apply_command(node.state, Command.START), actor)
             await self._hold_for_equipment(tree, node, f"could not start: {exc}")
             return
@@ -379,7 +380,7 @@ class BatchEngine:
                 if command in self.allowed(tree, child):
                     try:
                         await self._command_node(tree, child, command, actor=actor)
-                    except EngineError as exc:  # e.g. it ended meanwhile; the rest goes on
+                    except (EngineError, EquipmentError) as exc:  # e.g. it ended meanwhile
                         await self._recorder.exception(
                             batch_id=tree.batch_id,
                             severity=Severity.MAJOR,
@@ -402,7 +403,7 @@ class BatchEngine:
             )
         try:
             await self._equipment.command(phase.equipment, phase.service, PHASE_COMMANDS[command])
-        except Exception as exc:
+        except EquipmentError as exc:
             raise EquipmentUnavailable(
                 f"{phase.equipment}/{phase.service} refused {command.value}: {exc}"
             ) from exc
@@ -446,9 +447,9 @@ class BatchEngine:
                     f"{phase.equipment}/{phase.service} is {state.name}; restart {node.path} "
                     "once it has settled"
                 )
-        except EngineError:
+        except EquipmentUnavailable:
             raise
-        except Exception as exc:  # refused by the module, or the session dropped just now
+        except EquipmentError as exc:  # refused by the module, or the session dropped just now
             raise EquipmentUnavailable(
                 f"{phase.equipment}/{phase.service} refused the restart of {node.path}: {exc}"
             ) from exc
@@ -606,7 +607,7 @@ class BatchEngine:
             await self._equipment.command(
                 node.phase.equipment, node.phase.service, ServiceCommand.RESET
             )
-        except Exception as exc:  # the next start resets again; nothing is lost
+        except EquipmentError as exc:  # the next start resets again; nothing is lost
             log.warning("reset of %s/%s failed: %s", node.phase.equipment, node.phase.service, exc)
 
     async def _connection_lost(self, event: ConnectionLost) -> None:

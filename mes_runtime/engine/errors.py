@@ -5,8 +5,14 @@
     EngineError
     ├── UnknownBatch            no such batch in this engine          -> 404
     ├── UnknownElement          no element at that path in the batch  -> 404
-    ├── CommandRejected         the command is not allowed here/now   -> 409
+    └── CommandRejected         the command is not allowed here/now   -> 409
+
+    EquipmentError              (mes_runtime.kernel.errors, raised by the equipment port)
     └── EquipmentUnavailable    the module bound to the element is unreachable -> 409
+
+``EquipmentUnavailable`` is the kernel's one class, re-exported here: the engine raises it
+and the MTP edge raises it, so the engine catches :class:`EquipmentError` from its port and
+nothing broader.
 
 A command that raises leaves every element state unchanged. ``CommandRejected`` and an
 ``EquipmentUnavailable`` found before the command is sent (a module not connected) leave
@@ -16,9 +22,12 @@ following ``command.failed`` entry.
 
 from __future__ import annotations
 
+from mes_runtime.kernel.errors import EquipmentError, EquipmentUnavailable
+
 __all__ = [
     "CommandRejected",
     "EngineError",
+    "EquipmentError",
     "EquipmentUnavailable",
     "UnknownBatch",
     "UnknownElement",
@@ -44,7 +53,3 @@ class UnknownElement(EngineError):
 
 class CommandRejected(EngineError):
     """The command is not allowed for the element's state or by engine policy."""
-
-
-class EquipmentUnavailable(EngineError):
-    """The equipment the element runs on is not connected, or refused the command."""

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from mes_runtime.domain.control_recipe import ControlPhase
 from mes_runtime.domain.recipe import MonitorLimit
 from mes_runtime.domain.states import ElementState
-from mes_runtime.engine.ports import ProcessSample, Severity
 from mes_runtime.engine.tree import BatchTree
+from mes_runtime.kernel.events import ProcessSample, Severity
 
 __all__ = ["DEADBAND", "Finding", "LimitMonitor"]
 

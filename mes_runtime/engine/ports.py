@@ -6,23 +6,32 @@ two edges:
 * an :class:`EquipmentPort` (implemented over OPC UA/MTP by ``mes_runtime.mtp``), which
   starts service procedures, sends MTP commands and emits :data:`EquipmentEvent` values on
   a queue;
-* a :class:`BatchRecorder` (implemented over SQLAlchemy by ``mes_runtime.db``), which
-  writes the hash-chained journal, element states and process values.
+* a :class:`BatchRecorder` (implemented over SQLAlchemy by ``mes_runtime.ebr.recorder``),
+  which writes the hash-chained journal, element states and process values.
 
-Keeping these as protocols lets the engine be tested against in-process fakes *and*
-against the real edges, and keeps the dependency arrows pointing inwards.
+The values that cross the ports (events, codes, :class:`Severity`) are defined in
+``mes_runtime.kernel`` and re-exported here; an equipment port reports failure with
+:class:`~mes_runtime.kernel.errors.EquipmentError` (usually ``EquipmentUnavailable``), and
+the engine catches nothing broader. Keeping these as protocols lets the engine be tested
+against in-process fakes *and* against the real edges, and keeps the dependency arrows
+pointing inwards.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Protocol
 
-from mes_runtime.mtp.codes import ServiceCommand, ServiceState
+from mes_runtime.kernel.codes import ServiceCommand, ServiceState
+from mes_runtime.kernel.events import (
+    ConnectionLost,
+    ConnectionRestored,
+    EquipmentEvent,
+    ProcessSample,
+    ServiceStateChanged,
+    Severity,
+)
 
 __all__ = [
     "BatchRecorder",
@@ -33,63 +42,7 @@ __all__ = [
     "ProcessSample",
     "ServiceStateChanged",
     "Severity",
-    "utcnow",
 ]
-
-
-def utcnow() -> datetime:
-    """Timezone-aware UTC now; every timestamp in Holon is UTC."""
-    return datetime.now(UTC)
-
-
-class Severity(StrEnum):
-    """Exception severity used by review by exception (RbE)."""
-
-    CRITICAL = "critical"
-    MAJOR = "major"
-    MINOR = "minor"
-
-
-@dataclass(frozen=True, slots=True)
-class ProcessSample:
-    """One process value read from equipment (e.g. ``BR-101`` / ``Temperature``)."""
-
-    equipment: str
-    name: str
-    value: float
-    unit: str
-    timestamp: datetime = field(default_factory=utcnow)
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceStateChanged:
-    """An MTP service reported a new ``StateCur``."""
-
-    equipment: str
-    service: str
-    state: ServiceState
-    procedure: int | None = None
-    timestamp: datetime = field(default_factory=utcnow)
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionLost:
-    """The OPC UA session to a module was lost (the supervisor keeps reconnecting)."""
-
-    equipment: str
-    reason: str
-    timestamp: datetime = field(default_factory=utcnow)
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionRestored:
-    """The OPC UA session to a module is back; subscriptions were re-created."""
-
-    equipment: str
-    timestamp: datetime = field(default_factory=utcnow)
-
-
-EquipmentEvent = ProcessSample | ServiceStateChanged | ConnectionLost | ConnectionRestored
 
 
 class EquipmentPort(Protocol):

@@ -22,12 +22,8 @@ from asyncua.client.client import Client
 from asyncua.common.node import Node
 from asyncua.common.subscription import DataChangeEvent, Subscription
 
-from mes_runtime.engine.ports import (
-    EquipmentEvent,
-    ProcessSample,
-    ServiceStateChanged,
-    utcnow,
-)
+from mes_runtime.kernel.clock import utcnow
+from mes_runtime.kernel.events import EquipmentEvent, ProcessSample, ServiceStateChanged
 from mes_runtime.mtp.codes import ServiceCommand, ServiceState
 from mes_runtime.mtp.errors import (
     CommandNotEnabled,

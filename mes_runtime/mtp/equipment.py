@@ -3,17 +3,24 @@
 Modules are added by manifest (plug and play: nothing else is needed to drive them).
 All modules share one event queue, so the engine sees process values, service states and
 connection changes of the whole plant in arrival order.
+
+As the port requires, a request fails only with
+:class:`~mes_runtime.kernel.errors.EquipmentError`: the MTP edge's own errors are
+``EquipmentError`` already, and anything else a request meets on the way (an OPC UA Bad
+status, a dropped socket, a timeout) is reported as ``EquipmentUnavailable``, so the engine
+never needs to catch more than its port's errors.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from types import TracebackType
 
-from mes_runtime.engine.ports import EquipmentEvent
+from mes_runtime.kernel.errors import EquipmentError, EquipmentUnavailable
+from mes_runtime.kernel.events import EquipmentEvent
 from mes_runtime.mtp.codes import ServiceCommand, ServiceState
-from mes_runtime.mtp.errors import EquipmentUnavailable
 from mes_runtime.mtp.manifest import ModuleManifest, ParameterManifest
 from mes_runtime.mtp.supervisor import EquipmentSupervisor
 
@@ -21,6 +28,17 @@ __all__ = ["Capabilities", "MtpEquipment"]
 
 #: equipment -> service -> procedure -> parameter -> (unit, min, max, nodes).
 Capabilities = dict[str, dict[str, dict[str, dict[str, ParameterManifest]]]]
+
+
+@contextlib.contextmanager
+def _port_errors() -> Iterator[None]:
+    """Report a failed request as the port's error, keeping the cause's message."""
+    try:
+        yield
+    except EquipmentError:
+        raise
+    except Exception as exc:  # the edge translates whatever the OPC UA stack raised
+        raise EquipmentUnavailable(str(exc)) from exc
 
 
 class MtpEquipment:
@@ -104,14 +122,17 @@ class MtpEquipment:
         procedure: str,
         parameters: Mapping[str, float],
     ) -> None:
-        module = self._supervisor(equipment).module
-        await module.start_procedure(service, procedure, parameters)
+        with _port_errors():
+            module = self._supervisor(equipment).module
+            await module.start_procedure(service, procedure, parameters)
 
     async def command(self, equipment: str, service: str, command: ServiceCommand) -> None:
-        await self._supervisor(equipment).module.command(service, command)
+        with _port_errors():
+            await self._supervisor(equipment).module.command(service, command)
 
     async def service_state(self, equipment: str, service: str) -> ServiceState:
-        return await self._supervisor(equipment).module.state(service)
+        with _port_errors():
+            return await self._supervisor(equipment).module.state(service)
 
     # ----------------------------------------------------------------- capabilities
 

@@ -1,22 +1,27 @@
-"""Errors raised by the MTP edge; callers catch :class:`MtpError` for all of them.
+"""Errors raised by the MTP edge; callers catch :class:`EquipmentError` for all of them.
 
-Hierarchy::
+Hierarchy (``EquipmentError`` and ``EquipmentUnavailable`` are the kernel's, shared with the
+engine and the API)::
 
-    MtpError
-    ├── ManifestError          the manifest is not a usable MTP description (also ValueError)
-    ├── EquipmentUnavailable   no live OPC UA session to the module (or no such module)
-    ├── UnknownElement         service / procedure / parameter not in the module's manifest
-    ├── CommandNotEnabled      CommandEn does not enable the command in the current state
-    ├── ParameterRejected      the module did not take a parameter value (VOut differs)
-    └── HandshakeTimeout       the module did not reach the requested mode/source in time
+    EquipmentError
+    ├── EquipmentUnavailable   no live OPC UA session to the module (or no such module), or
+    │                          the session failed during a request
+    └── MtpError
+        ├── ManifestError      the manifest is not a usable MTP description (also ValueError)
+        ├── UnknownElement     service / procedure / parameter not in the module's manifest
+        ├── CommandNotEnabled  CommandEn does not enable the command in the current state
+        ├── ParameterRejected  the module did not take a parameter value (VOut differs)
+        └── HandshakeTimeout   the module did not reach the requested mode/source in time
 """
 
 from __future__ import annotations
 
-from mes_runtime.mtp.codes import ServiceCommand, ServiceState
+from mes_runtime.kernel.codes import ServiceCommand, ServiceState
+from mes_runtime.kernel.errors import EquipmentError, EquipmentUnavailable
 
 __all__ = [
     "CommandNotEnabled",
+    "EquipmentError",
     "EquipmentUnavailable",
     "HandshakeTimeout",
     "ManifestError",
@@ -26,8 +31,8 @@ __all__ = [
 ]
 
 
-class MtpError(Exception):
-    """Base of every error of the MTP edge."""
+class MtpError(EquipmentError):
+    """Base of the MTP edge's own errors."""
 
 
 class ManifestError(MtpError, ValueError):
@@ -37,10 +42,6 @@ class ManifestError(MtpError, ValueError):
         super().__init__(f"{path}: {problem}" if path else problem)
         self.path = path
         self.problem = problem
-
-
-class EquipmentUnavailable(MtpError):
-    """The module has no live OPC UA session (it may be reconnecting), or is unknown."""
 
 
 class UnknownElement(MtpError, KeyError):

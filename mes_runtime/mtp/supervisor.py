@@ -18,7 +18,7 @@ import logging
 from asyncua.client.client import Client
 from asyncua.client.ua_client import UaClientState
 
-from mes_runtime.engine.ports import ConnectionLost, ConnectionRestored, EquipmentEvent
+from mes_runtime.kernel.events import ConnectionLost, ConnectionRestored, EquipmentEvent
 from mes_runtime.mtp.client import MtpModuleClient
 from mes_runtime.mtp.errors import EquipmentUnavailable
 from mes_runtime.mtp.manifest import ModuleManifest

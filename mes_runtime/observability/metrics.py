@@ -33,7 +33,7 @@ from mes_runtime.engine.ports import (
     ProcessSample,
     Severity,
 )
-from mes_runtime.mtp.codes import ServiceCommand, ServiceState
+from mes_runtime.kernel.codes import ServiceCommand, ServiceState
 
 __all__ = [
     "FINAL_RESULTS",

@@ -1,14 +1,14 @@
 """Handles on the e2e test cluster, and the guard that keeps e2e tests off real clusters.
 
 Why a module of its own: conftest.py is imported under the shared name `conftest`, so the
-tests import these types from here instead.
+tests import these types from here instead. The guard, the kubectl/helm runner and the
+kubeconfig helpers are ``holon_testing.kube``'s (shared with the benchmarks); this module
+turns a failed command into a test failure.
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import subprocess
 import time
 from collections.abc import Callable
@@ -17,28 +17,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-TEST_CONTEXTS = frozenset({"holon-e2e", "kind-holon-e2e"})
+from holon_testing.kube import (
+    TEST_CONTEXTS,
+    NotTestClusterError,
+    ToolFailed,
+    api_endpoint,
+    ensure_test_context,
+    run_tool,
+    tool_env,
+)
 
-
-class NotTestClusterError(RuntimeError):
-    """The kubeconfig points somewhere other than the local test cluster."""
-
-
-def ensure_test_context(kubeconfig: Path) -> str:
-    """Return the kubeconfig's current context if it is the test cluster's, else raise."""
-    try:
-        config = yaml.safe_load(kubeconfig.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise NotTestClusterError(f"cannot read kubeconfig {kubeconfig}: {exc}") from exc
-    context = config.get("current-context") if isinstance(config, dict) else None
-    if context not in TEST_CONTEXTS:
-        raise NotTestClusterError(
-            f"refusing to run e2e tests against context {context!r} of {kubeconfig}: "
-            f"only {sorted(TEST_CONTEXTS)} (made by `make cluster`) are allowed"
-        )
-    return str(context)
+__all__ = ["TEST_CONTEXTS", "Cluster", "NotTestClusterError", "ensure_test_context"]
 
 
 @dataclass
@@ -53,55 +43,40 @@ class Cluster:
 
     def endpoint(self) -> tuple[str, str]:
         """The API server URL and a CA bundle file for raw HTTPS calls."""
-        config = yaml.safe_load(self.kubeconfig.read_text())
-        entry = next(c for c in config["clusters"] if c["name"] == self.context_cluster())
-        cluster = entry["cluster"]
-        if "certificate-authority-data" in cluster:
-            ca = self.helm_home / "ca.crt"
-            ca.write_bytes(base64.b64decode(cluster["certificate-authority-data"]))
-            return str(cluster["server"]), str(ca)
-        return str(cluster["server"]), str(cluster["certificate-authority"])
-
-    def context_cluster(self) -> str:
-        config = yaml.safe_load(self.kubeconfig.read_text())
-        ctx = next(c for c in config["contexts"] if c["name"] == self.context)
-        return str(ctx["context"]["cluster"])
+        return api_endpoint(
+            self.kubeconfig, ca_file=self.helm_home / "ca.crt", context=self.context
+        )
 
     def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env["KUBECONFIG"] = str(self.kubeconfig)
-        for var in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
-            env[var] = str(self.helm_home / var.lower())
-        return env
+        return tool_env(self.kubeconfig, self.helm_home)
 
     def kubectl(
         self, *args: str, stdin: str | None = None, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
-        res = subprocess.run(
-            [str(self.kubectl_bin), "--context", self.context, *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            env=self.env(),
-            check=False,
+        return self._run(
+            self.kubectl_bin,
+            "--context",
+            self.context,
+            *args,
+            stdin=stdin,
+            check=check,
             timeout=180,
         )
-        if check and res.returncode != 0:
-            pytest.fail(f"kubectl {' '.join(args)} failed ({res.returncode}):\n{res.stderr}")
-        return res
 
     def helm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        res = subprocess.run(
-            [str(self.helm_bin), "--kube-context", self.context, *args],
-            capture_output=True,
-            text=True,
-            env=self.env(),
-            check=False,
-            timeout=240,
+        return self._run(
+            self.helm_bin, "--kube-context", self.context, *args, check=check, timeout=240
         )
-        if check and res.returncode != 0:
-            pytest.fail(f"helm {' '.join(args)} failed ({res.returncode}):\n{res.stderr}")
-        return res
+
+    def _run(
+        self, binary: Path, *args: str, stdin: str | None = None, check: bool, timeout: float
+    ) -> subprocess.CompletedProcess[str]:
+        try:
+            return run_tool(
+                binary, *args, env=self.env(), stdin=stdin, timeout=timeout, check=check
+            )
+        except ToolFailed as exc:
+            pytest.fail(str(exc))
 
     def apply(self, *manifests: dict[str, Any], namespace: str | None = None) -> None:
         doc = json.dumps({"apiVersion": "v1", "kind": "List", "items": list(manifests)})

@@ -24,8 +24,8 @@ import httpx
 import pytest
 from e2e_cluster import Cluster
 
-from bench.postgres import PgServer, PostgresUnavailable, postgres_for_clients
-from tests.simulator_subprocess import SimulatedModule, simulated_module
+from holon_testing.postgres import PgServer, PostgresUnavailable, postgres_for_clients
+from holon_testing.simulator_process import SimulatedModule, simulated_module
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "hack" / "cluster"))

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from e2e_cluster import Cluster
-from test_operator_support import HolonInstall, holon, module  # noqa: F401
+from operator_support import HolonInstall, holon, module  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 from e2e_cluster import Cluster
-from test_operator_support import CHART, REPO, HolonInstall, holon  # noqa: F401
+from operator_support import CHART, REPO, HolonInstall, holon  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 KUBE = "1.30.0"  # `helm template` does not ask the cluster; the chart needs >= 1.28

@@ -14,15 +14,15 @@ from typing import Any
 
 import pytest
 from e2e_cluster import Cluster
-from test_operator_support import (  # noqa: F401
+from operator_support import (  # noqa: F401
     OperatorFactory,
     condition,
-    free_port,
     holon,
     operators,
 )
 
-from tests.simulator_subprocess import simulated_module
+from holon_testing.net import free_port
+from holon_testing.simulator_process import simulated_module
 
 pytestmark = pytest.mark.e2e
 

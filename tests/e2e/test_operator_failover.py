@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from e2e_cluster import Cluster
-from test_operator_support import (  # noqa: F401
+from operator_support import (  # noqa: F401
     HolonInstall,
     OperatorFactory,
     condition,

@@ -5,16 +5,17 @@ from __future__ import annotations
 import httpx
 import pytest
 from e2e_cluster import Cluster
-from prometheus_client.parser import text_string_to_metric_families
-from test_operator_support import (  # noqa: F401
+from operator_support import (  # noqa: F401
     HolonInstall,
     OperatorFactory,
-    OperatorProcess,
     events,
     holon,
     module,
     operators,
 )
+from prometheus_client.parser import text_string_to_metric_families
+
+from holon_testing.operator import OperatorProcess
 
 pytestmark = pytest.mark.e2e
 

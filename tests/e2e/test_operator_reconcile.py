@@ -1,7 +1,7 @@
 """A MESModule becomes a running runtime, follows spec changes, heals drift, goes away.
 
 The operator runs on the host with the chart's ServiceAccount token (see
-test_operator_support.py); the children are checked through the API as a user would.
+operator_support.py); the children are checked through the API as a user would.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from e2e_cluster import Cluster
-from test_operator_support import (  # noqa: F401
+from operator_support import (  # noqa: F401
     REPO,
     HolonInstall,
     OperatorFactory,

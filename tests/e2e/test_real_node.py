@@ -39,8 +39,8 @@ from real_node_support import (
     ready,
 )
 
-from bench.postgres import PgServer
-from tests.simulator_subprocess import SimulatedModule
+from holon_testing.postgres import PgServer
+from holon_testing.simulator_process import SimulatedModule
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]  # Pods really start here
 

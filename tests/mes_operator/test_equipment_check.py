@@ -8,7 +8,6 @@ them a structured variable, decoys shaped almost like services).
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -24,7 +23,8 @@ from mes_operator.equipment.check import (
     missing_message,
 )
 
-from tests.simulator_subprocess import SimulatedModule, simulated_module
+from holon_testing.net import free_port
+from holon_testing.simulator_process import SimulatedModule, simulated_module
 
 LAYOUTS = ("string", "numeric")
 TANK = "TK-201"
@@ -32,13 +32,6 @@ TANK_SERVICES = ("AdjustPH", "Charge", "Mix")
 
 # One loop per module for the in-process server: starting asyncua takes seconds.
 module_loop = pytest.mark.asyncio(loop_scope="module")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 # ------------------------------------------------------------------ the real simulator
@@ -117,7 +110,7 @@ VENDOR_PATH = ("DeviceSet", "PLC1", "Resources", "Application", "GlobalVars", "M
 async def vendor() -> AsyncIterator[str]:
     """Services nine levels below Objects: ``Dosing`` an object, ``Temperature`` a
     structured variable; decoys: a process value object and a half-shaped service."""
-    url = f"opc.tcp://127.0.0.1:{_free_port()}/holon-test/"
+    url = f"opc.tcp://127.0.0.1:{free_port()}/holon-test/"
     server = Server()
     await server.init()
     server.set_endpoint(url)
@@ -170,7 +163,7 @@ async def test_a_cut_short_browse_says_so(vendor: str) -> None:
 
 @module_loop
 async def test_dead_endpoint_is_not_connected_with_a_reason() -> None:
-    dead = f"opc.tcp://127.0.0.1:{_free_port()}/"
+    dead = f"opc.tcp://127.0.0.1:{free_port()}/"
     result = await check_equipment(dead, ["Dosing"], connect_timeout=2)
     assert not result.connected
     assert not result.verified

@@ -15,19 +15,19 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from holon_testing.simulator import RunningSimulator, running_simulator
 from mes_runtime.assembly import EquipmentRegistry
 from mes_runtime.db.models import Batch, BatchException, ProcessValue
 from mes_runtime.db.models import MasterRecipe as RecipeRow
-from mes_runtime.db.recorder import SqlBatchRecorder
 from mes_runtime.domain.states import Command, ElementState
 from mes_runtime.ebr.journal import Journal
+from mes_runtime.ebr.recorder import SqlBatchRecorder
 from mes_runtime.engine.batch import BatchEngine
 from mes_runtime.engine.errors import EquipmentUnavailable
-from mes_runtime.engine.ports import utcnow
-from mes_runtime.engine.service import BatchRequestError, BatchService, NewBatch
+from mes_runtime.kernel.clock import utcnow
 from mes_runtime.library import load_template
 from mes_runtime.mtp.equipment import MtpEquipment
-from mes_runtime.simulator.testing import RunningSimulator, running_simulator
+from mes_runtime.services.batches import BatchRequestError, BatchService, NewBatch
 
 DEMO = "mab-fedbatch-demo"
 CULTIVATE = "procedure/BR-UP/cultivation/run-fedbatch"

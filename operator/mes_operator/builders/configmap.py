@@ -4,6 +4,10 @@ The runtime reads its settings from ``HOLON_*`` variables (one Settings class); 
 flags are plain ``"true"``/``"false"`` strings so they are obvious in ``kubectl describe``.
 The graceful-shutdown timing comes from ``builders.shutdown``, which also sizes the Pod's
 termination grace period.
+
+Every key here is a setting the runtime declares (``mes_runtime.settings.Settings``, which
+refuses an unknown ``HOLON_*`` key at start); ``tests/test_settings_contract.py`` holds the
+two to each other, since the operator does not import the runtime.
 """
 
 from __future__ import annotations

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from mes_operator.models.base import ResourceModel
+from mes_operator.models.conditions import Condition, ConditionStatus
+
 
 @dataclass(frozen=True, kw_only=True)
 class Observation:
@@ -33,23 +36,28 @@ def merge_conditions(
     *,
     generation: int,
     now: str,
-) -> list[dict[str, Any]]:
+) -> list[Condition]:
     """The new condition list: observed types updated, other types kept as they were."""
     old = {c["type"]: dict(c) for c in previous or ()}
-    merged = dict(old)
+    merged: dict[str, Condition] = {type_: Condition.model_validate(c) for type_, c in old.items()}
     for obs in observations:
         before = old.get(obs.type)
         moved = before is None or before.get("status") != obs.status
         since = now if before is None or moved else before["lastTransitionTime"]
-        merged[obs.type] = {
-            "type": obs.type,
-            "status": obs.status,
-            "reason": obs.reason,
-            "message": obs.message,
-            "lastTransitionTime": since,
-            "observedGeneration": generation,
-        }
+        merged[obs.type] = Condition(
+            type=obs.type,
+            status=ConditionStatus(obs.status),
+            reason=obs.reason,
+            message=obs.message,
+            last_transition_time=since,
+            observed_generation=generation,
+        )
     return [merged[key] for key in sorted(merged)]
+
+
+def dump(model: ResourceModel) -> dict[str, Any]:
+    """A status model as the API stores it: camelCase keys, unset fields left out."""
+    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 def condition(conditions: Iterable[Mapping[str, Any]] | None, type_: str) -> Mapping[str, Any]:

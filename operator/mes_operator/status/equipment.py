@@ -1,4 +1,8 @@
-"""Equipment status as a pure function of the last check's result."""
+"""Equipment status as a pure function of the last check's result.
+
+Built as the typed :class:`~mes_operator.models.equipment.EquipmentStatus` (the model the
+CRD schema is generated from) and dumped by alias.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from mes_operator.equipment.check import CheckResult
-from mes_operator.status.conditions import Observation, merge_conditions
+from mes_operator.models.equipment import EquipmentStatus
+from mes_operator.status.conditions import Observation, dump, merge_conditions
 
 CONNECTED = "Connected"
 VERIFIED = "Verified"
@@ -37,16 +42,17 @@ def equipment_status(
             reason="NotConnected",
             message=f"cannot verify services: {result.message}",
         )
-    return {
-        "observedGeneration": generation,
-        "conditions": merge_conditions(
+    status = EquipmentStatus(
+        observed_generation=generation,
+        conditions=merge_conditions(
             previous.get("conditions"), [connected, verified], generation=generation, now=now
         ),
-        "lastCheckTime": now,
-        "checkDurationSeconds": result.duration_seconds,
-        "foundServices": list(result.found),
-        "missingServices": list(result.missing),
-    }
+        last_check_time=now,
+        check_duration_seconds=result.duration_seconds,
+        found_services=list(result.found),
+        missing_services=list(result.missing),
+    )
+    return dump(status)
 
 
 def check_due(

@@ -1,7 +1,9 @@
 """MESModule status as a pure function of the spec and the live Deployment.
 
 The reconcile observes; this decides what the status says; the caller patches once,
-and not at all when nothing changed.
+and not at all when nothing changed. The status is built as the typed
+:class:`~mes_operator.models.mesmodule.MESModuleStatus` (the model the CRD schema is
+generated from) and dumped by alias, so it cannot hold a key the schema lacks.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mes_operator.builders.context import ModuleContext
-from mes_operator.models.mesmodule import Phase
-from mes_operator.status.conditions import Observation, condition, merge_conditions
+from mes_operator.models.mesmodule import MESModuleStatus, Phase
+from mes_operator.status.conditions import Observation, condition, dump, merge_conditions
 
 READY = "Ready"
 PROGRESSING = "Progressing"
@@ -105,21 +107,19 @@ def module_status(
     else:
         phase = Phase.PROGRESSING
     current = ctx.spec.version if ready else previous.get("currentVersion")
-    status: dict[str, Any] = {
-        "observedGeneration": ctx.generation,
-        "phase": phase.value,
-        "conditions": merge_conditions(
+    status = MESModuleStatus(
+        observed_generation=ctx.generation,
+        phase=phase,
+        conditions=merge_conditions(
             previous.get("conditions"), observations, generation=ctx.generation, now=now
         ),
-        "targetVersion": ctx.spec.version,
-        "activeColour": ctx.colour.value,
-        "replicas": ctx.spec.replicas,
-        "readyReplicas": deployment.ready_replicas,
-    }
-    if current is not None:
-        status["currentVersion"] = current
-    status.update({key: previous[key] for key in _KEPT if key in previous})
-    return status
+        current_version=current,
+        target_version=ctx.spec.version,
+        active_colour=ctx.colour,
+        replicas=ctx.spec.replicas,
+        ready_replicas=deployment.ready_replicas,
+    )
+    return {**dump(status), **{key: previous[key] for key in _KEPT if key in previous}}
 
 
 def _qualified(ctx: ModuleContext) -> Observation:
@@ -140,10 +140,7 @@ def _qualified(ctx: ModuleContext) -> Observation:
 
 def paused_status(previous: Mapping[str, Any], *, generation: int, now: str) -> dict[str, Any]:
     """The status of a module whose reconciliation is paused by spec.paused."""
-    status = dict(previous)
-    status["observedGeneration"] = generation
-    status["phase"] = Phase.PAUSED.value
-    status["conditions"] = merge_conditions(
+    conditions = merge_conditions(
         previous.get("conditions"),
         [
             Observation(
@@ -156,17 +153,17 @@ def paused_status(previous: Mapping[str, Any], *, generation: int, now: str) -> 
         generation=generation,
         now=now,
     )
-    return status
+    changed = MESModuleStatus(
+        observed_generation=generation, phase=Phase.PAUSED, conditions=conditions
+    )
+    return {**previous, **dump(changed)}
 
 
 def invalid_status(
     previous: Mapping[str, Any], *, generation: int, problem: str, now: str
 ) -> dict[str, Any]:
     """The status of a module whose spec the operator cannot act on."""
-    status = dict(previous)
-    status["observedGeneration"] = generation
-    status["phase"] = Phase.FAILED.value
-    status["conditions"] = merge_conditions(
+    conditions = merge_conditions(
         previous.get("conditions"),
         [
             Observation(type=READY, status="False", reason="InvalidSpec", message=problem),
@@ -175,4 +172,7 @@ def invalid_status(
         generation=generation,
         now=now,
     )
-    return status
+    changed = MESModuleStatus(
+        observed_generation=generation, phase=Phase.FAILED, conditions=conditions
+    )
+    return {**previous, **dump(changed)}

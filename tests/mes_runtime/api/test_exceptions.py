@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from mes_runtime.db.models import Batch, JournalEntry
-from mes_runtime.db.recorder import SqlBatchRecorder
+from mes_runtime.ebr.recorder import SqlBatchRecorder
 from mes_runtime.engine.ports import Severity
 from tests.conftest import MakeUser
 

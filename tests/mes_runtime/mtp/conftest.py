@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest_asyncio
 
+from holon_testing.simulator import RunningSimulator, running_simulator
 from mes_runtime.engine.ports import EquipmentEvent
 from mes_runtime.mtp.equipment import MtpEquipment
-from mes_runtime.simulator.testing import RunningSimulator, running_simulator
 
 EventPredicate = Callable[[EquipmentEvent], bool]
 

@@ -7,6 +7,8 @@ import dataclasses
 
 import pytest
 
+from holon_testing.net import free_port
+from holon_testing.simulator import RunningSimulator
 from mes_runtime.engine.ports import (
     ConnectionLost,
     ConnectionRestored,
@@ -25,8 +27,6 @@ from mes_runtime.mtp.errors import (
     UnknownElement,
 )
 from mes_runtime.mtp.manifest import REQUIRED_SERVICE_VARIABLES
-from mes_runtime.simulator.server import free_port
-from mes_runtime.simulator.testing import RunningSimulator
 from tests.mes_runtime.mtp.conftest import drain, next_event
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -14,14 +14,14 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
+from holon_testing.simulator import RunningSimulator, running_simulator
 from mes_runtime.api.app import create_app
 from mes_runtime.db.models import MasterRecipe as RecipeRow
 from mes_runtime.domain.states import ElementState
 from mes_runtime.engine.ports import utcnow
-from mes_runtime.engine.service import NewBatch
 from mes_runtime.library import load_template
+from mes_runtime.services.batches import NewBatch
 from mes_runtime.settings import Settings
-from mes_runtime.simulator.testing import RunningSimulator, running_simulator
 
 DEMO = "mab-fedbatch-demo"
 TIMEOUT = 90

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from mes_runtime.simulator.testing import RunningSimulator, running_simulator
+from holon_testing.simulator import RunningSimulator, running_simulator
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from holon_testing.net import free_port
 from mes_runtime.mtp.manifest import load_manifest
-from mes_runtime.simulator.server import free_port
 
 
 def test_simulate_prints_endpoints_and_writes_manifests(tmp_path: Path) -> None:

@@ -11,10 +11,10 @@ import pytest
 from asyncua import ua
 from asyncua.client.client import Client
 
+from holon_testing.simulator import RunningSimulator
 from mes_runtime.mtp.codes import ServiceCommand as C
 from mes_runtime.mtp.codes import ServiceState as S
 from mes_runtime.mtp.manifest import ModuleManifest, NodeRef, load_manifest
-from mes_runtime.simulator.testing import RunningSimulator
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

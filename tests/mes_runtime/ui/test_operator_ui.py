@@ -16,13 +16,13 @@ import httpx
 import pytest
 import uvicorn
 
+from holon_testing.net import free_port
+from holon_testing.simulator import running_simulator
 from mes_runtime.api.app import create_app
 from mes_runtime.auth.users import create_user
 from mes_runtime.db.migrate import upgrade
 from mes_runtime.library import load_template
 from mes_runtime.settings import Settings
-from mes_runtime.simulator.server import free_port
-from mes_runtime.simulator.testing import running_simulator
 
 pytestmark = [
     pytest.mark.browser,

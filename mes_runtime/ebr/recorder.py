@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mes_runtime.db.models import Batch, BatchElement, BatchException, ProcessValue
 from mes_runtime.ebr.journal import Journal
-from mes_runtime.engine.ports import ProcessSample, Severity, utcnow
+from mes_runtime.kernel.clock import utcnow
+from mes_runtime.kernel.events import ProcessSample, Severity
 
 __all__ = ["FINAL_BATCH_STATES", "SqlBatchRecorder", "UnknownBatch"]
 

@@ -1,4 +1,4 @@
-"""Shared fixtures of the operator's end-to-end tests (no tests here).
+"""Shared fixtures of the operator's end-to-end tests (no tests here; not named test_*).
 
 The chart is installed once per session (its ServiceAccount and ClusterRole are what the
 operator runs as); each test gets its own namespace and its own operator process(es),
@@ -10,11 +10,6 @@ run on the simulated nodes, so the operator runs on the host, as it would in its
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,18 +19,11 @@ from typing import Any
 import pytest
 from e2e_cluster import Cluster
 
-from bench.operator import write_token_kubeconfig
+from holon_testing.kube import write_token_kubeconfig
+from holon_testing.operator import REPO, OperatorProcess
 
-REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "holon"
 GROUP = "mes.holon.dev"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -45,33 +33,6 @@ class HolonInstall:
     namespace: str
     release: str
     service_account: str
-
-
-@dataclass
-class OperatorProcess:
-    """One operator replica running on the host."""
-
-    proc: subprocess.Popen[bytes]
-    log: Path
-    priority: int
-    metrics_port: int = 0
-
-    def kill(self) -> None:
-        """SIGKILL: no cleanup, no goodbye to the peers."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
 @dataclass
@@ -104,29 +65,19 @@ class OperatorFactory:
         )
 
     def start(self, *, priority: int, reconcile_interval: float = 5) -> OperatorProcess:
-        log = self.workdir / f"operator-{len(self.started)}.log"
-        metrics_port = free_port()
-        env = {
-            **os.environ,
-            "KUBECONFIG": str(self.kubeconfig()),
-            "PYTHONPATH": os.pathsep.join([str(REPO / "operator"), str(REPO)]),
-            "HOLON_OPERATOR_RECONCILE_INTERVAL": str(reconcile_interval),
-            "HOLON_OPERATOR_EQUIPMENT_POLL": "2",
-            "HOLON_OPERATOR_PRIORITY": str(priority),
-            "HOLON_OPERATOR_PEERING_NAME": self.peering_name,
-            "HOLON_OPERATOR_PEERING_LIFETIME": "6",
-            "HOLON_OPERATOR_HEALTH_PORT": str(free_port()),
-            "HOLON_OPERATOR_METRICS_PORT": str(metrics_port),
-        }
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "mes_operator.cli", "run", "--namespace", self.namespace],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=REPO,
-            )
-        replica = OperatorProcess(proc=proc, log=log, priority=priority, metrics_port=metrics_port)
+        replica = OperatorProcess.spawn(
+            kubeconfig=self.kubeconfig(),
+            namespace=self.namespace,
+            log=self.workdir / f"operator-{len(self.started)}.log",
+            settings={
+                "HOLON_OPERATOR_RECONCILE_INTERVAL": str(reconcile_interval),
+                "HOLON_OPERATOR_EQUIPMENT_POLL": "2",
+                "HOLON_OPERATOR_PRIORITY": str(priority),
+                "HOLON_OPERATOR_PEERING_NAME": self.peering_name,
+                "HOLON_OPERATOR_PEERING_LIFETIME": "6",
+            },
+            priority=priority,
+        )
         self.started.append(replica)
         return replica
 

@@ -28,7 +28,8 @@ from mes_runtime.domain.validation import validate_recipe
 from mes_runtime.engine.batch import BatchEngine
 from mes_runtime.engine.errors import CommandRejected, EngineError, UnknownBatch
 from mes_runtime.engine.plan import build_tree
-from mes_runtime.engine.ports import BatchRecorder, utcnow
+from mes_runtime.engine.ports import BatchRecorder
+from mes_runtime.kernel.clock import utcnow
 
 __all__ = ["BatchRequestError", "BatchService", "NewBatch"]
 

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from mes_runtime.simulator.server import free_port
+from holon_testing.net import free_port
 
 __all__ = [
     "PgServer",

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mes_runtime.db.models import Batch, BatchElement, BatchException, JournalEntry, ProcessValue
-from mes_runtime.db.recorder import SqlBatchRecorder, UnknownBatch
+from mes_runtime.ebr.recorder import SqlBatchRecorder, UnknownBatch
 from mes_runtime.engine.ports import BatchRecorder, ProcessSample, Severity
 
 
