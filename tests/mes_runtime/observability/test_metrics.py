@@ -18,7 +18,7 @@ from holon_testing.simulator import RunningSimulator, running_simulator
 from mes_runtime.api.app import create_app
 from mes_runtime.db.models import MasterRecipe as RecipeRow
 from mes_runtime.domain.states import ElementState
-from mes_runtime.engine.ports import utcnow
+from mes_runtime.kernel.clock import utcnow
 from mes_runtime.library import load_template
 from mes_runtime.services.batches import NewBatch
 from mes_runtime.settings import Settings
