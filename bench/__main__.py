@@ -29,6 +29,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "journal-verify": ("bench.journal_verify", "journal verification, entries/s"),
     "command": ("bench.command_roundtrip", "phase command round trip on loopback"),
     "login-load": ("bench.login_load", "/healthz latency while clients hammer the login"),
+    "metrics": ("bench.metrics_overhead", "ingestion and command round trip, metrics on vs off"),
     "operator": (
         "bench.operator",
         "operator on the test cluster: apply->Ready, 500 modules, RSS, Equipment verify",

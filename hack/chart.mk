@@ -10,7 +10,8 @@ crds: setup ## Regenerate crds/ from the typed models and the chart's CRD templa
 	@PYTHONPATH=operator $(PY) -m mes_operator.crdgen
 
 .PHONY: chart-check
-chart-check: setup ## Fail when crds/ or the chart's CRDs drift from the models; helm lint --strict.
+chart-check: setup ## Fail when crds/ or the chart's CRDs drift from the models; helm lint --strict; promtool check rules and the dashboard lint.
 	@PYTHONPATH=operator $(PY) -m mes_operator.crdgen --check
+	@$(PY) hack/monitoring_check.py
 	@if [ -n "$(HELM)" ]; then "$(HELM)" lint --strict charts/holon; \
 	  else echo "helm not found: skipped helm lint (make cluster builds one)"; fi

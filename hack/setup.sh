@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent setup for a fresh Debian machine: Python deps (uv), PostgreSQL, Chromium, and
 # what the local cluster's real node and `make images` need (containerd, runc, CNI plugins,
-# iptables, conntrack, debootstrap).
+# iptables, conntrack, debootstrap), and promtool (Debian's prometheus) for make chart-check.
 set -euo pipefail
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -24,6 +24,7 @@ command -v runc >/dev/null 2>&1 || need+=(runc)
 command -v iptables >/dev/null 2>&1 || need+=(iptables)
 command -v conntrack >/dev/null 2>&1 || need+=(conntrack)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)  # promtool: make chart-check
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     step "apt-get install ${need[*]} (Debian packages)"

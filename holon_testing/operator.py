@@ -31,6 +31,7 @@ class OperatorProcess:
     log: Path
     priority: int = 0
     peak_sampled_kb: int = 0
+    metrics_port: int = 0
 
     @classmethod
     def spawn(
@@ -43,12 +44,13 @@ class OperatorProcess:
         priority: int = 0,
     ) -> OperatorProcess:
         """Start ``mes-operator run --namespace`` from this checkout with ``settings``
-        (``HOLON_OPERATOR_*``) and a free health port."""
+        (``HOLON_OPERATOR_*``) and free health and metrics ports."""
         env = {
             **os.environ,
             "KUBECONFIG": str(kubeconfig),
             "PYTHONPATH": os.pathsep.join([str(REPO / "operator"), str(REPO)]),
             "HOLON_OPERATOR_HEALTH_PORT": str(free_port()),
+            "HOLON_OPERATOR_METRICS_PORT": str(free_port()),
             **settings,
         }
         with log.open("wb") as out:
@@ -60,7 +62,8 @@ class OperatorProcess:
                 stdin=subprocess.DEVNULL,
                 cwd=REPO,
             )
-        return cls(proc=proc, log=log, priority=priority)
+        metrics_port = int(env["HOLON_OPERATOR_METRICS_PORT"])
+        return cls(proc=proc, log=log, priority=priority, metrics_port=metrics_port)
 
     def alive(self) -> bool:
         return self.proc.poll() is None

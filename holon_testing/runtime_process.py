@@ -51,6 +51,7 @@ def serving(workdir: Path, **settings: str) -> Iterator[RuntimeProcess]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("HOLON_")}
     env.update({f"HOLON_{name.upper()}": value for name, value in settings.items()})
     env.setdefault("HOLON_LOG_LEVEL", "INFO")
+    env.setdefault("HOLON_LOG_FORMAT", "console")  # callers read the log as text
     log = workdir / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(

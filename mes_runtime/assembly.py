@@ -22,9 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from mes_runtime.db.models import Equipment
 from mes_runtime.domain.capabilities import Capabilities
 from mes_runtime.engine.batch import BatchEngine
+from mes_runtime.engine.ports import EquipmentPort
 from mes_runtime.mtp.capabilities import capabilities_of
 from mes_runtime.mtp.equipment import MtpEquipment
 from mes_runtime.mtp.manifest import ModuleManifest, load_manifest
+from mes_runtime.observability.metrics import MeteredEquipment, RuntimeMetrics
 from mes_runtime.services.batches import BatchService
 
 __all__ = ["EquipmentRegistry", "batch_runtime"]
@@ -49,6 +51,10 @@ class EquipmentRegistry:
     def is_connected(self, name: str) -> bool:
         """Whether this replica has a live session to module ``name`` now."""
         return name in self._offers and self._equipment.is_connected(name)
+
+    def modules(self) -> dict[str, bool]:
+        """Every supervised module and whether it is connected now."""
+        return {n: self._equipment.is_connected(n) for n in list(self._offers)}
 
     def connected(self) -> dict[str, Capabilities]:
         """Offers of the modules with a live session now (what a new batch may bind)."""
@@ -95,10 +101,15 @@ async def batch_runtime(app: FastAPI) -> AsyncIterator[None]:
             registry.add(manifest)
     except Exception as exc:  # database not migrated yet: /readyz reports it
         log.warning("equipment registry not loaded: %s", exc)
+    metrics: RuntimeMetrics | None = app.state.metrics
+    port: EquipmentPort = equipment if metrics is None else MeteredEquipment(equipment, metrics)
     async with (
         equipment,
-        BatchEngine(equipment=equipment, recorder=app.state.recorder) as engine,
+        BatchEngine(equipment=port, recorder=app.state.recorder) as engine,
     ):
+        if metrics is not None:
+            metrics.explain_paths(lambda batch, path: engine.tree(batch).by_path[path].kind)
+            metrics.watch_equipment(registry.modules)
         app.state.equipment = equipment
         app.state.equipment_registry = registry
         app.state.batch_engine = engine

@@ -75,14 +75,14 @@ class Demo:
     # -- processes ---------------------------------------------------------------------
 
     def _spawn(self, name: str, *args: str) -> subprocess.Popen[str]:
-        log = (self.workdir / f"{name}.log").open("w")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "mes_runtime", *args],
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-        )
+        with (self.workdir / f"{name}.log").open("w") as log:  # the child has its own fd
+            process = subprocess.Popen(
+                [sys.executable, "-m", "mes_runtime", *args],
+                env=self.env,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
         self.processes.append((name, process))
         return process
 
@@ -95,6 +95,9 @@ class Demo:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()
+            if process.stdout is not None:
+                process.stdout.close()
 
     def _check_alive(self) -> None:
         for name, process in self.processes:

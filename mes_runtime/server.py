@@ -28,6 +28,7 @@ from types import FrameType
 import uvicorn
 
 from mes_runtime.api.drain import Drain
+from mes_runtime.observability import Redactor, configure_logging
 from mes_runtime.settings import Settings, get_settings
 
 __all__ = ["DrainingServer", "main"]
@@ -103,8 +104,11 @@ def main(argv: list[str]) -> int:
         print(f"serve: invalid settings: {exc}", file=sys.stderr)
         return 2
     args = _parser(settings).parse_args(argv)
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    configure_logging(
+        level=settings.log_level,
+        fmt=settings.log_format,
+        redactor=Redactor(settings.secret_values()),
+        module=settings.module or "",
     )
     from mes_runtime.api.app import create_app
     from mes_runtime.db.migrate import upgrade
@@ -121,6 +125,7 @@ def main(argv: list[str]) -> int:
         host=args.host,
         port=args.port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's loggers go through ours (JSON, redacted)
         proxy_headers=True,
         timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
     )

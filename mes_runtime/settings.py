@@ -21,6 +21,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -93,6 +94,19 @@ class Settings(BaseSettings):
         default=8 * 3600, gt=0, description="Lifetime of an API bearer token (a shift)."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = Field(
+        default="json",
+        description=(
+            "json: one JSON object per line (timestamp, level, logger, message, context), "
+            "for log collectors; console: plain text for a terminal. Both mask secrets."
+        ),
+    )
+    metrics_host: str = Field(
+        default="", description="Address the metrics endpoint binds to; empty: same as host."
+    )
+    metrics_port: int = Field(
+        default=9464, ge=0, le=65535, description="Port of GET /metrics (0: any free port)."
+    )
     sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
         default="NORMAL",
         description=(
@@ -142,7 +156,10 @@ class Settings(BaseSettings):
     feature_electronic_signatures: bool = Field(
         default=False, description="spec.features.electronicSignatures of the module."
     )
-    feature_metrics: bool = Field(default=False, description="spec.features.metrics.")
+    feature_metrics: bool = Field(
+        default=False,
+        description="spec.features.metrics: serve Prometheus metrics on metrics_port.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -176,6 +193,14 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    def secret_values(self) -> list[str]:
+        """The secrets among the settings, for the log redactor to mask wherever they
+        appear (the database password, also URL-encoded)."""
+        password = make_url(self.database_url).password
+        if not password:
+            return []
+        return sorted({str(password), quote(str(password), safe="")})
 
 
 def setting_keys() -> frozenset[str]:

@@ -37,6 +37,12 @@ from mes_runtime.db.engine import create_engine, session_factory
 from mes_runtime.db.models import User
 from mes_runtime.ebr.journal import Journal
 from mes_runtime.ebr.recorder import SqlBatchRecorder
+from mes_runtime.observability import (
+    MeteredJournal,
+    MeteredRecorder,
+    RuntimeMetrics,
+    serve_metrics,
+)
 from mes_runtime.settings import Settings, get_settings
 
 __all__ = ["create_app"]
@@ -70,19 +76,22 @@ def create_app(settings: Settings | None = None, *, drain: Drain | None = None) 
         engine = create_engine(
             settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
         )
-        writer = Journal(engine)
+        metrics = RuntimeMetrics() if settings.feature_metrics else None
+        writer = Journal(engine) if metrics is None else MeteredJournal(engine, metrics=metrics)
+        recorder = SqlBatchRecorder(engine, writer)
         app.state.settings = settings
         app.state.engine = engine
         app.state.session_factory = session_factory(engine)
         app.state.journal = writer
-        app.state.recorder = SqlBatchRecorder(engine, writer)
+        app.state.metrics = metrics
+        app.state.recorder = recorder if metrics is None else MeteredRecorder(recorder, metrics)
         try:
             await writer.start()
             await _warn_without_admin(app)
         except Exception as exc:  # not migrated yet: /readyz says so; do not crash liveness
             log.warning("database not ready at start-up: %s", exc)
         try:
-            async with batch_runtime(app):
+            async with batch_runtime(app), _metrics_endpoint(app, settings):
                 yield
         finally:
             # batch_runtime has stopped the engine and equipment; the database goes last
@@ -117,6 +126,20 @@ def create_app(settings: Settings | None = None, *, drain: Drain | None = None) 
         return RedirectResponse("/ui/")
 
     return app
+
+
+@asynccontextmanager
+async def _metrics_endpoint(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
+    """``GET /metrics`` on its own port while the app runs, when the feature is on."""
+    metrics: RuntimeMetrics | None = app.state.metrics
+    if metrics is None:
+        app.state.metrics_port = None
+        yield
+        return
+    host = settings.metrics_host or settings.host
+    with serve_metrics(metrics, host=host, port=settings.metrics_port) as port:
+        app.state.metrics_port = port
+        yield
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -20,13 +20,17 @@ def _run(argv: list[str]) -> int:
         help="watch only these namespaces (repeatable); default: the whole cluster",
     )
     parser.add_argument("--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--log-format", choices=("json", "plain"), default="json", help="default json"
+    )
     args = parser.parse_args(argv)
 
     import kopf
 
     from mes_operator import handlers
+    from mes_operator.logs import configure_logging
 
-    kopf.configure(verbose=args.verbose)
+    configure_logging(verbose=args.verbose, json_lines=args.log_format == "json")
     kopf.run(
         clusterwide=not args.namespace,
         namespaces=list(args.namespace),

@@ -17,6 +17,7 @@ from lightkube import AsyncClient
 
 from mes_operator.builders.context import MANAGED_BY, MODULE_LABEL
 from mes_operator.kube.peering import ensure_peering_object
+from mes_operator.metrics import measured_reconcile, serve_metrics
 from mes_operator.models.crds import EQUIPMENT, GROUP, MESMODULE, VERSION
 from mes_operator.reconcile.equipment import reconcile_equipment
 from mes_operator.reconcile.events import Event, EventSink
@@ -59,6 +60,7 @@ def _events_for(body: Mapping[str, Any]) -> EventSink:
 async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     """All kopf settings, in one place."""
     configure(settings, CONFIG)
+    serve_metrics(CONFIG.metrics_port)
     if CONFIG.peering:
         await ensure_peering_object(_Clients.get(), CONFIG.peering_name)
 
@@ -81,7 +83,10 @@ async def _reconcile(body: Mapping[str, Any]) -> None:
     """Reconcile under the module's lock. Not-yet-ready is no error: the Deployment's
     events move the status to Ready, and the timer is the safety net."""
     meta = body["metadata"]
-    async with lock_for("MESModule", meta["namespace"], meta["name"]):
+    async with (
+        lock_for("MESModule", meta["namespace"], meta["name"]),
+        measured_reconcile("MESModule"),
+    ):
         try:
             await reconcile_module(_Clients.get(), body, emit=_events_for(body))
         except InvalidSpecError as exc:
@@ -139,7 +144,10 @@ async def deployment_event(body: kopf.Body, event: Mapping[str, Any], **_: Any) 
 async def equipment_changed(body: kopf.Body, **_: Any) -> None:
     """Check new or changed equipment at once."""
     meta = body["metadata"]
-    async with lock_for("Equipment", meta["namespace"], meta["name"]):
+    async with (
+        lock_for("Equipment", meta["namespace"], meta["name"]),
+        measured_reconcile("Equipment"),
+    ):
         await reconcile_equipment(_Clients.get(), body, emit=_events_for(body), force=True)
 
 
@@ -147,5 +155,8 @@ async def equipment_changed(body: kopf.Body, **_: Any) -> None:
 async def equipment_timer(body: kopf.Body, **_: Any) -> None:
     """Re-check equipment whose spec.checkIntervalSeconds has elapsed."""
     meta = body["metadata"]
-    async with lock_for("Equipment", meta["namespace"], meta["name"]):
+    async with (
+        lock_for("Equipment", meta["namespace"], meta["name"]),
+        measured_reconcile("Equipment"),
+    ):
         await reconcile_equipment(_Clients.get(), body, emit=_events_for(body))

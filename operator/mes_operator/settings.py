@@ -48,6 +48,8 @@ class OperatorConfig:
     """Seconds after which a silent peer is presumed dead and the standby takes over."""
     health_port: int = 8081
     """Port of the liveness endpoint (/healthz)."""
+    metrics_port: int = 8082
+    """Port of the Prometheus endpoint (/metrics); 0 turns it off."""
     peering_name: str = PEERING_NAME
     """Name of the ClusterKopfPeering object the replicas meet in."""
     worker_limit: int = 50
@@ -69,6 +71,7 @@ class OperatorConfig:
             priority=_int(env, "HOLON_OPERATOR_PRIORITY", d.priority),
             peering_lifetime=_int(env, "HOLON_OPERATOR_PEERING_LIFETIME", d.peering_lifetime),
             health_port=_int(env, "HOLON_OPERATOR_HEALTH_PORT", d.health_port),
+            metrics_port=_int(env, "HOLON_OPERATOR_METRICS_PORT", d.metrics_port),
             peering_name=env.get("HOLON_OPERATOR_PEERING_NAME") or d.peering_name,
             worker_limit=_int(env, "HOLON_OPERATOR_WORKER_LIMIT", d.worker_limit),
         )

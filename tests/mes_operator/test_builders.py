@@ -16,6 +16,8 @@ from mes_operator.builders.shutdown import (
 )
 from mes_operator.models import Colour
 
+from mes_runtime.settings import Settings
+
 UID = "0b6f3f3e-1111-2222-3333-444455556666"
 
 
@@ -116,6 +118,16 @@ def test_features_are_off_by_default_and_switch_on() -> None:
     assert config_data(ctx(features={"ui": True}))["HOLON_FEATURE_UI"] == "true"
     assert default["HOLON_PORT"] == "8000"
     assert default["HOLON_DATABASE_URL"].startswith("sqlite+aiosqlite:///")
+
+
+def test_the_metrics_feature_opens_the_named_metrics_port() -> None:
+    def ports(**spec: Any) -> dict[str, int]:
+        container = build_deployment(ctx(**spec))["spec"]["template"]["spec"]["containers"][0]
+        return {p["name"]: p["containerPort"] for p in container["ports"]}
+
+    assert ports() == {"http": 8000}
+    assert ports(features={"metrics": True}) == {"http": 8000, "metrics": 9464}
+    assert Settings().metrics_port == 9464  # the runtime listens where the Pod says
 
 
 def test_config_change_rolls_the_pods() -> None:

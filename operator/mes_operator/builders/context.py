@@ -16,6 +16,8 @@ MANAGED_BY = "holon-operator"
 MODULE_LABEL = "mes.holon.dev/module"
 COLOUR_LABEL = "mes.holon.dev/colour"
 HTTP_PORT = 8000
+#: The runtime's Prometheus endpoint (HOLON_METRICS_PORT's default), when spec.features.metrics.
+METRICS_PORT = 9464
 
 
 @dataclass(frozen=True, kw_only=True)

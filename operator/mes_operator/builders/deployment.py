@@ -19,6 +19,7 @@ from typing import Any
 from mes_operator.builders.configmap import DATA_DIR, config_data, config_hash
 from mes_operator.builders.context import (
     HTTP_PORT,
+    METRICS_PORT,
     ModuleContext,
     colour_selector_labels,
     config_map_name,
@@ -55,6 +56,14 @@ def _probe(path: str, *, period: int, failures: int) -> dict[str, Any]:
     }
 
 
+def _ports(ctx: ModuleContext) -> list[dict[str, Any]]:
+    """The API, and the metrics port a PodMonitor scrapes by name when metrics are on."""
+    ports = [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}]
+    if ctx.spec.features.metrics:
+        ports.append({"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"})
+    return ports
+
+
 def _container(ctx: ModuleContext) -> dict[str, Any]:
     resources = ctx.spec.resources
     container: dict[str, Any] = {
@@ -62,7 +71,7 @@ def _container(ctx: ModuleContext) -> dict[str, Any]:
         "image": ctx.image,
         "imagePullPolicy": "IfNotPresent",
         "args": ["serve"],
-        "ports": [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}],
+        "ports": _ports(ctx),
         "envFrom": [{"configMapRef": {"name": config_map_name(ctx)}}],
         "readinessProbe": _probe("/readyz", period=2, failures=1),
         "livenessProbe": _probe("/healthz", period=10, failures=3),

@@ -27,6 +27,7 @@ from mes_operator.kube.apply import (
     with_applied_hash,
 )
 from mes_operator.kube.resources import MESModule
+from mes_operator.metrics import DRIFT_CORRECTIONS
 from mes_operator.models.mesmodule import Colour
 from mes_operator.reconcile.events import Event, EventSink
 from mes_operator.status.conditions import condition, now_rfc3339
@@ -164,6 +165,8 @@ async def _ensure_children(
 def _report(applied: list[Applied], emit: EventSink) -> None:
     for item in applied:
         what = f"{item.kind} {item.name}"
+        if item.action in {Action.RECREATED, Action.CORRECTED}:
+            DRIFT_CORRECTIONS.labels(item.kind).inc()
         if item.action is Action.CREATED:
             emit(Event(type="Normal", reason="Created", message=f"created {what}"))
         elif item.action is Action.RECREATED:

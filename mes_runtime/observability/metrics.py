@@ -1,0 +1,314 @@
+"""The runtime's Prometheus metrics, and the metering edges that feed them.
+
+The engine is not instrumented from inside: its two ports (``EquipmentPort``,
+``BatchRecorder``) and the journal writer are wrapped by thin decorators that count what
+passes through them. Everything the engine does reaches storage and equipment through
+those ports, so the counts are exact, and the engine stays free of I/O and of metrics.
+
+Every metric lives in the :class:`RuntimeMetrics` object's own registry (not the global
+one): tests and benchmarks can run several runtimes in one process, and each replica of a
+module exports only its own series (Prometheus adds the ``pod`` label), so gauges such as
+``holon_batches_running`` are never double counted: a batch is owned by one replica.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter as Tally
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from mes_runtime.ebr.chain import VerifyResult
+from mes_runtime.ebr.journal import Extra, Journal, StoredEntry
+from mes_runtime.engine.ports import (
+    BatchRecorder,
+    EquipmentEvent,
+    EquipmentPort,
+    ProcessSample,
+    Severity,
+)
+from mes_runtime.kernel.codes import ServiceCommand, ServiceState
+
+__all__ = [
+    "FINAL_RESULTS",
+    "MeteredEquipment",
+    "MeteredJournal",
+    "MeteredRecorder",
+    "RuntimeMetrics",
+]
+
+#: Final batch states, the ``result`` label of ``holon_batches_finished_total``.
+FINAL_RESULTS = ("complete", "stopped", "aborted")
+_COMMAND_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class RuntimeMetrics:
+    """Every runtime metric, in one registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.batches_started = Counter(
+            "holon_batches_started", "Batches this replica started running.", registry=r
+        )
+        self.batches_finished = Counter(
+            "holon_batches_finished",
+            "Batches that reached a final state on this replica, by result.",
+            ["result"],
+            registry=r,
+        )
+        self.batches_running = Gauge(
+            "holon_batches_running",
+            "Batches started on this replica and not yet final.",
+            registry=r,
+        )
+        self.batches_in_state = Gauge(
+            "holon_batches_in_state",
+            "Batches started on this replica and not yet final, by their current state.",
+            ["state"],
+            registry=r,
+        )
+        self.element_state_changes = Counter(
+            "holon_element_state_changes",
+            "ISA-88 state changes of procedural elements, by kind (phase ...) and new state.",
+            ["kind", "state"],
+            registry=r,
+        )
+        self.values_ingested = Counter(
+            "holon_process_values_ingested",
+            "Process values from equipment stored against a batch.",
+            registry=r,
+        )
+        self.commands = Counter(
+            "holon_equipment_commands",
+            "MTP commands sent to equipment (start = procedure start), by command and result.",
+            ["command", "result"],
+            registry=r,
+        )
+        self.command_seconds = Histogram(
+            "holon_equipment_command_seconds",
+            "Round trip of an MTP command: sent until the module acknowledged the write.",
+            ["command"],
+            buckets=_COMMAND_BUCKETS,
+            registry=r,
+        )
+        self.journal_appends = Counter(
+            "holon_journal_appends", "Entries appended to the EBR journal.", registry=r
+        )
+        self.journal_verifications = Counter(
+            "holon_journal_verifications",
+            "Verifications of the journal's hash chain, by result (ok, failed).",
+            ["result"],
+            registry=r,
+        )
+        self.exceptions = Counter(
+            "holon_batch_exceptions",
+            "Exceptions recorded for review by exception, by severity.",
+            ["severity"],
+            registry=r,
+        )
+        for result in FINAL_RESULTS:
+            self.batches_finished.labels(result)
+        for result in ("ok", "failed"):
+            self.journal_verifications.labels(result)
+        for severity in Severity:
+            self.exceptions.labels(severity.value)
+        self._running: dict[str, str] = {}  # batch id -> current state, until final
+        self._states_seen: set[str] = set()
+        self._kind_of: Callable[[str, str], str] = lambda batch_id, path: "element"
+
+    # -- what the decorators report -----------------------------------------------------
+
+    def explain_paths(self, kind_of: Callable[[str, str], str]) -> None:
+        """How to tell a phase from an operation: ``kind_of(batch_id, path)`` (the engine
+        knows; the recorder only sees paths)."""
+        self._kind_of = kind_of
+
+    def element_changed(self, batch_id: str, path: str, state: str) -> None:
+        try:
+            kind = self._kind_of(batch_id, path)
+        except LookupError:
+            kind = "element"
+        self.element_state_changes.labels(kind, state).inc()
+
+    def batch_changed(self, batch_id: str, state: str) -> None:
+        if state == "running" and batch_id not in self._running:
+            self.batches_started.inc()
+        if batch_id not in self._running and state != "running":
+            return  # not started here (a state stored before the start): not ours to count
+        if state in FINAL_RESULTS:
+            del self._running[batch_id]
+            self.batches_finished.labels(state).inc()
+        else:
+            self._running[batch_id] = state
+        self.batches_running.set(len(self._running))
+        counts = Tally(self._running.values())
+        for known in {*counts, *self._states_seen}:
+            self.batches_in_state.labels(known).set(counts.get(known, 0))
+        self._states_seen |= set(counts)
+
+    def watch_equipment(self, modules: Callable[[], Mapping[str, bool]]) -> None:
+        """Export ``holon_equipment_connected`` from ``modules()`` (name -> connected),
+        read at scrape time: always current, nothing to keep in step."""
+        self.registry.register(_ConnectedCollector(modules))
+
+
+class _ConnectedCollector(Collector):
+    def __init__(self, modules: Callable[[], Mapping[str, bool]]) -> None:
+        self._modules = modules
+
+    def collect(self) -> Iterable[Metric]:
+        family = GaugeMetricFamily(
+            "holon_equipment_connected",
+            "1 while this replica has a live OPC UA session to the module, else 0.",
+            labels=["equipment"],
+        )
+        for name, connected in sorted(dict(self._modules()).items()):
+            family.add_metric([name], 1.0 if connected else 0.0)
+        yield family
+
+
+class MeteredRecorder:
+    """A ``BatchRecorder`` that counts state changes and stored values, then delegates."""
+
+    def __init__(self, inner: BatchRecorder, metrics: RuntimeMetrics) -> None:
+        self._inner = inner
+        self._metrics = metrics
+
+    def __getattr__(self, name: str) -> Any:  # e.g. SqlBatchRecorder.journal_writer
+        return getattr(self._inner, name)
+
+    async def journal(
+        self,
+        *,
+        batch_id: str | None,
+        actor: str,
+        action: str,
+        subject: str,
+        old_value: object = None,
+        new_value: object = None,
+        reason: str | None = None,
+    ) -> None:  # counted by MeteredJournal, which every append goes through
+        await self._inner.journal(
+            batch_id=batch_id,
+            actor=actor,
+            action=action,
+            subject=subject,
+            old_value=old_value,
+            new_value=new_value,
+            reason=reason,
+        )
+
+    async def element_state(self, *, batch_id: str, path: str, state: str) -> None:
+        await self._inner.element_state(batch_id=batch_id, path=path, state=state)
+        self._metrics.element_changed(batch_id, path, state)
+
+    async def batch_state(self, *, batch_id: str, state: str) -> None:
+        await self._inner.batch_state(batch_id=batch_id, state=state)
+        self._metrics.batch_changed(batch_id, state)
+
+    async def process_values(self, *, batch_id: str, samples: Sequence[ProcessSample]) -> None:
+        await self._inner.process_values(batch_id=batch_id, samples=samples)
+        self._metrics.values_ingested.inc(len(samples))
+
+    async def exception(
+        self, *, batch_id: str, severity: Severity, subject: str, message: str
+    ) -> None:
+        await self._inner.exception(
+            batch_id=batch_id, severity=severity, subject=subject, message=message
+        )
+        self._metrics.exceptions.labels(severity.value).inc()
+
+
+class MeteredEquipment:
+    """An ``EquipmentPort`` that times every command it sends, then delegates."""
+
+    def __init__(self, inner: EquipmentPort, metrics: RuntimeMetrics) -> None:
+        self._inner = inner
+        self._metrics = metrics
+
+    @property
+    def events(self) -> asyncio.Queue[EquipmentEvent]:
+        return self._inner.events
+
+    def is_connected(self, equipment: str) -> bool:
+        return self._inner.is_connected(equipment)
+
+    async def start_procedure(
+        self, equipment: str, service: str, procedure: str, parameters: Mapping[str, float]
+    ) -> None:
+        with self._timed("start"):
+            await self._inner.start_procedure(equipment, service, procedure, parameters)
+
+    async def command(self, equipment: str, service: str, command: ServiceCommand) -> None:
+        with self._timed(command.name.lower()):
+            await self._inner.command(equipment, service, command)
+
+    async def service_state(self, equipment: str, service: str) -> ServiceState:
+        return await self._inner.service_state(equipment, service)
+
+    def _timed(self, command: str) -> _Timed:
+        return _Timed(self._metrics, command)
+
+
+class _Timed:
+    """Counts one command by result and observes its round trip when it succeeded."""
+
+    def __init__(self, metrics: RuntimeMetrics, command: str) -> None:
+        self._metrics = metrics
+        self._command = command
+        self._started = 0.0
+
+    def __enter__(self) -> None:
+        self._started = time.perf_counter()
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        elapsed = time.perf_counter() - self._started
+        result = "ok" if exc_type is None else "error"
+        self._metrics.commands.labels(self._command, result).inc()
+        if exc_type is None:
+            self._metrics.command_seconds.labels(self._command).observe(elapsed)
+
+
+class MeteredJournal(Journal):
+    """The journal writer, counting appends and verification results."""
+
+    def __init__(self, engine: AsyncEngine, *, metrics: RuntimeMetrics) -> None:
+        super().__init__(engine)
+        self._metrics = metrics
+
+    async def append(
+        self,
+        *,
+        actor: str,
+        action: str,
+        subject: str,
+        batch_id: str | None = None,
+        old_value: object = None,
+        new_value: object = None,
+        reason: str | None = None,
+        alongside: Extra | None = None,
+    ) -> StoredEntry:
+        stored = await super().append(
+            actor=actor,
+            action=action,
+            subject=subject,
+            batch_id=batch_id,
+            old_value=old_value,
+            new_value=new_value,
+            reason=reason,
+            alongside=alongside,
+        )
+        self._metrics.journal_appends.inc()
+        return stored
+
+    async def verify(self, *, chunk_size: int = 20_000) -> VerifyResult:
+        result = await super().verify(chunk_size=chunk_size)
+        self._metrics.journal_verifications.labels("ok" if result.ok else "failed").inc()
+        return result
