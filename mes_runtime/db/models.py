@@ -41,6 +41,7 @@ __all__ = [
     "Batch",
     "BatchElement",
     "BatchException",
+    "BatchRun",
     "Equipment",
     "JournalEntry",
     "MasterRecipe",
@@ -144,6 +145,37 @@ class BatchElement(Base):
     )
     path: Mapped[str] = mapped_column(String(512), primary_key=True)
     state: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[datetime]
+    # What a resuming runtime needs besides the state (all nullable/defaulted: expand-safe).
+    procedure_started: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    lost_connection: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    executing_since: Mapped[datetime | None]
+    # The last command sent to the phase's service and its outcome: ``pending`` is written
+    # (with the fence) before the command goes out, so a restart knows it may have arrived.
+    last_command: Mapped[str | None] = mapped_column(String(32))
+    command_outcome: Mapped[str | None] = mapped_column(String(16))
+
+
+class BatchRun(Base):
+    """Who executes a batch now: one owner at a time, fenced by ``epoch``.
+
+    ``epoch`` grows at every claim; every write of the batch's execution state and journal
+    checks it in the same transaction, so a replaced owner's late write is refused by the
+    database. ``version`` counts the execution-state writes (compare-and-set: a retried
+    write whose first attempt did commit is recognised, never applied twice). ``graph``
+    holds the SFC position (``GraphRun.to_dict``) of every started composite element.
+    """
+
+    __tablename__ = "batch_runs"
+
+    batch_id: Mapped[str] = mapped_column(
+        ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True
+    )
+    owner: Mapped[str | None] = mapped_column(String(255))
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(BigInteger)
+    lease_until: Mapped[datetime | None]
+    graph: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime]
 
 

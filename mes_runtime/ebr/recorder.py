@@ -1,28 +1,47 @@
 """``SqlBatchRecorder``: the engine's :class:`~mes_runtime.engine.ports.BatchRecorder` over
 SQLAlchemy, on SQLite or PostgreSQL.
 
-Element states are upserted (one row per element: the durable state a restarted runtime
-resumes from); process values go in one ``executemany`` round trip; an exception row and its
-journal entry are written in one transaction, so there is never an exception the journal does
-not know about.
+Execution state is written as units of work (:meth:`SqlBatchRecorder.change`): the element's
+row (state, resume flags, last command and its outcome), the batch's SFC position and state,
+and the journal entry that records the change commit in one transaction, fenced by the
+owner's epoch in ``batch_runs`` and compare-and-set on its ``version`` (a retry whose first
+attempt did commit is recognised instead of applied twice). Process values go in one
+``executemany`` round trip; an exception row and its journal entry are written in one
+transaction, so there is never an exception the journal does not know about.
+
+Ownership (``batch_runs``): :meth:`claim` takes a batch about to start, :meth:`claim_active`
+takes every batch left running at start-up (bumping each epoch), :meth:`release` gives the
+leases up at shutdown. One process owns everything today; the columns (owner, epoch,
+lease_until) are the ones multi-replica take-over needs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, case, insert, update
+from sqlalchemy import Table, case, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from mes_runtime.db.models import Batch, BatchElement, BatchException, ProcessValue
+from mes_runtime.db.models import Batch, BatchElement, BatchException, BatchRun, ProcessValue
 from mes_runtime.ebr.journal import Journal
+from mes_runtime.engine.ports import ElementRecord, Fenced, StateChange
 from mes_runtime.kernel.clock import utcnow
 from mes_runtime.kernel.events import ProcessSample, Severity
 
-__all__ = ["FINAL_BATCH_STATES", "SqlBatchRecorder", "UnknownBatch"]
+__all__ = [
+    "FINAL_BATCH_STATES",
+    "ClaimedBatch",
+    "SqlBatchRecorder",
+    "UnknownBatch",
+    "default_owner",
+]
 
 #: Batch states after which a batch has ended (ISA-88 final states).
 FINAL_BATCH_STATES = frozenset({"complete", "stopped", "aborted"})
@@ -31,10 +50,39 @@ _BATCHES = cast(Table, Batch.__table__)
 _ELEMENTS = cast(Table, BatchElement.__table__)
 _VALUES = cast(Table, ProcessValue.__table__)
 _EXCEPTIONS = cast(Table, BatchException.__table__)
+_RUNS = cast(Table, BatchRun.__table__)
 
 
 class UnknownBatch(LookupError):
     """The batch id names no stored batch."""
+
+
+class _AlreadyWritten(Exception):
+    """A retried change whose earlier attempt committed (raised to roll the retry back)."""
+
+
+def default_owner() -> str:
+    """This process's owner name in ``batch_runs``: host (the Pod's name) and pid."""
+    return f"{socket.gethostname()}/{os.getpid()}"
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedBatch:
+    """A batch left running by an earlier owner, now claimed by this one."""
+
+    batch_id: str
+    control_recipe: dict[str, Any]
+    elements: list[ElementRecord]
+    graph: dict[str, Any]
+    epoch: int
+    previous_owner: str | None
+    gap_seconds: float  # since the previous owner's last write
+
+
+@dataclass(slots=True)
+class _Run:
+    epoch: int
+    version: int
 
 
 class SqlBatchRecorder:
@@ -46,15 +94,36 @@ class SqlBatchRecorder:
         journal: Journal,
         *,
         clock: Callable[[], datetime] = utcnow,
+        owner: str | None = None,
+        lease_seconds: float = 30.0,
     ) -> None:
         self._engine = engine
         self._journal = journal
         self._clock = clock
+        self.owner = owner or default_owner()
+        self._lease = timedelta(seconds=lease_seconds)
+        self._runs: dict[str, _Run] = {}  # batches this process owns -> epoch, version
         dialect = sqlite if engine.dialect.name == "sqlite" else postgresql
         stmt = dialect.insert(_ELEMENTS)
         self._upsert_element = stmt.on_conflict_do_update(
             index_elements=[_ELEMENTS.c.batch_id, _ELEMENTS.c.path],
             set_={"state": stmt.excluded.state, "updated_at": stmt.excluded.updated_at},
+        )
+        full = dialect.insert(_ELEMENTS)
+        self._write_element = full.on_conflict_do_update(
+            index_elements=[_ELEMENTS.c.batch_id, _ELEMENTS.c.path],
+            set_={
+                name: full.excluded[name]
+                for name in (
+                    "state",
+                    "updated_at",
+                    "procedure_started",
+                    "lost_connection",
+                    "executing_since",
+                    "last_command",
+                    "command_outcome",
+                )
+            },
         )
 
     @property
@@ -80,7 +149,228 @@ class SqlBatchRecorder:
             old_value=old_value,
             new_value=new_value,
             reason=reason,
+            alongside=self._fence(batch_id),
         )
+
+    def _fence(self, batch_id: str | None) -> Callable[[AsyncConnection], Any] | None:
+        """For a batch this process owns: an epoch check to run in the entry's transaction."""
+        run = self._runs.get(batch_id) if batch_id is not None else None
+        if run is None or batch_id is None:
+            return None
+        owned = batch_id
+
+        async def check(conn: AsyncConnection) -> None:
+            result = await conn.execute(
+                update(_RUNS)
+                .where(_RUNS.c.batch_id == owned, _RUNS.c.epoch == run.epoch)
+                .values(updated_at=self._clock())
+            )
+            if result.rowcount != 1:
+                raise Fenced(f"batch {owned} has a newer owner than epoch {run.epoch}")
+
+        return check
+
+    # -- ownership ---------------------------------------------------------------------
+
+    async def claim(self, batch_id: str) -> None:
+        now = self._clock()
+        async with self._engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    select(_RUNS.c.epoch, _RUNS.c.version).where(_RUNS.c.batch_id == batch_id)
+                )
+            ).first()
+            if row is None:
+                run = await self._first_run(conn, batch_id, now)
+            else:
+                run = await self._bump(conn, batch_id, int(row.epoch), int(row.version), now)
+        self._runs[batch_id] = run
+
+    async def _first_run(self, conn: AsyncConnection, batch_id: str, now: datetime) -> _Run:
+        """The batch's ``batch_runs`` row, owned by this process at epoch 1."""
+        await conn.execute(
+            insert(_RUNS),
+            {
+                "batch_id": batch_id,
+                "owner": self.owner,
+                "epoch": 1,
+                "version": 0,
+                "lease_until": now + self._lease,
+                "graph": {},
+                "updated_at": now,
+            },
+        )
+        return _Run(epoch=1, version=0)
+
+    async def _bump(
+        self, conn: AsyncConnection, batch_id: str, epoch: int, version: int, now: datetime
+    ) -> _Run:
+        result = await conn.execute(
+            update(_RUNS)
+            .where(_RUNS.c.batch_id == batch_id, _RUNS.c.epoch == epoch)
+            .values(
+                owner=self.owner, epoch=epoch + 1, lease_until=now + self._lease, updated_at=now
+            )
+        )
+        if result.rowcount != 1:
+            raise Fenced(f"batch {batch_id} was claimed by another process meanwhile")
+        return _Run(epoch=epoch + 1, version=version)
+
+    async def claim_active(self) -> list[ClaimedBatch]:
+        """Claim every batch that started and has not ended (all of them: one owner)."""
+        now = self._clock()
+        claimed: list[ClaimedBatch] = []
+        async with self._engine.connect() as conn:
+            ids = (
+                await conn.execute(
+                    select(_BATCHES.c.id)
+                    .where(_BATCHES.c.state.not_in([*FINAL_BATCH_STATES, "idle"]))
+                    .order_by(_BATCHES.c.created_at)
+                )
+            ).scalars()
+            batch_ids = [str(i) for i in ids]
+        for batch_id in batch_ids:
+            async with self._engine.begin() as conn:
+                claimed.append(await self._claim_one(conn, batch_id, now))
+        return claimed
+
+    async def _claim_one(self, conn: AsyncConnection, batch_id: str, now: datetime) -> ClaimedBatch:
+        batch = (
+            await conn.execute(
+                select(_BATCHES.c.control_recipe, _BATCHES.c.started_at).where(
+                    _BATCHES.c.id == batch_id
+                )
+            )
+        ).one()
+        row = (await conn.execute(select(_RUNS).where(_RUNS.c.batch_id == batch_id))).first()
+        if row is None:  # started by a version without batch_runs
+            run, previous, graph = await self._first_run(conn, batch_id, now), None, {}
+            last_write = batch.started_at or now
+        else:
+            run = await self._bump(conn, batch_id, int(row.epoch), int(row.version), now)
+            previous, graph, last_write = row.owner, dict(row.graph), row.updated_at
+        elements = [
+            ElementRecord(
+                path=e.path,
+                state=e.state,
+                procedure_started=bool(e.procedure_started),
+                lost_connection=bool(e.lost_connection),
+                executing_since=e.executing_since,
+                last_command=e.last_command,
+                command_outcome=e.command_outcome,
+            )
+            for e in await conn.execute(select(_ELEMENTS).where(_ELEMENTS.c.batch_id == batch_id))
+        ]
+        self._runs[batch_id] = run
+        return ClaimedBatch(
+            batch_id=batch_id,
+            control_recipe=dict(batch.control_recipe),
+            elements=elements,
+            graph=graph,
+            epoch=run.epoch,
+            previous_owner=previous,
+            gap_seconds=max(0.0, (now - last_write).total_seconds()),
+        )
+
+    async def release(self) -> None:
+        """Give up the leases of every batch this process owns (shutdown), epoch-checked."""
+        now = self._clock()
+        runs, self._runs = self._runs, {}
+        async with self._engine.begin() as conn:
+            for batch_id, run in runs.items():
+                await conn.execute(
+                    update(_RUNS)
+                    .where(_RUNS.c.batch_id == batch_id, _RUNS.c.epoch == run.epoch)
+                    .values(lease_until=now)
+                )
+
+    def epoch(self, batch_id: str) -> int | None:
+        """This process's epoch for a batch it owns."""
+        run = self._runs.get(batch_id)
+        return None if run is None else run.epoch
+
+    # -- execution state ---------------------------------------------------------------
+
+    async def change(self, change: StateChange) -> None:
+        run = self._runs.get(change.batch_id)
+        if run is None:
+            raise Fenced(f"batch {change.batch_id} is not owned by {self.owner}")
+        expected = run.version
+        now = self._clock()
+        element = change.element
+
+        async def write(conn: AsyncConnection) -> None:
+            result = await conn.execute(
+                update(_RUNS)
+                .where(
+                    _RUNS.c.batch_id == change.batch_id,
+                    _RUNS.c.epoch == run.epoch,
+                    _RUNS.c.version == expected,
+                )
+                .values(
+                    version=expected + 1,
+                    graph=dict(change.graph),
+                    lease_until=now + self._lease,
+                    updated_at=now,
+                )
+            )
+            if result.rowcount != 1:
+                stored = (
+                    await conn.execute(
+                        select(_RUNS.c.epoch, _RUNS.c.version).where(
+                            _RUNS.c.batch_id == change.batch_id
+                        )
+                    )
+                ).first()
+                if stored is not None and (stored.epoch, stored.version) == (
+                    run.epoch,
+                    expected + 1,
+                ):
+                    raise _AlreadyWritten
+                raise Fenced(f"batch {change.batch_id} has a newer owner than epoch {run.epoch}")
+            await conn.execute(
+                self._write_element,
+                {
+                    "batch_id": change.batch_id,
+                    "path": element.path,
+                    "state": element.state,
+                    "updated_at": now,
+                    "procedure_started": element.procedure_started,
+                    "lost_connection": element.lost_connection,
+                    "executing_since": element.executing_since,
+                    "last_command": element.last_command,
+                    "command_outcome": element.command_outcome,
+                },
+            )
+            if change.batch_state is not None:
+                await conn.execute(
+                    update(_BATCHES)
+                    .where(_BATCHES.c.id == change.batch_id)
+                    .values(**self._batch_values(change.batch_state, now))
+                )
+
+        with contextlib.suppress(_AlreadyWritten):  # the earlier attempt committed it all
+            await self._journal.append(
+                batch_id=change.batch_id,
+                actor=change.actor,
+                action=change.action,
+                subject=element.path,
+                old_value=change.old_value,
+                new_value=change.new_value,
+                reason=change.reason,
+                alongside=write,
+            )
+        run.version = expected + 1
+
+    def _batch_values(self, state: str, now: datetime) -> dict[str, Any]:
+        values: dict[str, Any] = {"state": state}
+        if state == "running":
+            values["started_at"] = case(
+                (_BATCHES.c.started_at.is_(None), now), else_=_BATCHES.c.started_at
+            )
+        if state in FINAL_BATCH_STATES:
+            values["ended_at"] = now
+        return values
 
     async def element_state(self, *, batch_id: str, path: str, state: str) -> None:
         async with self._engine.begin() as conn:
@@ -90,14 +380,7 @@ class SqlBatchRecorder:
             )
 
     async def batch_state(self, *, batch_id: str, state: str) -> None:
-        now = self._clock()
-        values: dict[str, Any] = {"state": state}
-        if state == "running":
-            values["started_at"] = case(
-                (_BATCHES.c.started_at.is_(None), now), else_=_BATCHES.c.started_at
-            )
-        if state in FINAL_BATCH_STATES:
-            values["ended_at"] = now
+        values = self._batch_values(state, self._clock())
         async with self._engine.begin() as conn:
             result = await conn.execute(
                 update(_BATCHES).where(_BATCHES.c.id == batch_id).values(**values)
@@ -126,8 +409,11 @@ class SqlBatchRecorder:
         self, *, batch_id: str, severity: Severity, subject: str, message: str
     ) -> None:
         now = self._clock()
+        fence = self._fence(batch_id)
 
         async def _insert(conn: AsyncConnection) -> None:
+            if fence is not None:
+                await fence(conn)
             await conn.execute(
                 insert(_EXCEPTIONS),
                 {

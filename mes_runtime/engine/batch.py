@@ -28,7 +28,13 @@ The rules it enforces:
 * monitored process values are checked one sample at a time, in arrival order
   (:mod:`mes_runtime.engine.monitoring`); process values are stored in batches by a
   flusher that keeps what storage refused for the next flush;
-* every state change and command is journalled and persisted before it is acknowledged.
+* every state change and command is journalled and persisted before it is acknowledged:
+  one unit of work (:class:`~mes_runtime.engine.ports.StateChange`) holds the element's
+  durable state, the batch's SFC position and the journal entry, and memory changes only
+  after it committed; a failed write is retried with a bounded back-off, never dropped;
+* an equipment command is recorded (``pending``) before it is sent, so that a runtime
+  resuming the batch (:meth:`BatchEngine.resume`) knows it may have arrived, reads the
+  service's state and never sends a Start twice.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -49,6 +55,7 @@ from mes_runtime.domain.states import (
     allowed_commands,
     apply_command,
     complete_transient,
+    is_active,
     is_final,
 )
 from mes_runtime.engine.errors import (
@@ -64,13 +71,17 @@ from mes_runtime.engine.ports import (
     BatchRecorder,
     ConnectionLost,
     ConnectionRestored,
+    ElementRecord,
     EquipmentEvent,
     EquipmentPort,
+    Fenced,
     ProcessSample,
     ServiceStateChanged,
     Severity,
+    StateChange,
 )
 from mes_runtime.engine.tree import BatchTree, Node
+from mes_runtime.kernel.clock import utcnow
 from mes_runtime.kernel.codes import ServiceCommand, ServiceState
 
 __all__ = ["BatchEngine"]
@@ -116,6 +127,9 @@ _SETTLING = frozenset({ElementState.STOPPING, ElementState.ABORTING, *_SETTLED_W
 class _Timing:
     flush_interval: float
     idle_timeout: float
+    retry_first: float = 0.05  # first back-off of a failed write
+    retry_max: float = 2.0  # longest back-off
+    retry_for: float = 600.0  # give up (and log an error) after this many seconds
 
 
 class BatchEngine:
@@ -129,10 +143,13 @@ class BatchEngine:
         flush_interval: float = 0.2,
         idle_timeout: float = 10.0,
         retain_finished: int = 50,
+        retry_for: float = 600.0,
     ) -> None:
         self._equipment = equipment
         self._recorder = recorder
-        self._timing = _Timing(flush_interval=flush_interval, idle_timeout=idle_timeout)
+        self._timing = _Timing(
+            flush_interval=flush_interval, idle_timeout=idle_timeout, retry_for=retry_for
+        )
         self._lock = asyncio.Lock()
         self._batches: dict[str, BatchTree] = {}
         self._latest: dict[str, dict[str, ProcessSample]] = defaultdict(dict)
@@ -221,13 +238,8 @@ class BatchEngine:
     async def start_batch(self, tree: BatchTree, *, actor: str, reason: str | None = None) -> None:
         """Register a batch and start its procedure."""
         async with self._lock:
-            await self._drain()
-            if tree.batch_id in self._batches:
-                raise CommandRejected(f"batch {tree.batch_id!r} is already running")
-            self._batches[tree.batch_id] = tree
-            self._finished[tree.batch_id] = asyncio.Event()
-            self._monitor.register(tree)
-            await self._recorder.journal(
+            await self._register(tree, claim=True)
+            await self._journal(
                 batch_id=tree.batch_id,
                 actor=actor,
                 action="batch.start",
@@ -236,6 +248,127 @@ class BatchEngine:
                 reason=reason,
             )
             await self._start_node(tree, tree.root, actor=actor)
+
+    async def resume(
+        self,
+        tree: BatchTree,
+        *,
+        owner: str,
+        previous_owner: str | None,
+        gap_seconds: float,
+        epoch: int,
+    ) -> None:
+        """Take over a batch restored from storage (:func:`~mes_runtime.engine.plan.
+        restore_tree`) and reconcile it with its equipment as it stands now.
+
+        Journalled first (``batch.resume``: who took over, from whom, the gap). Then each
+        phase whose service may be running for it is read, not commanded: a phase whose
+        procedure completed meanwhile becomes Complete (and the recipe moves on); a service
+        found Held holds its phase with an exception; a Start recorded but not known to have
+        arrived is sent only if the service is still Idle (it never arrived), otherwise the
+        phase adopts the run. A module that is not connected holds its phases, as a lost
+        connection does; a Restart then continues from wherever the module is.
+        """
+        async with self._lock:
+            await self._register(tree, claim=False)
+            await self._journal(
+                batch_id=tree.batch_id,
+                actor=SYSTEM,
+                action="batch.resume",
+                subject=tree.root.path,
+                new_value={
+                    "owner": owner,
+                    "previous_owner": previous_owner,
+                    "gap_seconds": round(gap_seconds, 3),
+                    "epoch": epoch,
+                },
+            )
+            await self._reconcile(tree)
+            if is_final(tree.state):  # it ended while no one watched
+                self._finished[tree.batch_id].set()
+
+    async def _register(self, tree: BatchTree, *, claim: bool) -> None:
+        """Make a batch live here (under the lock); ``claim``: a new one, owned from now."""
+        await self._drain()
+        if tree.batch_id in self._batches:
+            raise CommandRejected(f"batch {tree.batch_id!r} is already running")
+        if claim:
+            await self._retry("claim", lambda: self._recorder.claim(tree.batch_id))
+        self._batches[tree.batch_id] = tree
+        self._finished[tree.batch_id] = asyncio.Event()
+        self._monitor.register(tree)
+
+    async def _reconcile(self, tree: BatchTree) -> None:
+        for node in list(tree.root.walk()):
+            if node.phase is not None:
+                await self._reconcile_phase(tree, node)
+        for node in reversed(list(tree.root.walk())):  # children before their parents
+            if node.phase is None and is_active(node.state):
+                await self._reconcile_composite(tree, node)
+
+    async def _reconcile_phase(self, tree: BatchTree, node: Node) -> None:
+        assert node.phase is not None
+        phase = node.phase
+        pending_start = (
+            node.state is ElementState.IDLE
+            and node.last_command == "start"
+            and node.command_outcome == "pending"
+        )
+        if not pending_start and not (is_active(node.state) and node.procedure_started):
+            return  # nothing of this phase can be running on the equipment
+        if not self._equipment.is_connected(phase.equipment):
+            if pending_start:  # unknown whether Start arrived: a Restart reads the service
+                await self._set_state(
+                    tree, node, ElementState.RUNNING, SYSTEM, procedure_started=True
+                )
+            await self._hold_for_equipment(tree, node, "not connected when the batch resumed")
+            return
+        state = await self._equipment.service_state(phase.equipment, phase.service)
+        if pending_start:
+            if state is ServiceState.IDLE:  # the Start never arrived: send it (once)
+                await self._start_node(tree, node, actor=SYSTEM)
+                return
+            await self._set_state(  # it arrived: the phase owns this run
+                tree, node, ElementState.RUNNING, SYSTEM, procedure_started=True, outcome="done"
+            )
+        if state in {ServiceState.IDLE, ServiceState.RESETTING}:  # the module lost the run
+            await self._hold_for_equipment(tree, node, "found Idle when the batch resumed")
+            return
+        held_meanwhile = state is ServiceState.HELD and node.state not in {
+            ElementState.HELD,
+            ElementState.HOLDING,
+        }
+        await self._follow_service(tree, node, state)
+        if held_meanwhile:
+            await self._exception(
+                batch_id=tree.batch_id,
+                severity=Severity.MAJOR,
+                subject=node.path,
+                message=f"{phase.equipment}/{phase.service} was found Held when the batch "
+                "resumed; phase held, restart it when the cause is cleared",
+            )
+
+    async def _reconcile_composite(self, tree: BatchTree, node: Node) -> None:
+        """Finish what the previous owner had not persisted around a composite: children
+        that ended, steps activated but not started, a graph not started yet."""
+        if node.run is None:
+            if node.state is ElementState.RUNNING:
+                node.run = GraphRun(node.element)
+                for step_id in node.run.start():
+                    await self._start_child(tree, node, step_id, actor=SYSTEM)
+            return
+        for step_id in node.run.active_steps():
+            child = node.children[step_id]
+            if is_final(child.state):
+                await self._child_finished(tree, child)
+            elif child.state is ElementState.IDLE and not (
+                child.last_command == "start" and child.command_outcome == "pending"
+            ):
+                await self._start_node(tree, child, actor=SYSTEM)
+        if node.state in _SETTLING:
+            await self._settle(tree, node)
+        else:
+            await self._advance(tree, node)
 
     async def command(
         self, batch_id: str, path: str, command: Command, *, actor: str, reason: str | None = None
@@ -257,7 +390,7 @@ class BatchEngine:
                     f"(allowed: {allowed})"
                 )
             self._require_reachable(tree, node, command)
-            await self._recorder.journal(
+            await self._journal(
                 batch_id=batch_id,
                 actor=actor,
                 action=f"command.{command.value}",
@@ -268,7 +401,7 @@ class BatchEngine:
             try:
                 await self._command_node(tree, node, command, actor=actor)
             except (EngineError, EquipmentError) as exc:  # refused: nothing changed, say so
-                await self._recorder.journal(
+                await self._journal(
                     batch_id=batch_id,
                     actor=SYSTEM,
                     action="command.failed",
@@ -321,15 +454,25 @@ class BatchEngine:
         phase = node.phase
         try:
             await self._ensure_idle(phase.equipment, phase.service)
+            await self._record_command(tree, node, "start")
             await self._equipment.start_procedure(
                 phase.equipment, phase.service, phase.procedure, phase.parameters
             )
         except EquipmentError as exc:  # unreachable module or refused command: hold, never lose
-            await self._set_state(tree, node, apply_command(node.state, Command.START), actor)
+            failed = "failed" if node.command_outcome == "pending" else None
+            await self._set_state(
+                tree, node, apply_command(node.state, Command.START), actor, outcome=failed
+            )
             await self._hold_for_equipment(tree, node, f"could not start: {exc}")
             return
-        node.procedure_started = True
-        await self._set_state(tree, node, apply_command(node.state, Command.START), actor)
+        await self._set_state(
+            tree,
+            node,
+            apply_command(node.state, Command.START),
+            actor,
+            procedure_started=True,
+            outcome="done",
+        )
 
     async def _start_child(
         self, tree: BatchTree, parent: Node, step_id: str, *, actor: str
@@ -381,7 +524,7 @@ class BatchEngine:
                     try:
                         await self._command_node(tree, child, command, actor=actor)
                     except (EngineError, EquipmentError) as exc:  # e.g. it ended meanwhile
-                        await self._recorder.exception(
+                        await self._exception(
                             batch_id=tree.batch_id,
                             severity=Severity.MAJOR,
                             subject=child.path,
@@ -401,13 +544,15 @@ class BatchEngine:
                 f"{phase.equipment} is not connected; {command.value} of {node.path} "
                 "cannot reach it"
             )
+        await self._record_command(tree, node, PHASE_COMMANDS[command].name.lower())
         try:
             await self._equipment.command(phase.equipment, phase.service, PHASE_COMMANDS[command])
         except EquipmentError as exc:
+            await self._save(tree, node, outcome="failed")
             raise EquipmentUnavailable(
                 f"{phase.equipment}/{phase.service} refused {command.value}: {exc}"
             ) from exc
-        await self._set_state(tree, node, target, actor)
+        await self._set_state(tree, node, target, actor, outcome="done")
 
     async def _restart_phase(self, tree: BatchTree, node: Node, *, actor: str) -> None:
         """Continue a held phase from wherever its equipment is now.
@@ -431,15 +576,17 @@ class BatchEngine:
                 ServiceState.RESETTING,
             }:
                 await self._ensure_idle(phase.equipment, phase.service)
+                await self._record_command(tree, node, "start")
                 await self._equipment.start_procedure(
                     phase.equipment, phase.service, phase.procedure, phase.parameters
                 )
-                node.procedure_started = True
                 state = ServiceState.STARTING
             elif state is ServiceState.HELD:
+                await self._record_command(tree, node, "unhold")
                 await self._equipment.command(phase.equipment, phase.service, ServiceCommand.UNHOLD)
                 state = ServiceState.UNHOLDING
             elif state is ServiceState.PAUSED:
+                await self._record_command(tree, node, "resume")
                 await self._equipment.command(phase.equipment, phase.service, ServiceCommand.RESUME)
                 state = ServiceState.RESUMING
             elif state in {ServiceState.HOLDING, ServiceState.PAUSING}:
@@ -447,14 +594,23 @@ class BatchEngine:
                     f"{phase.equipment}/{phase.service} is {state.name}; restart {node.path} "
                     "once it has settled"
                 )
-        except EquipmentUnavailable:
-            raise
         except EquipmentError as exc:  # refused by the module, or the session dropped just now
+            if node.command_outcome == "pending":
+                await self._save(tree, node, outcome="failed")
+            if isinstance(exc, EquipmentUnavailable):
+                raise
             raise EquipmentUnavailable(
                 f"{phase.equipment}/{phase.service} refused the restart of {node.path}: {exc}"
             ) from exc
-        await self._set_state(tree, node, apply_command(node.state, Command.RESTART), actor)
-        node.lost_connection = False
+        await self._set_state(
+            tree,
+            node,
+            apply_command(node.state, Command.RESTART),
+            actor,
+            procedure_started=True,
+            lost_connection=False,
+            outcome="done" if node.command_outcome == "pending" else None,
+        )
         await self._follow_service(tree, node, state)
 
     # -- equipment events --------------------------------------------------------------
@@ -532,7 +688,7 @@ class BatchEngine:
                 continue
             for finding in self._monitor.check(tree, sample):
                 if finding.recovered:
-                    await self._recorder.journal(
+                    await self._journal(
                         batch_id=tree.batch_id,
                         actor=SYSTEM,
                         action="limit.recovered",
@@ -540,7 +696,7 @@ class BatchEngine:
                         reason=finding.message,
                     )
                     continue
-                await self._recorder.exception(
+                await self._exception(
                     batch_id=tree.batch_id,
                     severity=finding.severity,
                     subject=finding.subject,
@@ -614,7 +770,7 @@ class BatchEngine:
         for tree in list(self._batches.values()):
             if event.equipment not in tree.bindings.values() or is_final(tree.state):
                 continue
-            await self._recorder.journal(
+            await self._journal(
                 batch_id=tree.batch_id,
                 actor=SYSTEM,
                 action="equipment.connection_lost",
@@ -627,7 +783,7 @@ class BatchEngine:
     async def _connection_restored(self, event: ConnectionRestored) -> None:
         for tree in list(self._batches.values()):
             if event.equipment in tree.bindings.values() and not is_final(tree.state):
-                await self._recorder.journal(
+                await self._journal(
                     batch_id=tree.batch_id,
                     actor=SYSTEM,
                     action="equipment.connection_restored",
@@ -644,10 +800,12 @@ class BatchEngine:
         }:
             await self._set_state(tree, node, apply_command(node.state, Command.HOLD), SYSTEM)
         if node.state is ElementState.HOLDING:
-            await self._set_state(tree, node, complete_transient(node.state), SYSTEM)
+            await self._set_state(
+                tree, node, complete_transient(node.state), SYSTEM, lost_connection=True
+            )
         node.lost_connection = True
         assert node.phase is not None
-        await self._recorder.exception(
+        await self._exception(
             batch_id=tree.batch_id,
             severity=Severity.MAJOR,
             subject=node.path,
@@ -716,7 +874,7 @@ class BatchEngine:
 
     async def _batch_finished(self, tree: BatchTree) -> None:
         await self._flush()
-        await self._recorder.journal(
+        await self._journal(
             batch_id=tree.batch_id,
             actor=SYSTEM,
             action="batch.end",
@@ -742,24 +900,156 @@ class BatchEngine:
     # -- recording ---------------------------------------------------------------------
 
     async def _set_state(
-        self, tree: BatchTree, node: Node, state: ElementState, actor: str
+        self,
+        tree: BatchTree,
+        node: Node,
+        state: ElementState,
+        actor: str,
+        *,
+        procedure_started: bool | None = None,
+        lost_connection: bool | None = None,
+        outcome: str | None = None,
     ) -> None:
-        old, node.state = node.state, state
-        if old is state:
-            return
-        await self._recorder.element_state(
-            batch_id=tree.batch_id, path=node.path, state=state.value
+        """Persist an element's new state with its journal entry (one unit of work), then
+        change it in memory. Resume flags given here are written with the state."""
+        old = node.state
+        record = self._record(
+            node,
+            state=state,
+            procedure_started=procedure_started,
+            lost_connection=lost_connection,
+            outcome=outcome,
         )
-        await self._recorder.journal(
+        if old is state:
+            if record != self._record(node):
+                await self._save(
+                    tree,
+                    node,
+                    procedure_started=procedure_started,
+                    lost_connection=lost_connection,
+                    outcome=outcome,
+                )
+            return
+        change = StateChange(
             batch_id=tree.batch_id,
+            element=record,
+            graph=tree.graph(),
             actor=actor,
             action="element.state",
-            subject=node.path,
             old_value=old.value,
             new_value=state.value,
+            batch_state=state.value if node is tree.root else None,
         )
-        if node is tree.root:
-            await self._recorder.batch_state(batch_id=tree.batch_id, state=state.value)
+        await self._retry(f"{node.path} -> {state.value}", lambda: self._recorder.change(change))
+        node.apply(record)
+
+    def _record(
+        self,
+        node: Node,
+        *,
+        state: ElementState | None = None,
+        procedure_started: bool | None = None,
+        lost_connection: bool | None = None,
+        command: str | None = None,
+        outcome: str | None = None,
+    ) -> ElementRecord:
+        """The durable form of ``node``, with the given fields changed."""
+        state = node.state if state is None else state
+        since = node.executing_since
+        if state is ElementState.IDLE:
+            since = None
+        elif node.state is ElementState.IDLE and state is ElementState.RUNNING:
+            since = utcnow()
+        return ElementRecord(
+            path=node.path,
+            state=state.value,
+            procedure_started=(
+                node.procedure_started if procedure_started is None else procedure_started
+            ),
+            lost_connection=node.lost_connection if lost_connection is None else lost_connection,
+            executing_since=since,
+            last_command=node.last_command if command is None else command,
+            command_outcome=node.command_outcome if outcome is None else outcome,
+        )
+
+    async def _save(
+        self,
+        tree: BatchTree,
+        node: Node,
+        *,
+        procedure_started: bool | None = None,
+        lost_connection: bool | None = None,
+        command: str | None = None,
+        outcome: str | None = None,
+    ) -> None:
+        """Persist a phase's resume fields without a state change (journalled as
+        ``equipment.command`` with the command and its outcome)."""
+        record = self._record(
+            node,
+            procedure_started=procedure_started,
+            lost_connection=lost_connection,
+            command=command,
+            outcome=outcome,
+        )
+        assert node.phase is not None
+        change = StateChange(
+            batch_id=tree.batch_id,
+            element=record,
+            graph=tree.graph(),
+            actor=SYSTEM,
+            action="equipment.command",
+            new_value={
+                "service": f"{node.phase.equipment}/{node.phase.service}",
+                "command": record.last_command,
+                "outcome": record.command_outcome,
+            },
+        )
+        await self._retry(f"{node.path} record", lambda: self._recorder.change(change))
+        node.apply(record)
+
+    async def _record_command(self, tree: BatchTree, node: Node, command: str) -> None:
+        """Record (fenced) that ``command`` is about to be sent to the phase's service: a
+        resuming runtime then reads the service instead of sending it again."""
+        await self._save(tree, node, command=command, outcome="pending")
+
+    async def _retry(self, what: str, write: Callable[[], Awaitable[None]]) -> None:
+        """Run a storage write until it succeeds: back-off doubling up to ``retry_max``,
+        each failure logged; after ``retry_for`` seconds the error is raised (and logged
+        by the caller). A fenced write is never retried: another runtime owns the batch."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timing.retry_for
+        delay = self._timing.retry_first
+        attempt = 0
+        while True:
+            try:
+                await write()
+                if attempt:
+                    log.warning("%s: stored after %d failed attempt(s)", what, attempt)
+                return
+            except Fenced:
+                raise
+            except Exception as exc:
+                attempt += 1
+                if loop.time() + delay > deadline:
+                    log.error("%s: giving up after %d attempts: %s", what, attempt, exc)
+                    raise
+                log.warning(
+                    "%s: storing failed (attempt %d, retry in %.2f s): %s",
+                    what,
+                    attempt,
+                    delay,
+                    exc,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._timing.retry_max)
+
+    async def _journal(self, **entry: Any) -> None:
+        await self._retry(f"journal {entry.get('action')}", lambda: self._recorder.journal(**entry))
+
+    async def _exception(self, **entry: Any) -> None:
+        await self._retry(
+            f"exception on {entry.get('subject')}", lambda: self._recorder.exception(**entry)
+        )
 
     async def _flusher(self) -> None:
         while True:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from mes_runtime.domain.control_recipe import (
     ControlOperation,
     ControlPhase,
@@ -9,9 +12,11 @@ from mes_runtime.domain.control_recipe import (
     ControlRecipe,
     ControlUnitProcedure,
 )
+from mes_runtime.domain.execution import GraphRun
+from mes_runtime.engine.ports import ElementRecord
 from mes_runtime.engine.tree import BatchTree, Node, PhaseBinding
 
-__all__ = ["build_tree"]
+__all__ = ["build_tree", "restore_tree"]
 
 _KINDS: dict[type, str] = {
     ControlProcedure: "procedure",
@@ -34,6 +39,24 @@ def build_tree(recipe: ControlRecipe) -> BatchTree:
         bindings={b.unit: b.equipment for b in recipe.bindings},
         formula_values=recipe.formula_values(),
     )
+
+
+def restore_tree(
+    recipe: ControlRecipe, elements: Sequence[ElementRecord], graph: Mapping[str, Any]
+) -> BatchTree:
+    """The element tree of a batch as it was persisted: element states and resume flags,
+    and the SFC position of every started composite. Elements without a row are Idle."""
+    tree = build_tree(recipe)
+    for record in elements:
+        node = tree.by_path.get(record.path)
+        if node is None:
+            continue  # not in this control recipe: nothing to resume
+        node.apply(record)
+    for path, saved in graph.items():
+        node = tree.by_path.get(path)
+        if node is not None and node.phase is None:
+            node.run = GraphRun.from_dict(node.element, saved)
+    return tree
 
 
 def _node(element: Element, *, parent: Node | None, depth: int) -> Node:

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from mes_runtime.kernel.codes import ServiceCommand, ServiceState
@@ -37,12 +39,50 @@ __all__ = [
     "BatchRecorder",
     "ConnectionLost",
     "ConnectionRestored",
+    "ElementRecord",
     "EquipmentEvent",
     "EquipmentPort",
+    "Fenced",
     "ProcessSample",
     "ServiceStateChanged",
     "Severity",
+    "StateChange",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class ElementRecord:
+    """The durable state of one procedural element: what a restarted runtime resumes from."""
+
+    path: str
+    state: str
+    procedure_started: bool = False
+    lost_connection: bool = False
+    executing_since: datetime | None = None
+    last_command: str | None = None  # the last MTP command sent for this phase (lower case)
+    command_outcome: str | None = None  # "pending" (recorded, maybe sent), "done", "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """One unit of work: an element's new durable state, the batch's SFC position, the
+    batch state (when the element is the procedure) and the journal entry recording it,
+    written together or not at all."""
+
+    batch_id: str
+    element: ElementRecord
+    graph: Mapping[str, object]  # composite path -> GraphRun.to_dict()
+    actor: str
+    action: str  # journal action, e.g. "element.state"
+    old_value: object = None
+    new_value: object = None
+    reason: str | None = None
+    batch_state: str | None = None  # set when the procedure's state changes
+
+
+class Fenced(RuntimeError):
+    """Another runtime has claimed the batch since (a higher epoch): this one must not
+    write its execution state, journal entries or equipment commands any more."""
 
 
 class EquipmentPort(Protocol):
@@ -97,6 +137,17 @@ class BatchRecorder(Protocol):
 
     async def element_state(self, *, batch_id: str, path: str, state: str) -> None:
         """Persist the current state of one procedural element (durable batch state)."""
+        ...
+
+    async def claim(self, batch_id: str) -> None:
+        """Become the owner of a batch about to start (a new fencing epoch)."""
+        ...
+
+    async def change(self, change: StateChange) -> None:
+        """Write one :class:`StateChange` in one transaction, fenced by this owner's epoch.
+
+        Raises :class:`Fenced` if another owner claimed the batch. A retry after a failure
+        whose commit did happen is recognised and not applied twice."""
         ...
 
     async def batch_state(self, *, batch_id: str, state: str) -> None:

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from mes_runtime.domain.states import ElementState, allowed_commands, is_active
+
+if TYPE_CHECKING:
+    from mes_runtime.engine.ports import ElementRecord
 
 __all__ = ["BatchTree", "Node", "PhaseBinding"]
 
@@ -44,6 +48,18 @@ class Node:
     run: Any = None  # mes_runtime.domain.execution.GraphRun for composites, once started
     lost_connection: bool = False  # held because its module could not be reached
     procedure_started: bool = False  # the module accepted this phase's Start (this run)
+    executing_since: datetime | None = None  # when it last left Idle (its timers' start)
+    last_command: str | None = None  # last MTP command recorded for the phase's service
+    command_outcome: str | None = None  # pending (recorded before sending), done, failed
+
+    def apply(self, record: ElementRecord) -> None:
+        """Take the durable state (as stored) into this node."""
+        self.state = ElementState(record.state)
+        self.procedure_started = record.procedure_started
+        self.lost_connection = record.lost_connection
+        self.executing_since = record.executing_since
+        self.last_command = record.last_command
+        self.command_outcome = record.command_outcome
 
     @property
     def is_phase(self) -> bool:
@@ -77,6 +93,10 @@ class BatchTree:
     @property
     def state(self) -> ElementState:
         return self.root.state
+
+    def graph(self) -> dict[str, Any]:
+        """The SFC position: every started composite's ``GraphRun.to_dict()`` by path."""
+        return {n.path: n.run.to_dict() for n in self.root.walk() if n.run is not None}
 
     def phases_on(self, equipment: str, service: str | None = None) -> list[Node]:
         """Active phases bound to a module (optionally one service of it)."""

@@ -128,6 +128,8 @@ class ServiceMachine:
     procedure_cur: int = 0
     elapsed: float = 0.0
     _in_state: float = field(default=0.0, repr=False)
+    #: every command the service accepted, in order (what tests check reached the module)
+    history: list[ServiceCommand] = field(default_factory=list, repr=False)
 
     @property
     def command_enable(self) -> int:
@@ -190,6 +192,7 @@ class ServiceMachine:
         if not self.command_enable & int(cmd):
             return False
         target = _TRANSITIONS[self.state][cmd]
+        self.history.append(cmd)
         if cmd in {C.START, C.RESTART}:
             self.procedure_cur = self.procedure_req
             self.elapsed = 0.0

@@ -8,11 +8,11 @@ calls is the whole state.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mes_runtime.engine.ports import ProcessSample, Severity
+from mes_runtime.engine.ports import ProcessSample, Severity, StateChange
 
 __all__ = ["RecordedCall", "RecordingRecorder"]
 
@@ -36,6 +36,9 @@ class RecordingRecorder:
         so that equipment events and transient states interleave with the engine's work."""
         self.yielding = yielding
         self.calls: list[RecordedCall] = []
+        self.changes: list[StateChange] = []  # every unit of work, as written
+        #: a change this predicate accepts fails (storage down at that moment), unrecorded
+        self.fail_change: Callable[[StateChange], bool] | None = None
         #: method name -> how many of its next calls fail (storage down), unrecorded.
         self.failures: dict[str, int] = {}
 
@@ -66,6 +69,57 @@ class RecordingRecorder:
 
     async def batch_state(self, *, batch_id: str, state: str) -> None:
         await self._add("batch_state", batch_id=batch_id, state=state)
+
+    async def claim(self, batch_id: str) -> None:
+        await self._add("claim", batch_id=batch_id)
+
+    async def change(self, change: StateChange) -> None:
+        """One unit of work. A state change is kept as the three calls it replaces
+        (element state, journal entry, batch state), so tests read it as before; a
+        command record as one ``command_record`` call. ``failures["change"]`` fails it."""
+        await self._add("change_attempt", fail_as="change", batch_id=change.batch_id)
+        self.calls.pop()  # only the failure matters, not the attempt
+        if self.fail_change is not None and self.fail_change(change):
+            raise ConnectionError(f"storage unavailable ({change.element.path})")
+        self.changes.append(change)
+        element = change.element
+        if change.action != "element.state":
+            self.calls.append(
+                RecordedCall(
+                    "command_record",
+                    {
+                        "batch_id": change.batch_id,
+                        "path": element.path,
+                        "command": element.last_command,
+                        "outcome": element.command_outcome,
+                    },
+                )
+            )
+            return
+        self.calls.append(
+            RecordedCall(
+                "element_state",
+                {"batch_id": change.batch_id, "path": element.path, "state": element.state},
+            )
+        )
+        self.calls.append(
+            RecordedCall(
+                "journal",
+                {
+                    "batch_id": change.batch_id,
+                    "actor": change.actor,
+                    "action": change.action,
+                    "subject": element.path,
+                    "old_value": change.old_value,
+                    "new_value": change.new_value,
+                    "reason": change.reason,
+                },
+            )
+        )
+        if change.batch_state is not None:
+            self.calls.append(
+                RecordedCall("batch_state", {"batch_id": change.batch_id, "state": element.state})
+            )
 
     async def process_values(self, *, batch_id: str, samples: Sequence[ProcessSample]) -> None:
         await self._add("process_values", batch_id=batch_id, samples=list(samples))
@@ -99,10 +153,11 @@ class RecordingRecorder:
     def since(self, mark: int) -> list[RecordedCall]:
         return self.calls[mark:]
 
-    async def _add(self, method: str, **args: Any) -> None:
+    async def _add(self, method: str, *, fail_as: str | None = None, **args: Any) -> None:
         if self.yielding:
             await asyncio.sleep(0)
-        if self.failures.get(method, 0) > 0:
-            self.failures[method] -= 1
-            raise ConnectionError(f"storage unavailable ({method})")
+        key = fail_as or method
+        if self.failures.get(key, 0) > 0:
+            self.failures[key] -= 1
+            raise ConnectionError(f"storage unavailable ({key})")
         self.calls.append(RecordedCall(method, args))
