@@ -1,0 +1,143 @@
+"""Durable execution state in ``SqlBatchRecorder``: one unit of work per change, fenced by
+the owner's epoch, idempotent on retry, claimed back at start-up (real SQLite and
+PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from mes_runtime.db.models import Batch, BatchElement, BatchRun, JournalEntry
+from mes_runtime.db.recorder import SqlBatchRecorder
+from mes_runtime.ebr.journal import Journal
+from mes_runtime.engine.ports import ElementRecord, Fenced, StateChange
+
+PHASE = "procedure/BR-UP/cultivation/run-fedbatch"
+
+
+async def _add_batch(factory: async_sessionmaker[AsyncSession], batch_id: str = "B-1") -> None:
+    async with factory() as session, session.begin():
+        session.add(
+            Batch(
+                id=batch_id,
+                recipe_name="mab-fedbatch-demo",
+                recipe_version=1,
+                control_recipe={"procedure": {"id": "p"}},
+                bindings={"BR": "BR-101"},
+                state="idle",
+                created_by="op",
+                created_at=datetime.now(UTC),
+            )
+        )
+
+
+def _change(path: str, state: str, *, batch_state: str | None = None) -> StateChange:
+    return StateChange(
+        batch_id="B-1",
+        element=ElementRecord(
+            path=path, state=state, procedure_started=True, last_command="start",
+            command_outcome="done",
+        ),
+        graph={"procedure": {"started": True}},
+        actor="system",
+        action="element.state",
+        old_value="idle",
+        new_value=state,
+        batch_state=batch_state,
+    )  # fmt: skip
+
+
+async def _journal_count(factory: async_sessionmaker[AsyncSession]) -> int:
+    async with factory() as session:
+        return int(await session.scalar(select(func.count()).select_from(JournalEntry)) or 0)
+
+
+async def test_a_change_writes_element_position_batch_state_and_journal_together(
+    recorder: SqlBatchRecorder, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    await _add_batch(session_factory)
+    await recorder.claim("B-1")
+
+    await recorder.change(_change("procedure", "running", batch_state="running"))
+
+    async with session_factory() as session:
+        element = await session.get(BatchElement, ("B-1", "procedure"))
+        run = await session.get(BatchRun, "B-1")
+        batch = await session.get(Batch, "B-1")
+        entries = (await session.execute(select(JournalEntry))).scalars().all()
+    assert element is not None
+    assert (element.state, element.procedure_started, element.last_command) == (
+        "running",
+        True,
+        "start",
+    )
+    assert run is not None
+    assert (run.owner, run.epoch, run.version) == (recorder.owner, 1, 1)
+    assert run.graph == {"procedure": {"started": True}}
+    assert batch is not None
+    assert batch.state == "running"
+    assert [(e.action, e.subject) for e in entries] == [("element.state", "procedure")]
+
+
+async def test_a_retry_whose_first_attempt_committed_is_not_applied_twice(
+    recorder: SqlBatchRecorder, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    await _add_batch(session_factory)
+    await recorder.claim("B-1")
+    change = _change(PHASE, "complete")
+    await recorder.change(change)
+    # As if the commit's reply was lost: the recorder did not learn the write landed.
+    recorder._runs["B-1"].version -= 1
+
+    await recorder.change(change)  # the retry
+
+    assert await _journal_count(session_factory) == 1
+    await recorder.change(_change(PHASE, "idle"))  # and it goes on from there
+    assert await _journal_count(session_factory) == 2
+
+
+async def test_a_newer_owner_fences_the_old_one_out(
+    engine: AsyncEngine,
+    journal: Journal,
+    recorder: SqlBatchRecorder,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    await _add_batch(session_factory)
+    await recorder.claim("B-1")
+    await recorder.change(_change("procedure", "running", batch_state="running"))
+    before = await _journal_count(session_factory)
+    newer = SqlBatchRecorder(engine, journal, owner="replica-b")
+
+    claimed = await newer.claim_active()
+
+    assert [(c.batch_id, c.epoch, c.previous_owner) for c in claimed] == [
+        ("B-1", 2, recorder.owner)
+    ]
+    assert claimed[0].gap_seconds >= 0
+    assert claimed[0].graph == {"procedure": {"started": True}}
+    assert [e.state for e in claimed[0].elements] == ["running"]
+    with pytest.raises(Fenced):
+        await recorder.change(_change(PHASE, "running"))
+    with pytest.raises(Fenced):
+        await recorder.journal(batch_id="B-1", actor="x", action="note", subject="B-1")
+    assert await _journal_count(session_factory) == before  # the stale writes left nothing
+    async with session_factory() as session:
+        assert await session.get(BatchElement, ("B-1", PHASE)) is None
+    await newer.change(_change(PHASE, "running"))  # the new owner writes
+    assert await _journal_count(session_factory) == before + 1
+
+
+async def test_claim_active_skips_idle_and_ended_batches(
+    engine: AsyncEngine, journal: Journal, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    for batch_id, state in (("B-1", "idle"), ("B-2", "complete"), ("B-3", "held")):
+        await _add_batch(session_factory, batch_id)
+        async with session_factory() as session, session.begin():
+            row = await session.get(Batch, batch_id)
+            assert row is not None
+            row.state = state
+    claimed = await SqlBatchRecorder(engine, journal, owner="a").claim_active()
+    assert [(c.batch_id, c.epoch, c.previous_owner) for c in claimed] == [("B-3", 1, None)]
