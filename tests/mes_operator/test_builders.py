@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from mes_operator.builders import ModuleContext, build_children, config_data
+from mes_operator.builders import ModuleContext, build_children, build_data_claim, config_data
 from mes_operator.builders.deployment import CONFIG_HASH_ANNOTATION, build_deployment
 from mes_operator.builders.pdb import build_pdb
 from mes_operator.builders.service import build_service
@@ -228,3 +228,40 @@ def test_placement_goes_into_the_pod_template_of_both_colours() -> None:
              "effect": "NoExecute", "tolerationSeconds": 30},
             {"operator": "Exists"},
         ]  # fmt: skip
+
+
+def test_sqlite_data_lives_on_a_claim_that_outlives_the_module() -> None:
+    context = ModuleContext.from_body(module(), sqlite_data_claim=True)
+    children = build_children(context)
+    assert [c["kind"] for c in children][:4] == [
+        "ServiceAccount",
+        "ConfigMap",
+        "PersistentVolumeClaim",
+        "Deployment",
+    ]
+    claim = children[2]
+    assert claim["metadata"]["name"] == "batch-data"
+    assert "ownerReferences" not in claim["metadata"]  # deleting the module keeps the EBR
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    pod = build_deployment(context)["spec"]["template"]["spec"]
+    assert {"name": "data", "persistentVolumeClaim": {"claimName": "batch-data"}} in pod["volumes"]
+    assert build_deployment(context)["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_postgres_modules_and_the_default_keep_a_scratch_data_dir() -> None:
+    postgres = ModuleContext.from_body(
+        module(
+            replicas=2,
+            database={
+                "engine": "postgresql",
+                "credentialsSecretRef": {"name": "db", "key": "url"},
+            },
+        ),
+        sqlite_data_claim=True,
+    )
+    for context in (postgres, ctx()):
+        assert build_data_claim(context) is None
+        assert "PersistentVolumeClaim" not in [c["kind"] for c in build_children(context)]
+        volumes = build_deployment(context)["spec"]["template"]["spec"]["volumes"]
+        assert {"name": "data", "emptyDir": {}} in volumes

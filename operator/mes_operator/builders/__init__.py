@@ -19,13 +19,16 @@ from mes_operator.builders.deployment import build_deployment
 from mes_operator.builders.pdb import build_pdb
 from mes_operator.builders.service import build_service
 from mes_operator.builders.serviceaccount import build_service_account
+from mes_operator.builders.volume import build_data_claim
 
 
 def build_children(ctx: ModuleContext) -> list[dict[str, Any]]:
     """Every child of the module, in the order they should be applied."""
+    claim = build_data_claim(ctx)
     return [
         build_service_account(ctx),
         build_config_map(ctx),
+        *([claim] if claim is not None else []),
         build_deployment(ctx),
         build_service(ctx),
         build_pdb(ctx),
@@ -38,6 +41,7 @@ __all__ = [
     "ModuleContext",
     "build_children",
     "build_config_map",
+    "build_data_claim",
     "build_deployment",
     "build_pdb",
     "build_service",

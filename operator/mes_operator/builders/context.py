@@ -30,9 +30,17 @@ class ModuleContext:
     generation: int
     spec: MESModuleSpec
     colour: Colour = Colour.BLUE
+    # SQLite data on a PersistentVolumeClaim instead of an emptyDir (builders.volume)
+    sqlite_data_claim: bool = False
 
     @classmethod
-    def from_body(cls, body: Mapping[str, Any], *, colour: Colour | None = None) -> ModuleContext:
+    def from_body(
+        cls,
+        body: Mapping[str, Any],
+        *,
+        colour: Colour | None = None,
+        sqlite_data_claim: bool = False,
+    ) -> ModuleContext:
         """Parse a MESModule body (raises pydantic.ValidationError on a bad spec)."""
         meta = body["metadata"]
         status = body.get("status") or {}
@@ -43,6 +51,7 @@ class ModuleContext:
             generation=int(meta.get("generation", 0)),
             spec=MESModuleSpec.model_validate(body["spec"]),
             colour=colour or Colour(status.get("activeColour") or Colour.BLUE),
+            sqlite_data_claim=sqlite_data_claim,
         )
 
     @property

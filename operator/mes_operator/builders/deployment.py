@@ -28,6 +28,7 @@ from mes_operator.builders.context import (
     metadata,
 )
 from mes_operator.builders.shutdown import TERMINATION_GRACE_PERIOD_SECONDS
+from mes_operator.builders.volume import data_volume
 from mes_operator.models.mesmodule import Colour, DatabaseEngine
 
 CONFIG_HASH_ANNOTATION = "mes.holon.dev/config-hash"
@@ -149,7 +150,7 @@ def build_deployment(ctx: ModuleContext, *, colour: Colour | None = None) -> dic
                     **_placement(ctx),
                     "containers": [_container(ctx)],
                     "volumes": [
-                        {"name": "data", "emptyDir": {}},
+                        data_volume(ctx),
                         {"name": "tmp", "emptyDir": {}},
                     ],
                 },

@@ -6,7 +6,13 @@ from typing import Any
 
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.core_v1 import ConfigMap, Secret, Service, ServiceAccount
+from lightkube.resources.core_v1 import (
+    ConfigMap,
+    PersistentVolumeClaim,
+    Secret,
+    Service,
+    ServiceAccount,
+)
 from lightkube.resources.policy_v1 import PodDisruptionBudget
 
 from mes_operator.models.crds import EQUIPMENT, GROUP, MESMODULE, VERSION
@@ -21,6 +27,7 @@ Equipment: Any = create_namespaced_resource(
 CHILD_RESOURCES: dict[str, Any] = {
     "ServiceAccount": ServiceAccount,
     "ConfigMap": ConfigMap,
+    "PersistentVolumeClaim": PersistentVolumeClaim,
     "Deployment": Deployment,
     "Service": Service,
     "PodDisruptionBudget": PodDisruptionBudget,
