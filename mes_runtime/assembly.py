@@ -170,8 +170,8 @@ async def batch_runtime(app: FastAPI) -> AsyncIterator[None]:
         )
         try:
             await resume_batches(app.state.recorder, engine, equipment)
-        except Exception:  # the database is not ready: /readyz says so; nothing to resume
-            log.exception("resuming running batches failed")
+        except Exception as exc:  # database not ready (/readyz says so): nothing to resume
+            log.warning("resuming running batches failed: %r", exc)
         follow = asyncio.create_task(
             _follow_registrations(app.state.session_factory, registry, REGISTRATION_SYNC_SECONDS),
             name="equipment registry sync",
