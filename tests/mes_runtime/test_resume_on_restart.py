@@ -27,12 +27,13 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from holon_testing.net import free_port
+from holon_testing.simulator import running_simulator
 from mes_runtime.db.engine import create_engine
 from mes_runtime.db.models import JournalEntry
-from mes_runtime.demo import DEMO_RECIPE, Demo, _free_port
+from mes_runtime.demo import DEMO_RECIPE, Demo
 from mes_runtime.ebr.journal import verify_journal
 from mes_runtime.mtp.codes import ServiceCommand
-from mes_runtime.simulator.testing import running_simulator
 
 CULTIVATE = "procedure/BR-UP/cultivation/run-fedbatch"
 FILL = "procedure/BR-PREP/preparation/fill-medium"
@@ -160,7 +161,7 @@ async def test_a_runtime_restarted_on_sqlite_resumes_its_batch(
 
 async def _restart_and_check(db_url: str, tmp_path: Path, kill: signal.Signals, point: str) -> None:
     async with running_simulator(time_factor=7200, manifest_dir=tmp_path / "manifests") as sim:
-        demo = Demo(workdir=tmp_path, port=_free_port(), time_factor=7200)
+        demo = Demo(workdir=tmp_path, port=free_port(), time_factor=7200)
         demo.env.update(HOLON_DATABASE_URL=db_url, HOLON_DRAIN_SECONDS="0", HOLON_LOG_LEVEL="INFO")
         manifests = dict(sim.manifest_paths)
         batch_id, batch = await asyncio.to_thread(_run, demo, manifests, kill, point)

@@ -20,20 +20,20 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select
 
-from bench.postgres import PgServer
+from holon_testing.postgres import PgServer
+from holon_testing.simulator import running_simulator
 from mes_runtime.assembly import EquipmentRegistry
 from mes_runtime.db.engine import create_engine, session_factory
 from mes_runtime.db.models import BatchElement, JournalEntry
 from mes_runtime.db.models import MasterRecipe as RecipeRow
-from mes_runtime.db.recorder import SqlBatchRecorder
 from mes_runtime.domain.states import ElementState
 from mes_runtime.ebr.journal import Journal
+from mes_runtime.ebr.recorder import SqlBatchRecorder
 from mes_runtime.engine.batch import BatchEngine
-from mes_runtime.engine.ports import utcnow
-from mes_runtime.engine.service import BatchService, NewBatch
+from mes_runtime.kernel.clock import utcnow
 from mes_runtime.library import load_template
 from mes_runtime.mtp.equipment import MtpEquipment
-from mes_runtime.simulator.testing import running_simulator
+from mes_runtime.services.batches import BatchService, NewBatch
 
 pytestmark = pytest.mark.postgres
 

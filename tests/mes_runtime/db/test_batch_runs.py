@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from mes_runtime.db.models import Batch, BatchElement, BatchRun, JournalEntry
-from mes_runtime.db.recorder import SqlBatchRecorder
 from mes_runtime.ebr.journal import Journal
+from mes_runtime.ebr.recorder import SqlBatchRecorder
 from mes_runtime.engine.ports import ElementRecord, Fenced, StateChange
 
 PHASE = "procedure/BR-UP/cultivation/run-fedbatch"
