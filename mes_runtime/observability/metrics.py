@@ -32,6 +32,7 @@ from mes_runtime.engine.ports import (
     EquipmentPort,
     ProcessSample,
     Severity,
+    StateChange,
 )
 from mes_runtime.kernel.codes import ServiceCommand, ServiceState
 
@@ -204,6 +205,17 @@ class MeteredRecorder:
             new_value=new_value,
             reason=reason,
         )
+
+    async def claim(self, batch_id: str) -> None:
+        await self._inner.claim(batch_id)
+
+    async def change(self, change: StateChange) -> None:
+        await self._inner.change(change)
+        if change.action != "element.state":
+            return  # a phase's resume fields saved without a state change
+        self._metrics.element_changed(change.batch_id, change.element.path, change.element.state)
+        if change.batch_state is not None:
+            self._metrics.batch_changed(change.batch_id, change.batch_state)
 
     async def element_state(self, *, batch_id: str, path: str, state: str) -> None:
         await self._inner.element_state(batch_id=batch_id, path=path, state=state)
