@@ -12,7 +12,6 @@ port - the fault the supervisor must survive.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import socket
@@ -46,6 +45,23 @@ from mes_runtime.simulator.service_machine import (
 __all__ = ["SimulatorServer", "free_port"]
 
 _log = logging.getLogger(__name__)
+
+#: How long a module's OPC UA server may take to stop. asyncua's ``Server.stop`` waits for
+#: every session's clean-up, which a client that vanished mid-session can hold up for good;
+#: a simulator must still stop (tests, ``Ctrl-C``), so past this it stops listening and
+#: drops its connections instead.
+STOP_TIMEOUT_S = 10.0
+
+
+async def _stop_bounded(server: Server, name: str) -> None:
+    try:
+        await asyncio.wait_for(server.stop(), STOP_TIMEOUT_S)
+    except TimeoutError:
+        _log.warning("%s: OPC UA server did not stop in %.0f s; closing it", name, STOP_TIMEOUT_S)
+        listener = getattr(getattr(server, "bserver", None), "_server", None)
+        if listener is not None:
+            listener.close()
+
 
 _VARIANT = {
     "u32": ua.VariantType.UInt32,
@@ -177,13 +193,13 @@ class _Module:
     async def stop_server(self) -> None:
         server, self.server, self.serving = self.server, None, False
         if server is not None:
-            await server.stop()
+            await _stop_bounded(server, self.spec.name)
 
     async def pause_server(self) -> None:
         """Stop listening (clients lose their sessions) but keep the address space."""
         if self.server is not None and self.serving:
             self.serving = False
-            await self.server.stop()
+            await _stop_bounded(self.server, self.spec.name)
 
     async def resume_server(self) -> None:
         """Listen again on the same port with the same address space."""
@@ -364,9 +380,10 @@ class SimulatorServer:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_S)
+            for task in pending:
+                _log.warning("simulator task %s did not stop in time", task.get_name())
         self._tasks.clear()
         for module in self._modules.values():
             await module.stop_server()

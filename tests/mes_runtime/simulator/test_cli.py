@@ -35,7 +35,12 @@ def test_simulate_prints_endpoints_and_writes_manifests(tmp_path: Path) -> None:
             line = process.stdout.readline().strip()
         finally:
             process.send_signal(signal.SIGINT)
-            process.wait(timeout=30)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()  # never hang the run; the failure says what happened
+                process.wait()
+                raise AssertionError("the simulator did not stop within 30 s of SIGINT") from None
     name, endpoint, manifest_path = line.split("\t")
     assert (name, endpoint) == ("CH-301", f"opc.tcp://127.0.0.1:{port}")
     manifest = load_manifest(Path(manifest_path))
