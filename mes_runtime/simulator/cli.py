@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
 from pathlib import Path
+from types import FrameType
 
 from mes_runtime.simulator.contract import CONTRACT_MODULES
 from mes_runtime.simulator.server import SimulatorServer
@@ -67,8 +69,18 @@ async def _serve(args: argparse.Namespace) -> None:
         await asyncio.Event().wait()
 
 
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # SIGTERM (Kubernetes, process managers) stops like Ctrl-C
+
+
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
+    # A parent (a test runner, a script) may hand SIGINT down ignored or blocked, and a
+    # process started with SIGINT ignored keeps it ignored: the simulator must stop on
+    # SIGINT and SIGTERM whatever it inherited.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _terminate)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(args))
     return 0
