@@ -69,6 +69,13 @@ def test_reconciles_and_a_drift_correction_raise_the_counters(
     )
     reasons = [e.get("reason") for e in events(cluster, namespace, "batch")]
     assert "DriftCorrected" in reasons
-    assert (
-        _sample(replica, "holon_operator_reconcile_duration_seconds_count", kind="MESModule") >= 2
+    # every MESModule reconcile is timed (the drift above was corrected by the Deployment's
+    # own handler, which is not a MESModule reconcile)
+    cluster.eventually(
+        "the MESModule reconcile timed",
+        lambda: (
+            _sample(replica, "holon_operator_reconcile_duration_seconds_count", kind="MESModule")
+            >= 1
+        ),
+        30,
     )
