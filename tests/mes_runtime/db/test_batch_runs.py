@@ -4,8 +4,6 @@ PostgreSQL)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -14,24 +12,9 @@ from mes_runtime.db.models import Batch, BatchElement, BatchRun, JournalEntry
 from mes_runtime.ebr.journal import Journal
 from mes_runtime.ebr.recorder import SqlBatchRecorder
 from mes_runtime.engine.ports import ElementRecord, Fenced, StateChange
+from tests.mes_runtime.batch_rows import add_batch
 
 PHASE = "procedure/BR-UP/cultivation/run-fedbatch"
-
-
-async def _add_batch(factory: async_sessionmaker[AsyncSession], batch_id: str = "B-1") -> None:
-    async with factory() as session, session.begin():
-        session.add(
-            Batch(
-                id=batch_id,
-                recipe_name="mab-fedbatch-demo",
-                recipe_version=1,
-                control_recipe={"procedure": {"id": "p"}},
-                bindings={"BR": "BR-101"},
-                state="idle",
-                created_by="op",
-                created_at=datetime.now(UTC),
-            )
-        )
 
 
 def _change(path: str, state: str, *, batch_state: str | None = None) -> StateChange:
@@ -58,7 +41,7 @@ async def _journal_count(factory: async_sessionmaker[AsyncSession]) -> int:
 async def test_a_change_writes_element_position_batch_state_and_journal_together(
     recorder: SqlBatchRecorder, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
-    await _add_batch(session_factory)
+    await add_batch(session_factory)
     await recorder.claim("B-1")
 
     await recorder.change(_change("procedure", "running", batch_state="running"))
@@ -85,7 +68,7 @@ async def test_a_change_writes_element_position_batch_state_and_journal_together
 async def test_a_retry_whose_first_attempt_committed_is_not_applied_twice(
     recorder: SqlBatchRecorder, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
-    await _add_batch(session_factory)
+    await add_batch(session_factory)
     await recorder.claim("B-1")
     change = _change(PHASE, "complete")
     await recorder.change(change)
@@ -105,7 +88,7 @@ async def test_a_newer_owner_fences_the_old_one_out(
     recorder: SqlBatchRecorder,
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
-    await _add_batch(session_factory)
+    await add_batch(session_factory)
     await recorder.claim("B-1")
     await recorder.change(_change("procedure", "running", batch_state="running"))
     before = await _journal_count(session_factory)
@@ -134,7 +117,7 @@ async def test_claim_active_skips_idle_and_ended_batches(
     engine: AsyncEngine, journal: Journal, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
     for batch_id, state in (("B-1", "idle"), ("B-2", "complete"), ("B-3", "held")):
-        await _add_batch(session_factory, batch_id)
+        await add_batch(session_factory, batch_id)
         async with session_factory() as session, session.begin():
             row = await session.get(Batch, batch_id)
             assert row is not None

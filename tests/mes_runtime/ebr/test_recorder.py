@@ -11,22 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from mes_runtime.db.models import Batch, BatchElement, BatchException, JournalEntry, ProcessValue
 from mes_runtime.ebr.recorder import SqlBatchRecorder, UnknownBatch
 from mes_runtime.engine.ports import BatchRecorder, ProcessSample, Severity
-
-
-async def _add_batch(factory: async_sessionmaker[AsyncSession], batch_id: str = "B-1") -> None:
-    async with factory() as session, session.begin():
-        session.add(
-            Batch(
-                id=batch_id,
-                recipe_name="mab-fedbatch-demo",
-                recipe_version=1,
-                control_recipe={"procedure": {"id": "p"}},
-                bindings={"BR": "BR-101"},
-                state="idle",
-                created_by="op",
-                created_at=datetime.now(UTC),
-            )
-        )
+from tests.mes_runtime.batch_rows import add_batch
 
 
 def test_implements_the_port(recorder: SqlBatchRecorder) -> None:
@@ -37,7 +22,7 @@ def test_implements_the_port(recorder: SqlBatchRecorder) -> None:
 async def test_batch_state_sets_start_once_and_end(
     recorder: SqlBatchRecorder, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
-    await _add_batch(session_factory)
+    await add_batch(session_factory)
     await recorder.batch_state(batch_id="B-1", state="running")
     async with session_factory() as session:
         first = await session.get(Batch, "B-1")
@@ -66,7 +51,7 @@ async def test_unknown_batch_is_refused(recorder: SqlBatchRecorder) -> None:
 async def test_element_state_is_upserted(
     recorder: SqlBatchRecorder, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
-    await _add_batch(session_factory)
+    await add_batch(session_factory)
     path = "procedure/BR-UP/cultivation/run-fedbatch"
     await recorder.element_state(batch_id="B-1", path=path, state="running")
     await recorder.element_state(batch_id="B-1", path=path, state="held")
@@ -83,7 +68,7 @@ async def test_element_state_is_upserted(
 async def test_process_values_round_trip(
     recorder: SqlBatchRecorder, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
-    await _add_batch(session_factory)
+    await add_batch(session_factory)
     t0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
     samples = [
         ProcessSample("BR-101", "Temperature", 36.5 + i / 10, "degC", t0 + timedelta(seconds=i))
@@ -104,7 +89,7 @@ async def test_process_values_round_trip(
 async def test_exception_is_stored_and_journalled_together(
     recorder: SqlBatchRecorder, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
-    await _add_batch(session_factory)
+    await add_batch(session_factory)
     await recorder.exception(
         batch_id="B-1", severity=Severity.MAJOR, subject="BR-101/pH", message="pH 7.3 > 7.2"
     )
