@@ -42,7 +42,9 @@ from tests.mes_runtime.driving import (
 
 def _start_runtime(demo: Demo) -> subprocess.Popen[bytes]:
     """``mes-runtime serve`` on the demo's port and database; ready when this returns."""
-    return start_runtime("runtime", demo.port, demo.env, demo.workdir).process
+    runtime = start_runtime("runtime", demo.port, demo.env, demo.workdir)
+    runtime.http.close()  # the test talks through demo.http
+    return runtime.process
 
 
 def _batch(demo: Demo, headers: dict[str, str], batch_id: str) -> dict[str, Any]:
