@@ -83,7 +83,7 @@ class ClaimedBatch:
     graph: dict[str, Any]
     epoch: int
     previous_owner: str | None
-    gap_seconds: float  # since the previous owner's last write
+    gap_seconds: float  # since the previous owner was last heard of (write, renewal, release)
 
 
 @dataclass(slots=True)
@@ -312,7 +312,7 @@ class SqlBatchRecorder:
                 result = await conn.execute(
                     update(_RUNS)
                     .where(_RUNS.c.batch_id == batch_id, _RUNS.c.epoch == run.epoch)
-                    .values(lease_until=now + self._lease)
+                    .values(lease_until=now + self._lease, updated_at=now)
                 )
                 if result.rowcount != 1:
                     lost.append(batch_id)
@@ -337,7 +337,7 @@ class SqlBatchRecorder:
                 await conn.execute(
                     update(_RUNS)
                     .where(_RUNS.c.batch_id == batch_id, _RUNS.c.epoch == run.epoch)
-                    .values(lease_until=now)
+                    .values(lease_until=now, updated_at=now)
                 )
         return chosen
 

@@ -24,13 +24,7 @@ import pytest
 from sqlalchemy import select
 
 from holon_testing.net import free_port
-from holon_testing.simulator import running_simulator
-from mes_runtime.db.engine import create_engine
-from mes_runtime.db.models import JournalEntry
-from mes_runtime.demo import Demo
-from mes_runtime.ebr.journal import verify_journal
-from mes_runtime.mtp.codes import ServiceCommand
-from tests.mes_runtime.driving import (
+from holon_testing.replicas import (
     CULTIVATE,
     FILL,
     create_batch,
@@ -38,6 +32,12 @@ from tests.mes_runtime.driving import (
     start_runtime,
     wait_until,
 )
+from holon_testing.simulator import running_simulator
+from mes_runtime.db.engine import create_engine
+from mes_runtime.db.models import JournalEntry
+from mes_runtime.demo import Demo
+from mes_runtime.ebr.journal import verify_journal
+from mes_runtime.mtp.codes import ServiceCommand
 
 
 def _start_runtime(demo: Demo) -> subprocess.Popen[bytes]:

@@ -24,13 +24,7 @@ import pytest
 from sqlalchemy import select
 
 from holon_testing.net import free_port
-from holon_testing.simulator import running_simulator
-from mes_runtime.db.engine import create_engine
-from mes_runtime.db.models import BatchRun, JournalEntry
-from mes_runtime.demo import Demo
-from mes_runtime.ebr.journal import verify_journal
-from mes_runtime.mtp.codes import ServiceCommand
-from tests.mes_runtime.driving import (
+from holon_testing.replicas import (
     CULTIVATE,
     FILL,
     FINAL,
@@ -40,6 +34,12 @@ from tests.mes_runtime.driving import (
     start_runtime,
     wait_until,
 )
+from holon_testing.simulator import running_simulator
+from mes_runtime.db.engine import create_engine
+from mes_runtime.db.models import BatchRun, JournalEntry
+from mes_runtime.demo import Demo
+from mes_runtime.ebr.journal import verify_journal
+from mes_runtime.mtp.codes import ServiceCommand
 
 pytestmark = pytest.mark.postgres
 

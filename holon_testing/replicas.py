@@ -1,6 +1,6 @@
-"""Driving ``mes-runtime serve`` processes over HTTP in tests: start one on a port and a
-database, wait for conditions, read a batch's view (shared by the restart and the
-multi-replica tests)."""
+"""Driving ``mes-runtime serve`` processes over HTTP: start one on a port and a database,
+wait for conditions, read a batch's view, send a command (the restart and multi-replica
+tests and the hand-over benchmark)."""
 
 from __future__ import annotations
 
