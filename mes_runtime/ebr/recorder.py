@@ -289,6 +289,8 @@ class SqlBatchRecorder:
             .where(
                 _BATCHES.c.state.not_in([*FINAL_BATCH_STATES, "idle"]),
                 (_RUNS.c.lease_until.is_(None)) | (_RUNS.c.lease_until <= now),
+                # its own lease lapsed (the database was away): renewed, not re-claimed
+                _RUNS.c.batch_id.not_in(list(self._runs)),
             )
             .order_by(_RUNS.c.updated_at)
         )

@@ -144,10 +144,13 @@ class BatchOwnership:
     async def _heartbeat(self) -> None:
         for batch_id in await self._recorder.renew():
             await self._engine.disown(batch_id)
+        # (a batch another runtime claimed is dropped by renew; one being started is owned
+        # before the engine lists it, so only what the engine shows ended is let go)
+        live = set(self._engine.batch_ids())
         ended = [
             batch_id
             for batch_id in self._recorder.owned()
-            if batch_id in self._engine.batch_ids() and is_final(self._engine.tree(batch_id).state)
+            if batch_id in live and is_final(self._engine.tree(batch_id).state)
         ]
         if ended:  # a finished batch needs no owner: nothing to take over
             await self._recorder.release(ended)
@@ -156,7 +159,12 @@ class BatchOwnership:
         if not self._may_claim():
             return
         for claimed in await self._recorder.claim_orphans():
-            await self._resume(claimed)
+            try:
+                await self._resume(claimed)
+            except Exception:  # give it back: a peer (or the next round) takes it over
+                log.exception("resuming batch %s failed; releasing it", claimed.batch_id)
+                await self._recorder.release([claimed.batch_id])
+                await self._engine.disown(claimed.batch_id)
 
     async def _resume(self, claimed: ClaimedBatch) -> None:
         control = ControlRecipe.from_dict(claimed.control_recipe)
