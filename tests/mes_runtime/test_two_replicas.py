@@ -127,7 +127,7 @@ async def test_commands_and_views_on_any_replica_and_a_paused_owner_is_fenced(
         ok, journal = await _journal(pg_url, batch["id"])
 
     assert batch["state"] == "complete", batch
-    _history_checks(sim, batch, {cultivation: 1})
+    _history_checks(sim, batch, {cultivation: 2})  # the two Holds given, each sent once
     assert ok
     resumes = [value for action, value in journal if action == "batch.resume"]
     assert len(resumes) == 1, resumes
@@ -171,10 +171,19 @@ def _commands_then_pause(
             lambda: element(a.batch(operator, batch_id), CULTIVATE)["state"] == "running",
             "running again",
         )
-        # the owner stops (SIGSTOP) past its lease: b takes over; a, resumed, is refused
+        # the owner stops (SIGSTOP) with a command on its way to it: the command waits in
+        # the inbox, b takes the batch over once a's lease expires and applies it, once
         a.process.send_signal(signal.SIGSTOP)
-        wait_until(lambda: _taken_over(db_url, batch_id), "b to take the batch over")
+        held = b.command(operator, batch_id, "hold", CULTIVATE)
+        assert held.status_code == 200, held.text
+        assert _taken_over(db_url, batch_id)
         owner_b = _owner(db_url, batch_id)
+        wait_until(
+            lambda: element(b.batch(operator, batch_id), CULTIVATE)["state"] == "held", "held"
+        )
+        restarted = b.command(operator, batch_id, "restart", CULTIVATE)
+        assert restarted.status_code == 200, restarted.text
+        # a, resumed, finds itself fenced: it writes and commands nothing more
         a.process.send_signal(signal.SIGCONT)
         wait_until(
             lambda: "another runtime owns it now" in a.log.read_text(),
