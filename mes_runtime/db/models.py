@@ -72,10 +72,20 @@ class User(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
+    #: argon2id hash; ``"!"`` (never verifies) until the user sets their own password
     password_hash: Mapped[str] = mapped_column(String(255))
     roles: Mapped[list[str]]
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    #: the printed name a signature manifests (Part 11 §11.50)
+    full_name: Mapped[str | None] = mapped_column(String(128))
+    password_changed_at: Mapped[datetime | None]
+    #: consecutive failed authentications (login, password change, signature)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None]
+    #: sha256 of the one-time set-up token the user sets their password with
+    setup_token_sha256: Mapped[str | None] = mapped_column(String(64))
+    setup_expires_at: Mapped[datetime | None]
 
 
 class ApiToken(Base):
@@ -93,7 +103,7 @@ class MasterRecipe(Base):
     __tablename__ = "master_recipes"
     __table_args__ = (
         UniqueConstraint("name", "version"),
-        CheckConstraint("status IN ('draft', 'approved')", name="status"),
+        CheckConstraint("status IN ('draft', 'approved', 'rejected')", name="status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
