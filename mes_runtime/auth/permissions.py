@@ -101,12 +101,13 @@ def grant_problem(
     *,
     granter: str,
     granter_roles: Iterable[str],
-    target: str,
+    target: str | None,
     old_roles: Iterable[str],
     new_roles: Iterable[str],
 ) -> str | None:
     """Why ``granter`` may not change ``target``'s roles from ``old_roles`` to ``new_roles``,
-    or None. Removing a role is always allowed (to someone else); adding one needs it held."""
+    or None (``target`` None: an account being created). Removing a role is always allowed
+    (from someone else); adding one needs it held."""
     old, new = set(old_roles), set(new_roles)
     if old == new:
         return None
