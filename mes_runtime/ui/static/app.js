@@ -69,6 +69,31 @@ async function signIn(event) {
   }
 }
 
+// A user's own password: first set with the one-time set-up token an administrator handed
+// over, later changed with the current one (also once it has expired). Never sent anywhere
+// but the two password routes; no session is needed, none is kept.
+async function savePassword(event) {
+  event.preventDefault();
+  $("pw-error").textContent = "";
+  $("pw-done").textContent = "";
+  const username = $("pw-user").value;
+  const setupToken = $("pw-token").value;
+  const [path, body] = setupToken
+    ? ["/auth/password/setup", { username, setup_token: setupToken, new_password: $("pw-new").value }]
+    : ["/auth/password", { username, current_password: $("pw-current").value, new_password: $("pw-new").value }];
+  const response = await fetch(API + path, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+  });
+  for (const id of ["pw-token", "pw-current", "pw-new"]) $(id).value = "";
+  if (response.ok) {
+    $("pw-done").textContent = "Password saved: sign in with it.";
+    $("login-user").value = username;
+    return;
+  }
+  const detail = await response.json().catch(() => null);
+  $("pw-error").textContent = describeError(detail) || `HTTP ${response.status}`;
+}
+
 async function renderList() {
   const batches = await api("/batches");
   const tbody = $("batch-table").querySelector("tbody");
@@ -136,6 +161,7 @@ async function route() {
 window.addEventListener("hashchange", route);
 window.addEventListener("DOMContentLoaded", () => {
   $("login-form").addEventListener("submit", signIn);
+  $("password-form").addEventListener("submit", savePassword);
   $("logout").addEventListener("click", signOut);
   route();
 });
