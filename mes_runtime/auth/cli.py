@@ -26,7 +26,7 @@ from mes_runtime.db.models import User
 from mes_runtime.ebr.journal import Journal
 from mes_runtime.settings import Settings, get_settings
 
-__all__ = ["in_database", "main", "settings_for"]
+__all__ = ["create_in_database", "in_database", "main", "settings_for"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -70,6 +70,22 @@ async def in_database(
     return user
 
 
+def create_in_database(
+    prog: str, settings: Settings, create: Callable[[AsyncSession], Awaitable[User]], reason: str
+) -> tuple[int, User | None]:
+    """Migrate, then :func:`in_database`: ``(exit status, the user)``; a refusal is
+    explained on stderr (1: exists, 2: invalid) and changes nothing."""
+    upgrade(settings.database_url)
+    try:
+        return 0, asyncio.run(in_database(settings, create, reason))
+    except UserExists as exc:
+        print(f"{prog}: {exc}; nothing changed", file=sys.stderr)
+        return 1, None
+    except InvalidUserData as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2, None
+
+
 def settings_for(database_url: str | None) -> Settings | None:
     """The runtime's settings (``database_url`` overriding), or None after saying why not."""
     try:
@@ -90,27 +106,20 @@ def main(argv: list[str]) -> int:
     else:
         password = generate_password()
         generated = True
-    upgrade(settings.database_url)
-    try:
-        asyncio.run(
-            in_database(
-                settings,
-                lambda session: create_user(
-                    session,
-                    username=args.username,
-                    password=password,
-                    roles=["admin"],
-                    full_name=args.full_name,
-                ),
-                "first admin created with mes-runtime create-admin",
-            )
-        )
-    except UserExists as exc:
-        print(f"create-admin: {exc}; nothing changed", file=sys.stderr)
-        return 1
-    except InvalidUserData as exc:
-        print(f"create-admin: {exc}", file=sys.stderr)
-        return 2
+    status, _ = create_in_database(
+        "create-admin",
+        settings,
+        lambda session: create_user(
+            session,
+            username=args.username,
+            password=password,
+            roles=["admin"],
+            full_name=args.full_name,
+        ),
+        "first admin created with mes-runtime create-admin",
+    )
+    if status != 0:
+        return status
     if generated:
         print(f"created admin user {args.username!r}; its password (shown only once):")
         print(password)

@@ -11,15 +11,12 @@ UI). Journalled with actor ``cli``.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import sys
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mes_runtime.auth.cli import in_database, settings_for
+from mes_runtime.auth.cli import create_in_database, settings_for
 from mes_runtime.auth.permissions import Role
-from mes_runtime.auth.users import InvalidUserData, UserExists, enroll_user
-from mes_runtime.db.migrate import upgrade
+from mes_runtime.auth.users import enroll_user
 from mes_runtime.db.models import User
 
 __all__ = ["main"]
@@ -45,7 +42,6 @@ def main(argv: list[str]) -> int:
     settings = settings_for(args.database_url)
     if settings is None:
         return 2
-    upgrade(settings.database_url)
     issued: list[str] = []
 
     async def enrol(session: AsyncSession) -> User:
@@ -59,14 +55,11 @@ def main(argv: list[str]) -> int:
         issued.append(token)
         return user
 
-    try:
-        user = asyncio.run(in_database(settings, enrol, "enrolled with mes-runtime create-user"))
-    except UserExists as exc:
-        print(f"create-user: {exc}; nothing changed", file=sys.stderr)
-        return 1
-    except InvalidUserData as exc:
-        print(f"create-user: {exc}", file=sys.stderr)
-        return 2
+    status, user = create_in_database(
+        "create-user", settings, enrol, "enrolled with mes-runtime create-user"
+    )
+    if user is None:
+        return status
     print(
         f"created user {user.username!r} ({', '.join(user.roles)}); hand them this one-time "
         "set-up token, with which they set their own password (shown only once):"

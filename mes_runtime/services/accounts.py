@@ -60,6 +60,19 @@ class AccountPolicy:
     token_ttl_seconds: int
     setup_ttl_seconds: int
 
+    async def authenticate(
+        self, session: AsyncSession, username: str, password: str, *, now: datetime
+    ) -> Attempt:
+        """One attempt under this policy (lockout, maximum password age)."""
+        return await authenticate(
+            session,
+            username,
+            password,
+            policy=self.lockout,
+            max_age_days=self.max_age_days,
+            now=now,
+        )
+
     @classmethod
     def from_settings(cls, settings: Settings) -> AccountPolicy:
         return cls(
@@ -137,6 +150,23 @@ async def _record_failure(
         )
 
 
+async def _refuse(
+    journal: Journal, attempt: Attempt, via: str, action: str, alert: AlertHook, now: datetime
+) -> AuthRefused:
+    """Record a refused attempt by a caller not yet authenticated; the error to raise."""
+    user = attempt.user
+    await _record_failure(
+        journal,
+        attempt,
+        via=via,
+        actor=ANONYMOUS,
+        action=action,
+        subject=f"user:{user.username}" if user is not None else "user:?",
+        alert=alert,
+    )
+    return AuthRefused(attempt.outcome, retry_after=_retry_after(attempt, now))
+
+
 async def log_in(
     session: AsyncSession,
     journal: Journal,
@@ -150,30 +180,14 @@ async def log_in(
     :class:`AuthRefused` (FAILED, LOCKED or EXPIRED), journalled."""
     now = utcnow()
     async with session.begin():
-        attempt = await authenticate(
-            session,
-            username,
-            password,
-            policy=policy.lockout,
-            max_age_days=policy.max_age_days,
-            now=now,
-        )
+        attempt = await policy.authenticate(session, username, password, now=now)
         if attempt.outcome is Outcome.OK and attempt.user is not None:
             token, expires_at = await issue_token(
                 session, attempt.user, ttl_seconds=policy.token_ttl_seconds, now=now
             )
     user = attempt.user
     if attempt.outcome is not Outcome.OK or user is None:
-        await _record_failure(
-            journal,
-            attempt,
-            via="login",
-            actor=ANONYMOUS,
-            action="auth.login_failed",
-            subject=f"user:{user.username}" if user is not None else "user:?",
-            alert=alert,
-        )
-        raise AuthRefused(attempt.outcome, retry_after=_retry_after(attempt, now))
+        raise await _refuse(journal, attempt, "login", "auth.login_failed", alert, now)
     await journal.append(actor=user.username, action="auth.login", subject=f"user:{user.username}")
     return user, token, expires_at
 
@@ -193,28 +207,12 @@ async def change_password(
     ``InvalidUserData`` for a new password the policy refuses (nothing is changed)."""
     now = utcnow()
     async with session.begin():
-        attempt = await authenticate(
-            session,
-            username,
-            current_password,
-            policy=policy.lockout,
-            max_age_days=policy.max_age_days,
-            now=now,
-        )
+        attempt = await policy.authenticate(session, username, current_password, now=now)
         user = attempt.user
         if attempt.outcome in (Outcome.OK, Outcome.EXPIRED) and user is not None:
             await set_password(session, user, new_password, now=now)
     if attempt.outcome not in (Outcome.OK, Outcome.EXPIRED) or user is None:
-        await _record_failure(
-            journal,
-            attempt,
-            via="password",
-            actor=ANONYMOUS,
-            action="auth.password_change_failed",
-            subject=f"user:{user.username}" if user is not None else "user:?",
-            alert=alert,
-        )
-        raise AuthRefused(attempt.outcome, retry_after=_retry_after(attempt, now))
+        raise await _refuse(journal, attempt, "password", "auth.password_change_failed", alert, now)
     await journal.append(
         actor=user.username,
         action="user.password_changed",

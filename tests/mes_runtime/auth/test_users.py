@@ -50,6 +50,13 @@ async def _user(
         )
 
 
+async def _stored(factory: async_sessionmaker[AsyncSession], name: str = "alice") -> User:
+    async with factory() as session:
+        user = await get_user(session, name)
+    assert user is not None
+    return user
+
+
 async def _login(
     factory: async_sessionmaker[AsyncSession],
     name: str,
@@ -205,17 +212,13 @@ async def test_repeated_failures_lock_with_back_off(
     assert (
         await _login(session_factory, "alice", "wrong", now=after, policy=policy) is Outcome.LOCKED
     )
-    async with session_factory() as session:
-        user = await get_user(session, "alice")
-        assert user is not None
-        assert user.failed_attempts == 4
-        assert user.locked_until == after + timedelta(seconds=120)
+    user = await _stored(session_factory)
+    assert user.failed_attempts == 4
+    assert user.locked_until == after + timedelta(seconds=120)
     end = after + timedelta(seconds=121)
     assert await _login(session_factory, "alice", PASSWORD, now=end) is Outcome.OK
-    async with session_factory() as session:
-        user = await get_user(session, "alice")
-        assert user is not None
-        assert (user.failed_attempts, user.locked_until) == (0, None)
+    user = await _stored(session_factory)
+    assert (user.failed_attempts, user.locked_until) == (0, None)
 
 
 async def test_parallel_guesses_are_all_counted(
@@ -231,11 +234,9 @@ async def test_parallel_guesses_are_all_counted(
     )
     assert outcomes.count(Outcome.FAILED) == 4
     assert outcomes.count(Outcome.LOCKED) == 16
-    async with session_factory() as session:
-        user = await get_user(session, "alice")
-        assert user is not None
-        assert user.failed_attempts >= 5
-        assert user.locked_until is not None
+    user = await _stored(session_factory)
+    assert user.failed_attempts >= 5
+    assert user.locked_until is not None
     assert await _login(session_factory, "alice", PASSWORD, now=now) is Outcome.LOCKED
 
 
