@@ -167,7 +167,7 @@ async def change_user(
 @router.post(
     "/{username}/password-reset",
     response_model=SetupTokenOut,
-    responses={403: {"description": "your own password"}},
+    responses={403: {"description": "your own password, or a user holding roles you do not"}},
 )
 async def reset_password(
     username: Username,
@@ -177,7 +177,9 @@ async def reset_password(
     policy: AccountPolicyDep,
 ) -> SetupTokenOut:
     """The user's password and tokens stop working; they set a new password with the
-    one-time set-up token answered here (the administrator never learns the password)."""
+    one-time set-up token answered here (the administrator never learns the password).
+    Only for users whose every role the administrator holds: the token's holder can set
+    the password, so resetting is as good as granting the user's roles."""
     if username == admin.username:
         raise api_error(
             status.HTTP_403_FORBIDDEN,
@@ -189,6 +191,21 @@ async def reset_password(
         user = await get_user(session, username)
         if user is None:
             raise not_found(("path", "username"), f"no user {username!r}")
+        # whoever holds the set-up token can act as the user: as good as granting their roles
+        problem = grant_problem(
+            granter=admin.username,
+            granter_roles=admin.roles,
+            target=None,
+            old_roles=[],
+            new_roles=user.roles,
+        )
+        if problem is not None:
+            raise api_error(
+                status.HTTP_403_FORBIDDEN,
+                ("path", "username"),
+                f"resetting this password would hand you the user's roles: {problem}",
+                "forbidden",
+            )
         token, expires_at = await issue_setup_token(
             session, user, ttl_seconds=policy.setup_ttl_seconds
         )

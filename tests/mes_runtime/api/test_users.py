@@ -143,8 +143,9 @@ async def test_password_reset_gives_the_user_a_new_set_up_token(
     client: httpx.AsyncClient, admin: ApiUser, make_user: MakeUser
 ) -> None:
     operator = await make_user("operator")
+    lead = await make_user("admin", "operator")
     reset = await client.post(
-        f"/api/v1/users/{operator.username}/password-reset", headers=admin.headers
+        f"/api/v1/users/{operator.username}/password-reset", headers=lead.headers
     )
     assert reset.status_code == 200, reset.text
     assert (await client.get("/api/v1/auth/me", headers=operator.headers)).status_code == 401
@@ -156,6 +157,19 @@ async def test_password_reset_gives_the_user_a_new_set_up_token(
     assert own.status_code == 403
     ghost = await client.post("/api/v1/users/ghost/password-reset", headers=admin.headers)
     assert ghost.status_code == 404
+
+
+async def test_an_admin_cannot_take_over_a_signer_by_resetting_their_password(
+    client: httpx.AsyncClient, admin: ApiUser, make_user: MakeUser
+) -> None:
+    """The set-up token lets its holder choose the password: an admin who could reset a
+    QA user's password could sign as them. Resetting needs every role the user holds."""
+    qa = await make_user("qa")
+    reset = await client.post(f"/api/v1/users/{qa.username}/password-reset", headers=admin.headers)
+    assert reset.status_code == 403
+    assert "qa" in reset.json()["detail"][0]["msg"]
+    assert (await client.get("/api/v1/auth/me", headers=qa.headers)).status_code == 200
+    assert await _login(client, qa.username, qa.password) == 200
 
 
 async def test_deactivation_stops_the_users_tokens(
