@@ -6,8 +6,8 @@ status check admits ``rejected`` (a QA signature meaning "rejected"). Additive o
 nullable or defaulted columns and a wider check, so the previous runtime version keeps
 working on the migrated schema.
 
-Revision ID: expand_part11
-Revises: expand_0002
+Revision ID: expand_0004
+Revises: expand_0003
 Create Date: 2026-11-30 09:30:00+00:00
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "expand_part11"
-down_revision: str | Sequence[str] | None = "expand_0002"
+revision: str = "expand_0004"
+down_revision: str | Sequence[str] | None = "expand_0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
