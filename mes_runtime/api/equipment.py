@@ -41,7 +41,12 @@ class EquipmentOut(BaseModel):
     imported_at: datetime
     connected: bool = Field(
         default=False,
-        description="Whether the replica that answered has a live OPC UA session to it now.",
+        description="Whether the replica that answered has a live OPC UA session to it now "
+        "and every node its manifest declares exists and reads good.",
+    )
+    connection_problem: str = Field(
+        default="",
+        description="Why it is not connected (unreachable, or each missing node by name).",
     )
 
 
@@ -244,7 +249,10 @@ async def list_equipment(request: Request, _: Reader, session: SessionDep) -> li
     registry = request.app.state.equipment_registry
     return [
         EquipmentOut.model_validate(r).model_copy(
-            update={"connected": registry.is_connected(r.name)}
+            update={
+                "connected": registry.is_connected(r.name),
+                "connection_problem": registry.connection_problem(r.name),
+            }
         )
         for r in rows
     ]

@@ -27,6 +27,7 @@ from mes_runtime.kernel.events import EquipmentEvent, ProcessSample, ServiceStat
 from mes_runtime.mtp.codes import ServiceCommand, ServiceState
 from mes_runtime.mtp.errors import (
     CommandNotEnabled,
+    EquipmentUnavailable,
     HandshakeTimeout,
     ParameterRejected,
     UnknownElement,
@@ -342,7 +343,17 @@ class MtpModuleClient:
         pump.add_done_callback(self._pumps.discard)
         if targets:
             nodes = [self.client.get_node(node_id) for node_id in targets]
-            await subscription.subscribe_data_change(nodes, queuesize=100)
+            results = await subscription.subscribe_data_change(nodes, queuesize=100)
+            refused = [
+                f"{targets[node.nodeid][1]} {targets[node.nodeid][0]} ({node.nodeid.to_string()}): "
+                f"{result.name}"
+                for node, result in zip(nodes, results, strict=True)
+                if isinstance(result, ua.StatusCode)
+            ]
+            if refused:
+                raise EquipmentUnavailable(
+                    f"{self.name}: the module refused to monitor " + "; ".join(refused)
+                )
         return subscription
 
     def deliver(self) -> None:

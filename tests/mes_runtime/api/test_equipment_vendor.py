@@ -3,12 +3,17 @@ and everything the reader left out; a bad manifest is refused with every located
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from dataclasses import replace
+from typing import Any
 
 import httpx
 import pytest
 
+from holon_testing.simulator import running_simulator
 from holon_testing.vendor_mtp import build, to_bytes
+from mes_runtime.mtp.manifest import NodeRef, write_manifest
 from tests.conftest import ApiUser
 from tests.mes_runtime.mtp.test_vendor_manifest import (
     STIRRER,
@@ -113,3 +118,38 @@ async def test_no_services_is_refused_unless_monitoring_only(
     assert problems[0] == "no ServiceSet: the module offers no services"
     # The service data assemblies nobody reaches any more are named, not dropped silently.
     assert any("ServiceControl is not used" in p for p in problems[1:])
+
+
+async def _listed(client: httpx.AsyncClient, headers: dict[str, str], name: str) -> dict[str, Any]:
+    response = await client.get("/api/v1/equipment", headers=headers)
+    return next(e for e in response.json() if e["name"] == name)
+
+
+async def test_a_module_with_a_missing_node_is_listed_not_connected_naming_it(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    async with running_simulator(modules=("TK-201",), time_factor=60.0) as sim:
+        good = sim.manifests["TK-201"]
+        charge = good.services["Charge"]
+        missing = NodeRef(charge.control["StateCur"].namespace, "s=TK-201.Gone.StateCur")
+        broken = dataclasses.replace(
+            good,
+            services={
+                **good.services,
+                "Charge": dataclasses.replace(
+                    charge, control={**charge.control, "StateCur": missing}
+                ),
+            },
+        )
+        response = await client.post(
+            "/api/v1/equipment", content=write_manifest(broken), headers=admin_headers
+        )
+        assert response.status_code == 201, response.text
+        async with asyncio.timeout(15):
+            while not (entry := await _listed(client, admin_headers, "TK-201"))[
+                "connection_problem"
+            ]:
+                await asyncio.sleep(0.1)
+        assert entry["connected"] is False
+        assert "Charge.StateCur (ns=" in entry["connection_problem"]
+        assert "s=TK-201.Gone.StateCur): BadNodeIdUnknown" in entry["connection_problem"]
