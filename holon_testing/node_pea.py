@@ -40,9 +40,10 @@ def node_available() -> str:
     return ""
 
 
-def _description(module: VendorModule, port: int) -> dict[str, object]:
+def _description(module: VendorModule, port: int, outputs_at_start: bool) -> dict[str, object]:
     return {
         "port": port,
+        "outputs_at_start": outputs_at_start,
         "module": module.name,
         "namespace_uri": module.namespace_uri,
         "variables": [dataclasses.asdict(v) for v in variables(module)],
@@ -63,6 +64,8 @@ def _description(module: VendorModule, port: int) -> dict[str, object]:
         "parameters": [
             {
                 "tag": f"{service.name}_{procedure.name}_{parameter.name}",
+                "service": service.name,
+                "procedure": procedure.procedure_id,
                 "minimum": parameter.minimum,
                 "maximum": parameter.maximum,
             }
@@ -74,16 +77,19 @@ def _description(module: VendorModule, port: int) -> dict[str, object]:
 
 
 @contextmanager
-def running_node_pea(module: VendorModule, workdir: Path) -> Iterator[VendorModule]:
+def running_node_pea(
+    module: VendorModule, workdir: Path, *, outputs_at_start: bool = False
+) -> Iterator[VendorModule]:
     """Serve ``module`` on a free loopback port; yields it with its real endpoint (build
-    the manifest from what is yielded)."""
+    the manifest from what is yielded). ``outputs_at_start``: parameters' ``VOut``/``VFbk``
+    follow only when their procedure starts (``VReq`` at once), as many PEAs do."""
     missing = node_available()
     if missing:
         pytest.fail(missing)
     port = free_port()
     served = dataclasses.replace(module, endpoint=f"opc.tcp://127.0.0.1:{port}")
     description = workdir / f"{module.name}-pea.json"
-    description.write_text(json.dumps(_description(served, port)))
+    description.write_text(json.dumps(_description(served, port, outputs_at_start)))
     log = workdir / f"{module.name}-pea.log"
     with log.open("w") as errors:
         proc = subprocess.Popen(

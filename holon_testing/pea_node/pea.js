@@ -8,7 +8,9 @@
 // gated by CommandEn (consumed, i.e. reset to 0, whether taken or not), and the state
 // machine with its transient states. A self-completing procedure completes by itself
 // after its duration; a continuous one stays in Execute until it is sent Complete.
-// Parameters take VExt on ApplyExt when it lies within VMin..VMax (VReq, VOut, VFbk).
+// Parameters take VExt on ApplyExt when it lies within VMin..VMax: VReq at once, VOut and
+// VFbk at once too or - with "outputs_at_start", as many PEAs do - only when the
+// procedure they belong to starts.
 //
 // Usage: node pea.js description.json   (prints "READY <endpoint>" once listening)
 
@@ -141,6 +143,12 @@ async function main() {
       if (state === STATE.STARTING) {
         set(v("ProcedureCur"), get(v("ProcedureReq")));
         set(v("ProcedureExt"), 0);
+        for (const parameter of description.parameters) {
+          if (parameter.service === service.name && parameter.procedure === get(v("ProcedureCur"))) {
+            set(`${parameter.tag}.VOut`, get(`${parameter.tag}.VReq`));
+            set(`${parameter.tag}.VFbk`, get(`${parameter.tag}.VReq`));
+          }
+        }
       }
       if (state === STATE.IDLE) set(v("ProcedureCur"), 0);
       if (state === STATE.EXECUTE) {
@@ -206,10 +214,12 @@ async function main() {
     onWrite.set(p("ApplyExt"), (value) => {
       if (value) {
         const wanted = get(p("VExt"));
-        set(p("VReq"), wanted);
         if (wanted >= limit("VMin", parameter.minimum) && wanted <= limit("VMax", parameter.maximum)) {
-          set(p("VOut"), wanted);
-          set(p("VFbk"), wanted);
+          set(p("VReq"), wanted);
+          if (!description.outputs_at_start) {
+            set(p("VOut"), wanted);
+            set(p("VFbk"), wanted);
+          }
         }
       }
       set(p("ApplyExt"), false);

@@ -56,6 +56,12 @@ def _same(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-6)
 
 
+def _range(parameter: ParameterManifest) -> str:
+    if parameter.minimum is None or parameter.maximum is None:
+        return "range published live by the module"
+    return f"range {parameter.minimum}..{parameter.maximum}"
+
+
 class MtpSubscriptionHandler:
     """asyncua subscription handler: turns data changes into EquipmentEvents.
 
@@ -208,8 +214,15 @@ class MtpModuleClient:
     async def apply_parameters(
         self, service: str, procedure: str, values: Mapping[str, float]
     ) -> None:
-        """Write each ``VExt``, pulse ``ApplyExt``, then check the module took the value
-        (``VOut``, and ``VFbk`` where offered)."""
+        """Write each ``VExt``, pulse ``ApplyExt``, then check the module took the value.
+
+        The check reads ``VReq`` - the value the module accepted for the next start
+        (2658-3) - and only a parameter without ``VReq`` is checked on ``VOut``. ``VOut``
+        and ``VFbk`` are never demanded otherwise: PEAs commonly let them follow only
+        when the procedure starts (``VFbk`` reports the process and may lag further), and
+        2658-3 does not require more. So a value out of range is refused here, before
+        Start, on every PEA that offers ``VReq``.
+        """
         spec = self.procedure(service, procedure)
         parameters: list[tuple[ParameterManifest, float]] = []
         for name, value in values.items():
@@ -224,15 +237,13 @@ class MtpModuleClient:
             await self._wait_for(
                 self.node(parameter.nodes["ApplyExt"]), lambda v: not v, f"{where} ApplyExt"
             )
-            for check in ("VOut", "VFbk"):
-                if check not in parameter.nodes:
-                    continue
-                got = float(await self.read(self.node(parameter.nodes[check])))
-                if not _same(got, value):
-                    raise ParameterRejected(
-                        f"{self.name}/{where}: wrote {value} {parameter.unit}, module kept "
-                        f"{check}={got} (range {parameter.minimum}..{parameter.maximum})"
-                    )
+            check = "VReq" if "VReq" in parameter.nodes else "VOut"
+            got = float(await self.read(self.node(parameter.nodes[check])))
+            if not _same(got, value):
+                raise ParameterRejected(
+                    f"{self.name}/{where}: wrote {value} {parameter.unit}, module kept "
+                    f"{check}={got} ({_range(parameter)})"
+                )
 
     async def select_procedure(self, service: str, procedure: str) -> None:
         """Write ``ProcedureExt`` and wait until the module requests it (``ProcedureReq``)."""
