@@ -21,6 +21,7 @@ from holon_testing.vendor_mtp import (
     to_bytes,
     variables,
 )
+from mes_runtime.mtp.capabilities import capabilities_of
 from mes_runtime.mtp.errors import ManifestError
 from mes_runtime.mtp.manifest import load_manifest
 from mes_runtime.mtp.model import ManifestIssue, ModuleManifest
@@ -518,3 +519,21 @@ def test_unknown_unit_code_is_named_not_guessed() -> None:
     manifest = load_manifest(to_bytes(root))
     speed = manifest.services["Stirring"].procedures["Stir"].parameters["Speed"]
     assert speed.unit == "unit code 9999"
+
+
+def test_capabilities_carry_ranges_units_and_self_completion() -> None:
+    offer = capabilities_of(read(STIRRER))
+    stir = offer.find("Stirring", "Stir")
+    pulse = offer.find("Stirring", "Pulse")
+    assert stir is not None
+    assert pulse is not None
+    assert (stir.self_completing, pulse.self_completing) == (False, True)
+    speed = stir.parameter("Speed")
+    assert speed is not None
+    assert (speed.unit, speed.low, speed.high) == ("rpm", 0.0, 1500.0)
+    live = capabilities_of(read(replace(STIRRER, live_ranges=True))).find("Stirring", "Stir")
+    assert live is not None
+    live_speed = live.parameter("Speed")
+    assert live_speed is not None
+    assert (live_speed.low, live_speed.high) == (None, None)  # read from the module, not guessed
+    assert offer.process_value("TI101") is not None
