@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from holon_testing.net import free_port
+from holon_testing.simulator_process import stop_process
 from holon_testing.vendor_mtp import VendorModule, variables
 
 __all__ = ["PEA_DIR", "node_available", "running_node_pea"]
@@ -104,15 +105,7 @@ def running_node_pea(
         _wait_ready(proc, log)
         yield served
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=20)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        stop_process(proc)
 
 
 def _wait_ready(proc: subprocess.Popen[str], log: Path, timeout: float = 120) -> None:

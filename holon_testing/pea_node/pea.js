@@ -100,13 +100,19 @@ async function main() {
   };
   const get = (key) => values.get(key);
 
+  // One object per data assembly (as PLCs lay them out), its variables below it.
+  const assemblies = new Map();
   for (const variable of description.variables) {
+    const [assembly, name] = variable.key.split(".");
+    if (!assemblies.has(assembly)) {
+      assemblies.set(assembly, namespace.addObject({ componentOf: folder, browseName: assembly }));
+    }
     const dataType = DataType[variable.data_type];
     values.set(variable.key, variable.initial);
     types.set(variable.key, dataType);
     namespace.addVariable({
-      componentOf: folder,
-      browseName: variable.key,
+      componentOf: assemblies.get(assembly),
+      browseName: name,
       nodeId: `ns=${namespace.index};${variable.identifier}`,
       dataType: variable.data_type,
       accessLevel: variable.writable ? "CurrentRead | CurrentWrite" : "CurrentRead",

@@ -201,12 +201,7 @@ class _Reader:
         self.hierarchies = [
             (h, str(h.get("Name", "?"))) for h in caex.children(root, "InstanceHierarchy")
         ]
-        found = [
-            (e, p)
-            for h, name in self.hierarchies
-            for e, p in caex.walk(h, name)
-            if self._is(e, MODULE)
-        ]
+        found = self._everywhere(MODULE)
         if not found:
             raise ManifestError("CAEXFile", "no ModuleTypePackage element")
         self.module_element, self.module_path = found[0]
@@ -221,6 +216,15 @@ class _Reader:
     def _is(self, element: Any, classes: Iterable[str]) -> bool:
         return self.library.derives(caex.class_of(element), classes)
 
+    def _everywhere(self, classes: tuple[str, ...]) -> list[Located]:
+        """Every element of the class in any instance hierarchy, in document order."""
+        return [
+            (e, p)
+            for h, name in self.hierarchies
+            for e, p in caex.walk(h, name)
+            if self._is(e, classes)
+        ]
+
     def _error(self, path: str, problem: str, element: Any = None) -> None:
         element_id = "" if element is None else str(element.get("ID", ""))
         self.issues.append(ManifestIssue("error", path, problem, element_id))
@@ -234,10 +238,9 @@ class _Reader:
         for element, child_path in caex.walk(parent, path):
             if self._is(element, classes):
                 return element, child_path
-        for hierarchy, name in self.hierarchies:
-            for element, child_path in caex.walk(hierarchy, name):
-                if self._is(element, classes):
-                    return element, child_path
+        anywhere = self._everywhere(classes)
+        if anywhere:
+            return anywhere[0]
         raise ManifestError(path, f"no {classes[0].rsplit('/', 1)[-1]} element")
 
     # ------------------------------------------------------------------ module
@@ -462,12 +465,7 @@ class _Reader:
             if self._is(e, SERVICE_SET)
         ]
         if not sets:
-            sets = [
-                (e, p)
-                for h, name in self.hierarchies
-                for e, p in caex.walk(h, name)
-                if self._is(e, SERVICE_SET)
-            ]
+            sets = self._everywhere(SERVICE_SET)
         if not sets:
             self._warn(
                 self.module_path,
