@@ -41,10 +41,13 @@ def node_available() -> str:
     return ""
 
 
-def _description(module: VendorModule, port: int, outputs_at_start: bool) -> dict[str, object]:
+def _description(
+    module: VendorModule, port: int, outputs_at_start: bool, automatic_channel: bool
+) -> dict[str, object]:
     return {
         "port": port,
         "outputs_at_start": outputs_at_start,
+        "automatic_channel": automatic_channel,
         "module": module.name,
         "namespace_uri": module.namespace_uri,
         "variables": [dataclasses.asdict(v) for v in variables(module)],
@@ -79,18 +82,26 @@ def _description(module: VendorModule, port: int, outputs_at_start: bool) -> dic
 
 @contextmanager
 def running_node_pea(
-    module: VendorModule, workdir: Path, *, outputs_at_start: bool = False
+    module: VendorModule,
+    workdir: Path,
+    *,
+    outputs_at_start: bool = False,
+    automatic_channel: bool = False,
 ) -> Iterator[VendorModule]:
     """Serve ``module`` on a free loopback port; yields it with its real endpoint (build
     the manifest from what is yielded). ``outputs_at_start``: parameters' ``VOut``/``VFbk``
-    follow only when their procedure starts (``VReq`` at once), as many PEAs do."""
+    follow only when their procedure starts (``VReq`` at once), as many PEAs do.
+    ``automatic_channel``: ``StateChannel``/``SrcChannel`` are true, so the PEA takes
+    mode and source requests on the ``*Aut`` variables only."""
     missing = node_available()
     if missing:
         pytest.fail(missing)
     port = free_port()
     served = dataclasses.replace(module, endpoint=f"opc.tcp://127.0.0.1:{port}")
     description = workdir / f"{module.name}-pea.json"
-    description.write_text(json.dumps(_description(served, port, outputs_at_start)))
+    description.write_text(
+        json.dumps(_description(served, port, outputs_at_start, automatic_channel))
+    )
     log = workdir / f"{module.name}-pea.log"
     with log.open("w") as errors:
         proc = subprocess.Popen(

@@ -3,7 +3,8 @@
 // It serves exactly the variables a vendor-structured MTP manifest declares (their node
 // ids, types and namespace URI come from the JSON description written by
 // holon_testing/node_pea.py) and behaves as VDI/VDE/NAMUR 2658-4 describes a service:
-// operation mode and source hand-shake through the *Op requests and *Act feedback, the
+// operation mode and source hand-shake through the *Op (or, with StateChannel/SrcChannel
+// true, the *Aut) requests and the *Act feedback, the
 // procedure request through ProcedureExt -> ProcedureReq, commands through CommandExt
 // gated by CommandEn (consumed, i.e. reset to 0, whether taken or not), and the state
 // machine with its transient states. A self-completing procedure completes by itself
@@ -168,33 +169,40 @@ async function main() {
     };
     enter(STATE.IDLE);
     const external = () => get(v("StateAutAct")) && get(v("SrcExtAct"));
-    const request = (name, action) =>
-      onWrite.set(v(name), (value) => {
-        if (value) action();
-        set(v(name), false);
-      });
-    request("StateOpOp", () => {
+    // StateChannel / SrcChannel select which requests count: *Op (false) or *Aut (true).
+    set(v("StateChannel"), Boolean(description.automatic_channel));
+    set(v("SrcChannel"), Boolean(description.automatic_channel));
+    const request = (name, channel, action) => {
+      for (const suffix of ["Op", "Aut"]) {
+        onWrite.set(v(name + suffix), (value) => {
+          const listening = get(v(channel)) ? "Aut" : "Op";
+          if (value && suffix === listening) action();
+          set(v(name + suffix), false);
+        });
+      }
+    };
+    request("StateOp", "StateChannel", () => {
       set(v("StateOffAct"), false);
       set(v("StateAutAct"), false);
       set(v("StateOpAct"), true);
     });
-    request("StateAutOp", () => {
+    request("StateAut", "StateChannel", () => {
       if (get(v("StateOffAct"))) return; // Offline -> Automatic goes through Operator
       set(v("StateOpAct"), false);
       set(v("StateAutAct"), true);
     });
-    request("StateOffOp", () => {
+    request("StateOff", "StateChannel", () => {
       if (get(v("StateCur")) !== STATE.IDLE) return;
       set(v("StateOpAct"), false);
       set(v("StateAutAct"), false);
       set(v("StateOffAct"), true);
     });
-    request("SrcExtOp", () => {
+    request("SrcExt", "SrcChannel", () => {
       if (!get(v("StateAutAct"))) return;
       set(v("SrcIntAct"), false);
       set(v("SrcExtAct"), true);
     });
-    request("SrcIntOp", () => {
+    request("SrcInt", "SrcChannel", () => {
       set(v("SrcExtAct"), false);
       set(v("SrcIntAct"), true);
     });

@@ -193,23 +193,39 @@ class MtpModuleClient:
 
     async def take_automatic_external(self, service: str) -> None:
         """Operation mode Automatic, source External (2658-4 mode/source handshake):
-        request through the ``*Op`` bits, confirm on ``StateAutAct``/``SrcExtAct``."""
+        request on the channel the module selects, confirm on ``StateAutAct``/``SrcExtAct``.
+
+        ``StateChannel`` (``SrcChannel``) tells which requests the module listens to: the
+        operator ones (``StateAutOp``, ``SrcExtOp``; false or not declared) or the
+        automatic ones (``StateAutAut``, ``SrcExtAut``; true)."""
         is_true = bool
         if not await self.read(self._control(service, "StateAutAct")):
             if await self.read(self._control(service, "StateOffAct")):
-                await self.write(self._control(service, "StateOpOp"), True)
+                await self._request(service, "StateOp", "StateChannel")
                 await self._wait_for(
                     self._control(service, "StateOpAct"), is_true, f"{service} StateOpAct"
                 )
-            await self.write(self._control(service, "StateAutOp"), True)
+            await self._request(service, "StateAut", "StateChannel")
             await self._wait_for(
                 self._control(service, "StateAutAct"), is_true, f"{service} StateAutAct"
             )
         if not await self.read(self._control(service, "SrcExtAct")):
-            await self.write(self._control(service, "SrcExtOp"), True)
+            await self._request(service, "SrcExt", "SrcChannel")
             await self._wait_for(
                 self._control(service, "SrcExtAct"), is_true, f"{service} SrcExtAct"
             )
+
+    async def _request(self, service: str, request: str, channel: str) -> None:
+        """Set ``<request>Op`` or ``<request>Aut``, as the module's ``channel`` selects."""
+        control = self.service(service).control
+        automatic = channel in control and bool(await self.read(self.node(control[channel])))
+        variable = f"{request}{'Aut' if automatic else 'Op'}"
+        if variable not in control:
+            raise HandshakeTimeout(
+                f"{self.name}/{service}: {channel} selects {variable}, which the manifest "
+                "does not declare"
+            )
+        await self.write(self.node(control[variable]), True)
 
     async def apply_parameters(
         self, service: str, procedure: str, values: Mapping[str, float]

@@ -110,6 +110,13 @@ REQUIRED_SERVICE_VARIABLES: tuple[str, ...] = (
     "SrcExtOp",
     "SrcExtAct",
 )
+#: Mode and source requests: the operator channel's variable, or the automatic one
+#: (``StateChannel``/``SrcChannel`` select which the module listens to).
+_CHANNEL_ALTERNATIVES = {
+    "StateOpOp": "StateOpAut",
+    "StateAutOp": "StateAutAut",
+    "SrcExtOp": "SrcExtAut",
+}
 #: Parameter variables the client needs to write and verify a parameter.
 REQUIRED_PARAMETER_VARIABLES: tuple[str, ...] = ("VExt", "ApplyExt", "VOut")
 
@@ -543,7 +550,12 @@ class _Reader:
         control: dict[str, NodeRef] = {}
         if assembly is not None:
             control = self._links(assembly)
-            if not self._require(assembly, control, REQUIRED_SERVICE_VARIABLES):
+            required = [
+                name
+                for name in REQUIRED_SERVICE_VARIABLES
+                if name not in _CHANNEL_ALTERNATIVES or _CHANNEL_ALTERNATIVES[name] not in control
+            ]
+            if not self._require(assembly, control, required):
                 assembly = None
         procedures: dict[str, ProcedureManifest] = {}
         configuration: dict[str, ParameterManifest] = {}

@@ -537,3 +537,27 @@ def test_capabilities_carry_ranges_units_and_self_completion() -> None:
     assert live_speed is not None
     assert (live_speed.low, live_speed.high) == (None, None)  # read from the module, not guessed
     assert offer.process_value("TI101") is not None
+
+
+def drop_attribute(element: Element, name: str) -> None:
+    element.remove(attribute(element, name))
+
+
+def test_automatic_channel_requests_stand_in_for_operator_ones() -> None:
+    root = build(STIRRER)
+    control = named(instance_list(root), "Stirring")
+    for name in ("StateOpOp", "StateAutOp", "SrcExtOp"):
+        drop_attribute(control, name)
+    stirring = load_manifest(to_bytes(root)).services["Stirring"].control
+    assert {"StateOpAut", "StateAutAut", "SrcExtAut"} <= set(stirring)
+    assert not {"StateOpOp", "StateAutOp", "SrcExtOp"} & set(stirring)
+
+
+def test_a_mode_request_on_neither_channel_is_an_error() -> None:
+    root = build(STIRRER)
+    control = named(instance_list(root), "Stirring")
+    drop_attribute(control, "StateAutOp")
+    drop_attribute(control, "StateAutAut")
+    with pytest.raises(ManifestError, match="StateAutOp is missing") as caught:
+        load_manifest(to_bytes(root))
+    assert caught.value.path.endswith("InstanceList/Stirring")
