@@ -561,3 +561,65 @@ def test_a_mode_request_on_neither_channel_is_an_error() -> None:
     with pytest.raises(ManifestError, match="StateAutOp is missing") as caught:
         load_manifest(to_bytes(root))
     assert caught.value.path.endswith("InstanceList/Stirring")
+
+
+_DA = "MTPDataObjectSUCLib/DataAssembly"
+
+
+def integer_parameter(root: Element) -> None:
+    named(instance_list(root), "Stirring_Stir_Speed").set(
+        "RefBaseSystemUnitPath", f"{_DA}/ServiceElement/ParameterElement/DIntServParam"
+    )
+
+
+def integer_view(root: Element) -> None:
+    named(instance_list(root), "TI101").set(
+        "RefBaseSystemUnitPath", f"{_DA}/IndicatorElement/DIntView"
+    )
+
+
+def configuration_parameter(root: Element) -> None:
+    """The Stir speed's data assembly doubles as the service's configuration parameter."""
+    shared = attribute(named(instance_list(root), "Stirring_Stir_Speed"), "RefID")
+    element = add_child(
+        named(services_hierarchy(root), "Stirring"),
+        "MaxSpeed",
+        "MTPServiceSUCLib/ServiceParameter/ConfigurationParameter",
+    )
+    SubElement(SubElement(element, "Attribute", {"Name": "RefID"}), "Value").text = (
+        shared.findtext("Value") or ""
+    )
+
+
+def check_integer_parameter(manifest: ModuleManifest) -> None:
+    speed = manifest.services["Stirring"].procedures["Stir"].parameters["Speed"]
+    assert (speed.unit, speed.minimum, speed.maximum) == ("rpm", 0.0, 1500.0)
+
+
+def check_integer_view(manifest: ModuleManifest) -> None:
+    assert manifest.process_values["TI101"].unit == "degC"
+
+
+def check_configuration(manifest: ModuleManifest) -> None:
+    configuration = manifest.services["Stirring"].configuration
+    assert list(configuration) == ["MaxSpeed"]
+    assert configuration["MaxSpeed"].unit == "rpm"
+    assert "VExt" in configuration["MaxSpeed"].nodes
+
+
+@pytest.mark.parametrize(
+    ("mutation", "check"),
+    [
+        pytest.param(integer_parameter, check_integer_parameter, id="DIntServParam"),
+        pytest.param(integer_view, check_integer_view, id="DIntView"),
+        pytest.param(configuration_parameter, check_configuration, id="ConfigurationParameter"),
+    ],
+)
+def test_other_data_assembly_types_the_runtime_uses(
+    mutation: Mutation, check: Callable[[ModuleManifest], None]
+) -> None:
+    root = build(STIRRER)
+    mutation(root)
+    manifest = load_manifest(to_bytes(root))
+    assert manifest.issues == ()
+    check(manifest)
