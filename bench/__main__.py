@@ -33,6 +33,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     ),
     "command": ("bench.command_roundtrip", "phase command round trip on loopback"),
     "login-load": ("bench.login_load", "/healthz latency while clients hammer the login"),
+    "handover": (
+        "bench.handover",
+        "two replicas on PostgreSQL: take-over gaps, command round trip via the non-owner",
+    ),
     "metrics": ("bench.metrics_overhead", "ingestion and command round trip, metrics on vs off"),
     "operator": (
         "bench.operator",

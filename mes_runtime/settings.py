@@ -127,6 +127,17 @@ class Settings(BaseSettings):
             "routing here before the server stops accepting connections."
         ),
     )
+    lease_seconds: float = Field(
+        default=5,
+        ge=1,
+        le=300,
+        description=(
+            "How long a replica's claim on a running batch lasts without renewal (renewed "
+            "every fifth of it). A peer takes over a batch whose owner died once its lease "
+            "has expired (at most this plus a second); a replica that shuts down releases "
+            "its leases at once. Equipment keeps running its services meanwhile (MTP)."
+        ),
+    )
     shutdown_timeout_seconds: int = Field(
         default=20,
         ge=1,

@@ -179,6 +179,38 @@ class BatchRun(Base):
     updated_at: Mapped[datetime]
 
 
+class BatchCommand(Base):
+    """A batch command queued by a replica that does not own the batch (the command inbox).
+
+    The owner takes it (``pending`` -> ``taken``, compare-and-set), applies it as if it had
+    been given there, and writes the answer (``done`` with the element's new state, or
+    ``refused`` with the error's kind and message); the replica that queued it waits for
+    that answer and gives the client the same response the owner would. A command nobody
+    took in time is ``expired`` by the replica that queued it (compare-and-set again, so it
+    is either executed or expired, never both).
+    """
+
+    __tablename__ = "batch_commands"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'taken', 'done', 'refused', 'expired')", name="status"
+        ),
+        Index(None, "status", "batch_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(String(512))
+    command: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime]
+    taken_by: Mapped[str | None] = mapped_column(String(255))
+    done_at: Mapped[datetime | None]
+
+
 class ProcessValue(Base):
     __tablename__ = "process_values"
     __table_args__ = (Index(None, "batch_id", "ts"),)

@@ -83,6 +83,7 @@ from mes_runtime.engine.ports import (
 from mes_runtime.engine.tree import BatchTree, Node
 from mes_runtime.kernel.clock import utcnow
 from mes_runtime.kernel.codes import ServiceCommand, ServiceState
+from mes_runtime.kernel.tasks import cancel_and_wait
 
 __all__ = ["BatchEngine"]
 
@@ -130,6 +131,7 @@ class _Timing:
     retry_first: float = 0.05  # first back-off of a failed write
     retry_max: float = 2.0  # longest back-off
     retry_for: float = 600.0  # give up (and log an error) after this many seconds
+    stop_grace: float = 5.0  # at shutdown, how long the step in flight may take to finish
 
 
 class BatchEngine:
@@ -173,12 +175,22 @@ class BatchEngine:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        # the step in flight (an event being handled, a command) finishes and is stored
+        # first: the lock is taken before the tasks are cancelled, so a hand-over does not
+        # leave half a step for the next owner to reconcile - unless the step is stuck
+        # (storage down, retrying): then it is cancelled after a grace period, and the
+        # next owner reconciles from what was stored (that is what resume is for)
+        locked = False
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._timing.stop_grace):
+                await self._lock.acquire()
+                locked = True
+        try:
+            await cancel_and_wait(self._tasks)
+            self._tasks = []
+        finally:
+            if locked:
+                self._lock.release()
         await self._flush()
 
     # -- queries -----------------------------------------------------------------------
@@ -199,7 +211,13 @@ class BatchEngine:
         for row in elements:
             node = tree.by_path[str(row["path"])]
             row["allowed_commands"] = sorted(c.value for c in self.allowed(tree, node))
-        values = [
+        values = self.latest_values(tree.bindings)
+        return {"id": batch_id, "state": tree.state.value, "elements": elements, "values": values}
+
+    def latest_values(self, bindings: Mapping[str, str]) -> list[dict[str, Any]]:
+        """The latest process value of every module bound to a batch (unit -> module), as
+        this runtime's equipment sessions see them (every replica supervises every module)."""
+        return [
             {
                 "unit": unit,
                 "equipment": equipment,
@@ -208,10 +226,9 @@ class BatchEngine:
                 "unit_of_measure": sample.unit,
                 "timestamp": sample.timestamp.isoformat(),
             }
-            for unit, equipment in sorted(tree.bindings.items())
+            for unit, equipment in sorted(bindings.items())
             for sample in sorted(self._latest[equipment].values(), key=lambda s: s.name)
         ]
-        return {"id": batch_id, "state": tree.state.value, "elements": elements, "values": values}
 
     def allowed(self, tree: BatchTree, node: Node) -> frozenset[Command]:
         """Commands the engine accepts for an element: the state machine, narrowed by policy.
@@ -223,6 +240,16 @@ class BatchEngine:
         if node is not tree.root:
             commands.discard(Command.START)
         return frozenset(commands)
+
+    def require_allowed(self, tree: BatchTree, node: Node, command: Command) -> None:
+        """Refuse a command the element's state (or engine policy) does not allow; the same
+        answer for a live tree and for one read from storage (any replica gives it)."""
+        if command not in self.allowed(tree, node):
+            allowed = ", ".join(sorted(c.value for c in self.allowed(tree, node))) or "none"
+            raise CommandRejected(
+                f"{command.value} is not allowed for {node.path} in state {node.state.value} "
+                f"(allowed: {allowed})"
+            )
 
     async def wait_finished(self, batch_id: str) -> ElementState:
         """Wait until the batch reaches a final state (Complete, Stopped, Aborted).
@@ -286,6 +313,21 @@ class BatchEngine:
             await self._reconcile(tree)
             if is_final(tree.state):  # it ended while no one watched
                 self._finished[tree.batch_id].set()
+
+    async def disown(self, batch_id: str) -> None:
+        """Stop executing a batch another runtime has claimed (its writes are fenced)."""
+        async with self._lock:
+            self._forget(batch_id)
+
+    def _forget(self, batch_id: str) -> None:
+        if self._batches.pop(batch_id, None) is None:
+            return
+        log.warning("batch %s: another runtime owns it now; this one stops executing it", batch_id)
+        self._pending.pop(batch_id, None)
+        self._monitor.drop(batch_id)
+        self._finished.pop(batch_id, None)
+        with contextlib.suppress(ValueError):
+            self._ended.remove(batch_id)
 
     async def _register(self, tree: BatchTree, *, claim: bool) -> None:
         """Make a batch live here (under the lock); ``claim``: a new one, owned from now."""
@@ -383,12 +425,7 @@ class BatchEngine:
             if command is Command.START and node is tree.root and node.state is ElementState.IDLE:
                 await self._start_node(tree, node, actor=actor)
                 return node.state
-            if command not in self.allowed(tree, node):
-                allowed = ", ".join(sorted(c.value for c in self.allowed(tree, node))) or "none"
-                raise CommandRejected(
-                    f"{command.value} is not allowed for {path} in state {node.state.value} "
-                    f"(allowed: {allowed})"
-                )
+            self.require_allowed(tree, node, command)
             self._require_reachable(tree, node, command)
             await self._journal(
                 batch_id=batch_id,
@@ -663,6 +700,8 @@ class BatchEngine:
                     await self._connection_lost(event)
                 elif isinstance(event, ConnectionRestored):
                     await self._connection_restored(event)
+            except Fenced:  # another runtime took the batch over: forgotten already
+                continue
             except Exception:  # one bad event must not stop the engine nor drop the others
                 log.exception("batch engine failed to handle %r", event)
         if samples_seen:  # new values may satisfy transition conditions
@@ -673,6 +712,8 @@ class BatchEngine:
                     if node.phase is None and node.state is ElementState.RUNNING:
                         try:
                             await self._advance(tree, node)
+                        except Fenced:
+                            break
                         except Exception:  # logged; the other batches go on
                             log.exception("batch engine failed to advance %s", node.path)
 
@@ -1026,7 +1067,8 @@ class BatchEngine:
                 if attempt:
                     log.warning("%s: stored after %d failed attempt(s)", what, attempt)
                 return
-            except Fenced:
+            except Fenced as fenced:  # never retried: forget the batch, tell the caller
+                self._forget(fenced.batch_id)
                 raise
             except Exception as exc:
                 attempt += 1

@@ -84,6 +84,10 @@ class Fenced(RuntimeError):
     """Another runtime has claimed the batch since (a higher epoch): this one must not
     write its execution state, journal entries or equipment commands any more."""
 
+    def __init__(self, batch_id: str, message: str) -> None:
+        super().__init__(message)
+        self.batch_id = batch_id
+
 
 class EquipmentPort(Protocol):
     """What the engine needs from equipment. Implemented over MTP/OPC UA."""
