@@ -4,7 +4,6 @@ and everything the reader left out; a bad manifest is refused with every located
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from dataclasses import replace
 from typing import Any
 
@@ -15,6 +14,7 @@ from holon_testing.simulator import running_simulator
 from holon_testing.vendor_mtp import build, to_bytes
 from mes_runtime.mtp.manifest import NodeRef, write_manifest
 from tests.conftest import ApiUser
+from tests.mes_runtime.mtp.test_presence import with_state_node
 from tests.mes_runtime.mtp.test_vendor_manifest import (
     STIRRER,
     instance_list,
@@ -130,17 +130,9 @@ async def test_a_module_with_a_missing_node_is_listed_not_connected_naming_it(
 ) -> None:
     async with running_simulator(modules=("TK-201",), time_factor=60.0) as sim:
         good = sim.manifests["TK-201"]
-        charge = good.services["Charge"]
-        missing = NodeRef(charge.control["StateCur"].namespace, "s=TK-201.Gone.StateCur")
-        broken = dataclasses.replace(
-            good,
-            services={
-                **good.services,
-                "Charge": dataclasses.replace(
-                    charge, control={**charge.control, "StateCur": missing}
-                ),
-            },
-        )
+        namespace = good.services["Charge"].control["StateCur"].namespace
+        missing = NodeRef(namespace, "s=TK-201.Gone.StateCur")
+        broken = with_state_node(good, missing, service="Charge")
         response = await client.post(
             "/api/v1/equipment", content=write_manifest(broken), headers=admin_headers
         )

@@ -17,12 +17,14 @@ from tests.mes_runtime.mtp.conftest import next_event
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-def with_state_node(manifest: ModuleManifest, ref: NodeRef, *, name: str) -> ModuleManifest:
-    """The manifest with Cultivate.StateCur pointing at ``ref`` (and another module name)."""
-    service = manifest.services["Cultivate"]
-    control = {**service.control, "StateCur": ref}
-    services = {**manifest.services, "Cultivate": dataclasses.replace(service, control=control)}
-    return dataclasses.replace(manifest, name=name, services=services)
+def with_state_node(
+    manifest: ModuleManifest, ref: NodeRef, *, name: str | None = None, service: str = "Cultivate"
+) -> ModuleManifest:
+    """The manifest with ``service``'s StateCur pointing at ``ref`` (optionally renamed)."""
+    offered = manifest.services[service]
+    control = {**offered.control, "StateCur": ref}
+    services = {**manifest.services, service: dataclasses.replace(offered, control=control)}
+    return dataclasses.replace(manifest, name=name or manifest.name, services=services)
 
 
 async def not_connected(manifest: ModuleManifest) -> tuple[MtpEquipment, ConnectionLost]:

@@ -4,7 +4,6 @@ not connected with the node named, and what the manifest reader left out is list
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import shutil
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from mes_runtime.auth.users import create_user
 from mes_runtime.db.migrate import upgrade
 from mes_runtime.mtp.manifest import NodeRef, write_manifest
 from mes_runtime.settings import Settings
+from tests.mes_runtime.mtp.test_presence import with_state_node
 from tests.mes_runtime.ui.test_operator_ui import CHROMIUM_ARGS
 
 pytestmark = [
@@ -52,17 +52,9 @@ async def test_equipment_view_names_missing_nodes_and_manifest_warnings(tmp_path
                 )
                 admin = {"Authorization": f"Bearer {response.json()['access_token']}"}
                 good = sim.manifests["TK-201"]
-                charge = good.services["Charge"]
-                missing = NodeRef(charge.control["StateCur"].namespace, "s=TK-201.Gone.StateCur")
-                broken = dataclasses.replace(
-                    good,
-                    services={
-                        **good.services,
-                        "Charge": dataclasses.replace(
-                            charge, control={**charge.control, "StateCur": missing}
-                        ),
-                    },
-                )
+                namespace = good.services["Charge"].control["StateCur"].namespace
+                missing = NodeRef(namespace, "s=TK-201.Gone.StateCur")
+                broken = with_state_node(good, missing, service="Charge")
                 text = write_manifest(broken, structure="vendor").decode()
                 # One procedure without IsSelfCompleting: imported, with a warning.
                 start = text.index('<Attribute Name="IsSelfCompleting"')
