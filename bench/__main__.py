@@ -27,6 +27,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "ingest": ("bench.ingest", "OPC UA process values -> batch storage, values/s and lag"),
     "journal-append": ("bench.journal_append", "hash-chained journal appends/s"),
     "journal-verify": ("bench.journal_verify", "journal verification, entries/s"),
+    "manifest-import": (
+        "bench.manifest_import",
+        "vendor MTP manifest import (>= 150 items, >= 10 services) vs the XML parse alone",
+    ),
     "command": ("bench.command_roundtrip", "phase command round trip on loopback"),
     "login-load": ("bench.login_load", "/healthz latency while clients hammer the login"),
     "handover": (

@@ -65,6 +65,10 @@ class EquipmentRegistry:
         """Whether this replica has a live session to module ``name`` now."""
         return name in self._offers and self._equipment.is_connected(name)
 
+    def connection_problem(self, name: str) -> str:
+        """Why module ``name`` is not connected now, naming missing nodes ("" if it is)."""
+        return self._equipment.connection_problem(name) if name in self._offers else ""
+
     def modules(self) -> dict[str, bool]:
         """Every supervised module and whether it is connected now."""
         return {n: self._equipment.is_connected(n) for n in list(self._offers)}
