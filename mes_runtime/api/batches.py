@@ -48,6 +48,7 @@ COMMAND_PERMISSIONS: dict[Command, Permission] = {
     Command.STOP: Permission.BATCH_STOP,
     Command.ABORT: Permission.BATCH_ABORT,
     Command.RESET: Permission.BATCH_RESET,
+    Command.COMPLETE: Permission.BATCH_COMPLETE,
 }
 
 

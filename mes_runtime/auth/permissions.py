@@ -42,6 +42,7 @@ class Permission(StrEnum):
     BATCH_PAUSE = "batch.command.pause"
     BATCH_RESUME = "batch.command.resume"
     BATCH_HOLD = "batch.command.hold"
+    BATCH_COMPLETE = "batch.command.complete"  # end a continuous procedure's phase
     BATCH_RESTART = "batch.command.restart"
     BATCH_STOP = "batch.command.stop"
     BATCH_ABORT = "batch.command.abort"
@@ -62,7 +63,15 @@ class Permission(StrEnum):
 P = Permission
 _READ = frozenset({P.BATCH_READ, P.EXCEPTION_READ, P.RECIPE_READ, P.EQUIPMENT_READ, P.JOURNAL_READ})
 _OPERATE = frozenset(
-    {P.BATCH_CREATE, P.BATCH_START, P.BATCH_PAUSE, P.BATCH_RESUME, P.BATCH_HOLD, P.BATCH_RESTART}
+    {
+        P.BATCH_CREATE,
+        P.BATCH_START,
+        P.BATCH_PAUSE,
+        P.BATCH_RESUME,
+        P.BATCH_HOLD,
+        P.BATCH_RESTART,
+        P.BATCH_COMPLETE,
+    }
 )
 _SUPERVISE = frozenset({P.BATCH_STOP, P.BATCH_ABORT, P.BATCH_RESET, P.RECIPE_IMPORT})
 

@@ -41,12 +41,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
+from mes_runtime.domain.conditions import Condition, parse_condition
 from mes_runtime.domain.execution import GraphRun
 from mes_runtime.domain.states import (
     Command,
@@ -98,6 +100,7 @@ PHASE_COMMANDS: Mapping[Command, ServiceCommand] = {
     Command.RESTART: ServiceCommand.UNHOLD,
     Command.STOP: ServiceCommand.STOP,
     Command.ABORT: ServiceCommand.ABORT,
+    Command.COMPLETE: ServiceCommand.COMPLETE,
 }
 
 # Service states that end a procedure run, and the phase command that leads there.
@@ -120,6 +123,13 @@ _ENDING_STATE: Mapping[Command, ElementState] = {
 }
 
 _MAX_EVENTS_PER_DRAIN = 5000
+_COMPLETE_CHECK_SECONDS = 0.5
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(text: str) -> Condition:
+    return parse_condition(text)
+
 
 _SETTLING = frozenset({ElementState.STOPPING, ElementState.ABORTING, *_SETTLED_WHEN})
 
@@ -171,6 +181,7 @@ class BatchEngine:
         self._tasks = [
             asyncio.create_task(self._pump(), name="batch-engine-pump"),
             asyncio.create_task(self._flusher(), name="batch-engine-flush"),
+            asyncio.create_task(self._completer(), name="batch-engine-complete"),
         ]
         return self
 
@@ -239,6 +250,18 @@ class BatchEngine:
         commands = set(allowed_commands(node.state)) - {Command.RESET}
         if node is not tree.root:
             commands.discard(Command.START)
+        phase = node.phase
+        if (
+            phase is not None
+            and node.state is ElementState.RUNNING
+            and node.procedure_started
+            and (
+                phase.complete_after_seconds is not None
+                or phase.complete_when is not None
+                or self._equipment.is_continuous(phase.equipment, phase.service, phase.procedure)
+            )
+        ):
+            commands.add(Command.COMPLETE)  # ends a continuous procedure (or its rule early)
         return frozenset(commands)
 
     def require_allowed(self, tree: BatchTree, node: Node, command: Command) -> None:
@@ -553,7 +576,7 @@ class BatchEngine:
     async def _command_node(
         self, tree: BatchTree, node: Node, command: Command, *, actor: str
     ) -> None:
-        target = apply_command(node.state, command)
+        target = node.state if command is Command.COMPLETE else apply_command(node.state, command)
         if node.phase is None:
             await self._set_state(tree, node, target, actor)
             for child in node.active_children():
@@ -704,10 +727,11 @@ class BatchEngine:
                 continue
             except Exception:  # one bad event must not stop the engine nor drop the others
                 log.exception("batch engine failed to handle %r", event)
-        if samples_seen:  # new values may satisfy transition conditions
+        if samples_seen:  # new values may satisfy transition and completion conditions
             for tree in list(self._batches.values()):
                 if is_final(tree.state):
                     continue
+                await self._complete_due(tree)
                 for node in list(tree.root.walk()):
                     if node.phase is None and node.state is ElementState.RUNNING:
                         try:
@@ -1092,6 +1116,66 @@ class BatchEngine:
         await self._retry(
             f"exception on {entry.get('subject')}", lambda: self._recorder.exception(**entry)
         )
+
+    async def _completer(self) -> None:
+        """Send Complete to continuous procedures whose time is up (checked twice a second;
+        conditions are checked as values arrive)."""
+        while True:
+            await asyncio.sleep(_COMPLETE_CHECK_SECONDS)
+            async with self._lock:
+                for tree in list(self._batches.values()):
+                    if not is_final(tree.state):
+                        await self._complete_due(tree)
+
+    async def _complete_due(self, tree: BatchTree) -> None:
+        """Send Complete (once) to each running phase whose completion rule holds now."""
+        values: dict[str, float] | None = None
+        for node in tree.root.walk():
+            phase = node.phase
+            if (
+                phase is None
+                or node.state is not ElementState.RUNNING
+                or not node.procedure_started
+                or node.last_command == "complete"  # sent already (or tried and failed)
+                or (phase.complete_after_seconds is None and phase.complete_when is None)
+            ):
+                continue
+            why = None
+            since = node.executing_since
+            after = phase.complete_after_seconds
+            if (
+                after is not None
+                and since is not None
+                and (utcnow() - since).total_seconds() >= after
+            ):
+                why = f"executed for {after:g} s"
+            if why is None and phase.complete_when is not None:
+                values = self._condition_values(tree) if values is None else values
+                condition = _parsed(phase.complete_when)
+                if not condition.names - values.keys() and condition.evaluate(values):
+                    why = f"condition {phase.complete_when!r} holds"
+            if why is None:
+                continue
+            try:
+                await self._journal(
+                    batch_id=tree.batch_id,
+                    actor=SYSTEM,
+                    action="command.complete",
+                    subject=node.path,
+                    old_value=node.state.value,
+                    reason=why,
+                )
+                await self._command_node(tree, node, Command.COMPLETE, actor=SYSTEM)
+            except Fenced:
+                raise
+            except (EngineError, EquipmentError) as exc:
+                await self._exception(
+                    batch_id=tree.batch_id,
+                    severity=Severity.MAJOR,
+                    subject=node.path,
+                    message=f"Complete could not be sent ({why}): {exc}; "
+                    "give the Complete command when the equipment is back",
+                )
 
     async def _flusher(self) -> None:
         while True:

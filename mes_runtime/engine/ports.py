@@ -101,6 +101,11 @@ class EquipmentPort(Protocol):
         """Whether the module currently has a live OPC UA session."""
         ...
 
+    def is_continuous(self, equipment: str, service: str, procedure: str) -> bool:
+        """Whether the procedure runs until it is told to Complete (MTP IsSelfCompleting
+        false: stirring, tempering, holding); False for an unknown one."""
+        ...
+
     async def start_procedure(
         self,
         equipment: str,

@@ -116,6 +116,12 @@ class MtpEquipment:
         supervisor = self._supervisors.get(equipment)
         return supervisor is not None and supervisor.is_connected
 
+    def is_continuous(self, equipment: str, service: str, procedure: str) -> bool:
+        supervisor = self._supervisors.get(equipment)
+        spec = None if supervisor is None else supervisor.manifest.services.get(service)
+        found = None if spec is None else spec.procedures.get(procedure)
+        return found is not None and not found.self_completing
+
     def connection_problem(self, equipment: str) -> str:
         """Why the module is not connected ("" when it is, or before the first attempt)."""
         supervisor = self._supervisors.get(equipment)

@@ -277,6 +277,9 @@ class MeteredEquipment:
     def is_connected(self, equipment: str) -> bool:
         return self._inner.is_connected(equipment)
 
+    def is_continuous(self, equipment: str, service: str, procedure: str) -> bool:
+        return self._inner.is_continuous(equipment, service, procedure)
+
     async def start_procedure(
         self, equipment: str, service: str, procedure: str, parameters: Mapping[str, float]
     ) -> None:

@@ -85,3 +85,64 @@ async def test_one_phase_recipe_runs_to_complete_on_the_node_opcua_pea(
     assert final is ElementState.COMPLETE
     phase = tree.by_path["procedure/ST-UP/stir/pulse"]
     assert phase.state is ElementState.COMPLETE
+
+
+STIR = """
+header: {name: stir-for-a-while, version: 1, product: P, author: tester}
+formula:
+  - {name: StirSpeed, value: 300, unit: rpm, low: 50, high: 800}
+equipment:
+  - unit: ST
+    capabilities:
+      - service: Stirring
+        procedure: Stir
+        parameters:
+          - {name: Speed, unit: rpm, low: 0, high: 1500}
+procedure:
+  initial: [ST-UP]
+  steps:
+    - id: ST-UP
+      unit: ST
+      initial: [stir]
+      steps:
+        - id: stir
+          initial: [mix]
+          steps:
+            - {id: mix, service: Stirring, procedure: Stir,
+               parameters: {Speed: {formula: StirSpeed}}, complete_after_seconds: 1}
+          transitions:
+            - {id: mixed, from: [mix], to: []}
+      transitions:
+        - {id: up-done, from: [stir], to: []}
+  transitions:
+    - {id: batch-done, from: [ST-UP], to: []}
+"""
+
+
+async def test_a_continuous_procedure_ends_when_the_recipe_says_on_the_node_opcua_pea(
+    tmp_path: Path,
+) -> None:
+    """Stir is not self-completing: it would run for ever; the phase's rule (executed for
+    1 s) makes the engine send Complete, and the PEA completes the run."""
+    with running_node_pea(STIRRER, tmp_path) as served:
+        manifest = load_manifest(to_bytes(build(served)))
+        control = ControlRecipe.from_master(
+            load_yaml_recipe(STIR), batch_id="B-STIR", bindings={"ST": manifest.name}
+        )
+        equipment = MtpEquipment(reconnect_delay=0.2, check_interval=0.2, request_timeout=5.0)
+        equipment.add_module(manifest)
+        assert equipment.is_continuous(manifest.name, "Stirring", "Stir")
+        recorder = RecordingRecorder()
+        async with equipment:
+            async with asyncio.timeout(60):
+                await equipment.wait_connected()
+            async with BatchEngine(
+                equipment=equipment, recorder=recorder, flush_interval=0.05
+            ) as engine:
+                tree = build_tree(control)
+                await engine.start_batch(tree, actor="operator-1")
+                async with asyncio.timeout(60):
+                    final = await engine.wait_finished("B-STIR")
+    assert final is ElementState.COMPLETE
+    sent = recorder.journal_entries("command.complete")
+    assert [(e["actor"], e["subject"]) for e in sent] == [("system", "procedure/ST-UP/stir/mix")]

@@ -24,6 +24,7 @@ EXPECTED: dict[str, set[str]] = {
     "batch.command.resume": {"operator", "supervisor"},
     "batch.command.hold": {"operator", "supervisor"},
     "batch.command.restart": {"operator", "supervisor"},
+    "batch.command.complete": {"operator", "supervisor"},
     "batch.command.stop": {"supervisor"},
     "batch.command.abort": {"supervisor"},
     "batch.command.reset": {"supervisor"},
