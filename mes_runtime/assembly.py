@@ -90,10 +90,16 @@ async def _follow_registrations(
     while True:
         await asyncio.sleep(interval)
         try:
-            for manifest in await _registered(sessions):
-                registry.add(manifest)
+            await _load_registrations(sessions, registry)
         except Exception as exc:  # a database hiccup: try again at the next interval
             log.warning("equipment registry sync failed: %s", exc)
+
+
+async def _load_registrations(
+    sessions: async_sessionmaker[AsyncSession], registry: EquipmentRegistry
+) -> None:
+    for manifest in await _registered(sessions):
+        registry.add(manifest)
 
 
 async def _registered(sessions: async_sessionmaker[AsyncSession]) -> list[ModuleManifest]:
@@ -114,8 +120,7 @@ async def batch_runtime(app: FastAPI) -> AsyncIterator[None]:
     equipment = MtpEquipment()
     registry = EquipmentRegistry(equipment)
     try:
-        for manifest in await _registered(app.state.session_factory):
-            registry.add(manifest)
+        await _load_registrations(app.state.session_factory, registry)
     except Exception as exc:  # database not migrated yet: /readyz reports it
         log.warning("equipment registry not loaded: %s", exc)
     metrics: RuntimeMetrics | None = app.state.metrics
@@ -156,6 +161,7 @@ async def batch_runtime(app: FastAPI) -> AsyncIterator[None]:
             lease_seconds=settings.lease_seconds,
             single_process=app.state.engine.dialect.name == "sqlite",
             may_claim=lambda: not app.state.drain.draining,
+            know_equipment=lambda: _load_registrations(app.state.session_factory, registry),
         )
         follow = asyncio.create_task(
             _follow_registrations(app.state.session_factory, registry, REGISTRATION_SYNC_SECONDS),

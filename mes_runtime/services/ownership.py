@@ -80,6 +80,7 @@ class BatchOwnership:
         lease_seconds: float,
         single_process: bool,
         may_claim: Callable[[], bool] = lambda: True,
+        know_equipment: Callable[[], Awaitable[None]] | None = None,
         connect_timeout: float = RESUME_CONNECT_SECONDS,
     ) -> None:
         self._recorder = recorder
@@ -91,6 +92,9 @@ class BatchOwnership:
         self._scan_every = min(1.0, lease_seconds / 5)
         self._single_process = single_process
         self._may_claim = may_claim
+        # loads every module registered in the database (another replica may have imported
+        # one this replica has not picked up yet): run before a batch is resumed
+        self._know_equipment = know_equipment
         self._connect_timeout = connect_timeout
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -167,6 +171,8 @@ class BatchOwnership:
                 await self._engine.disown(claimed.batch_id)
 
     async def _resume(self, claimed: ClaimedBatch) -> None:
+        if self._know_equipment is not None:
+            await self._know_equipment()
         control = ControlRecipe.from_dict(claimed.control_recipe)
         tree = restore_tree(control, claimed.elements, claimed.graph)
         for name in sorted(set(tree.bindings.values())):
