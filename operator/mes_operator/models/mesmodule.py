@@ -38,19 +38,22 @@ class ModuleKind(StrEnum):
 
 
 class Features(ResourceModel):
-    """Optional runtime capabilities; all off by default for a minimal footprint."""
+    """Optional runtime capabilities; all off by default for a minimal footprint. Which
+    ones a module may switch on depends on its kind (``models.support.KIND_FEATURES``)."""
 
-    ui: bool = Field(default=False, description="Serve the shop-floor web UI.")
+    ui: bool = Field(default=False, description="Serve the shop-floor web UI at /ui/.")
     equipment_simulator: bool = Field(
         default=False,
-        description="Run the built-in OPC UA/MTP equipment simulator (training and demos).",
+        description="Run the OPC UA/MTP equipment simulator: not supported yet (refused).",
     )
     review_by_exception: bool = Field(
         default=False,
-        description="Review by exception: auto-close pre-approved exception categories.",
+        description="Review by exception: serve QA's list and closure of batch exceptions.",
     )
     electronic_signatures: bool = Field(
-        default=False, description="21 CFR Part 11 electronic signatures on records."
+        default=False,
+        description="Signing: recipe approval by a 21 CFR Part 11 electronic signature; "
+        "off, the module cannot approve (it never approves unsigned).",
     )
     metrics: bool = Field(default=False, description="Expose Prometheus metrics.")
 
@@ -147,7 +150,7 @@ class Qualification(ResourceModel):
     auto_approve_categories: list[str] = Field(
         default_factory=list,
         max_length=16,
-        description="Exception categories closed automatically (needs reviewByException).",
+        description="Exception categories closed automatically: not supported yet (must be empty).",
         json_schema_extra={"x-kubernetes-list-type": "set", "default": []},
     )
 
@@ -339,7 +342,8 @@ class MESModuleSpec(ResourceModel):
     equipment: list[EquipmentBinding] = Field(
         default_factory=list,
         max_length=32,
-        description="Equipment resources this module drives.",
+        description="Equipment resources this module drives: not supported yet (must be "
+        "empty; the runtime drives the equipment registered with it).",
         json_schema_extra={
             "x-kubernetes-list-type": "map",
             "x-kubernetes-list-map-keys": ["name"],
@@ -348,7 +352,8 @@ class MESModuleSpec(ResourceModel):
     )
     upgrade_strategy: UpgradeStrategy = Field(
         default_factory=UpgradeStrategy,
-        description="How version changes are rolled out.",
+        description="How version changes are rolled out: not supported yet beyond the "
+        "defaults (a version change rolls the Deployment).",
         json_schema_extra={"default": {}},
     )
     qualification: Qualification = Field(
