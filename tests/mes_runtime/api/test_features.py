@@ -8,7 +8,6 @@ the flags it changes (``flags``) and the kind (``kind``). Metrics on and off are
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Any
 
 import httpx
@@ -19,9 +18,7 @@ from mes_runtime.api.app import create_app
 from mes_runtime.api.features import KINDS, Capability, FeatureError, served
 from mes_runtime.settings import Settings
 from tests.conftest import MakeUser
-
-RECIPE = (resources.files("mes_runtime.library") / "buffer-prep-only.yaml").read_text()
-APPROVE = "/api/v1/recipes/buffer-prep-only/1/approve"
+from tests.mes_runtime.api.test_signatures import APPROVE, draft  # noqa: F401 - a fixture
 
 
 @pytest.fixture
@@ -95,42 +92,33 @@ async def test_exception_review_is_not_served_when_off(
 # -- electronic signatures -----------------------------------------------------------------
 
 
-async def _draft(client: httpx.AsyncClient, make_user: MakeUser) -> None:
-    author = await make_user("supervisor")
-    created = await client.post(
-        "/api/v1/recipes",
-        content=RECIPE,
-        headers={"Content-Type": "application/yaml", **author.headers},
-    )
-    assert created.status_code == 201, created.text
-
-
-async def test_a_recipe_is_approved_by_signature_when_on(
-    client: httpx.AsyncClient, make_user: MakeUser
+@pytest.mark.parametrize(
+    "flags",
+    [{"feature_electronic_signatures": True}, {"feature_electronic_signatures": False}],
+    ids=["on", "off"],
+)
+async def test_a_recipe_is_approved_by_signature_only_when_on(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    make_user: MakeUser,
+    flags: dict[str, bool],
+    draft: str,  # noqa: F811
 ) -> None:
-    await _draft(client, make_user)
+    """Off means the module cannot approve, never that it approves unsigned."""
     qa = await make_user("qa")
     signed = await client.post(
         APPROVE, json={"password": qa.password, "meaning": "approved"}, headers=qa.headers
     )
-    assert signed.status_code == 200, signed.text
-    assert signed.json()["status"] == "approved"
-
-
-@pytest.mark.parametrize("flags", [{"feature_electronic_signatures": False}])
-async def test_without_signatures_nothing_is_approved(
-    client: httpx.AsyncClient, app: FastAPI, make_user: MakeUser
-) -> None:
-    """Off means the module cannot approve, never that it approves unsigned."""
-    await _draft(client, make_user)
-    qa = await make_user("qa")
-    refused = await client.post(
-        APPROVE, json={"password": qa.password, "meaning": "approved"}, headers=qa.headers
-    )
-    _not_served(refused, Capability.ELECTRONIC_SIGNATURES)
     recipe = await client.get("/api/v1/recipes/buffer-prep-only/1", headers=qa.headers)
-    assert recipe.json()["status"] == "draft"
-    assert "/api/v1/recipes/{name}/{version}/approve" not in app.openapi()["paths"]
+    route = "/api/v1/recipes/{name}/{version}/approve"
+    if flags["feature_electronic_signatures"]:
+        assert signed.status_code == 200, signed.text
+        assert recipe.json()["status"] == "approved"
+        assert route in app.openapi()["paths"]
+    else:
+        _not_served(signed, Capability.ELECTRONIC_SIGNATURES)
+        assert recipe.json()["status"] == "draft"
+        assert route not in app.openapi()["paths"]
 
 
 # -- equipment simulator ---------------------------------------------------------------------
