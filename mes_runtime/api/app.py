@@ -5,6 +5,10 @@ session factory and the single journal writer (all on ``app.state``). Migrations
 here: ``mes-runtime serve`` runs them before starting the server, and ``/readyz`` reports a
 database that is not at heads.
 
+What is served follows the module's kind and feature flags (``api.features``): the
+:data:`ROUTERS` (and :data:`ENDPOINTS`) of the capabilities served, the UI when it is on,
+the batch engine only where batches are served. The rest answers 404, naming what is off.
+
 The drain flag (``app.state.drain``, see ``api.drain``) exists from construction, not from
 the lifespan: the server sets it from a signal handler, and ``/readyz`` and the
 ``Connection: close`` middleware read it.
