@@ -209,6 +209,7 @@ def mesmodule(version: str) -> dict[str, Any]:
             "version": version,
             "image": RUNTIME_IMAGE,
             "replicas": 2,
+            "features": {"electronicSignatures": True},  # QA approves the batch's recipe
             "database": {
                 "engine": "postgresql",
                 "credentialsSecretRef": {"name": "runtime-db", "key": "url"},
