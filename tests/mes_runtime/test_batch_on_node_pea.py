@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from holon_testing.node_pea import running_node_pea
-from holon_testing.vendor_mtp import build, to_bytes
+from holon_testing.vendor_mtp import VendorModule, build, to_bytes
 from mes_runtime.domain.control_recipe import ControlRecipe
 from mes_runtime.domain.states import ElementState
 from mes_runtime.engine.batch import BatchEngine
 from mes_runtime.engine.plan import build_tree
+from mes_runtime.engine.tree import BatchTree
 from mes_runtime.mtp.capabilities import capabilities_of
 from mes_runtime.mtp.equipment import MtpEquipment
 from mes_runtime.mtp.manifest import load_manifest
@@ -57,31 +58,41 @@ procedure:
 """
 
 
+async def _run_on_pea(
+    module: VendorModule, recipe: str, batch_id: str, tmp_path: Path
+) -> tuple[ElementState, BatchTree, RecordingRecorder, MtpEquipment]:
+    """Serve ``module`` on node-opcua, run a one-unit recipe (unit ST) on it through the real
+    MTP edge and engine; the final state, the tree, the fake recorder and the equipment."""
+    with running_node_pea(module, tmp_path) as served:
+        manifest = load_manifest(to_bytes(build(served)))
+        master = load_yaml_recipe(recipe)
+        offer = capabilities_of(manifest)
+        assert offer.shortfalls(master.equipment[0].capabilities) == []
+        control = ControlRecipe.from_master(
+            master, batch_id=batch_id, bindings={"ST": manifest.name}
+        )
+        equipment = MtpEquipment(reconnect_delay=0.2, check_interval=0.2, request_timeout=5.0)
+        equipment.add_module(manifest)
+        recorder = RecordingRecorder()
+        async with equipment:
+            async with asyncio.timeout(60):
+                await equipment.wait_connected()
+            async with BatchEngine(
+                equipment=equipment, recorder=recorder, flush_interval=0.05
+            ) as engine:
+                tree = build_tree(control)
+                await engine.start_batch(tree, actor="operator-1")
+                async with asyncio.timeout(60):
+                    final = await engine.wait_finished(batch_id)
+    return final, tree, recorder, equipment
+
+
 @pytest.mark.parametrize("style", ["string", "numeric"])
 async def test_one_phase_recipe_runs_to_complete_on_the_node_opcua_pea(
     tmp_path: Path, style: str
 ) -> None:
     module = replace(STIRRER, name=f"HC-{style}", id_style=style)  # type: ignore[arg-type]
-    with running_node_pea(module, tmp_path) as served:
-        manifest = load_manifest(to_bytes(build(served)))
-        master = load_yaml_recipe(PULSE)
-        offer = capabilities_of(manifest)
-        assert offer.shortfalls(master.equipment[0].capabilities) == []
-        control = ControlRecipe.from_master(
-            master, batch_id="B-NODE", bindings={"ST": manifest.name}
-        )
-        equipment = MtpEquipment(reconnect_delay=0.2, check_interval=0.2, request_timeout=5.0)
-        equipment.add_module(manifest)
-        async with equipment:
-            async with asyncio.timeout(60):
-                await equipment.wait_connected()
-            async with BatchEngine(
-                equipment=equipment, recorder=RecordingRecorder(), flush_interval=0.05
-            ) as engine:
-                tree = build_tree(control)
-                await engine.start_batch(tree, actor="operator-1")
-                async with asyncio.timeout(60):
-                    final = await engine.wait_finished("B-NODE")
+    final, tree, _, _ = await _run_on_pea(module, PULSE, "B-NODE", tmp_path)
     assert final is ElementState.COMPLETE
     phase = tree.by_path["procedure/ST-UP/stir/pulse"]
     assert phase.state is ElementState.COMPLETE
@@ -124,25 +135,8 @@ async def test_a_continuous_procedure_ends_when_the_recipe_says_on_the_node_opcu
 ) -> None:
     """Stir is not self-completing: it would run for ever; the phase's rule (executed for
     1 s) makes the engine send Complete, and the PEA completes the run."""
-    with running_node_pea(STIRRER, tmp_path) as served:
-        manifest = load_manifest(to_bytes(build(served)))
-        control = ControlRecipe.from_master(
-            load_yaml_recipe(STIR), batch_id="B-STIR", bindings={"ST": manifest.name}
-        )
-        equipment = MtpEquipment(reconnect_delay=0.2, check_interval=0.2, request_timeout=5.0)
-        equipment.add_module(manifest)
-        assert equipment.is_continuous(manifest.name, "Stirring", "Stir")
-        recorder = RecordingRecorder()
-        async with equipment:
-            async with asyncio.timeout(60):
-                await equipment.wait_connected()
-            async with BatchEngine(
-                equipment=equipment, recorder=recorder, flush_interval=0.05
-            ) as engine:
-                tree = build_tree(control)
-                await engine.start_batch(tree, actor="operator-1")
-                async with asyncio.timeout(60):
-                    final = await engine.wait_finished("B-STIR")
+    final, _, recorder, equipment = await _run_on_pea(STIRRER, STIR, "B-STIR", tmp_path)
+    assert equipment.is_continuous(STIRRER.name, "Stirring", "Stir")
     assert final is ElementState.COMPLETE
     sent = recorder.journal_entries("command.complete")
     assert [(e["actor"], e["subject"]) for e in sent] == [("system", "procedure/ST-UP/stir/mix")]
