@@ -94,7 +94,10 @@ async def _wait_for(predicate: Callable[[], bool], what: str, seconds: float = T
         raise AssertionError(f"timed out waiting for {what}") from None
 
 
-async def test_demo_batch_runs_to_complete_and_is_recorded(plant: Plant, journal: Journal) -> None:
+async def test_demo_batch_completes_with_no_exception_and_is_recorded(
+    plant: Plant, journal: Journal
+) -> None:
+    """A good batch is clean: review by exception only means something then (issue #14)."""
     await _store_template(plant.sessions, approved=True)
 
     batch_id = await plant.service.create(NewBatch(recipe=DEMO), actor="operator-1")
@@ -114,8 +117,29 @@ async def test_demo_batch_runs_to_complete_and_is_recorded(plant: Plant, journal
         stored_values = await session.scalar(
             select(func.count()).select_from(ProcessValue).where(ProcessValue.batch_id == batch_id)
         )
+        exceptions = (
+            (
+                await session.execute(
+                    select(BatchException).where(BatchException.batch_id == batch_id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        do_values = sorted(
+            (
+                await session.execute(
+                    select(ProcessValue.value).where(
+                        ProcessValue.batch_id == batch_id, ProcessValue.name == "DO"
+                    )
+                )
+            ).scalars()
+        )
     assert stored_values is not None
     assert stored_values > 100
+    assert [x.message for x in exceptions] == []
+    # The cultivation is most of the batch's time: the DO loop holds CultDO meanwhile.
+    assert do_values[len(do_values) // 2] == pytest.approx(40.0, abs=2.0)
     result = await journal.verify()
     assert result.ok, result
     assert result.entries_checked > 4 * len(phases)
