@@ -1,6 +1,7 @@
 """Shared route dependencies as ``Annotated`` aliases (STYLE #11).
 
 ``SessionDep`` (a database session per request), ``JournalDep`` (the one journal writer),
+``ReviewDep`` (exceptions for review by exception),
 ``CurrentUser`` (the bearer token's user; 401 otherwise) and ``require(Permission.X)``
 (403 when the user's roles do not grant X). Routes declare what they need; nothing else
 decides access.
@@ -20,12 +21,14 @@ from mes_runtime.auth.permissions import Permission, has_permission
 from mes_runtime.auth.users import user_for_token
 from mes_runtime.db.models import User
 from mes_runtime.ebr.journal import Journal
+from mes_runtime.services.review import ExceptionReview
 from mes_runtime.settings import Settings
 
 __all__ = [
     "CurrentUser",
     "EngineDep",
     "JournalDep",
+    "ReviewDep",
     "SessionDep",
     "SettingsDep",
     "require",
@@ -59,6 +62,13 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 EngineDep = Annotated[AsyncEngine, Depends(_engine)]
 JournalDep = Annotated[Journal, Depends(_journal)]
 SessionDep = Annotated[AsyncSession, Depends(_session)]
+
+
+def _review(engine: EngineDep, journal: JournalDep) -> ExceptionReview:
+    return ExceptionReview(engine=engine, journal=journal)
+
+
+ReviewDep = Annotated[ExceptionReview, Depends(_review)]
 
 
 async def _current_user(

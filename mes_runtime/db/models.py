@@ -193,12 +193,19 @@ class ProcessValue(Base):
 
 
 class BatchException(Base):
-    """An exception for review by exception (RbE); closed by QA with a reason."""
+    """An exception for review by exception (RbE).
+
+    Open until closed, either automatically by an approved closure rule (``auto_closed``:
+    which rule, which version, the evidence that satisfied it) or by a person with an
+    electronic signature (``closed``: who, the signature's meaning and time, a comment in
+    ``closure_reason``). ``category`` and ``trigger`` (the data that raised it) are empty
+    on rows raised before they existed; see :mod:`mes_runtime.domain.exceptions.model`.
+    """
 
     __tablename__ = "exceptions"
     __table_args__ = (
         CheckConstraint("severity IN ('critical', 'major', 'minor')", name="severity"),
-        CheckConstraint("status IN ('open', 'closed')", name="status"),
+        CheckConstraint("status IN ('open', 'auto_closed', 'closed')", name="status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -211,6 +218,12 @@ class BatchException(Base):
     closed_by: Mapped[str | None] = mapped_column(String(64))
     closed_at: Mapped[datetime | None]
     closure_reason: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(32))
+    trigger: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    rule_id: Mapped[str | None] = mapped_column(String(128))
+    rule_version: Mapped[int | None] = mapped_column(Integer)
+    closure_evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    signature_meaning: Mapped[str | None] = mapped_column(String(64))
 
 
 class JournalEntry(Base):

@@ -1,8 +1,18 @@
-"""Review by exception, the pure part: out-of-trend rules (and, next, exception closure).
+"""Review by exception, the pure part: what an exception is and how it closes, and the
+out-of-trend rules that raise some of them.
 
 Import from this package, not from its modules.
 """
 
+from mes_runtime.domain.exceptions.model import (
+    AutoClosure,
+    Category,
+    ExceptionNotOpen,
+    ExceptionStatus,
+    PersonClosure,
+    ReviewException,
+    infer_category,
+)
 from mes_runtime.domain.exceptions.trend import (
     RULE_WINDOWS,
     SLOPE_RULE,
@@ -19,12 +29,19 @@ from mes_runtime.domain.exceptions.trend import (
 __all__ = [
     "RULE_WINDOWS",
     "SLOPE_RULE",
+    "AutoClosure",
+    "Category",
+    "ExceptionNotOpen",
+    "ExceptionStatus",
+    "PersonClosure",
+    "ReviewException",
     "RunRule",
     "SlopeLimit",
     "TrendDetector",
     "TrendFinding",
     "TrendPoint",
     "TrendSpec",
+    "infer_category",
     "least_squares_slope",
     "scan",
 ]
