@@ -41,7 +41,9 @@ __all__ = [
     "Batch",
     "BatchElement",
     "BatchException",
+    "BatchReview",
     "BatchRun",
+    "ClosureRule",
     "Equipment",
     "JournalEntry",
     "MasterRecipe",
@@ -224,6 +226,48 @@ class BatchException(Base):
     rule_version: Mapped[int | None] = mapped_column(Integer)
     closure_evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     signature_meaning: Mapped[str | None] = mapped_column(String(64))
+
+
+class ClosureRule(Base):
+    """One version of an auto-closure rule: draft -> approved (signed) -> effective -> retired."""
+
+    __tablename__ = "closure_rules"
+    __table_args__ = (
+        UniqueConstraint("rule_id", "version"),
+        CheckConstraint("status IN ('draft', 'approved', 'effective', 'retired')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule_id: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    body: Mapped[dict[str, Any]]
+    digest: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    approved_by: Mapped[str | None] = mapped_column(String(64))
+    approved_at: Mapped[datetime | None]
+    signature_meaning: Mapped[str | None] = mapped_column(String(64))
+    effective_at: Mapped[datetime | None]
+    retired_at: Mapped[datetime | None]
+
+
+class BatchReview(Base):
+    """A batch's review: its auto-closure evaluation (once), then QA's signed decision."""
+
+    __tablename__ = "batch_reviews"
+    __table_args__ = (CheckConstraint("decision IN ('released', 'rejected')", name="decision"),)
+
+    batch_id: Mapped[str] = mapped_column(
+        ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True
+    )
+    evaluated_at: Mapped[datetime]
+    rules: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    decision: Mapped[str | None] = mapped_column(String(16))
+    signed_by: Mapped[str | None] = mapped_column(String(64))
+    signature_meaning: Mapped[str | None] = mapped_column(String(64))
+    signed_at: Mapped[datetime | None]
+    comment: Mapped[str | None] = mapped_column(Text)
 
 
 class JournalEntry(Base):

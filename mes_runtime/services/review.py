@@ -3,7 +3,8 @@
 Every change is written in the same transaction as the journal entry that records it
 (:meth:`Journal.append` with ``alongside``), and only while the exception is still open,
 so a closure is decided once: a second closer, a re-run of the closure rules or a rule
-edited later finds it closed and changes nothing.
+edited later finds it closed and changes nothing; and never once the batch is released or
+rejected (:class:`BatchLocked`).
 
 An exception's journal links are the entries that raised and closed it: the
 ``exception.raised`` entry of its batch and subject carrying its message, and the
@@ -22,7 +23,7 @@ from sqlalchemy import RowMapping, Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mes_runtime.auth.users import Signature
-from mes_runtime.db.models import BatchException, JournalEntry
+from mes_runtime.db.models import BatchException, BatchReview, JournalEntry
 from mes_runtime.domain.exceptions import (
     AutoClosure,
     Category,
@@ -35,15 +36,20 @@ from mes_runtime.ebr.journal import Journal
 from mes_runtime.kernel.clock import utcnow
 from mes_runtime.kernel.events import Severity
 
-__all__ = ["ExceptionReview", "NewException", "UnknownException"]
+__all__ = ["BatchLocked", "ExceptionReview", "NewException", "UnknownException"]
 
 _T = cast(Table, BatchException.__table__)
 _J = cast(Table, JournalEntry.__table__)
+_REVIEWS = cast(Table, BatchReview.__table__)
 RAISED, CLOSED, AUTO_CLOSED = "exception.raised", "exception.closed", "exception.auto_closed"
 
 
 class UnknownException(LookupError):
     """No exception has this id."""
+
+
+class BatchLocked(Exception):
+    """The batch was released or rejected: its exceptions can no longer change."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +216,13 @@ class ExceptionReview:
         reason: str,
     ) -> None:
         async def _update(conn: AsyncConnection) -> None:
+            locked = await conn.scalar(
+                select(_REVIEWS.c.decision).where(
+                    _REVIEWS.c.batch_id == current.batch_id, _REVIEWS.c.decision.is_not(None)
+                )
+            )
+            if locked is not None:
+                raise BatchLocked(f"batch {current.batch_id} is {locked}: it is locked")
             result = await conn.execute(
                 update(_T).where(_T.c.id == current.id, _T.c.status == "open").values(**values)
             )
