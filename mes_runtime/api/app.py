@@ -27,7 +27,18 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import mes_runtime
-from mes_runtime.api import auth, batches, equipment, exceptions, health, journal, recipes, users
+from mes_runtime.api import (
+    auth,
+    batches,
+    closure_rules,
+    equipment,
+    exceptions,
+    health,
+    journal,
+    recipes,
+    review,
+    users,
+)
 from mes_runtime.api.bodies import MAX_DOCUMENT_BYTES
 from mes_runtime.api.drain import CloseWhenDraining, Drain
 from mes_runtime.api.headers import SecurityHeaders
@@ -113,7 +124,18 @@ def create_app(settings: Settings | None = None, *, drain: Drain | None = None) 
     app.add_middleware(CloseWhenDraining, drain=drain)
     app.add_middleware(BodyLimit, default=DEFAULT_BODY_LIMIT, routes=DOCUMENT_ROUTES)
     app.add_middleware(SecurityHeaders)
-    for module in (health, auth, users, recipes, equipment, journal, exceptions, batches):
+    for module in (
+        health,
+        auth,
+        users,
+        recipes,
+        equipment,
+        journal,
+        exceptions,
+        batches,
+        review,
+        closure_rules,
+    ):
         app.include_router(module.router)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)

@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from mes_runtime.api.deps import JournalDep, ReviewDep, SessionDep, require
-from mes_runtime.api.errors import api_error, conflict, not_found
+from mes_runtime.api.errors import conflict, not_found
 from mes_runtime.api.schemas import RowId, SignatureIn
+from mes_runtime.api.signing import signed
 from mes_runtime.auth.permissions import Permission
-from mes_runtime.auth.users import SignatureRejected, verify_signature
 from mes_runtime.db.models import User
 from mes_runtime.domain.exceptions import (
     AutoClosure,
@@ -22,7 +22,7 @@ from mes_runtime.domain.exceptions import (
     PersonClosure,
     ReviewException,
 )
-from mes_runtime.services.review import UnknownException
+from mes_runtime.services.review import BatchLocked, UnknownException
 
 __all__ = ["ExceptionOut", "router"]
 
@@ -112,29 +112,15 @@ async def close_exception(
         raise conflict(
             ("path", "exception_id"), f"exception {exception_id} is already {current.status}"
         )
-    try:
-        async with session.begin():
-            signature = await verify_signature(
-                session, user, body.signature.password, body.signature.meaning
-            )
-    except SignatureRejected:
-        await journal.append(
-            batch_id=current.batch_id,
-            actor=user.username,
-            action="signature.rejected",
-            subject=current.subject,
-            reason="re-authentication failed",
-        )
-        raise api_error(
-            status.HTTP_403_FORBIDDEN,
-            ("body", "signature", "password"),
-            "signature rejected: the password is not correct",
-            "signature_rejected",
-        ) from None
+    signature = await signed(
+        session, journal, user, body.signature, subject=current.subject, batch_id=current.batch_id
+    )
     try:
         await review.close(exception_id, signature=signature, comment=body.reason)
     except ExceptionNotOpen:
         raise conflict(
             ("path", "exception_id"), f"exception {exception_id} was closed meanwhile"
         ) from None
+    except BatchLocked as exc:
+        raise conflict(("path", "exception_id"), str(exc)) from None
     return ExceptionOut.of(await review.get(exception_id))

@@ -75,7 +75,7 @@ class BatchReleases:
         self._engine = engine
         self._journal = journal
         self._review = ExceptionReview(engine=engine, journal=journal)
-        self._rules = ClosureRules(engine=engine, journal=journal)
+        self.rules = ClosureRules(engine=engine, journal=journal)
 
     async def view(self, batch_id: str) -> ReviewView:
         async with self._engine.connect() as conn:
@@ -122,7 +122,7 @@ class BatchReleases:
                 f"batch {batch_id} ended {batch['state']}; only a complete batch is released"
             )
         with contextlib.suppress(AlreadyEvaluated):  # the rules decide first, if not yet
-            await self._rules.evaluate_batch(batch_id)
+            await self.rules.evaluate_batch(batch_id)
 
         async def _decide(conn: AsyncConnection) -> None:
             if decision is Decision.RELEASED:
