@@ -21,8 +21,8 @@ from mes_runtime.api.bodies import read_document
 from mes_runtime.api.deps import JournalDep, SessionDep, require
 from mes_runtime.api.errors import api_error, conflict, not_found, unprocessable_many
 from mes_runtime.api.schemas import SignatureIn, Version
+from mes_runtime.api.signing import signed
 from mes_runtime.auth.permissions import Permission
-from mes_runtime.auth.users import SignatureRejected, verify_signature
 from mes_runtime.db.models import MasterRecipe as RecipeRow
 from mes_runtime.db.models import User
 from mes_runtime.domain.recipe import MasterRecipe
@@ -231,27 +231,11 @@ async def approve_recipe(
                 "the author of a recipe may not approve it (segregation of duties)",
                 "forbidden",
             )
-        try:
-            signature = await verify_signature(
-                session, user, signature_in.password, signature_in.meaning
-            )
-        except SignatureRejected:
-            signature = None
         recipe_id, digest = row.id, row.digest
     subject = f"recipe:{name}/{version}"
-    if signature is None:
-        await journal.append(
-            actor=user.username,
-            action="signature.rejected",
-            subject=subject,
-            reason="re-authentication failed",
-        )
-        raise api_error(
-            status.HTTP_403_FORBIDDEN,
-            ("body", "password"),
-            "signature rejected: the password is not correct",
-            "signature_rejected",
-        )
+    signature = await signed(
+        session, journal, user, signature_in, subject=subject, loc=("body", "password")
+    )
 
     async def _approve(conn: AsyncConnection) -> None:
         result = await conn.execute(

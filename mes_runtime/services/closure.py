@@ -262,13 +262,7 @@ class ClosureRules:
     async def evaluate_batch(self, batch_id: str) -> Evaluation:
         """Decide the batch's open exceptions with the rules effective at its end, once."""
         async with self._engine.connect() as conn:
-            batch = (
-                (await conn.execute(select(_BATCHES).where(_BATCHES.c.id == batch_id)))
-                .mappings()
-                .one_or_none()
-            )
-            if batch is None:
-                raise LookupError(f"no batch {batch_id!r}")
+            batch = await batch_row(conn, batch_id)
             if batch["state"] not in FINAL or batch["ended_at"] is None:
                 raise BatchNotEnded(f"batch {batch_id} has not ended (it is {batch['state']})")
             done = await conn.scalar(
@@ -320,6 +314,18 @@ class ClosureRules:
                 except ExceptionNotOpen:  # a person closed it meanwhile: theirs stands
                     continue
         return Evaluation(batch_id, rules, chosen)
+
+
+async def batch_row(conn: AsyncConnection, batch_id: str) -> dict[str, Any]:
+    """The batch's row; :class:`LookupError` naming it if there is none."""
+    row = (
+        (await conn.execute(select(_BATCHES).where(_BATCHES.c.id == batch_id)))
+        .mappings()
+        .one_or_none()
+    )
+    if row is None:
+        raise LookupError(f"no batch {batch_id!r}")
+    return dict(row)
 
 
 def _subject(rule_id: str, version: int) -> str:

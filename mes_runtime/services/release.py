@@ -19,7 +19,7 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mes_runtime.auth.users import Signature
-from mes_runtime.db.models import Batch, BatchException, BatchReview
+from mes_runtime.db.models import BatchException, BatchReview
 from mes_runtime.domain.exceptions import ExceptionStatus, ReviewException
 from mes_runtime.ebr.journal import Journal
 from mes_runtime.services.closure import (
@@ -27,12 +27,12 @@ from mes_runtime.services.closure import (
     AlreadyEvaluated,
     BatchNotEnded,
     ClosureRules,
+    batch_row,
 )
 from mes_runtime.services.review import ExceptionReview
 
 __all__ = ["AlreadyDecided", "BatchReleases", "Decision", "NotReleasable", "ReviewView"]
 
-_BATCHES = cast(Table, Batch.__table__)
 _REVIEWS = cast(Table, BatchReview.__table__)
 _EXCEPTIONS = cast(Table, BatchException.__table__)
 
@@ -79,7 +79,7 @@ class BatchReleases:
 
     async def view(self, batch_id: str) -> ReviewView:
         async with self._engine.connect() as conn:
-            batch = await _batch(conn, batch_id)
+            batch = await batch_row(conn, batch_id)
             review = (
                 (await conn.execute(select(_REVIEWS).where(_REVIEWS.c.batch_id == batch_id)))
                 .mappings()
@@ -114,7 +114,7 @@ class BatchReleases:
     ) -> None:
         """Release (nothing open) or reject an ended batch, signed; then it is locked."""
         async with self._engine.connect() as conn:
-            batch = await _batch(conn, batch_id)
+            batch = await batch_row(conn, batch_id)
         if batch["state"] not in FINAL:
             raise BatchNotEnded(f"batch {batch_id} has not ended (it is {batch['state']})")
         if decision is Decision.RELEASED and batch["state"] != "complete":
@@ -174,14 +174,3 @@ class BatchReleases:
             reason=comment,
             alongside=_decide,
         )
-
-
-async def _batch(conn: AsyncConnection, batch_id: str) -> dict[str, Any]:
-    row = (
-        (await conn.execute(select(_BATCHES).where(_BATCHES.c.id == batch_id)))
-        .mappings()
-        .one_or_none()
-    )
-    if row is None:
-        raise LookupError(f"no batch {batch_id!r}")
-    return dict(row)

@@ -10,54 +10,26 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import update
 
-from mes_runtime.db.models import Batch, ProcessValue
-from mes_runtime.domain.exceptions import Category
+from mes_runtime.db.models import Batch
 from mes_runtime.engine.ports import Severity
 from mes_runtime.kernel.clock import utcnow
-from mes_runtime.services.review import ExceptionReview, NewException
 from tests.conftest import MakeUser
 from tests.mes_runtime.batch_rows import add_batch
+from tests.mes_runtime.review_rows import MINOR_TEMPERATURE, add_excursion
 
-RULE = {
-    "rule_id": "minor-temperature",
-    "version": 1,
-    "description": "minor temperature excursion < 60 s within 0.5 degC, recovered, alone",
-    "criteria": {
-        "category": "limit_excursion",
-        "parameter": "Temperature",
-        "max_duration_s": 60,
-        "max_distance": 0.5,
-    },
-}
+RULE = MINOR_TEMPERATURE.model_dump(mode="json")
 
 
 async def _excursion(app: FastAPI, severity: Severity, equipment: str) -> int:
-    review = ExceptionReview(engine=app.state.engine, journal=app.state.journal)
-    subject = f"procedure/x:{equipment}.Temperature"
-    exception_id = await review.raise_exception(
-        NewException(
-            batch_id="B-1",
-            category=Category.LIMIT_EXCURSION,
-            severity=severity,
-            subject=subject,
-            message=f"{equipment}.Temperature = 37.8 degC is outside [35.5, 37.5] degC",
-        )
+    return await add_excursion(
+        app.state.engine,
+        app.state.journal,
+        app.state.session_factory,
+        severity=severity,
+        equipment=equipment,
+        values=(37.8,),
+        with_trigger=False,  # as the engine raises them today: the message only
     )
-    async with app.state.session_factory() as session, session.begin():
-        session.add(
-            ProcessValue(
-                batch_id="B-1",
-                equipment=equipment,
-                name="Temperature",
-                value=37.8,
-                unit="degC",
-                ts=utcnow(),
-            )
-        )
-    await app.state.journal.append(
-        batch_id="B-1", actor="system", action="limit.recovered", subject=subject
-    )
-    return exception_id
 
 
 def _signed(password: str, **body: object) -> dict[str, object]:

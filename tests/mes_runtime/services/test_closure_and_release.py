@@ -14,11 +14,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from mes_runtime.auth.users import Signature
-from mes_runtime.db.models import Batch, JournalEntry, ProcessValue
+from mes_runtime.db.models import Batch, JournalEntry
 from mes_runtime.domain.exceptions import (
     AutoClosure,
-    Category,
-    ClosureCriteria,
     ClosureRule,
     ExceptionStatus,
 )
@@ -37,21 +35,11 @@ from mes_runtime.services.release import (
     Decision,
     NotReleasable,
 )
-from mes_runtime.services.review import BatchLocked, ExceptionReview, NewException
+from mes_runtime.services.review import BatchLocked, ExceptionReview
 from tests.mes_runtime.batch_rows import add_batch
+from tests.mes_runtime.review_rows import MINOR_TEMPERATURE, add_excursion
 
-SUBJECT = "procedure/BR-UP/cultivation/run-fedbatch:BR-101.Temperature"
-RULE = ClosureRule(
-    rule_id="minor-temperature",
-    version=1,
-    description="minor temperature excursion < 60 s within 0.5 degC, recovered, alone",
-    criteria=ClosureCriteria(
-        category=Category.LIMIT_EXCURSION,
-        parameter="Temperature",
-        max_duration_s=60,
-        max_distance=0.5,
-    ),
-)
+RULE = MINOR_TEMPERATURE
 
 
 def _signed(username: str, meaning: str = "approved") -> Signature:
@@ -68,38 +56,9 @@ class Plant:
     releases: BatchReleases
 
     async def excursion(self, *, severity: Severity, equipment: str = "BR-101") -> int:
-        subject = SUBJECT.replace("BR-101", equipment)
-        exception_id = await self.review.raise_exception(
-            NewException(
-                batch_id="B-1",
-                category=Category.LIMIT_EXCURSION,
-                severity=severity,
-                subject=subject,
-                message=f"{equipment}.Temperature = 37.8 degC is outside [35.5, 37.5] degC",
-                trigger={"equipment": equipment, "name": "Temperature", "low": 35.5, "high": 37.5},
-            )
+        return await add_excursion(
+            self.engine, self.journal, self.sessions, severity=severity, equipment=equipment
         )
-        async with self.sessions() as session, session.begin():
-            now = utcnow()
-            session.add_all(
-                ProcessValue(
-                    batch_id="B-1",
-                    equipment=equipment,
-                    name="Temperature",
-                    value=v,
-                    unit="degC",
-                    ts=now + timedelta(milliseconds=i),
-                )
-                for i, v in enumerate([37.6, 37.8, 37.7])
-            )
-        await self.journal.append(
-            batch_id="B-1",
-            actor="system",
-            action="limit.recovered",
-            subject=subject,
-            reason="back within [35.5, 37.5] degC",
-        )
-        return exception_id
 
     async def end_batch(self, *, state: str = "complete") -> None:
         async with self.sessions() as session, session.begin():

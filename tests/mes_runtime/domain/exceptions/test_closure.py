@@ -25,19 +25,10 @@ from mes_runtime.domain.exceptions import (
     next_status,
 )
 from mes_runtime.kernel.events import Severity
+from tests.mes_runtime.review_rows import MINOR_TEMPERATURE
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
-RULE = ClosureRule(
-    rule_id="minor-temperature",
-    version=1,
-    description="minor temperature excursion < 60 s within 0.5 degC, recovered, alone",
-    criteria=ClosureCriteria(
-        category=Category.LIMIT_EXCURSION,
-        parameter="Temperature",
-        max_duration_s=60,
-        max_distance=0.5,
-    ),
-)
+RULE = MINOR_TEMPERATURE
 EXCURSION = ReviewException(
     id=7,
     batch_id="B-1",
