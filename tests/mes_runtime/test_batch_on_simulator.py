@@ -13,21 +13,26 @@ from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from holon_testing.simulator import RunningSimulator, running_simulator
 from mes_runtime.assembly import EquipmentRegistry
+from mes_runtime.auth.users import Signature
 from mes_runtime.db.models import Batch, BatchException, ProcessValue
 from mes_runtime.db.models import MasterRecipe as RecipeRow
+from mes_runtime.domain.exceptions import Category
 from mes_runtime.domain.states import Command, ElementState
 from mes_runtime.ebr.journal import Journal
 from mes_runtime.ebr.recorder import SqlBatchRecorder
 from mes_runtime.engine.batch import BatchEngine
 from mes_runtime.engine.errors import EquipmentUnavailable
 from mes_runtime.kernel.clock import utcnow
+from mes_runtime.kernel.events import Severity
 from mes_runtime.library import load_template
 from mes_runtime.mtp.equipment import MtpEquipment
 from mes_runtime.services.batches import BatchRequestError, BatchService, NewBatch
+from mes_runtime.services.release import AlreadyDecided, BatchReleases, Decision, NotReleasable
+from mes_runtime.services.review import ExceptionReview
 
 DEMO = "mab-fedbatch-demo"
 CULTIVATE = "procedure/BR-UP/cultivation/run-fedbatch"
@@ -185,3 +190,42 @@ async def test_equipment_lost_mid_phase_holds_then_restart_completes(plant: Plan
         final = await plant.engine.wait_finished(batch_id)
     assert final is ElementState.COMPLETE
     assert cultivate.state is ElementState.COMPLETE
+
+
+async def test_injected_major_excursion_blocks_release_until_qa_signs(
+    plant: Plant, journal: Journal, engine: AsyncEngine
+) -> None:
+    await _store_template(plant.sessions, approved=True)
+    batch_id = await plant.service.create(NewBatch(recipe=DEMO), actor="operator-1")
+    cultivate = plant.engine.tree(batch_id).by_path[CULTIVATE]
+    await _wait_for(lambda: cultivate.state is ElementState.RUNNING, "cultivation to run")
+
+    plant.sim.server.inject("BR-101", "DO", 50.0, duration=2 * 3600.0)  # DO reads ~90 %
+    async with asyncio.timeout(TIMEOUT):
+        assert await plant.engine.wait_finished(batch_id) is ElementState.COMPLETE
+    releases = BatchReleases(engine=engine, journal=journal)
+    qa = Signature(username="qa-1", meaning="approved", signed_at=utcnow())
+
+    with pytest.raises(NotReleasable, match="open exceptions") as refused:
+        await releases.decide(batch_id, Decision.RELEASED, signature=qa, comment="all fine")
+
+    view = await releases.view(batch_id)
+    (excursion,) = view.open
+    assert refused.value.open_ids == [excursion.id]
+    assert (excursion.category, excursion.severity) == (Category.LIMIT_EXCURSION, Severity.MAJOR)
+    assert excursion.subject == f"{CULTIVATE}:BR-101.DO"
+    assert len(excursion.journal) == 1  # linked to the entry that raised it
+    assert view.evaluated  # the release attempt ran the closure rules first
+    await ExceptionReview(engine=engine, journal=journal).close(
+        excursion.id,
+        signature=Signature(username="qa-1", meaning="reviewed", signed_at=utcnow()),
+        comment="injected sensor offset; the process was unaffected",
+    )
+    await releases.decide(batch_id, Decision.RELEASED, signature=qa, comment="reviewed")
+
+    released = await releases.view(batch_id)
+    assert released.open == []
+    assert released.decision is not None
+    assert released.decision["decision"] == "released"
+    with pytest.raises(AlreadyDecided):
+        await releases.decide(batch_id, Decision.REJECTED, signature=qa, comment="too late")
