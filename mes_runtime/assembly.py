@@ -10,6 +10,9 @@ runtime's previous process, killed or stopped) is claimed with a new fencing epo
 from its persisted execution state and reconciled with its equipment by the engine
 (:meth:`BatchEngine.resume`); each module it uses gets a bounded wait to connect first.
 At shutdown the leases are released.
+
+Review by exception: every few seconds, batches that have ended are decided by the
+auto-closure rules effective when they ended (once per batch, whichever replica is first).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from mes_runtime.mtp.errors import EquipmentUnavailable
 from mes_runtime.mtp.manifest import ModuleManifest, load_manifest
 from mes_runtime.observability.metrics import MeteredEquipment, RuntimeMetrics
 from mes_runtime.services.batches import BatchService
+from mes_runtime.services.closure import ClosureRules, follow_batch_ends
 
 __all__ = ["EquipmentRegistry", "batch_runtime"]
 
@@ -73,6 +77,8 @@ class EquipmentRegistry:
 
 # how often a replica looks for equipment another replica imported
 REGISTRATION_SYNC_SECONDS = 5.0
+# how long an ended batch waits, at most, for its auto-closure rules to decide
+REVIEW_SYNC_SECONDS = 2.0
 # how long a resuming batch waits for each of its modules to connect before its phases
 # there are held (a Restart continues them once the module is back)
 RESUME_CONNECT_SECONDS = 15.0
@@ -176,12 +182,20 @@ async def batch_runtime(app: FastAPI) -> AsyncIterator[None]:
             _follow_registrations(app.state.session_factory, registry, REGISTRATION_SYNC_SECONDS),
             name="equipment registry sync",
         )
+        review = asyncio.create_task(
+            follow_batch_ends(
+                ClosureRules(engine=app.state.engine, journal=app.state.journal),
+                REVIEW_SYNC_SECONDS,
+            ),
+            name="closure rules at batch end",
+        )
         try:
             yield
         finally:
-            follow.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await follow
+            for task in (follow, review):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
     try:
         await app.state.recorder.release()
     except Exception as exc:  # the next owner claims them anyway (a new epoch)

@@ -14,6 +14,8 @@ never re-decides the batch.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -52,7 +54,10 @@ __all__ = [
     "Evaluation",
     "RuleConflict",
     "UnknownRule",
+    "follow_batch_ends",
 ]
+
+log = logging.getLogger(__name__)
 
 _RULES = cast(Table, RuleRow.__table__)
 _REVIEWS = cast(Table, BatchReview.__table__)
@@ -259,6 +264,34 @@ class ClosureRules:
 
     # ------------------------------------------------------------------ evaluation
 
+    async def evaluate_ended(self) -> list[str]:
+        """Evaluate every ended batch not evaluated yet (level-based: safe to repeat, and
+        across replicas, since a batch is evaluated once); the batch ids it evaluated."""
+        async with self._engine.connect() as conn:
+            pending = list(
+                (
+                    await conn.execute(
+                        select(_BATCHES.c.id)
+                        .where(
+                            _BATCHES.c.state.in_(FINAL),
+                            _BATCHES.c.ended_at.is_not(None),
+                            ~select(_REVIEWS.c.batch_id)
+                            .where(_REVIEWS.c.batch_id == _BATCHES.c.id)
+                            .exists(),
+                        )
+                        .order_by(_BATCHES.c.ended_at)
+                    )
+                ).scalars()
+            )
+        done = []
+        for batch_id in pending:
+            try:
+                await self.evaluate_batch(batch_id)
+            except AlreadyEvaluated:  # another replica was quicker
+                continue
+            done.append(batch_id)
+        return done
+
     async def evaluate_batch(self, batch_id: str) -> Evaluation:
         """Decide the batch's open exceptions with the rules effective at its end, once."""
         async with self._engine.connect() as conn:
@@ -409,3 +442,13 @@ async def _recovered_at(conn: AsyncConnection, x: ReviewException) -> datetime |
         .limit(1)
     )
     return None if ts is None else datetime.fromisoformat(ts)
+
+
+async def follow_batch_ends(rules: ClosureRules, interval: float) -> None:
+    """Evaluate the closure rules of batches as they end, every ``interval`` seconds."""
+    while True:
+        try:
+            await rules.evaluate_ended()
+        except Exception as exc:  # a database hiccup: try again at the next interval
+            log.warning("closure rule evaluation failed: %s", exc)
+        await asyncio.sleep(interval)

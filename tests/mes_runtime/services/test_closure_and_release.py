@@ -5,6 +5,8 @@ rule does nothing; a rule changed after the batch ended does not re-decide it.""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +30,7 @@ from mes_runtime.services.closure import (
     BatchNotEnded,
     ClosureRules,
     RuleConflict,
+    follow_batch_ends,
 )
 from mes_runtime.services.release import (
     AlreadyDecided,
@@ -212,3 +215,24 @@ async def test_a_stopped_batch_is_not_released_but_may_be_rejected(plant: Plant)
     decision = (await plant.releases.view("B-1")).decision
     assert decision is not None
     assert decision["decision"] == "rejected"
+
+
+async def test_ended_batches_are_evaluated_as_they_end_once(plant: Plant) -> None:
+    await plant.effective_rule(RULE, at=utcnow() - timedelta(hours=1))
+    await add_batch(plant.sessions, "B-2")  # still running: not evaluated
+    minor = await plant.excursion(severity=Severity.MINOR)
+    follower = asyncio.create_task(follow_batch_ends(plant.rules, interval=0.05))
+    try:
+        assert await plant.rules.evaluate_ended() == []
+        await plant.end_batch()
+        async with asyncio.timeout(30):
+            while (await plant.review.get(minor)).status is ExceptionStatus.OPEN:
+                await asyncio.sleep(0.05)
+    finally:
+        follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follower
+
+    assert (await plant.releases.view("B-1")).evaluated
+    assert not (await plant.releases.view("B-2")).evaluated
+    assert await plant.rules.evaluate_ended() == []
