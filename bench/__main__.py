@@ -28,6 +28,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "journal-append": ("bench.journal_append", "hash-chained journal appends/s"),
     "journal-verify": ("bench.journal_verify", "journal verification, entries/s"),
     "command": ("bench.command_roundtrip", "phase command round trip on loopback"),
+    "review-rules": (
+        "bench.review_rules",
+        "review by exception: auto-closure decisions/s, out-of-trend points/s",
+    ),
     "login-load": ("bench.login_load", "/healthz latency while clients hammer the login"),
     "metrics": ("bench.metrics_overhead", "ingestion and command round trip, metrics on vs off"),
     "operator": (
