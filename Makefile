@@ -24,7 +24,7 @@ help: ## Show this help.
 .PHONY: setup
 setup: $(STAMP) ## Install everything (Python deps via uv, PostgreSQL, Chromium). Idempotent.
 
-$(STAMP): pyproject.toml uv.lock hack/setup.sh
+$(STAMP): pyproject.toml uv.lock hack/setup.sh holon_testing/pea_node/package-lock.json
 	@bash hack/setup.sh
 	@mkdir -p $(dir $@) && touch $@
 

@@ -27,12 +27,20 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "ingest": ("bench.ingest", "OPC UA process values -> batch storage, values/s and lag"),
     "journal-append": ("bench.journal_append", "hash-chained journal appends/s"),
     "journal-verify": ("bench.journal_verify", "journal verification, entries/s"),
+    "manifest-import": (
+        "bench.manifest_import",
+        "vendor MTP manifest import (>= 150 items, >= 10 services) vs the XML parse alone",
+    ),
     "command": ("bench.command_roundtrip", "phase command round trip on loopback"),
     "review-rules": (
         "bench.review_rules",
         "review by exception: auto-closure decisions/s, out-of-trend points/s",
     ),
     "login-load": ("bench.login_load", "/healthz latency while clients hammer the login"),
+    "handover": (
+        "bench.handover",
+        "two replicas on PostgreSQL: take-over gaps, command round trip via the non-owner",
+    ),
     "metrics": ("bench.metrics_overhead", "ingestion and command round trip, metrics on vs off"),
     "operator": (
         "bench.operator",

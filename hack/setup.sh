@@ -25,6 +25,8 @@ command -v iptables >/dev/null 2>&1 || need+=(iptables)
 command -v conntrack >/dev/null 2>&1 || need+=(conntrack)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)  # promtool: make chart-check
+command -v node >/dev/null 2>&1 || need+=(nodejs)  # the node-opcua test PEA (second stack)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     step "apt-get install ${need[*]} (Debian packages)"
@@ -36,6 +38,9 @@ if [ ${#need[@]} -gt 0 ]; then
     exit 1
   fi
 fi
+step "node-opcua test PEA (holon_testing/pea_node) from its package-lock.json"
+npm ci --prefix holon_testing/pea_node --no-audit --no-fund --loglevel=error
+
 # The local Kubernetes cluster (make cluster, e2e tests) is built from Go modules and needs
 # Go >= 1.26 (Debian's golang is older; the machine image provides it).
 if ! command -v go >/dev/null 2>&1; then

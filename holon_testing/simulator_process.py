@@ -21,7 +21,7 @@ import pytest
 
 from mes_runtime.mtp.manifest import ModuleManifest, load_manifest
 
-__all__ = ["SimulatedModule", "simulated_module"]
+__all__ = ["SimulatedModule", "simulated_module", "stop_process"]
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -69,7 +69,8 @@ def _announced(
     pytest.fail(f"simulator did not announce {module}:\n{log.read_text(errors='replace')}")
 
 
-def _stop(proc: subprocess.Popen[str]) -> None:
+def stop_process(proc: subprocess.Popen[str]) -> None:
+    """Terminate (then kill) a test subprocess and close its stdout pipe."""
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -97,4 +98,4 @@ def simulated_module(
         }
     finally:
         for proc in procs.values():
-            _stop(proc)
+            stop_process(proc)

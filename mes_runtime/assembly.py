@@ -5,11 +5,12 @@ this is the one place that knows which concrete edges the engine runs on. Regist
 equipment is read from the database at start-up and supervised over OPC UA; equipment
 imported later (``POST /api/v1/equipment``) is added live through :class:`EquipmentRegistry`.
 
-Resume on start: before the app serves, every batch left running in the database (by this
-runtime's previous process, killed or stopped) is claimed with a new fencing epoch, rebuilt
-from its persisted execution state and reconciled with its equipment by the engine
-(:meth:`BatchEngine.resume`); each module it uses gets a bounded wait to connect first.
-At shutdown the leases are released.
+Batches outlive this process: :class:`~mes_runtime.services.ownership.BatchOwnership` keeps
+the leases of the batches it runs, takes over those whose owner died or handed them over
+(resumed from their persisted state, reconciled with their equipment), and applies the
+commands other replicas queued for them; :class:`~mes_runtime.services.commands.
+BatchCommands` sends a command to wherever its batch runs. At shutdown the engine finishes
+its step first, then the leases are released so that a peer takes over at once.
 
 Review by exception: every few seconds, batches that have ended are decided by the
 auto-closure rules effective when they ended (once per batch, whichever replica is first).
@@ -28,20 +29,22 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mes_runtime.db.doorbell import Doorbell
 from mes_runtime.db.models import Equipment
 from mes_runtime.domain.capabilities import Capabilities
-from mes_runtime.domain.control_recipe import ControlRecipe
+from mes_runtime.ebr.inbox import CommandInbox
 from mes_runtime.ebr.recorder import SqlBatchRecorder
 from mes_runtime.engine.batch import BatchEngine
-from mes_runtime.engine.plan import restore_tree
 from mes_runtime.engine.ports import EquipmentPort
 from mes_runtime.mtp.capabilities import capabilities_of
 from mes_runtime.mtp.equipment import MtpEquipment
-from mes_runtime.mtp.errors import EquipmentUnavailable
 from mes_runtime.mtp.manifest import ModuleManifest, load_manifest
 from mes_runtime.observability.metrics import MeteredEquipment, RuntimeMetrics
 from mes_runtime.services.batches import BatchService
 from mes_runtime.services.closure import ClosureRules, follow_batch_ends
+from mes_runtime.services.commands import BatchCommands
+from mes_runtime.services.ownership import RESUME_CONNECT_SECONDS, BatchOwnership
+from mes_runtime.settings import Settings
 
 __all__ = ["EquipmentRegistry", "batch_runtime"]
 
@@ -66,6 +69,10 @@ class EquipmentRegistry:
         """Whether this replica has a live session to module ``name`` now."""
         return name in self._offers and self._equipment.is_connected(name)
 
+    def connection_problem(self, name: str) -> str:
+        """Why module ``name`` is not connected now, naming missing nodes ("" if it is)."""
+        return self._equipment.connection_problem(name) if name in self._offers else ""
+
     def modules(self) -> dict[str, bool]:
         """Every supervised module and whether it is connected now."""
         return {n: self._equipment.is_connected(n) for n in list(self._offers)}
@@ -79,45 +86,6 @@ class EquipmentRegistry:
 REGISTRATION_SYNC_SECONDS = 5.0
 # how long an ended batch waits, at most, for its auto-closure rules to decide
 REVIEW_SYNC_SECONDS = 2.0
-# how long a resuming batch waits for each of its modules to connect before its phases
-# there are held (a Restart continues them once the module is back)
-RESUME_CONNECT_SECONDS = 15.0
-
-
-async def resume_batches(
-    recorder: SqlBatchRecorder,
-    engine: BatchEngine,
-    equipment: MtpEquipment,
-    *,
-    connect_timeout: float = RESUME_CONNECT_SECONDS,
-) -> list[str]:
-    """Claim and resume every batch a previous process left running; returns their ids."""
-    resumed = []
-    for claimed in await recorder.claim_active():
-        control = ControlRecipe.from_dict(claimed.control_recipe)
-        tree = restore_tree(control, claimed.elements, claimed.graph)
-        for name in sorted(set(tree.bindings.values())):
-            try:
-                async with asyncio.timeout(connect_timeout):
-                    await equipment.wait_connected(name)
-            except (TimeoutError, EquipmentUnavailable) as exc:  # the engine holds its phases
-                log.warning("resuming %s: %s is not connected: %r", claimed.batch_id, name, exc)
-        log.info(
-            "resuming batch %s (epoch %d; previous owner %s, %.1f s ago)",
-            claimed.batch_id,
-            claimed.epoch,
-            claimed.previous_owner,
-            claimed.gap_seconds,
-        )
-        await engine.resume(
-            tree,
-            owner=recorder.owner,
-            previous_owner=claimed.previous_owner,
-            gap_seconds=claimed.gap_seconds,
-            epoch=claimed.epoch,
-        )
-        resumed.append(claimed.batch_id)
-    return resumed
 
 
 async def _follow_registrations(
@@ -128,10 +96,16 @@ async def _follow_registrations(
     while True:
         await asyncio.sleep(interval)
         try:
-            for manifest in await _registered(sessions):
-                registry.add(manifest)
+            await _load_registrations(sessions, registry)
         except Exception as exc:  # a database hiccup: try again at the next interval
             log.warning("equipment registry sync failed: %s", exc)
+
+
+async def _load_registrations(
+    sessions: async_sessionmaker[AsyncSession], registry: EquipmentRegistry
+) -> None:
+    for manifest in await _registered(sessions):
+        registry.add(manifest)
 
 
 async def _registered(sessions: async_sessionmaker[AsyncSession]) -> list[ModuleManifest]:
@@ -152,12 +126,14 @@ async def batch_runtime(app: FastAPI) -> AsyncIterator[None]:
     equipment = MtpEquipment()
     registry = EquipmentRegistry(equipment)
     try:
-        for manifest in await _registered(app.state.session_factory):
-            registry.add(manifest)
+        await _load_registrations(app.state.session_factory, registry)
     except Exception as exc:  # database not migrated yet: /readyz reports it
         log.warning("equipment registry not loaded: %s", exc)
     metrics: RuntimeMetrics | None = app.state.metrics
     port: EquipmentPort = equipment if metrics is None else MeteredEquipment(equipment, metrics)
+    settings: Settings = app.state.settings
+    records: SqlBatchRecorder = app.state.batch_records
+    bell: Doorbell = app.state.doorbell
     async with (
         equipment,
         BatchEngine(equipment=port, recorder=app.state.recorder) as engine,
@@ -174,10 +150,25 @@ async def batch_runtime(app: FastAPI) -> AsyncIterator[None]:
             sessions=app.state.session_factory,
             available=registry.connected,
         )
-        try:
-            await resume_batches(app.state.recorder, engine, equipment)
-        except Exception as exc:  # database not ready (/readyz says so): nothing to resume
-            log.warning("resuming running batches failed: %r", exc)
+        inbox = CommandInbox(app.state.engine)
+        app.state.batch_commands = BatchCommands(
+            engine=engine,
+            inbox=inbox,
+            bell=bell,
+            sessions=app.state.session_factory,
+            wait_seconds=2 * settings.lease_seconds + RESUME_CONNECT_SECONDS,
+        )
+        ownership = BatchOwnership(
+            recorder=records,
+            engine=engine,
+            equipment=equipment,
+            inbox=inbox,
+            bell=bell,
+            lease_seconds=settings.lease_seconds,
+            single_process=app.state.engine.dialect.name == "sqlite",
+            may_claim=lambda: not app.state.drain.draining,
+            know_equipment=lambda: _load_registrations(app.state.session_factory, registry),
+        )
         follow = asyncio.create_task(
             _follow_registrations(app.state.session_factory, registry, REGISTRATION_SYNC_SECONDS),
             name="equipment registry sync",
@@ -190,13 +181,14 @@ async def batch_runtime(app: FastAPI) -> AsyncIterator[None]:
             name="closure rules at batch end",
         )
         try:
-            yield
+            async with ownership:
+                yield
         finally:
             for task in (follow, review):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-    try:
-        await app.state.recorder.release()
-    except Exception as exc:  # the next owner claims them anyway (a new epoch)
+    try:  # the engine has finished its last step: peers take over now
+        await ownership.hand_over()
+    except Exception as exc:  # the next owner claims them anyway, once the leases expire
         log.warning("releasing batch leases failed: %s", exc)

@@ -17,6 +17,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("mes_runtime.server", "run the API and operator UI (migrates the database first)"),
     "simulate": ("mes_runtime.simulator.cli", "serve simulated MTP modules over OPC UA"),
     "create-admin": ("mes_runtime.auth.cli", "create the first admin user (prints its password)"),
+    "create-user": (
+        "mes_runtime.auth.create_user_cli",
+        "enrol a user with any roles (prints a one-time password set-up token)",
+    ),
     "db": ("mes_runtime.db.cli", "database migrations: upgrade, current, heads"),
 }
 

@@ -3,9 +3,10 @@
 1. the equipment simulator (``mes-runtime simulate``) serves three MTP modules over OPC UA;
 2. the runtime (``mes-runtime serve``) starts on a fresh SQLite database;
 3. ``mes-runtime create-admin`` creates the admin with a random password (printed once);
-4. the admin creates an operator and a QA user (random passwords), imports each module's
-   published MTP manifest, and imports the template library; QA approves the demo recipe
-   with an electronic signature (password re-entered);
+4. ``mes-runtime create-user`` enrols an operator and a QA user, each of whom sets their
+   own password with the one-time set-up token printed for them; the admin imports each
+   module's published MTP manifest and the template library; QA approves the demo recipe
+   with an electronic signature (password re-entered, meaning "approved");
 5. the operator starts the demo batch; every element state change is printed as it happens;
 6. QA verifies the journal's hash chain and the result is printed.
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -168,6 +170,37 @@ class Demo:
         print(f"      admin password (shown once): {password}", flush=True)
         return password
 
+    def enrol(self, username: str, role: str) -> str:
+        """Enrol a user (``mes-runtime create-user``: the admin grants only roles it holds)
+        and, as that user, set their own password with the one-time set-up token."""
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mes_runtime",
+                "create-user",
+                "--username",
+                username,
+                "--full-name",
+                f"Demo {username.capitalize()}",
+                "--role",
+                role,
+            ],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        token = result.stdout.strip().splitlines()[-1]
+        password = secrets.token_urlsafe(24)
+        _ok(
+            self.http.post(
+                "/api/v1/auth/password/setup",
+                json={"username": username, "setup_token": token, "new_password": password},
+            )
+        )
+        return password
+
     def login(self, username: str, password: str) -> dict[str, str]:
         response = self.http.post(
             "/api/v1/auth/token", json={"username": username, "password": password}
@@ -180,11 +213,7 @@ class Demo:
         admin = self.login("admin", admin_password)
         people: dict[str, Any] = {}
         for username, role in (("operator", "operator"), ("qa", "qa")):
-            response = self.http.post(
-                "/api/v1/users", json={"username": username, "roles": [role]}, headers=admin
-            )
-            _ok(response)
-            password = response.json()["password"]
+            password = self.enrol(username, role)
             people[username] = {"password": password, "headers": self.login(username, password)}
             print(f"      user {username:<8} role {role:<8} password {password}", flush=True)
         for name, path in sorted(manifests.items()):

@@ -93,6 +93,39 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = Field(
         default=8 * 3600, gt=0, description="Lifetime of an API bearer token (a shift)."
     )
+    password_max_age_days: int = Field(
+        default=0,
+        ge=0,
+        le=3650,
+        description=(
+            "Days a password may be used before its user must change it; 0: no expiry "
+            "(NIST SP 800-63B advises none; set it where a plant's policy demands one)."
+        ),
+    )
+    setup_token_ttl_seconds: int = Field(
+        default=72 * 3600,
+        gt=0,
+        le=30 * 24 * 3600,
+        description="Lifetime of a new user's one-time password set-up token.",
+    )
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description=(
+            "Consecutive failed authentications (login, password change, signature) after "
+            "which an account is locked."
+        ),
+    )
+    login_lockout_seconds: int = Field(
+        default=60,
+        ge=1,
+        le=24 * 3600,
+        description="First lock's length; it doubles with every further failure.",
+    )
+    login_lockout_max_seconds: int = Field(
+        default=3600, ge=1, le=7 * 24 * 3600, description="The longest lock."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = Field(
         default="json",
@@ -125,6 +158,17 @@ class Settings(BaseSettings):
             "On SIGTERM/SIGINT, keep serving this long with /readyz failing and every "
             "response saying `Connection: close`, so load balancers (kube-proxy) stop "
             "routing here before the server stops accepting connections."
+        ),
+    )
+    lease_seconds: float = Field(
+        default=5,
+        ge=1,
+        le=300,
+        description=(
+            "How long a replica's claim on a running batch lasts without renewal (renewed "
+            "every fifth of it). A peer takes over a batch whose owner died once its lease "
+            "has expired (at most this plus a second); a replica that shuts down releases "
+            "its leases at once. Equipment keeps running its services meanwhile (MTP)."
         ),
     )
     shutdown_timeout_seconds: int = Field(

@@ -88,8 +88,18 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         shutil.copyfile(template, path)
         yield f"sqlite+aiosqlite:///{path}"
         return
-    server: PgServer = request.getfixturevalue("pg_server")
-    template_name: str = request.getfixturevalue("pg_template")
+    yield from _pg_database(
+        request.getfixturevalue("pg_server"), request.getfixturevalue("pg_template")
+    )
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer, pg_template: str) -> Iterator[str]:
+    """URL of a fresh, migrated PostgreSQL database (multi-replica tests: PG only)."""
+    yield from _pg_database(pg_server, pg_template)
+
+
+def _pg_database(server: PgServer, template_name: str) -> Iterator[str]:
     name = f"t_{uuid.uuid4().hex[:16]}"
     server.admin(f"CREATE DATABASE {name} TEMPLATE {template_name}")
     try:

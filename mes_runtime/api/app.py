@@ -44,6 +44,7 @@ from mes_runtime.api.drain import CloseWhenDraining, Drain
 from mes_runtime.api.headers import SecurityHeaders
 from mes_runtime.api.limits import BodyLimit
 from mes_runtime.assembly import batch_runtime
+from mes_runtime.db.doorbell import doorbell_for
 from mes_runtime.db.engine import create_engine, session_factory
 from mes_runtime.db.models import User
 from mes_runtime.ebr.journal import Journal
@@ -89,7 +90,9 @@ def create_app(settings: Settings | None = None, *, drain: Drain | None = None) 
         )
         metrics = RuntimeMetrics() if settings.feature_metrics else None
         writer = Journal(engine) if metrics is None else MeteredJournal(engine, metrics=metrics)
-        recorder = SqlBatchRecorder(engine, writer)
+        recorder = SqlBatchRecorder(engine, writer, lease_seconds=settings.lease_seconds)
+        app.state.batch_records = recorder
+        app.state.doorbell = doorbell_for(engine, settings.database_url)
         app.state.settings = settings
         app.state.engine = engine
         app.state.session_factory = session_factory(engine)
@@ -102,7 +105,7 @@ def create_app(settings: Settings | None = None, *, drain: Drain | None = None) 
         except Exception as exc:  # not migrated yet: /readyz says so; do not crash liveness
             log.warning("database not ready at start-up: %s", exc)
         try:
-            async with batch_runtime(app), _metrics_endpoint(app, settings):
+            async with app.state.doorbell, batch_runtime(app), _metrics_endpoint(app, settings):
                 yield
         finally:
             # batch_runtime has stopped the engine and equipment; the database goes last

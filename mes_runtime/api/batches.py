@@ -19,8 +19,7 @@ from mes_runtime.api.deps import CurrentUser, SessionDep, require
 from mes_runtime.api.errors import api_error, conflict, forbidden, not_found, unprocessable
 from mes_runtime.api.schemas import INT32_MAX
 from mes_runtime.auth.permissions import Permission, has_permission
-from mes_runtime.db.models import Batch, BatchElement, BatchException, User
-from mes_runtime.domain.control_recipe import ControlRecipe
+from mes_runtime.db.models import Batch, BatchException, BatchRun, User
 from mes_runtime.domain.states import Command, ElementState
 from mes_runtime.engine.batch import BatchEngine
 from mes_runtime.engine.errors import (
@@ -29,8 +28,9 @@ from mes_runtime.engine.errors import (
     UnknownBatch,
     UnknownElement,
 )
-from mes_runtime.engine.plan import build_tree
-from mes_runtime.services.batches import BatchRequestError, BatchService, NewBatch
+from mes_runtime.kernel.clock import utcnow
+from mes_runtime.services.batches import FINAL_STATES, BatchRequestError, BatchService, NewBatch
+from mes_runtime.services.commands import BatchCommands, OwnerUnavailable, stored_batch
 
 __all__ = ["COMMAND_PERMISSIONS", "router"]
 
@@ -48,6 +48,7 @@ COMMAND_PERMISSIONS: dict[Command, Permission] = {
     Command.STOP: Permission.BATCH_STOP,
     Command.ABORT: Permission.BATCH_ABORT,
     Command.RESET: Permission.BATCH_RESET,
+    Command.COMPLETE: Permission.BATCH_COMPLETE,
 }
 
 
@@ -61,8 +62,14 @@ def _service(request: Request) -> BatchService:
     return service
 
 
+def _commands(request: Request) -> BatchCommands:
+    commands: BatchCommands = request.app.state.batch_commands
+    return commands
+
+
 EngineDep = Annotated[BatchEngine, Depends(_engine)]
 ServiceDep = Annotated[BatchService, Depends(_service)]
+CommandsDep = Annotated[BatchCommands, Depends(_commands)]
 
 
 class RecipeRef(BaseModel):
@@ -112,7 +119,9 @@ class ExceptionBrief(BaseModel):
 
 
 class BatchDetail(BatchSummary):
-    live: bool = Field(description="whether this runtime is executing the batch now")
+    live: bool = Field(
+        description="whether a runtime (any replica) holds the batch's lease and executes it now"
+    )
     bindings: dict[str, str]
     elements: list[ElementOut]
     values: list[ValueOut]
@@ -211,24 +220,39 @@ async def command_batch(
     session: SessionDep,
     engine: EngineDep,
     service: ServiceDep,
+    commands: CommandsDep,
 ) -> CommandOut:
     permission = COMMAND_PERMISSIONS[body.command]
     if not has_permission(user.roles, permission):
         raise forbidden(permission.value)
-    if await session.get(Batch, batch_id) is None:
+    row = await session.get(Batch, batch_id)
+    if row is None:
         raise not_found(("path", "batch_id"), f"no batch {batch_id!r}")
+    starts = (
+        body.command is Command.START
+        and body.path == "procedure"
+        and row.state == ElementState.IDLE.value
+        and batch_id not in engine.batch_ids()
+    )
+    await session.rollback()  # nothing held open while the command waits for its owner
     try:
-        if body.command is Command.START and body.path == "procedure":
+        if starts:  # an idle batch has no owner yet: whoever starts it owns it
             await service.start(batch_id, actor=user.username, reason=body.reason)
             state = engine.tree(batch_id).state
         else:
-            state = await engine.command(
+            state = await commands.send(
                 batch_id, body.path, body.command, actor=user.username, reason=body.reason
             )
-    except UnknownBatch as exc:
-        raise conflict(
-            ("path", "batch_id"), f"batch {batch_id!r} is not running in this runtime"
+    except OwnerUnavailable as exc:
+        raise api_error(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            ("path", "batch_id"),
+            str(exc),
+            "owner_unavailable",
+            headers={"Retry-After": "1"},
         ) from exc
+    except UnknownBatch as exc:
+        raise not_found(("path", "batch_id"), f"no batch {batch_id!r}") from exc
     except UnknownElement as exc:
         raise unprocessable(("body", "path"), str(exc)) from exc
     except CommandRejected as exc:
@@ -255,30 +279,27 @@ async def _detail(session: SessionDep, engine: BatchEngine, batch_id: str) -> di
         .scalars()
         .all()
     )
-    if batch_id in engine.batch_ids():
+    if batch_id in engine.batch_ids():  # executed here: the engine's view
         snapshot = engine.snapshot(batch_id)
-        state, elements, values, live = (
-            snapshot["state"],
-            snapshot["elements"],
-            snapshot["values"],
-            True,
-        )
-    else:
-        tree = build_tree(ControlRecipe.from_dict(row.control_recipe))
-        stored = {
-            e.path: e.state
-            for e in (
-                await session.execute(select(BatchElement).where(BatchElement.batch_id == batch_id))
-            ).scalars()
-        }
-        for node in tree.root.walk():
-            node.state = ElementState(stored.get(node.path, ElementState.IDLE.value))
+        state, elements, values = snapshot["state"], snapshot["elements"], snapshot["values"]
+    else:  # executed elsewhere (or ended): the same view from what the owner committed
+        stored = await stored_batch(session, batch_id)
+        assert stored is not None
+        tree = stored.tree
         elements = tree.snapshot_elements()
-        for element in elements:  # a batch not live here accepts only Start (when idle)
-            element["allowed_commands"] = (
-                ["start"] if element["path"] == tree.root.path and row.state == "idle" else []
-            )
-        state, values, live = row.state, [], False
+        for element in elements:
+            node = tree.by_path[str(element["path"])]
+            element["allowed_commands"] = sorted(c.value for c in engine.allowed(tree, node))
+        state = row.state
+        values = engine.latest_values(row.bindings) if row.state != "idle" else []
+    run = await session.get(BatchRun, batch_id)
+    live = (
+        run is not None
+        and run.lease_until is not None
+        and run.lease_until > utcnow()
+        and state not in FINAL_STATES
+        and state != ElementState.IDLE.value
+    )
     return {
         **_summary(row, state),
         "live": live,

@@ -1,9 +1,11 @@
 """``/api/v1/closure-rules``: auto-closure rules as approved, versioned data.
 
 A supervisor drafts a rule version (who may import recipes may draft rules); QA approves
-it with an e-signature (never its author), makes it effective (the rule's previous version
-retires) and retires it. Only an effective version decides anything, and only for batches
-that end while it is effective.
+it with an e-signature (never its author; meaning ``approved``, over the record
+``closure_rule:<id>/<version>`` whose digest is the version's stored digest, the SHA-256
+of the rule's canonical JSON: what QA signs is what is evaluated), makes it effective (the
+rule's previous version retires) and retires it. Only an effective version decides
+anything, and only for batches that end while it is effective.
 """
 
 from __future__ import annotations
@@ -13,11 +15,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, status
 
-from mes_runtime.api.deps import ClosureRulesDep, JournalDep, SessionDep, require
+from mes_runtime.api.deps import (
+    AccountPolicyDep,
+    AlertDep,
+    ClosureRulesDep,
+    JournalDep,
+    SessionDep,
+    require,
+)
 from mes_runtime.api.errors import api_error, conflict, not_found
 from mes_runtime.api.schemas import SignatureIn, Version
-from mes_runtime.api.signing import signed
+from mes_runtime.api.signing import signed, signing_responses
 from mes_runtime.auth.permissions import Permission
+from mes_runtime.auth.signatures import SignatureMeaning
 from mes_runtime.db.models import User
 from mes_runtime.domain.exceptions import ClosureRule
 from mes_runtime.services.closure import RuleConflict, UnknownRule
@@ -59,7 +69,14 @@ async def draft_rule(rule: ClosureRule, user: Author, rules: ClosureRulesDep) ->
     return await _one(rules, rule.rule_id, rule.version)
 
 
-@router.post("/{rule_id}/{version}/approve")
+@router.post(
+    "/{rule_id}/{version}/approve",
+    responses=signing_responses(
+        forbidden="the author, an administrator, or a rejected signature",
+        conflict="not a draft",
+        meaning="a signature meaning other than approved",
+    ),
+)
 async def approve_rule(
     rule_id: str,
     version: Version,
@@ -67,12 +84,30 @@ async def approve_rule(
     user: Approver,
     session: SessionDep,
     journal: JournalDep,
+    policy: AccountPolicyDep,
+    alert: AlertDep,
     rules: ClosureRulesDep,
 ) -> dict[str, Any]:
-    await _one(rules, rule_id, version)
-    subject = f"closure_rule:{rule_id}/{version}"
+    row = await _one(rules, rule_id, version)
+    if row["created_by"] == user.username:  # before the signature, as for recipes
+        raise api_error(
+            status.HTTP_403_FORBIDDEN,
+            _VERSION,
+            "the author of a rule may not approve it (segregation of duties)",
+            "forbidden",
+        )
     signature = await signed(
-        session, journal, user, signature_in, subject=subject, loc=("body", "password")
+        session,
+        journal,
+        policy,
+        alert,
+        user,
+        signature_in,
+        action="approving a closure rule",
+        meaning=SignatureMeaning.APPROVED,
+        record=f"closure_rule:{rule_id}/{version}",
+        digest=f"sha256:{row['digest']}",
+        loc=("body",),
     )
     try:
         await rules.approve(rule_id, version, signature=signature)

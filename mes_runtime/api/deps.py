@@ -21,12 +21,15 @@ from mes_runtime.auth.permissions import Permission, has_permission
 from mes_runtime.auth.users import user_for_token
 from mes_runtime.db.models import User
 from mes_runtime.ebr.journal import Journal
+from mes_runtime.services.accounts import AccountPolicy, AlertHook
 from mes_runtime.services.closure import ClosureRules
 from mes_runtime.services.release import BatchReleases
 from mes_runtime.services.review import ExceptionReview
 from mes_runtime.settings import Settings
 
 __all__ = [
+    "AccountPolicyDep",
+    "AlertDep",
     "ClosureRulesDep",
     "CurrentUser",
     "EngineDep",
@@ -62,7 +65,23 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+def _account_policy(request: Request) -> AccountPolicy:
+    return AccountPolicy.from_settings(request.app.state.settings)
+
+
+def _alert(request: Request) -> AlertHook:
+    """The security alert hook: the runtime's metrics count failed authentications and
+    locks (the log warning comes from the accounts service)."""
+    metrics = getattr(request.app.state, "metrics", None)
+    if metrics is None:
+        return lambda via, locked: None
+    hook: AlertHook = lambda via, locked: metrics.auth_failed(via, locked=locked)  # noqa: E731
+    return hook
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
+AccountPolicyDep = Annotated[AccountPolicy, Depends(_account_policy)]
+AlertDep = Annotated[AlertHook, Depends(_alert)]
 EngineDep = Annotated[AsyncEngine, Depends(_engine)]
 JournalDep = Annotated[Journal, Depends(_journal)]
 SessionDep = Annotated[AsyncSession, Depends(_session)]

@@ -1,5 +1,11 @@
 """``/api/v1/exceptions``: review by exception — list exceptions, close them with QA's
-electronic signature (who, meaning, when) and a comment; both journalled."""
+electronic signature and a comment; both journalled.
+
+Closing is signed with the meaning ``approved`` (a ``rejected`` signature closes nothing:
+422 before any password is checked), over the record ``exception:<id>`` whose digest is
+the SHA-256 of the canonical JSON of what QA closes: the exception as listed here and the
+comment (:func:`~mes_runtime.auth.signatures.record_digest`).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +15,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from mes_runtime.api.deps import JournalDep, ReviewDep, SessionDep, require
+from mes_runtime.api.deps import (
+    AccountPolicyDep,
+    AlertDep,
+    JournalDep,
+    ReviewDep,
+    SessionDep,
+    require,
+)
 from mes_runtime.api.errors import conflict, not_found
 from mes_runtime.api.schemas import RowId, SignatureIn
-from mes_runtime.api.signing import signed
+from mes_runtime.api.signing import signed, signing_responses
 from mes_runtime.auth.permissions import Permission
+from mes_runtime.auth.signatures import SignatureMeaning, record_digest
 from mes_runtime.db.models import User
 from mes_runtime.domain.exceptions import (
     AutoClosure,
@@ -95,13 +109,23 @@ async def list_exceptions(
     return [ExceptionOut.of(x) for x in found]
 
 
-@router.post("/{exception_id}/close", response_model=ExceptionOut)
+@router.post(
+    "/{exception_id}/close",
+    response_model=ExceptionOut,
+    responses=signing_responses(
+        forbidden="an administrator, or a rejected signature",
+        conflict="closed already, or its batch is decided",
+        meaning="a signature meaning other than approved",
+    ),
+)
 async def close_exception(
     exception_id: RowId,
     body: CloseIn,
     user: Closer,
     session: SessionDep,
     journal: JournalDep,
+    policy: AccountPolicyDep,
+    alert: AlertDep,
     review: ReviewDep,
 ) -> ExceptionOut:
     try:
@@ -112,8 +136,19 @@ async def close_exception(
         raise conflict(
             ("path", "exception_id"), f"exception {exception_id} is already {current.status}"
         )
+    shown = ExceptionOut.of(current).model_dump(mode="json")
     signature = await signed(
-        session, journal, user, body.signature, subject=current.subject, batch_id=current.batch_id
+        session,
+        journal,
+        policy,
+        alert,
+        user,
+        body.signature,
+        action="closing an exception",
+        meaning=SignatureMeaning.APPROVED,
+        record=f"exception:{exception_id}",
+        digest=record_digest({"exception": shown, "comment": body.reason}),
+        batch_id=current.batch_id,
     )
     try:
         await review.close(exception_id, signature=signature, comment=body.reason)

@@ -3,7 +3,8 @@
 An import is validated twice: its shape by the pydantic model, then the whole recipe by
 ``mes_runtime.domain.validation.validate_recipe``; every problem comes back in one 422, each
 located at its element path. Imports are always drafts; approval is a QA electronic
-signature over the recipe's digest, and the author may not approve their own recipe.
+signature over the recipe's digest whose meaning decides (approved or rejected), and the
+author may not approve their own recipe.
 """
 
 from __future__ import annotations
@@ -17,16 +18,18 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from mes_runtime.api.auth import refused
 from mes_runtime.api.bodies import read_document
-from mes_runtime.api.deps import JournalDep, SessionDep, require
+from mes_runtime.api.deps import AccountPolicyDep, AlertDep, JournalDep, SessionDep, require
 from mes_runtime.api.errors import api_error, conflict, not_found, unprocessable_many
-from mes_runtime.api.schemas import SignatureIn, Version
-from mes_runtime.api.signing import signed
+from mes_runtime.api.schemas import SignatureIn, SignatureOut, Version
 from mes_runtime.auth.permissions import Permission
+from mes_runtime.auth.signatures import SignatureMeaning
 from mes_runtime.db.models import MasterRecipe as RecipeRow
 from mes_runtime.db.models import User
 from mes_runtime.domain.recipe import MasterRecipe
 from mes_runtime.kernel.clock import utcnow
+from mes_runtime.services.accounts import AuthRefused, sign_record
 
 __all__ = ["router"]
 
@@ -211,7 +214,19 @@ async def get_recipe(name: str, version: Version, _: Reader, session: SessionDep
     return RecipeOut.model_validate(await _get(session, name, version))
 
 
-@router.post("/{name}/{version}/approve", response_model=RecipeOut)
+class SignedRecipeOut(RecipeOut):
+    signature: SignatureOut
+
+
+@router.post(
+    "/{name}/{version}/approve",
+    response_model=SignedRecipeOut,
+    responses={
+        403: {"description": "the author, an administrator, or a rejected signature"},
+        409: {"description": "not a draft"},
+        429: {"description": "the signer's account is locked (see Retry-After)"},
+    },
+)
 async def approve_recipe(
     name: str,
     version: Version,
@@ -219,7 +234,11 @@ async def approve_recipe(
     user: Approver,
     session: SessionDep,
     journal: JournalDep,
-) -> RecipeOut:
+    policy: AccountPolicyDep,
+    alert: AlertDep,
+) -> SignedRecipeOut:
+    """QA's electronic signature over a draft: meaning ``approved`` approves it,
+    ``rejected`` rejects it (for good: a new version is needed)."""
     async with session.begin():
         row = await _get(session, name, version)
         if row.status != "draft":
@@ -233,41 +252,52 @@ async def approve_recipe(
             )
         recipe_id, digest = row.id, row.digest
     subject = f"recipe:{name}/{version}"
-    signature = await signed(
-        session, journal, user, signature_in, subject=subject, loc=("body", "password")
-    )
+    try:
+        signature = await sign_record(
+            session,
+            journal,
+            policy,
+            alert,
+            user=user,
+            password=signature_in.password,
+            meaning=signature_in.meaning,
+            record=subject,
+            record_digest=digest,
+        )
+    except AuthRefused as exc:
+        raise refused(exc, ("body", "password"), "signature") from None
+    approved = signature.meaning is SignatureMeaning.APPROVED
+    new_status = "approved" if approved else "rejected"
 
-    async def _approve(conn: AsyncConnection) -> None:
+    async def _decide(conn: AsyncConnection) -> None:
         result = await conn.execute(
             update(_RECIPES)
             .where(_RECIPES.c.id == recipe_id, _RECIPES.c.status == "draft")
             .values(
-                status="approved", approved_by=signature.username, approved_at=signature.signed_at
+                status=new_status,
+                approved_by=signature.username if approved else None,
+                approved_at=signature.signed_at if approved else None,
             )
         )
         if result.rowcount != 1:
             raise _NotDraft
 
+    manifest = signature.manifest()
     try:
         await journal.append(
             actor=user.username,
-            action="recipe.approved",
+            action=f"recipe.{new_status}",
             subject=subject,
             old_value={"status": "draft"},
-            new_value={
-                "status": "approved",
-                "digest": digest,
-                "signature": {
-                    "meaning": signature.meaning,
-                    "signed_at": signature.signed_at.isoformat(),
-                },
-            },
-            alongside=_approve,
+            new_value={"status": new_status, "digest": digest, "signature": manifest},
+            alongside=_decide,
         )
     except _NotDraft:
         raise conflict(
-            ("path", "version"), f"recipe {name}/{version} was approved meanwhile"
+            ("path", "version"), f"recipe {name}/{version} was decided meanwhile"
         ) from None
     async with session.begin():
         await session.refresh(row)
-    return RecipeOut.model_validate(row)
+    return SignedRecipeOut(
+        **RecipeOut.model_validate(row).model_dump(), signature=SignatureOut(**manifest)
+    )

@@ -5,6 +5,12 @@ decided and what people closed; ``POST .../evaluate`` runs the closure rules onc
 has ended (release does it too, if nothing has yet); ``POST .../decision`` releases or
 rejects the batch with QA's e-signature — release is refused (409, naming them) while any
 exception is open, and a decided batch is locked.
+
+A release is signed with the meaning ``approved``, a rejection with ``rejected`` (any other
+pairing is a 422 before a password is checked: "rejected" never releases). The signed
+record is ``batch:<id>``; its digest is the SHA-256 of the canonical JSON of the review QA
+decides on (as ``GET`` shows it at that moment), the decision and the comment
+(:func:`~mes_runtime.auth.signatures.record_digest`).
 """
 
 from __future__ import annotations
@@ -15,12 +21,20 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from mes_runtime.api.deps import JournalDep, ReleasesDep, SessionDep, require
+from mes_runtime.api.deps import (
+    AccountPolicyDep,
+    AlertDep,
+    JournalDep,
+    ReleasesDep,
+    SessionDep,
+    require,
+)
 from mes_runtime.api.errors import conflict, not_found
 from mes_runtime.api.exceptions import ExceptionOut
 from mes_runtime.api.schemas import SignatureIn
-from mes_runtime.api.signing import signed
+from mes_runtime.api.signing import signed, signing_responses
 from mes_runtime.auth.permissions import Permission
+from mes_runtime.auth.signatures import record_digest
 from mes_runtime.db.models import User
 from mes_runtime.services.closure import AlreadyEvaluated, BatchNotEnded
 from mes_runtime.services.release import (
@@ -105,18 +119,44 @@ async def evaluate(batch_id: str, _: Releaser, releases: ReleasesDep) -> Evaluat
     )
 
 
-@router.post("/{batch_id}/decision", response_model=ReviewOut)
+@router.post(
+    "/{batch_id}/decision",
+    response_model=ReviewOut,
+    responses=signing_responses(
+        forbidden="an administrator, or a rejected signature",
+        conflict="not ended, decided already, or exceptions are open",
+        meaning="a meaning that does not match the decision",
+    ),
+)
 async def decide(
     batch_id: str,
     body: DecisionIn,
     user: Releaser,
     session: SessionDep,
     journal: JournalDep,
+    policy: AccountPolicyDep,
+    alert: AlertDep,
     releases: ReleasesDep,
 ) -> ReviewOut:
-    await _view(releases, batch_id)  # 404 before asking for a signature
+    shown = await _view(releases, batch_id)  # 404 before asking for a signature
     signature = await signed(
-        session, journal, user, body.signature, subject=f"batch:{batch_id}", batch_id=batch_id
+        session,
+        journal,
+        policy,
+        alert,
+        user,
+        body.signature,
+        action=f"the decision {body.decision.value!r}",
+        meaning=body.decision.meaning,
+        record=f"batch:{batch_id}",
+        digest=record_digest(
+            {
+                "review": shown.model_dump(mode="json"),
+                "decision": body.decision.value,
+                "comment": body.comment,
+            }
+        ),
+        batch_id=batch_id,
     )
     try:
         await releases.decide(batch_id, body.decision, signature=signature, comment=body.comment)

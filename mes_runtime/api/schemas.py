@@ -8,7 +8,18 @@ from typing import Annotated
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["INT32_MAX", "INT64_MAX", "Page", "RowId", "SignatureIn", "UserOut", "Version"]
+from mes_runtime.auth.signatures import SignatureMeaning
+
+__all__ = [
+    "INT32_MAX",
+    "INT64_MAX",
+    "Page",
+    "RowId",
+    "SignatureIn",
+    "SignatureOut",
+    "UserOut",
+    "Version",
+]
 
 #: The largest values the database's INTEGER and BIGINT columns hold: a larger number in a
 #: request is a 422 naming the field, never an overflow inside the database driver (a 500).
@@ -25,18 +36,34 @@ class UserOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     username: str
+    full_name: str | None
     roles: list[str]
     active: bool
     created_at: datetime
+    password_changed_at: datetime | None
+    locked_until: datetime | None
 
 
 class SignatureIn(BaseModel):
-    """An electronic signature: the signer re-enters their password (Part 11 §11.200)."""
+    """An electronic signature: the signer re-enters their password (Part 11 §11.200) and
+    chooses what the signature means (§11.50): the meaning decides the outcome."""
+
+    model_config = ConfigDict(extra="forbid")
 
     password: str = Field(min_length=1, max_length=1024, description="signer's password")
-    meaning: str = Field(
-        default="approved", min_length=1, max_length=64, description="what the signature means"
-    )
+    meaning: SignatureMeaning = Field(description="what the signature means")
+
+
+class SignatureOut(BaseModel):
+    """A signature's manifestation: printed name, UTC time, meaning, the signed record's
+    digest."""
+
+    signer: str
+    printed_name: str
+    meaning: SignatureMeaning
+    signed_at: datetime
+    record: str
+    record_digest: str
 
 
 class Page(BaseModel):

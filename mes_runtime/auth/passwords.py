@@ -21,9 +21,13 @@ from typing import TypeVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from mes_runtime.auth.password_policy import MIN_LENGTH, password_problem
+from mes_runtime.settings import PLACEHOLDER_SECRETS
+
 __all__ = [
     "HASH_WORKERS",
     "MIN_PASSWORD_LENGTH",
+    "NO_PASSWORD",
     "dummy_verify",
     "generate_password",
     "hash_password",
@@ -33,7 +37,9 @@ __all__ = [
     "verify_password",
 ]
 
-MIN_PASSWORD_LENGTH = 12
+MIN_PASSWORD_LENGTH = MIN_LENGTH
+#: The hash of an account whose user has not set a password yet: it never verifies.
+NO_PASSWORD = "!"  # noqa: S105 - a marker that is no argon2 hash, not a secret
 _HASHER = PasswordHasher()
 _DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
 HASH_WORKERS = 2
@@ -71,12 +77,10 @@ def generate_password() -> str:
     return secrets.token_urlsafe(24)
 
 
-def validate_new_password(password: str) -> str | None:
-    """The problem with ``password`` as a new password, or None if acceptable."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        return f"must be at least {MIN_PASSWORD_LENGTH} characters"
-    from mes_runtime.settings import PLACEHOLDER_SECRETS
-
-    if password.strip().lower() in PLACEHOLDER_SECRETS:
+def validate_new_password(password: str, *, username: str | None = None) -> str | None:
+    """The problem with ``password`` as a new password, or None if acceptable
+    (:mod:`mes_runtime.auth.password_policy`: NIST SP 800-63B-4)."""
+    problem = password_problem(password, username=username)
+    if problem is None and password.strip().lower() in PLACEHOLDER_SECRETS:
         return "is a well-known placeholder"
-    return None
+    return problem

@@ -4,6 +4,11 @@ Segregation of duties (21 CFR Part 11 / Annex 11): an operator runs batches but 
 or release them; a supervisor may stop, abort and reset, and import recipes; QA approves
 recipes, closes exceptions and releases batches; an admin manages users and equipment but,
 by design, does not run or release batches. A person who needs two duties gets two roles.
+
+Administration and approval stay apart however roles are combined: nobody changes their own
+roles, nobody grants a role they do not hold themselves (so an administrator cannot make an
+accomplice, or a second account of their own, a QA approver), and nobody holding the admin
+role signs electronically, whatever else they hold (:func:`may_sign`).
 """
 
 from __future__ import annotations
@@ -11,7 +16,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
-__all__ = ["ROLE_PERMISSIONS", "Permission", "Role", "has_permission", "permissions_of"]
+__all__ = [
+    "NON_SIGNING_ROLES",
+    "ROLE_PERMISSIONS",
+    "Permission",
+    "Role",
+    "grant_problem",
+    "has_permission",
+    "may_sign",
+    "permissions_of",
+]
 
 
 class Role(StrEnum):
@@ -28,6 +42,7 @@ class Permission(StrEnum):
     BATCH_PAUSE = "batch.command.pause"
     BATCH_RESUME = "batch.command.resume"
     BATCH_HOLD = "batch.command.hold"
+    BATCH_COMPLETE = "batch.command.complete"  # end a continuous procedure's phase
     BATCH_RESTART = "batch.command.restart"
     BATCH_STOP = "batch.command.stop"
     BATCH_ABORT = "batch.command.abort"
@@ -48,7 +63,15 @@ class Permission(StrEnum):
 P = Permission
 _READ = frozenset({P.BATCH_READ, P.EXCEPTION_READ, P.RECIPE_READ, P.EQUIPMENT_READ, P.JOURNAL_READ})
 _OPERATE = frozenset(
-    {P.BATCH_CREATE, P.BATCH_START, P.BATCH_PAUSE, P.BATCH_RESUME, P.BATCH_HOLD, P.BATCH_RESTART}
+    {
+        P.BATCH_CREATE,
+        P.BATCH_START,
+        P.BATCH_PAUSE,
+        P.BATCH_RESUME,
+        P.BATCH_HOLD,
+        P.BATCH_RESTART,
+        P.BATCH_COMPLETE,
+    }
 )
 _SUPERVISE = frozenset({P.BATCH_STOP, P.BATCH_ABORT, P.BATCH_RESET, P.RECIPE_IMPORT})
 
@@ -73,3 +96,36 @@ def permissions_of(roles: Iterable[str]) -> frozenset[Permission]:
 
 def has_permission(roles: Iterable[str], permission: Permission) -> bool:
     return permission in permissions_of(roles)
+
+
+#: Roles whose holders never sign electronically (administration is not approval).
+NON_SIGNING_ROLES = frozenset({Role.ADMIN})
+
+
+def may_sign(roles: Iterable[str]) -> bool:
+    return not any(role in NON_SIGNING_ROLES for role in roles)
+
+
+def grant_problem(
+    *,
+    granter: str,
+    granter_roles: Iterable[str],
+    target: str | None,
+    old_roles: Iterable[str],
+    new_roles: Iterable[str],
+) -> str | None:
+    """Why ``granter`` may not change ``target``'s roles from ``old_roles`` to ``new_roles``,
+    or None (``target`` None: an account being created). Removing a role is always allowed
+    (from someone else); adding one needs it held."""
+    old, new = set(old_roles), set(new_roles)
+    if old == new:
+        return None
+    if granter == target:
+        return "nobody changes their own roles (segregation of duties)"
+    missing = sorted((new - old) - set(granter_roles))
+    if missing:
+        return (
+            f"you cannot grant {', '.join(missing)}: nobody grants a role they do not hold "
+            "(segregation of duties)"
+        )
+    return None

@@ -1,6 +1,11 @@
-"""Users, logins, tokens and e-signatures over an ``AsyncSession``.
+"""Users, logins, passwords, tokens and e-signatures over an ``AsyncSession``.
 
-The callers (API routes, the CLI) journal what happens; this module only decides and stores.
+The callers (``mes_runtime.services.accounts``, the CLI) journal what happens; this module
+only decides and stores. Passwords are the user's own: an account enrolled by an
+administrator has no password (:data:`NO_PASSWORD`) until its user sets one with the
+one-time set-up token; the administrator never chooses or sees it. Every failed
+authentication counts towards the account's lock (:class:`LockoutPolicy`), with an atomic
+``UPDATE ... RETURNING`` so that parallel guesses are all counted.
 """
 
 from __future__ import annotations
@@ -9,11 +14,16 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mes_runtime.auth.lockout import LockoutPolicy
+from mes_runtime.auth.password_policy import password_expired
 from mes_runtime.auth.passwords import (
+    NO_PASSWORD,
     dummy_verify,
     hash_password,
     needs_rehash,
@@ -21,27 +31,38 @@ from mes_runtime.auth.passwords import (
     validate_new_password,
     verify_password,
 )
-from mes_runtime.auth.permissions import Role
+from mes_runtime.auth.permissions import Role, may_sign
+from mes_runtime.auth.signatures import Signature, SignatureMeaning
 from mes_runtime.auth.tokens import new_token, token_digest
 from mes_runtime.db.models import ApiToken, User
 from mes_runtime.kernel.clock import utcnow
 
 __all__ = [
+    "RESERVED_USERNAMES",
     "USERNAME_PATTERN",
+    "Attempt",
     "InvalidUserData",
-    "Signature",
-    "SignatureRejected",
+    "Outcome",
+    "SetupTokenInvalid",
     "UserExists",
     "authenticate",
+    "check_password",
     "create_user",
+    "enroll_user",
     "get_user",
+    "issue_setup_token",
     "issue_token",
     "revoke_token",
+    "revoke_tokens",
+    "set_password",
+    "set_password_with_token",
+    "sign",
     "user_for_token",
-    "verify_signature",
 ]
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+#: Names the journal uses for actors that are not users.
+RESERVED_USERNAMES = frozenset({"anonymous", "system", "cli", "runtime", "engine"})
 
 
 class UserExists(Exception):
@@ -57,17 +78,27 @@ class InvalidUserData(ValueError):
         self.problem = problem
 
 
-class SignatureRejected(Exception):
-    """Re-authentication for an electronic signature failed."""
+class SetupTokenInvalid(Exception):
+    """The set-up token is unknown, used or expired (or the user does not exist)."""
+
+
+class Outcome(StrEnum):
+    OK = "ok"
+    FAILED = "failed"  # wrong password, unknown or inactive user, no password set yet
+    LOCKED = "locked"  # the account is locked: the password was not even checked
+    EXPIRED = "expired"  # right password, but older than the plant's maximum age
+    FORBIDDEN = "forbidden"  # a signature by someone whose roles may not sign
 
 
 @dataclass(frozen=True, slots=True)
-class Signature:
-    """An electronic signature's manifestation (Part 11 §11.50): who, what it means, when."""
+class Attempt:
+    """The result of one authentication: ``user`` is None when the name is unknown."""
 
-    username: str
-    meaning: str
-    signed_at: datetime
+    outcome: Outcome
+    user: User | None
+    failures: int = 0
+    locked_until: datetime | None = None
+    newly_locked: bool = False
 
 
 def _check_roles(roles: Iterable[str]) -> list[str]:
@@ -83,10 +114,51 @@ def _check_roles(roles: Iterable[str]) -> list[str]:
     return sorted(set(result))
 
 
+def _check_username(username: str) -> None:
+    if not USERNAME_PATTERN.match(username):
+        raise InvalidUserData(
+            "username", "2-64 characters: lower-case letters, digits, '.', '_' or '-'"
+        )
+    if username in RESERVED_USERNAMES:
+        raise InvalidUserData("username", f"{username!r} is reserved for the journal")
+
+
+def _check_password(password: str, username: str) -> None:
+    problem = validate_new_password(password, username=username)
+    if problem is not None:
+        raise InvalidUserData("password", problem)
+
+
 async def get_user(session: AsyncSession, username: str) -> User | None:
     return (
         await session.execute(select(User).where(User.username == username))
     ).scalar_one_or_none()
+
+
+async def _new_user(
+    session: AsyncSession,
+    *,
+    username: str,
+    password_hash: str,
+    roles: Iterable[str],
+    full_name: str | None,
+    now: datetime,
+) -> User:
+    checked_roles = _check_roles(roles)
+    if await get_user(session, username) is not None:
+        raise UserExists(f"user {username!r} already exists")
+    user = User(
+        username=username,
+        password_hash=password_hash,
+        roles=checked_roles,
+        active=True,
+        created_at=now,
+        full_name=full_name,
+        failed_attempts=0,
+    )
+    session.add(user)
+    await session.flush()
+    return user
 
 
 async def create_user(
@@ -95,42 +167,238 @@ async def create_user(
     username: str,
     password: str,
     roles: Iterable[str],
+    full_name: str | None = None,
     now: datetime | None = None,
 ) -> User:
-    """Add a user (flushed, not committed). Raises InvalidUserData or UserExists."""
-    if not USERNAME_PATTERN.match(username):
-        raise InvalidUserData(
-            "username", "2-64 characters: lower-case letters, digits, '.', '_' or '-'"
-        )
-    problem = validate_new_password(password)
-    if problem is not None:
-        raise InvalidUserData("password", problem)
-    checked_roles = _check_roles(roles)
-    if await get_user(session, username) is not None:
-        raise UserExists(f"user {username!r} already exists")
-    user = User(
+    """Add a user with a password they chose (the first admin, at the command line).
+    Flushed, not committed. Raises InvalidUserData or UserExists."""
+    _check_username(username)
+    _check_password(password, username)
+    now = now or utcnow()
+    user = await _new_user(
+        session,
         username=username,
         password_hash=await off_loop(hash_password, password),
-        roles=checked_roles,
-        active=True,
-        created_at=now or utcnow(),
+        roles=roles,
+        full_name=full_name,
+        now=now,
     )
-    session.add(user)
-    await session.flush()
+    user.password_changed_at = now
     return user
 
 
-async def authenticate(session: AsyncSession, username: str, password: str) -> User | None:
-    """The active user with these credentials, or None (without saying which part was wrong)."""
+async def enroll_user(
+    session: AsyncSession,
+    *,
+    username: str,
+    full_name: str,
+    roles: Iterable[str],
+    ttl_seconds: int,
+    now: datetime | None = None,
+) -> tuple[User, str, datetime]:
+    """Add a user without a password and issue their one-time set-up token:
+    ``(user, token, expires_at)``. Only the token's digest is stored."""
+    _check_username(username)
+    if not full_name.strip():
+        raise InvalidUserData("full_name", "the printed name a signature shows is required")
+    now = now or utcnow()
+    user = await _new_user(
+        session,
+        username=username,
+        password_hash=NO_PASSWORD,
+        roles=roles,
+        full_name=full_name.strip(),
+        now=now,
+    )
+    token, expires_at = await issue_setup_token(session, user, ttl_seconds=ttl_seconds, now=now)
+    return user, token, expires_at
+
+
+async def issue_setup_token(
+    session: AsyncSession, user: User, *, ttl_seconds: int, now: datetime | None = None
+) -> tuple[str, datetime]:
+    """A new one-time set-up token for ``user``; their password and bearer tokens stop
+    working at once (a password reset)."""
+    now = now or utcnow()
+    token, digest = new_token()
+    user.password_hash = NO_PASSWORD
+    user.setup_token_sha256 = digest
+    user.setup_expires_at = now + timedelta(seconds=ttl_seconds)
+    await revoke_tokens(session, user)
+    await session.flush()
+    return token, user.setup_expires_at
+
+
+async def set_password(
+    session: AsyncSession, user: User, new_password: str, *, now: datetime | None = None
+) -> None:
+    """Store ``user``'s new password (checked against the policy); every bearer token of
+    theirs is revoked, and any set-up token and lock are cleared."""
+    _check_password(new_password, user.username)
+    user.password_hash = await off_loop(hash_password, new_password)
+    user.password_changed_at = now or utcnow()
+    user.setup_token_sha256 = None
+    user.setup_expires_at = None
+    user.failed_attempts = 0
+    user.locked_until = None
+    await revoke_tokens(session, user)
+    await session.flush()
+
+
+async def set_password_with_token(
+    session: AsyncSession,
+    username: str,
+    token: str,
+    new_password: str,
+    *,
+    now: datetime | None = None,
+) -> User:
+    """The user's own first password (or the one after a reset), with the one-time token."""
+    now = now or utcnow()
+    user = await get_user(session, username)
+    if (
+        user is None
+        or not user.active
+        or user.setup_token_sha256 is None
+        or user.setup_token_sha256 != token_digest(token)
+        or user.setup_expires_at is None
+        or user.setup_expires_at <= now
+    ):
+        raise SetupTokenInvalid("the set-up token is unknown, used or expired")
+    await set_password(session, user, new_password, now=now)
+    return user
+
+
+async def _count_failure(
+    session: AsyncSession, user: User, policy: LockoutPolicy, now: datetime
+) -> Attempt:
+    failures = (
+        await session.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values(failed_attempts=User.failed_attempts + 1)
+            .returning(User.failed_attempts)
+        )
+    ).scalar_one()
+    lock = policy.lock_after(failures)
+    if lock is None:
+        return Attempt(Outcome.FAILED, user, failures=failures)
+    until = now + lock
+    await session.execute(update(User).where(User.id == user.id).values(locked_until=until))
+    return Attempt(Outcome.LOCKED, user, failures=failures, locked_until=until, newly_locked=True)
+
+
+async def check_password(
+    session: AsyncSession,
+    user: User,
+    password: str,
+    *,
+    policy: LockoutPolicy,
+    max_age_days: int = 0,
+    now: datetime | None = None,
+) -> Attempt:
+    """Whether ``password`` is ``user``'s, counting the failure or resetting the count.
+
+    A locked account is refused without checking the password; an account locked while
+    this check ran (parallel guesses) is refused even if the password was right.
+    """
+    now = now or utcnow()
+    if user.locked_until is not None and user.locked_until > now:
+        await off_loop(dummy_verify, password)
+        return Attempt(
+            Outcome.LOCKED, user, failures=user.failed_attempts, locked_until=user.locked_until
+        )
+    if user.password_hash == NO_PASSWORD:  # not set up yet: spend the time all the same
+        await off_loop(dummy_verify, password)
+        return await _count_failure(session, user, policy, now)
+    if not await off_loop(verify_password, user.password_hash, password) or not user.active:
+        return await _count_failure(session, user, policy, now)
+    cleared: CursorResult[Any] = await session.execute(  # type: ignore[assignment]
+        update(User)
+        .where(User.id == user.id)
+        .where((User.locked_until.is_(None)) | (User.locked_until <= now))
+        .values(failed_attempts=0, locked_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    if cleared.rowcount != 1:
+        await session.refresh(user)
+        return Attempt(
+            Outcome.LOCKED, user, failures=user.failed_attempts, locked_until=user.locked_until
+        )
+    if needs_rehash(user.password_hash):
+        user.password_hash = await off_loop(hash_password, password)
+    changed_at = user.password_changed_at or user.created_at
+    if password_expired(changed_at, now, max_age_days=max_age_days):
+        return Attempt(Outcome.EXPIRED, user)
+    return Attempt(Outcome.OK, user)
+
+
+async def authenticate(
+    session: AsyncSession,
+    username: str,
+    password: str,
+    *,
+    policy: LockoutPolicy | None = None,
+    max_age_days: int = 0,
+    now: datetime | None = None,
+) -> Attempt:
+    """One login attempt (see :func:`check_password`); never says which part was wrong."""
     user = await get_user(session, username)
     if user is None:
         await off_loop(dummy_verify, password)
-        return None
-    if not await off_loop(verify_password, user.password_hash, password) or not user.active:
-        return None
-    if needs_rehash(user.password_hash):
-        user.password_hash = await off_loop(hash_password, password)
-    return user
+        return Attempt(Outcome.FAILED, None)
+    return await check_password(
+        session,
+        user,
+        password,
+        policy=policy or LockoutPolicy(),
+        max_age_days=max_age_days,
+        now=now,
+    )
+
+
+async def sign(
+    session: AsyncSession,
+    user: User,
+    password: str,
+    meaning: SignatureMeaning,
+    *,
+    record: str,
+    record_digest: str,
+    policy: LockoutPolicy | None = None,
+    max_age_days: int = 0,
+    now: datetime | None = None,
+) -> tuple[Attempt, Signature | None]:
+    """Re-authenticate ``user`` for an electronic signature meaning ``meaning`` over the
+    record ``record`` whose digest is ``record_digest``.
+
+    The signature (its manifestation) comes back only when the outcome is OK; someone who
+    holds a role that may not sign is refused before their password is checked.
+    """
+    now = now or utcnow()
+    fresh = await session.get(User, user.id, populate_existing=True)
+    if fresh is None:
+        return Attempt(Outcome.FAILED, None), None
+    if not may_sign(fresh.roles):
+        return Attempt(Outcome.FORBIDDEN, fresh), None
+    attempt = await check_password(
+        session,
+        fresh,
+        password,
+        policy=policy or LockoutPolicy(),
+        max_age_days=max_age_days,
+        now=now,
+    )
+    if attempt.outcome is not Outcome.OK:
+        return attempt, None
+    return attempt, Signature(
+        username=fresh.username,
+        printed_name=fresh.full_name or fresh.username,
+        meaning=meaning,
+        signed_at=now,
+        record=record,
+        record_digest=record_digest,
+    )
 
 
 async def issue_token(
@@ -168,23 +436,6 @@ async def revoke_token(session: AsyncSession, token: str) -> None:
     await session.execute(delete(ApiToken).where(ApiToken.token_sha256 == token_digest(token)))
 
 
-async def verify_signature(
-    session: AsyncSession, user: User, password: str, meaning: str, *, now: datetime | None = None
-) -> Signature:
-    """Re-authenticate ``user`` for a signature meaning ``meaning`` (e.g. "approved").
-
-    Raises :class:`SignatureRejected` if the password is wrong or the user is inactive. The
-    caller journals the signed action together with the returned :class:`Signature`.
-    """
-    if not meaning.strip():
-        raise ValueError("a signature needs a meaning")
-    fresh = await session.get(User, user.id)
-    if (
-        fresh is None
-        or not fresh.active
-        or not await off_loop(verify_password, fresh.password_hash, password)
-    ):
-        raise SignatureRejected(
-            f"signature by {user.username!r} rejected: re-authentication failed"
-        )
-    return Signature(username=fresh.username, meaning=meaning, signed_at=now or utcnow())
+async def revoke_tokens(session: AsyncSession, user: User) -> None:
+    """Every bearer token of ``user`` stops working."""
+    await session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))

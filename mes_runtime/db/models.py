@@ -74,10 +74,20 @@ class User(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
+    #: argon2id hash; ``"!"`` (never verifies) until the user sets their own password
     password_hash: Mapped[str] = mapped_column(String(255))
     roles: Mapped[list[str]]
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    #: the printed name a signature manifests (Part 11 §11.50)
+    full_name: Mapped[str | None] = mapped_column(String(128))
+    password_changed_at: Mapped[datetime | None]
+    #: consecutive failed authentications (login, password change, signature)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None]
+    #: sha256 of the one-time set-up token the user sets their password with
+    setup_token_sha256: Mapped[str | None] = mapped_column(String(64))
+    setup_expires_at: Mapped[datetime | None]
 
 
 class ApiToken(Base):
@@ -95,7 +105,7 @@ class MasterRecipe(Base):
     __tablename__ = "master_recipes"
     __table_args__ = (
         UniqueConstraint("name", "version"),
-        CheckConstraint("status IN ('draft', 'approved')", name="status"),
+        CheckConstraint("status IN ('draft', 'approved', 'rejected')", name="status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -179,6 +189,38 @@ class BatchRun(Base):
     lease_until: Mapped[datetime | None]
     graph: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime]
+
+
+class BatchCommand(Base):
+    """A batch command queued by a replica that does not own the batch (the command inbox).
+
+    The owner takes it (``pending`` -> ``taken``, compare-and-set), applies it as if it had
+    been given there, and writes the answer (``done`` with the element's new state, or
+    ``refused`` with the error's kind and message); the replica that queued it waits for
+    that answer and gives the client the same response the owner would. A command nobody
+    took in time is ``expired`` by the replica that queued it (compare-and-set again, so it
+    is either executed or expired, never both).
+    """
+
+    __tablename__ = "batch_commands"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'taken', 'done', 'refused', 'expired')", name="status"
+        ),
+        Index(None, "status", "batch_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(String(512))
+    command: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime]
+    taken_by: Mapped[str | None] = mapped_column(String(255))
+    done_at: Mapped[datetime | None]
 
 
 class ProcessValue(Base):

@@ -45,11 +45,16 @@ class ProcessValueSpec(_Frozen):
 
 
 class Capability(_Frozen):
-    """One service procedure (e.g. ``Cultivate``/``FedBatch``) and its parameters."""
+    """One service procedure (e.g. ``Cultivate``/``FedBatch``) and its parameters.
+
+    ``self_completing`` is False for a continuous procedure (stirring, tempering,
+    holding): it stays in Execute until it is sent ``Complete`` (MTP ``IsSelfCompleting``).
+    """
 
     service: str
     procedure: str
     parameters: tuple[ParameterSpec, ...] = ()
+    self_completing: bool = True
 
     def parameter(self, name: str) -> ParameterSpec | None:
         """The parameter called ``name``, if any."""

@@ -69,6 +69,8 @@ class ControlPhase(_Frozen):
     procedure: str
     parameters: tuple[ResolvedParameter, ...] = ()
     monitor: tuple[MonitorLimit, ...] = ()
+    complete_after_seconds: float | None = None
+    complete_when: str | None = None
 
     def parameter_values(self) -> dict[str, float]:
         """Parameter name -> value, as written to the MTP service."""
@@ -320,4 +322,6 @@ def _resolve_phase(
         procedure=phase.procedure,
         parameters=tuple(parameters),
         monitor=phase.monitor,
+        complete_after_seconds=phase.complete_after_seconds,
+        complete_when=phase.complete_when,
     )

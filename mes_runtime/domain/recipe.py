@@ -169,6 +169,12 @@ class Phase(_Frozen):
     procedure: str
     parameters: dict[str, ParameterBinding] = Field(default_factory=dict)
     monitor: tuple[MonitorLimit, ...] = ()
+    # How a continuous procedure (MTP IsSelfCompleting false: stirring, tempering, holding)
+    # ends: the runtime sends Complete once it has executed this long, or once the condition
+    # holds (whichever comes first); an operator may also give Complete. A self-completing
+    # procedure ends by itself; these end it early.
+    complete_after_seconds: float | None = Field(None, gt=0, le=366 * 24 * 3600)
+    complete_when: str | None = Field(None, min_length=1, max_length=1000)
 
 
 class Operation(_Frozen):

@@ -64,6 +64,9 @@ class Command(StrEnum):
     STOP = "stop"
     ABORT = "abort"
     RESET = "reset"
+    # A running phase's continuous procedure is told to finish (MTP Complete); the phase
+    # stays Running until the service reports Completed. Not an ISA-88 state transition.
+    COMPLETE = "complete"
 
 
 _S = ElementState

@@ -264,6 +264,8 @@ class _Checker:
             self.parameter(
                 f"{path}/{name}", name, binding.formula, binding.value, binding.unit, capability
             )
+        if phase.complete_when is not None:
+            self.condition(f"{path}/complete_when", phase.complete_when)
         if requirement is None:
             return  # the unit itself is already reported; nothing to check against
         for limit in phase.monitor:

@@ -9,16 +9,21 @@ attempt did commit is recognised instead of applied twice). Process values go in
 ``executemany`` round trip; an exception row and its journal entry are written in one
 transaction, so there is never an exception the journal does not know about.
 
-Ownership (``batch_runs``): :meth:`claim` takes a batch about to start, :meth:`claim_active`
-takes every batch left running at start-up (bumping each epoch), :meth:`release` gives the
-leases up at shutdown. One process owns everything today; the columns (owner, epoch,
-lease_until) are the ones multi-replica take-over needs.
+Ownership (``batch_runs``): a replica owns a batch through a lease (``lease_until``) and an
+epoch (the fencing token). :meth:`claim` takes a batch about to start; :meth:`renew` extends
+the leases this process holds (a lease lost to a newer epoch is reported, not renewed);
+:meth:`claim_orphans` takes running batches whose lease has expired or was released
+(``FOR UPDATE SKIP LOCKED`` on PostgreSQL: two replicas scanning at once never wait for each
+other, and each orphan goes to one of them); :meth:`claim_active` takes every running batch
+at the start of a single-process (SQLite) runtime; :meth:`release` gives the leases up at
+shutdown so that a peer takes over at once instead of waiting for expiry.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -62,8 +67,10 @@ class _AlreadyWritten(Exception):
 
 
 def default_owner() -> str:
-    """This process's owner name in ``batch_runs``: host (the Pod's name) and pid."""
-    return f"{socket.gethostname()}/{os.getpid()}"
+    """This process's owner name in ``batch_runs``: host (the Pod's name), pid and a random
+    tag (a restarted container has the same host name and often the same pid, but is not
+    the same owner: its predecessor's leases must expire or be released first)."""
+    return f"{socket.gethostname()}/{os.getpid()}/{secrets.token_hex(3)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +83,7 @@ class ClaimedBatch:
     graph: dict[str, Any]
     epoch: int
     previous_owner: str | None
-    gap_seconds: float  # since the previous owner's last write
+    gap_seconds: float  # since the previous owner was last heard of (write, renewal, release)
 
 
 @dataclass(slots=True)
@@ -166,7 +173,7 @@ class SqlBatchRecorder:
                 .values(updated_at=self._clock())
             )
             if result.rowcount != 1:
-                raise Fenced(f"batch {owned} has a newer owner than epoch {run.epoch}")
+                raise Fenced(owned, f"batch {owned} has a newer owner than epoch {run.epoch}")
 
         return check
 
@@ -213,11 +220,12 @@ class SqlBatchRecorder:
             )
         )
         if result.rowcount != 1:
-            raise Fenced(f"batch {batch_id} was claimed by another process meanwhile")
+            raise Fenced(batch_id, f"batch {batch_id} was claimed by another process meanwhile")
         return _Run(epoch=epoch + 1, version=version)
 
     async def claim_active(self) -> list[ClaimedBatch]:
-        """Claim every batch that started and has not ended (all of them: one owner)."""
+        """Claim every batch that started and has not ended, leased or not: only for a
+        runtime that is the one process on its database (SQLite), at start."""
         now = self._clock()
         claimed: list[ClaimedBatch] = []
         async with self._engine.connect() as conn:
@@ -272,17 +280,68 @@ class SqlBatchRecorder:
             gap_seconds=max(0.0, (now - last_write).total_seconds()),
         )
 
-    async def release(self) -> None:
-        """Give up the leases of every batch this process owns (shutdown), epoch-checked."""
+    async def claim_orphans(self) -> list[ClaimedBatch]:
+        """Claim running batches whose lease has expired or was released (take-over)."""
         now = self._clock()
-        runs, self._runs = self._runs, {}
+        query = (
+            select(_RUNS.c.batch_id)
+            .join(_BATCHES, _BATCHES.c.id == _RUNS.c.batch_id)
+            .where(
+                _BATCHES.c.state.not_in([*FINAL_BATCH_STATES, "idle"]),
+                (_RUNS.c.lease_until.is_(None)) | (_RUNS.c.lease_until <= now),
+                # its own lease lapsed (the database was away): renewed, not re-claimed
+                _RUNS.c.batch_id.not_in(list(self._runs)),
+            )
+            .order_by(_RUNS.c.updated_at)
+        )
+        if self._engine.dialect.name == "postgresql":
+            query = query.with_for_update(of=_RUNS, skip_locked=True)
+        claimed: list[ClaimedBatch] = []
+        async with self._engine.begin() as conn:
+            for batch_id in [str(i) for i in (await conn.execute(query)).scalars()]:
+                claimed.append(await self._claim_one(conn, batch_id, now))
+        return claimed
+
+    async def renew(self) -> list[str]:
+        """Extend the lease of every batch this process owns; returns the batches it lost
+        (another process claimed them: a newer epoch). Those are forgotten here."""
+        if not self._runs:
+            return []
+        now = self._clock()
+        lost: list[str] = []
+        async with self._engine.begin() as conn:
+            for batch_id, run in list(self._runs.items()):
+                result = await conn.execute(
+                    update(_RUNS)
+                    .where(_RUNS.c.batch_id == batch_id, _RUNS.c.epoch == run.epoch)
+                    .values(lease_until=now + self._lease, updated_at=now)
+                )
+                if result.rowcount != 1:
+                    lost.append(batch_id)
+        for batch_id in lost:
+            self._runs.pop(batch_id, None)
+        return lost
+
+    def owned(self) -> list[str]:
+        """The batches this process holds a lease on."""
+        return list(self._runs)
+
+    async def release(self, batch_ids: Sequence[str] | None = None) -> list[str]:
+        """Give up the leases of the given batches (default: all, at shutdown), epoch-
+        checked; returns the batches released."""
+        now = self._clock()
+        chosen = (
+            list(self._runs) if batch_ids is None else [b for b in batch_ids if b in self._runs]
+        )
+        runs = {batch_id: self._runs.pop(batch_id) for batch_id in chosen}
         async with self._engine.begin() as conn:
             for batch_id, run in runs.items():
                 await conn.execute(
                     update(_RUNS)
                     .where(_RUNS.c.batch_id == batch_id, _RUNS.c.epoch == run.epoch)
-                    .values(lease_until=now)
+                    .values(lease_until=now, updated_at=now)
                 )
+        return chosen
 
     def epoch(self, batch_id: str) -> int | None:
         """This process's epoch for a batch it owns."""
@@ -294,7 +353,7 @@ class SqlBatchRecorder:
     async def change(self, change: StateChange) -> None:
         run = self._runs.get(change.batch_id)
         if run is None:
-            raise Fenced(f"batch {change.batch_id} is not owned by {self.owner}")
+            raise Fenced(change.batch_id, f"batch {change.batch_id} is not owned by {self.owner}")
         expected = run.version
         now = self._clock()
         element = change.element
@@ -327,7 +386,10 @@ class SqlBatchRecorder:
                     expected + 1,
                 ):
                     raise _AlreadyWritten
-                raise Fenced(f"batch {change.batch_id} has a newer owner than epoch {run.epoch}")
+                raise Fenced(
+                    change.batch_id,
+                    f"batch {change.batch_id} has a newer owner than epoch {run.epoch}",
+                )
             await conn.execute(
                 self._write_element,
                 {

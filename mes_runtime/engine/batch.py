@@ -41,12 +41,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
+from mes_runtime.domain.conditions import Condition, parse_condition
 from mes_runtime.domain.execution import GraphRun
 from mes_runtime.domain.states import (
     Command,
@@ -83,6 +85,7 @@ from mes_runtime.engine.ports import (
 from mes_runtime.engine.tree import BatchTree, Node
 from mes_runtime.kernel.clock import utcnow
 from mes_runtime.kernel.codes import ServiceCommand, ServiceState
+from mes_runtime.kernel.tasks import cancel_and_wait
 
 __all__ = ["BatchEngine"]
 
@@ -97,6 +100,7 @@ PHASE_COMMANDS: Mapping[Command, ServiceCommand] = {
     Command.RESTART: ServiceCommand.UNHOLD,
     Command.STOP: ServiceCommand.STOP,
     Command.ABORT: ServiceCommand.ABORT,
+    Command.COMPLETE: ServiceCommand.COMPLETE,
 }
 
 # Service states that end a procedure run, and the phase command that leads there.
@@ -119,6 +123,13 @@ _ENDING_STATE: Mapping[Command, ElementState] = {
 }
 
 _MAX_EVENTS_PER_DRAIN = 5000
+_COMPLETE_CHECK_SECONDS = 0.5
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(text: str) -> Condition:
+    return parse_condition(text)
+
 
 _SETTLING = frozenset({ElementState.STOPPING, ElementState.ABORTING, *_SETTLED_WHEN})
 
@@ -130,6 +141,7 @@ class _Timing:
     retry_first: float = 0.05  # first back-off of a failed write
     retry_max: float = 2.0  # longest back-off
     retry_for: float = 600.0  # give up (and log an error) after this many seconds
+    stop_grace: float = 5.0  # at shutdown, how long the step in flight may take to finish
 
 
 class BatchEngine:
@@ -169,16 +181,27 @@ class BatchEngine:
         self._tasks = [
             asyncio.create_task(self._pump(), name="batch-engine-pump"),
             asyncio.create_task(self._flusher(), name="batch-engine-flush"),
+            asyncio.create_task(self._completer(), name="batch-engine-complete"),
         ]
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        # the step in flight (an event being handled, a command) finishes and is stored
+        # first: the lock is taken before the tasks are cancelled, so a hand-over does not
+        # leave half a step for the next owner to reconcile - unless the step is stuck
+        # (storage down, retrying): then it is cancelled after a grace period, and the
+        # next owner reconciles from what was stored (that is what resume is for)
+        locked = False
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._timing.stop_grace):
+                await self._lock.acquire()
+                locked = True
+        try:
+            await cancel_and_wait(self._tasks)
+            self._tasks = []
+        finally:
+            if locked:
+                self._lock.release()
         await self._flush()
 
     # -- queries -----------------------------------------------------------------------
@@ -199,7 +222,13 @@ class BatchEngine:
         for row in elements:
             node = tree.by_path[str(row["path"])]
             row["allowed_commands"] = sorted(c.value for c in self.allowed(tree, node))
-        values = [
+        values = self.latest_values(tree.bindings)
+        return {"id": batch_id, "state": tree.state.value, "elements": elements, "values": values}
+
+    def latest_values(self, bindings: Mapping[str, str]) -> list[dict[str, Any]]:
+        """The latest process value of every module bound to a batch (unit -> module), as
+        this runtime's equipment sessions see them (every replica supervises every module)."""
+        return [
             {
                 "unit": unit,
                 "equipment": equipment,
@@ -208,10 +237,9 @@ class BatchEngine:
                 "unit_of_measure": sample.unit,
                 "timestamp": sample.timestamp.isoformat(),
             }
-            for unit, equipment in sorted(tree.bindings.items())
+            for unit, equipment in sorted(bindings.items())
             for sample in sorted(self._latest[equipment].values(), key=lambda s: s.name)
         ]
-        return {"id": batch_id, "state": tree.state.value, "elements": elements, "values": values}
 
     def allowed(self, tree: BatchTree, node: Node) -> frozenset[Command]:
         """Commands the engine accepts for an element: the state machine, narrowed by policy.
@@ -222,7 +250,29 @@ class BatchEngine:
         commands = set(allowed_commands(node.state)) - {Command.RESET}
         if node is not tree.root:
             commands.discard(Command.START)
+        phase = node.phase
+        if (
+            phase is not None
+            and node.state is ElementState.RUNNING
+            and node.procedure_started
+            and (
+                phase.complete_after_seconds is not None
+                or phase.complete_when is not None
+                or self._equipment.is_continuous(phase.equipment, phase.service, phase.procedure)
+            )
+        ):
+            commands.add(Command.COMPLETE)  # ends a continuous procedure (or its rule early)
         return frozenset(commands)
+
+    def require_allowed(self, tree: BatchTree, node: Node, command: Command) -> None:
+        """Refuse a command the element's state (or engine policy) does not allow; the same
+        answer for a live tree and for one read from storage (any replica gives it)."""
+        if command not in self.allowed(tree, node):
+            allowed = ", ".join(sorted(c.value for c in self.allowed(tree, node))) or "none"
+            raise CommandRejected(
+                f"{command.value} is not allowed for {node.path} in state {node.state.value} "
+                f"(allowed: {allowed})"
+            )
 
     async def wait_finished(self, batch_id: str) -> ElementState:
         """Wait until the batch reaches a final state (Complete, Stopped, Aborted).
@@ -286,6 +336,21 @@ class BatchEngine:
             await self._reconcile(tree)
             if is_final(tree.state):  # it ended while no one watched
                 self._finished[tree.batch_id].set()
+
+    async def disown(self, batch_id: str) -> None:
+        """Stop executing a batch another runtime has claimed (its writes are fenced)."""
+        async with self._lock:
+            self._forget(batch_id)
+
+    def _forget(self, batch_id: str) -> None:
+        if self._batches.pop(batch_id, None) is None:
+            return
+        log.warning("batch %s: another runtime owns it now; this one stops executing it", batch_id)
+        self._pending.pop(batch_id, None)
+        self._monitor.drop(batch_id)
+        self._finished.pop(batch_id, None)
+        with contextlib.suppress(ValueError):
+            self._ended.remove(batch_id)
 
     async def _register(self, tree: BatchTree, *, claim: bool) -> None:
         """Make a batch live here (under the lock); ``claim``: a new one, owned from now."""
@@ -383,12 +448,7 @@ class BatchEngine:
             if command is Command.START and node is tree.root and node.state is ElementState.IDLE:
                 await self._start_node(tree, node, actor=actor)
                 return node.state
-            if command not in self.allowed(tree, node):
-                allowed = ", ".join(sorted(c.value for c in self.allowed(tree, node))) or "none"
-                raise CommandRejected(
-                    f"{command.value} is not allowed for {path} in state {node.state.value} "
-                    f"(allowed: {allowed})"
-                )
+            self.require_allowed(tree, node, command)
             self._require_reachable(tree, node, command)
             await self._journal(
                 batch_id=batch_id,
@@ -516,7 +576,7 @@ class BatchEngine:
     async def _command_node(
         self, tree: BatchTree, node: Node, command: Command, *, actor: str
     ) -> None:
-        target = apply_command(node.state, command)
+        target = node.state if command is Command.COMPLETE else apply_command(node.state, command)
         if node.phase is None:
             await self._set_state(tree, node, target, actor)
             for child in node.active_children():
@@ -663,16 +723,21 @@ class BatchEngine:
                     await self._connection_lost(event)
                 elif isinstance(event, ConnectionRestored):
                     await self._connection_restored(event)
+            except Fenced:  # another runtime took the batch over: forgotten already
+                continue
             except Exception:  # one bad event must not stop the engine nor drop the others
                 log.exception("batch engine failed to handle %r", event)
-        if samples_seen:  # new values may satisfy transition conditions
+        if samples_seen:  # new values may satisfy transition and completion conditions
             for tree in list(self._batches.values()):
                 if is_final(tree.state):
                     continue
+                await self._complete_due(tree)
                 for node in list(tree.root.walk()):
                     if node.phase is None and node.state is ElementState.RUNNING:
                         try:
                             await self._advance(tree, node)
+                        except Fenced:
+                            break
                         except Exception:  # logged; the other batches go on
                             log.exception("batch engine failed to advance %s", node.path)
 
@@ -1026,7 +1091,8 @@ class BatchEngine:
                 if attempt:
                     log.warning("%s: stored after %d failed attempt(s)", what, attempt)
                 return
-            except Fenced:
+            except Fenced as fenced:  # never retried: forget the batch, tell the caller
+                self._forget(fenced.batch_id)
                 raise
             except Exception as exc:
                 attempt += 1
@@ -1050,6 +1116,66 @@ class BatchEngine:
         await self._retry(
             f"exception on {entry.get('subject')}", lambda: self._recorder.exception(**entry)
         )
+
+    async def _completer(self) -> None:
+        """Send Complete to continuous procedures whose time is up (checked twice a second;
+        conditions are checked as values arrive)."""
+        while True:
+            await asyncio.sleep(_COMPLETE_CHECK_SECONDS)
+            async with self._lock:
+                for tree in list(self._batches.values()):
+                    if not is_final(tree.state):
+                        await self._complete_due(tree)
+
+    async def _complete_due(self, tree: BatchTree) -> None:
+        """Send Complete (once) to each running phase whose completion rule holds now."""
+        values: dict[str, float] | None = None
+        for node in tree.root.walk():
+            phase = node.phase
+            if (
+                phase is None
+                or node.state is not ElementState.RUNNING
+                or not node.procedure_started
+                or node.last_command == "complete"  # sent already (or tried and failed)
+                or (phase.complete_after_seconds is None and phase.complete_when is None)
+            ):
+                continue
+            why = None
+            since = node.executing_since
+            after = phase.complete_after_seconds
+            if (
+                after is not None
+                and since is not None
+                and (utcnow() - since).total_seconds() >= after
+            ):
+                why = f"executed for {after:g} s"
+            if why is None and phase.complete_when is not None:
+                values = self._condition_values(tree) if values is None else values
+                condition = _parsed(phase.complete_when)
+                if not condition.names - values.keys() and condition.evaluate(values):
+                    why = f"condition {phase.complete_when!r} holds"
+            if why is None:
+                continue
+            try:
+                await self._journal(
+                    batch_id=tree.batch_id,
+                    actor=SYSTEM,
+                    action="command.complete",
+                    subject=node.path,
+                    old_value=node.state.value,
+                    reason=why,
+                )
+                await self._command_node(tree, node, Command.COMPLETE, actor=SYSTEM)
+            except Fenced:
+                raise
+            except (EngineError, EquipmentError) as exc:
+                await self._exception(
+                    batch_id=tree.batch_id,
+                    severity=Severity.MAJOR,
+                    subject=node.path,
+                    message=f"Complete could not be sent ({why}): {exc}; "
+                    "give the Complete command when the equipment is back",
+                )
 
     async def _flusher(self) -> None:
         while True:

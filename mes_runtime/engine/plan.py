@@ -68,6 +68,8 @@ def _node(element: Element, *, parent: Node | None, depth: int) -> Node:
             service=element.service,
             procedure=element.procedure,
             parameters=element.parameter_values(),
+            complete_after_seconds=element.complete_after_seconds,
+            complete_when=element.complete_when,
         )
     node = Node(
         path=element.path,

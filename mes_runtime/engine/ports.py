@@ -84,6 +84,10 @@ class Fenced(RuntimeError):
     """Another runtime has claimed the batch since (a higher epoch): this one must not
     write its execution state, journal entries or equipment commands any more."""
 
+    def __init__(self, batch_id: str, message: str) -> None:
+        super().__init__(message)
+        self.batch_id = batch_id
+
 
 class EquipmentPort(Protocol):
     """What the engine needs from equipment. Implemented over MTP/OPC UA."""
@@ -95,6 +99,11 @@ class EquipmentPort(Protocol):
 
     def is_connected(self, equipment: str) -> bool:
         """Whether the module currently has a live OPC UA session."""
+        ...
+
+    def is_continuous(self, equipment: str, service: str, procedure: str) -> bool:
+        """Whether the procedure runs until it is told to Complete (MTP IsSelfCompleting
+        false: stirring, tempering, holding); False for an unknown one."""
         ...
 
     async def start_procedure(

@@ -29,6 +29,8 @@ class PhaseBinding:
     service: str
     procedure: str
     parameters: Mapping[str, float]
+    complete_after_seconds: float | None = None  # send Complete once executed this long
+    complete_when: str | None = None  # send Complete once this condition holds
 
 
 @dataclass(eq=False, slots=True)

@@ -8,5 +8,6 @@ it without forming cycles:
 * ``codes``  - MTP service state and command codes (VDI/VDE/NAMUR 2658-4);
 * ``events`` - what equipment reports (process samples, service states, connection) and
   the review-by-exception :class:`~mes_runtime.kernel.events.Severity`;
-* ``errors`` - the errors an equipment port raises (:class:`EquipmentUnavailable`).
+* ``errors`` - the errors an equipment port raises (:class:`EquipmentUnavailable`);
+* ``tasks``  - :func:`~mes_runtime.kernel.tasks.cancel_and_wait` for background tasks.
 """

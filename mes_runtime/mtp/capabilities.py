@@ -29,6 +29,7 @@ def capabilities_of(manifest: ModuleManifest) -> Capabilities:
                     ParameterSpec(name=p.name, unit=p.unit, low=p.minimum, high=p.maximum)
                     for p in procedure.parameters.values()
                 ),
+                self_completing=procedure.self_completing,
             )
             for service in manifest.services.values()
             for procedure in service.procedures.values()

@@ -27,6 +27,7 @@ from mes_runtime.kernel.events import EquipmentEvent, ProcessSample, ServiceStat
 from mes_runtime.mtp.codes import ServiceCommand, ServiceState
 from mes_runtime.mtp.errors import (
     CommandNotEnabled,
+    EquipmentUnavailable,
     HandshakeTimeout,
     ParameterRejected,
     UnknownElement,
@@ -53,6 +54,12 @@ def _aware(stamp: datetime | None) -> datetime:
 def _same(a: float, b: float) -> bool:
     """Equal as the module's REAL (float32) would store it."""
     return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-6)
+
+
+def _range(parameter: ParameterManifest) -> str:
+    if parameter.minimum is None or parameter.maximum is None:
+        return "range published live by the module"
+    return f"range {parameter.minimum}..{parameter.maximum}"
 
 
 class MtpSubscriptionHandler:
@@ -186,29 +193,52 @@ class MtpModuleClient:
 
     async def take_automatic_external(self, service: str) -> None:
         """Operation mode Automatic, source External (2658-4 mode/source handshake):
-        request through the ``*Op`` bits, confirm on ``StateAutAct``/``SrcExtAct``."""
+        request on the channel the module selects, confirm on ``StateAutAct``/``SrcExtAct``.
+
+        ``StateChannel`` (``SrcChannel``) tells which requests the module listens to: the
+        operator ones (``StateAutOp``, ``SrcExtOp``; false or not declared) or the
+        automatic ones (``StateAutAut``, ``SrcExtAut``; true)."""
         is_true = bool
         if not await self.read(self._control(service, "StateAutAct")):
             if await self.read(self._control(service, "StateOffAct")):
-                await self.write(self._control(service, "StateOpOp"), True)
+                await self._request(service, "StateOp", "StateChannel")
                 await self._wait_for(
                     self._control(service, "StateOpAct"), is_true, f"{service} StateOpAct"
                 )
-            await self.write(self._control(service, "StateAutOp"), True)
+            await self._request(service, "StateAut", "StateChannel")
             await self._wait_for(
                 self._control(service, "StateAutAct"), is_true, f"{service} StateAutAct"
             )
         if not await self.read(self._control(service, "SrcExtAct")):
-            await self.write(self._control(service, "SrcExtOp"), True)
+            await self._request(service, "SrcExt", "SrcChannel")
             await self._wait_for(
                 self._control(service, "SrcExtAct"), is_true, f"{service} SrcExtAct"
             )
 
+    async def _request(self, service: str, request: str, channel: str) -> None:
+        """Set ``<request>Op`` or ``<request>Aut``, as the module's ``channel`` selects."""
+        control = self.service(service).control
+        automatic = channel in control and bool(await self.read(self.node(control[channel])))
+        variable = f"{request}{'Aut' if automatic else 'Op'}"
+        if variable not in control:
+            raise HandshakeTimeout(
+                f"{self.name}/{service}: {channel} selects {variable}, which the manifest "
+                "does not declare"
+            )
+        await self.write(self.node(control[variable]), True)
+
     async def apply_parameters(
         self, service: str, procedure: str, values: Mapping[str, float]
     ) -> None:
-        """Write each ``VExt``, pulse ``ApplyExt``, then check the module took the value
-        (``VOut``, and ``VFbk`` where offered)."""
+        """Write each ``VExt``, pulse ``ApplyExt``, then check the module took the value.
+
+        The check reads ``VReq`` - the value the module accepted for the next start
+        (2658-3) - and only a parameter without ``VReq`` is checked on ``VOut``. ``VOut``
+        and ``VFbk`` are never demanded otherwise: PEAs commonly let them follow only
+        when the procedure starts (``VFbk`` reports the process and may lag further), and
+        2658-3 does not require more. So a value out of range is refused here, before
+        Start, on every PEA that offers ``VReq``.
+        """
         spec = self.procedure(service, procedure)
         parameters: list[tuple[ParameterManifest, float]] = []
         for name, value in values.items():
@@ -223,15 +253,13 @@ class MtpModuleClient:
             await self._wait_for(
                 self.node(parameter.nodes["ApplyExt"]), lambda v: not v, f"{where} ApplyExt"
             )
-            for check in ("VOut", "VFbk"):
-                if check not in parameter.nodes:
-                    continue
-                got = float(await self.read(self.node(parameter.nodes[check])))
-                if not _same(got, value):
-                    raise ParameterRejected(
-                        f"{self.name}/{where}: wrote {value} {parameter.unit}, module kept "
-                        f"{check}={got} (range {parameter.minimum}..{parameter.maximum})"
-                    )
+            check = "VReq" if "VReq" in parameter.nodes else "VOut"
+            got = float(await self.read(self.node(parameter.nodes[check])))
+            if not _same(got, value):
+                raise ParameterRejected(
+                    f"{self.name}/{where}: wrote {value} {parameter.unit}, module kept "
+                    f"{check}={got} ({_range(parameter)})"
+                )
 
     async def select_procedure(self, service: str, procedure: str) -> None:
         """Write ``ProcedureExt`` and wait until the module requests it (``ProcedureReq``)."""
@@ -342,7 +370,17 @@ class MtpModuleClient:
         pump.add_done_callback(self._pumps.discard)
         if targets:
             nodes = [self.client.get_node(node_id) for node_id in targets]
-            await subscription.subscribe_data_change(nodes, queuesize=100)
+            results = await subscription.subscribe_data_change(nodes, queuesize=100)
+            refused = [
+                f"{targets[node.nodeid][1]} {targets[node.nodeid][0]} ({node.nodeid.to_string()}): "
+                f"{result.name}"
+                for node, result in zip(nodes, results, strict=True)
+                if isinstance(result, ua.StatusCode)
+            ]
+            if refused:
+                raise EquipmentUnavailable(
+                    f"{self.name}: the module refused to monitor " + "; ".join(refused)
+                )
         return subscription
 
     def deliver(self) -> None:

@@ -22,6 +22,7 @@ from mes_runtime.kernel.errors import EquipmentError, EquipmentUnavailable
 from mes_runtime.kernel.events import EquipmentEvent
 from mes_runtime.mtp.codes import ServiceCommand, ServiceState
 from mes_runtime.mtp.manifest import ModuleManifest, ParameterManifest
+from mes_runtime.mtp.presence import NodeProblem
 from mes_runtime.mtp.supervisor import EquipmentSupervisor
 
 __all__ = ["Capabilities", "MtpEquipment"]
@@ -114,6 +115,22 @@ class MtpEquipment:
     def is_connected(self, equipment: str) -> bool:
         supervisor = self._supervisors.get(equipment)
         return supervisor is not None and supervisor.is_connected
+
+    def is_continuous(self, equipment: str, service: str, procedure: str) -> bool:
+        supervisor = self._supervisors.get(equipment)
+        spec = None if supervisor is None else supervisor.manifest.services.get(service)
+        found = None if spec is None else spec.procedures.get(procedure)
+        return found is not None and not found.self_completing
+
+    def connection_problem(self, equipment: str) -> str:
+        """Why the module is not connected ("" when it is, or before the first attempt)."""
+        supervisor = self._supervisors.get(equipment)
+        return "" if supervisor is None or supervisor.is_connected else supervisor.problem
+
+    def node_problems(self, equipment: str) -> tuple[NodeProblem, ...]:
+        """The declared nodes the module did not serve at the last connection attempt."""
+        supervisor = self._supervisors.get(equipment)
+        return () if supervisor is None else supervisor.node_problems
 
     async def start_procedure(
         self,

@@ -16,6 +16,8 @@ engine and the API)::
 
 from __future__ import annotations
 
+from typing import Any
+
 from mes_runtime.kernel.codes import ServiceCommand, ServiceState
 from mes_runtime.kernel.errors import EquipmentError, EquipmentUnavailable
 
@@ -36,12 +38,23 @@ class MtpError(EquipmentError):
 
 
 class ManifestError(MtpError, ValueError):
-    """The manifest is not a usable MTP description; the message names the element path."""
+    """The manifest is not a usable MTP description; the message names the element path.
 
-    def __init__(self, path: str, problem: str) -> None:
-        super().__init__(f"{path}: {problem}" if path else problem)
+    ``path``/``problem`` are the first problem; ``issues`` (``ManifestIssue`` objects from
+    :mod:`mes_runtime.mtp.model`) lists every problem the reader found, errors first,
+    when it got far enough to collect more than one.
+    """
+
+    def __init__(
+        self, path: str, problem: str, *, element_id: str = "", issues: tuple[Any, ...] = ()
+    ) -> None:
+        first = f"{path}: {problem}" if path else problem
+        more = [str(i) for i in issues[1:] if getattr(i, "severity", "") == "error"]
+        super().__init__("; ".join([first, *more]))
         self.path = path
         self.problem = problem
+        self.element_id = element_id
+        self.issues = issues
 
 
 class UnknownElement(MtpError, KeyError):

@@ -7,6 +7,10 @@ client state, and a periodic read of ``ServerStatus/State``. When the session di
 emits :class:`ConnectionLost`, waits ``reconnect_delay`` and tries again; once connected
 and subscribed again it emits :class:`ConnectionRestored`. Events are transitions only:
 the first successful connection is silent, a first failure is reported as lost.
+
+Connected means connected: before subscribing, every variable the manifest declares is
+read once, and a module with missing or bad nodes is not connected - the reason names
+each node (:mod:`mes_runtime.mtp.presence`) - until a later attempt finds them all.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from mes_runtime.kernel.events import ConnectionLost, ConnectionRestored, Equipm
 from mes_runtime.mtp.client import MtpModuleClient
 from mes_runtime.mtp.errors import EquipmentUnavailable
 from mes_runtime.mtp.manifest import ModuleManifest
+from mes_runtime.mtp.presence import NodeProblem, describe, node_problems
 
 __all__ = ["EquipmentSupervisor"]
 
@@ -51,6 +56,9 @@ class EquipmentSupervisor:
         self._connected = asyncio.Event()
         self._reported_down = False
         self._task: asyncio.Task[None] | None = None
+        self.node_problems: tuple[NodeProblem, ...] = ()
+        #: why the module is not connected now ("" while connected or never tried)
+        self.problem = ""
 
     @property
     def name(self) -> str:
@@ -114,6 +122,11 @@ class EquipmentSupervisor:
             module = await MtpModuleClient.connect(
                 client, self.manifest, timeout=self.request_timeout
             )
+            self.node_problems = tuple(
+                await node_problems(client, self.manifest, module.namespaces)
+            )
+            if self.node_problems:
+                return describe(self.node_problems)
             await module.subscribe(
                 self.events, publishing_interval_ms=self.publishing_interval_ms, held=True
             )
@@ -149,6 +162,7 @@ class EquipmentSupervisor:
 
     def _up(self, module: MtpModuleClient) -> None:
         self._module = module
+        self.problem = ""
         self._connected.set()
         if self._reported_down:
             self._reported_down = False
@@ -156,6 +170,7 @@ class EquipmentSupervisor:
         _log.info("%s: connected to %s", self.name, self.manifest.endpoint)
 
     def _down(self, reason: str) -> None:
+        self.problem = reason
         if not self._reported_down:
             self._reported_down = True
             self.events.put_nowait(ConnectionLost(self.name, reason))

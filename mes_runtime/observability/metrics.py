@@ -37,6 +37,7 @@ from mes_runtime.engine.ports import (
 from mes_runtime.kernel.codes import ServiceCommand, ServiceState
 
 __all__ = [
+    "AUTH_VIAS",
     "FINAL_RESULTS",
     "MeteredEquipment",
     "MeteredJournal",
@@ -44,6 +45,8 @@ __all__ = [
     "RuntimeMetrics",
 ]
 
+#: What a failed authentication was for, the ``via`` label of the auth metrics.
+AUTH_VIAS = ("login", "password", "signature")
 #: Final batch states, the ``result`` label of ``holon_batches_finished_total``.
 FINAL_RESULTS = ("complete", "stopped", "aborted")
 _COMMAND_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -114,6 +117,22 @@ class RuntimeMetrics:
             ["severity"],
             registry=r,
         )
+        self.auth_failures = Counter(
+            "holon_auth_failures",
+            "Failed authentications (wrong or unknown credentials, locked account), by what "
+            "was attempted (login, password, signature).",
+            ["via"],
+            registry=r,
+        )
+        self.auth_lockouts = Counter(
+            "holon_auth_lockouts",
+            "Accounts locked after repeated failed authentications: alert on any increase.",
+            ["via"],
+            registry=r,
+        )
+        for via in AUTH_VIAS:
+            self.auth_failures.labels(via)
+            self.auth_lockouts.labels(via)
         for result in FINAL_RESULTS:
             self.batches_finished.labels(result)
         for result in ("ok", "failed"):
@@ -125,6 +144,12 @@ class RuntimeMetrics:
         self._kind_of: Callable[[str, str], str] = lambda batch_id, path: "element"
 
     # -- what the decorators report -----------------------------------------------------
+
+    def auth_failed(self, via: str, *, locked: bool) -> None:
+        """The security alert hook: a failed authentication, and whether it locked."""
+        self.auth_failures.labels(via).inc()
+        if locked:
+            self.auth_lockouts.labels(via).inc()
 
     def explain_paths(self, kind_of: Callable[[str, str], str]) -> None:
         """How to tell a phase from an operation: ``kind_of(batch_id, path)`` (the engine
@@ -251,6 +276,9 @@ class MeteredEquipment:
 
     def is_connected(self, equipment: str) -> bool:
         return self._inner.is_connected(equipment)
+
+    def is_continuous(self, equipment: str, service: str, procedure: str) -> bool:
+        return self._inner.is_continuous(equipment, service, procedure)
 
     async def start_procedure(
         self, equipment: str, service: str, procedure: str, parameters: Mapping[str, float]

@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mes_runtime.db.models import Batch
@@ -32,6 +32,9 @@ from mes_runtime.engine.ports import BatchRecorder
 from mes_runtime.kernel.clock import utcnow
 
 __all__ = ["BatchRequestError", "BatchService", "NewBatch"]
+
+FINAL_STATES = frozenset(state.value for state in ElementState if is_final(state))
+_ALLOCATION_LOCK = 0x484F4C4F4E  # "HOLON": one advisory lock key for batch allocation
 
 
 class BatchRequestError(EngineError):
@@ -80,6 +83,7 @@ class BatchService:
                 text = "; ".join(f"{i.path}: {i.message}" for i in issues)
                 raise BatchRequestError("recipe", f"recipe does not fit the equipment: {text}")
             bindings = self._bind(master, request.bindings or {}, available)
+            await _check_allocation(session, bindings, None)
             batch_id = _new_batch_id()
             try:
                 control = ControlRecipe.from_master(
@@ -129,7 +133,10 @@ class BatchService:
             if row.state != ElementState.IDLE.value:
                 raise CommandRejected(f"batch {batch_id} is {row.state}; only an idle batch starts")
             control = ControlRecipe.from_dict(row.control_recipe)
-            self._check_allocation({b.unit: b.equipment for b in control.bindings}, batch_id)
+            await _allocation_lock(session)
+            await _check_allocation(
+                session, {b.unit: b.equipment for b in control.bindings}, batch_id
+            )
             row.started_at = utcnow()
             await session.commit()
         await self._engine.start_batch(build_tree(control), actor=actor, reason=reason)
@@ -190,22 +197,39 @@ class BatchService:
                     f"{why} what unit {requirement.unit} needs; bind it explicitly",
                 )
             bindings[requirement.unit] = fits[0]
-        self._check_allocation(bindings, None)
         return bindings
 
-    def _check_allocation(self, bindings: Mapping[str, str], batch_id: str | None) -> None:
-        """ISA-88 arbitration: a module serves one running batch at a time."""
-        for other in self._engine.batch_ids():
-            tree = self._engine.tree(other)
-            if other == batch_id or is_final(tree.state):
-                continue
-            busy = set(tree.bindings.values()) & set(bindings.values())
-            if busy:
-                raise BatchRequestError(
-                    "bindings",
-                    f"{', '.join(sorted(busy))} is allocated to running batch {other}",
-                    conflict=True,
-                )
+
+async def _allocation_lock(session: AsyncSession) -> None:
+    """Serialise batch starts across replicas (PostgreSQL; SQLite has one writer anyway)
+    until the session's transaction ends, so two starts never allocate one module."""
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(_ALLOCATION_LOCK)))
+
+
+async def _check_allocation(
+    session: AsyncSession, bindings: Mapping[str, str], batch_id: str | None
+) -> None:
+    """ISA-88 arbitration: a module serves one running batch at a time - as the database
+    knows it, so the answer is the same on every replica."""
+    started = await session.execute(
+        select(Batch.id, Batch.bindings).where(
+            Batch.state.not_in(sorted(FINAL_STATES)),
+            (Batch.state != ElementState.IDLE.value) | Batch.started_at.is_not(None),
+        )
+    )
+    wanted = set(bindings.values())
+    for other, other_bindings in started.all():
+        if other == batch_id:
+            continue
+        busy = set(dict(other_bindings).values()) & wanted
+        if busy:
+            raise BatchRequestError(
+                "bindings",
+                f"{', '.join(sorted(busy))} is allocated to running batch {other}",
+                conflict=True,
+            )
 
 
 def _new_batch_id() -> str:

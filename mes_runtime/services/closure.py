@@ -24,7 +24,7 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from mes_runtime.auth.users import Signature
+from mes_runtime.auth.signatures import Signature, SignatureMeaning, require_meaning
 from mes_runtime.db.models import Batch, BatchReview, JournalEntry, ProcessValue
 from mes_runtime.db.models import ClosureRule as RuleRow
 from mes_runtime.domain.exceptions import (
@@ -137,6 +137,9 @@ class ClosureRules:
             ) from None
 
     async def approve(self, rule_id: str, version: int, *, signature: Signature) -> None:
+        """Approved by QA's signature meaning "approved" (``WrongMeaning`` otherwise), never
+        by the rule's author (:class:`RuleConflict`)."""
+        require_meaning(signature.meaning, SignatureMeaning.APPROVED, "approving a closure rule")
         row = await self._row(rule_id, version)
         if row["created_by"] == signature.username:
             raise RuleConflict("the author of a rule may not approve it (segregation of duties)")
@@ -147,15 +150,9 @@ class ClosureRules:
             values={
                 "approved_by": signature.username,
                 "approved_at": signature.signed_at,
-                "signature_meaning": signature.meaning,
+                "signature_meaning": signature.meaning.value,
             },
-            extra={
-                "signature": {
-                    "username": signature.username,
-                    "meaning": signature.meaning,
-                    "signed_at": signature.signed_at.isoformat(),
-                }
-            },
+            extra={"signature": signature.manifest()},
         )
 
     async def make_effective(

@@ -2,7 +2,8 @@
 
 The review of an ended batch lists what needs a person (its open exceptions) next to
 what the approved rules decided (auto-closed exceptions with rule version and evidence)
-and what people closed. QA then releases or rejects it with an electronic signature.
+and what people closed. QA then releases or rejects it with an electronic signature: a
+release means "approved", a rejection "rejected" (:attr:`Decision.meaning`).
 Release is refused while any exception is open — checked in the transaction that records
 the decision — and a decided batch is locked: its exceptions can no longer be closed.
 """
@@ -18,7 +19,7 @@ from typing import Any, cast
 from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from mes_runtime.auth.users import Signature
+from mes_runtime.auth.signatures import Signature, SignatureMeaning, require_meaning
 from mes_runtime.db.models import BatchException, BatchReview
 from mes_runtime.domain.exceptions import ExceptionStatus, ReviewException
 from mes_runtime.ebr.journal import Journal
@@ -40,6 +41,13 @@ _EXCEPTIONS = cast(Table, BatchException.__table__)
 class Decision(StrEnum):
     RELEASED = "released"
     REJECTED = "rejected"
+
+    @property
+    def meaning(self) -> SignatureMeaning:
+        """What QA's signature for this decision means: "rejected" never releases."""
+        if self is Decision.RELEASED:
+            return SignatureMeaning.APPROVED
+        return SignatureMeaning.REJECTED
 
 
 class NotReleasable(Exception):
@@ -112,7 +120,9 @@ class BatchReleases:
     async def decide(
         self, batch_id: str, decision: Decision, *, signature: Signature, comment: str
     ) -> None:
-        """Release (nothing open) or reject an ended batch, signed; then it is locked."""
+        """Release (nothing open) or reject an ended batch, signed with the decision's
+        meaning (``WrongMeaning`` otherwise); then it is locked."""
+        require_meaning(signature.meaning, decision.meaning, f"the decision {decision.value!r}")
         async with self._engine.connect() as conn:
             batch = await batch_row(conn, batch_id)
         if batch["state"] not in FINAL:
@@ -150,7 +160,7 @@ class BatchReleases:
                 .values(
                     decision=decision.value,
                     signed_by=signature.username,
-                    signature_meaning=signature.meaning,
+                    signature_meaning=signature.meaning.value,
                     signed_at=signature.signed_at,
                     comment=comment,
                 )
@@ -165,11 +175,7 @@ class BatchReleases:
             subject=f"batch:{batch_id}",
             new_value={
                 "decision": decision.value,
-                "signature": {
-                    "username": signature.username,
-                    "meaning": signature.meaning,
-                    "signed_at": signature.signed_at.isoformat(),
-                },
+                "signature": signature.manifest(),
             },
             reason=comment,
             alongside=_decide,

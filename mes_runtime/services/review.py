@@ -22,7 +22,7 @@ from typing import Any, cast
 from sqlalchemy import RowMapping, Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from mes_runtime.auth.users import Signature
+from mes_runtime.auth.signatures import Signature, SignatureMeaning, require_meaning
 from mes_runtime.db.models import BatchException, BatchReview, JournalEntry
 from mes_runtime.domain.exceptions import (
     AutoClosure,
@@ -137,11 +137,13 @@ class ExceptionReview:
         return [_from_row(row, links.get(row["id"], ())) for row in rows]
 
     async def close(self, exception_id: int, *, signature: Signature, comment: str) -> None:
-        """Close by a person's signature; :class:`ExceptionNotOpen` if already closed."""
+        """Close by a person's signature meaning "approved" (``WrongMeaning`` otherwise);
+        :class:`ExceptionNotOpen` if already closed."""
+        require_meaning(signature.meaning, SignatureMeaning.APPROVED, "closing an exception")
         current = await self.get(exception_id)
         closed = current.close(
             username=signature.username,
-            meaning=signature.meaning,
+            meaning=signature.meaning.value,
             signed_at=signature.signed_at,
             comment=comment,
         )
@@ -155,16 +157,12 @@ class ExceptionReview:
                 "closed_by": signature.username,
                 "closed_at": signature.signed_at,
                 "closure_reason": comment,
-                "signature_meaning": signature.meaning,
+                "signature_meaning": signature.meaning.value,
             },
             new_value={
                 "id": exception_id,
                 "status": "closed",
-                "signature": {
-                    "username": signature.username,
-                    "meaning": signature.meaning,
-                    "signed_at": signature.signed_at.isoformat(),
-                },
+                "signature": signature.manifest(),
             },
             reason=comment,
         )

@@ -443,8 +443,10 @@ class SimulatorServer:
         return self._modules[module].manifest()
 
     def manifest_bytes(self, module: str) -> bytes:
-        """The module's MTP manifest (``.aml``) as published."""
-        return write_manifest(self.manifest(module))
+        """The module's MTP manifest (``.aml``) as published: in the structure vendors'
+        engineering tools export (manifest 1.1.0), so that everything driving the
+        simulator - demo, tests, benches - goes through the reader a real PEA needs."""
+        return write_manifest(self.manifest(module), structure="vendor")
 
     def model(self, module: str) -> ModuleModel:
         """The module's live process model (tests peek at it; clients must not)."""

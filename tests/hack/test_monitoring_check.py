@@ -54,6 +54,8 @@ def test_every_metric_family_is_known(known: set[str]) -> None:
         "holon_equipment_connected",
         "holon_journal_appends_total",
         "holon_journal_verifications_total",
+        "holon_auth_failures_total",
+        "holon_auth_lockouts_total",
         "holon_operator_reconciles_total",
         "holon_operator_drift_corrections_total",
     } <= known

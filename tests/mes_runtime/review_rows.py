@@ -1,6 +1,7 @@
-"""Review test data: the issue's example closure rule, and a recovered temperature excursion
+"""Review test data: the issue's example closure rule, a recovered temperature excursion
 in batch ``B-1`` as the record shows it (the exception, the values outside the limit, the
-journal's ``limit.recovered`` entry)."""
+journal's ``limit.recovered`` entry), and QA's signature manifestation as the services
+receive it (the API tests sign for real, through the accounts service)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from mes_runtime.auth.signatures import Signature, SignatureMeaning, record_digest
 from mes_runtime.db.models import ProcessValue
 from mes_runtime.domain.exceptions import Category, ClosureCriteria, ClosureRule
 from mes_runtime.ebr.journal import Journal
@@ -29,6 +31,23 @@ MINOR_TEMPERATURE = ClosureRule(
         max_distance=0.5,
     ),
 )
+
+
+def qa_signed(
+    username: str = "qa-1",
+    meaning: SignatureMeaning = SignatureMeaning.APPROVED,
+    *,
+    record: str = "batch:B-1",
+) -> Signature:
+    """A signature by ``username`` meaning ``meaning`` over ``record``, signed now."""
+    return Signature(
+        username=username,
+        printed_name=f"{username} (QA)",
+        meaning=meaning,
+        signed_at=utcnow(),
+        record=record,
+        record_digest=record_digest({"record": record}),
+    )
 
 
 async def add_excursion(

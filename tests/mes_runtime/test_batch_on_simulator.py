@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from holon_testing.simulator import RunningSimulator, running_simulator
 from mes_runtime.assembly import EquipmentRegistry
-from mes_runtime.auth.users import Signature
+from mes_runtime.auth.signatures import SignatureMeaning
 from mes_runtime.db.models import Batch, BatchException, ProcessValue
 from mes_runtime.db.models import MasterRecipe as RecipeRow
 from mes_runtime.domain.exceptions import Category
@@ -33,6 +33,7 @@ from mes_runtime.mtp.equipment import MtpEquipment
 from mes_runtime.services.batches import BatchRequestError, BatchService, NewBatch
 from mes_runtime.services.release import AlreadyDecided, BatchReleases, Decision, NotReleasable
 from mes_runtime.services.review import ExceptionReview
+from tests.mes_runtime.review_rows import qa_signed
 
 DEMO = "mab-fedbatch-demo"
 CULTIVATE = "procedure/BR-UP/cultivation/run-fedbatch"
@@ -204,7 +205,7 @@ async def test_injected_major_excursion_blocks_release_until_qa_signs(
     async with asyncio.timeout(TIMEOUT):
         assert await plant.engine.wait_finished(batch_id) is ElementState.COMPLETE
     releases = BatchReleases(engine=engine, journal=journal)
-    qa = Signature(username="qa-1", meaning="approved", signed_at=utcnow())
+    qa = qa_signed(record=f"batch:{batch_id}")
 
     with pytest.raises(NotReleasable, match="open exceptions") as refused:
         await releases.decide(batch_id, Decision.RELEASED, signature=qa, comment="all fine")
@@ -218,7 +219,7 @@ async def test_injected_major_excursion_blocks_release_until_qa_signs(
     assert view.evaluated  # the release attempt ran the closure rules first
     await ExceptionReview(engine=engine, journal=journal).close(
         excursion.id,
-        signature=Signature(username="qa-1", meaning="reviewed", signed_at=utcnow()),
+        signature=qa_signed(record=f"exception:{excursion.id}"),
         comment="injected sensor offset; the process was unaffected",
     )
     await releases.decide(batch_id, Decision.RELEASED, signature=qa, comment="reviewed")
@@ -228,4 +229,9 @@ async def test_injected_major_excursion_blocks_release_until_qa_signs(
     assert released.decision is not None
     assert released.decision["decision"] == "released"
     with pytest.raises(AlreadyDecided):
-        await releases.decide(batch_id, Decision.REJECTED, signature=qa, comment="too late")
+        await releases.decide(
+            batch_id,
+            Decision.REJECTED,
+            signature=qa_signed("qa-1", SignatureMeaning.REJECTED, record=f"batch:{batch_id}"),
+            comment="too late",
+        )

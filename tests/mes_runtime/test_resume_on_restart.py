@@ -12,14 +12,10 @@ records the resume.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import shutil
 import signal
 import subprocess
-import sys
-import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,28 +24,27 @@ import pytest
 from sqlalchemy import select
 
 from holon_testing.net import free_port
+from holon_testing.replicas import (
+    CULTIVATE,
+    FILL,
+    create_batch,
+    element,
+    start_runtime,
+    wait_until,
+)
 from holon_testing.simulator import running_simulator
 from mes_runtime.db.engine import create_engine
 from mes_runtime.db.models import JournalEntry
-from mes_runtime.demo import DEMO_RECIPE, Demo
+from mes_runtime.demo import Demo
 from mes_runtime.ebr.journal import verify_journal
 from mes_runtime.mtp.codes import ServiceCommand
 
-CULTIVATE = "procedure/BR-UP/cultivation/run-fedbatch"
-FILL = "procedure/BR-PREP/preparation/fill-medium"
-TIMEOUT = 90  # generous: a loaded 2-core CI machine
 
-
-def _wait(
-    predicate: Callable[[], bool],
-    what: str,
-    timeout: float = TIMEOUT,
-    message: list[str] | None = None,
-) -> None:
-    deadline = time.monotonic() + timeout  # a wait, not a timing assertion
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}: {message}"
-        time.sleep(0.05)
+def _start_runtime(demo: Demo) -> subprocess.Popen[bytes]:
+    """``mes-runtime serve`` on the demo's port and database; ready when this returns."""
+    runtime = start_runtime("runtime", demo.port, demo.env, demo.workdir)
+    runtime.http.close()  # the test talks through demo.http
+    return runtime.process
 
 
 def _batch(demo: Demo, headers: dict[str, str], batch_id: str) -> dict[str, Any]:
@@ -60,48 +55,7 @@ def _batch(demo: Demo, headers: dict[str, str], batch_id: str) -> dict[str, Any]
 
 
 def _element(batch: dict[str, Any], path: str) -> str:
-    return str(next(e["state"] for e in batch["elements"] if e["path"] == path))
-
-
-def _start_runtime(demo: Demo) -> subprocess.Popen[bytes]:
-    """``mes-runtime serve`` on the demo's port and database; ready when this returns."""
-    with (demo.workdir / "runtime.log").open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "mes_runtime", "serve", "--port", str(demo.port)],
-            env=demo.env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-
-    def ready() -> bool:
-        assert process.poll() is None, (demo.workdir / "runtime.log").read_text()
-        with contextlib.suppress(httpx.TransportError):
-            return demo.http.get("/readyz").status_code == 200
-        return False
-
-    _wait(ready, "the runtime to be ready")
-    return process
-
-
-def _create_batch(demo: Demo, operator: dict[str, str]) -> str:
-    """The demo batch with a long cultivation, once the runtime has connected equipment."""
-    batch_id = ""
-    last = [""]
-
-    def created() -> bool:
-        nonlocal batch_id
-        response = demo.http.post(
-            "/api/v1/batches",
-            json={"recipe": DEMO_RECIPE, "overrides": {"CultDuration": 30}},
-            headers=operator,
-        )
-        if response.status_code == 422:  # equipment not connected yet
-            last[0] = response.text
-            return False
-        response.raise_for_status()
-        batch_id = str(response.json()["id"])
-        return True
-
-    _wait(created, "equipment to connect", message=last)
-    return batch_id
+    return str(element(batch, path)["state"])
 
 
 def _run(
@@ -113,10 +67,10 @@ def _run(
     try:
         people = demo.prepare(demo.create_admin(), manifests)
         operator = people["operator"]["headers"]
-        batch_id = _create_batch(demo, operator)
+        batch_id = create_batch(demo.http, operator, 30)
         watched = CULTIVATE if point == "mid-phase" else FILL
         wanted = "running" if point == "mid-phase" else "complete"
-        _wait(lambda: _element(_batch(demo, operator, batch_id), watched) == wanted, watched)
+        wait_until(lambda: _element(_batch(demo, operator, batch_id), watched) == wanted, watched)
         first.send_signal(kill)
         first.wait(timeout=60)
     finally:
@@ -127,7 +81,7 @@ def _run(
     demo.http = httpx.Client(base_url=demo.base, timeout=30)
     second = _start_runtime(demo)  # same port, same database
     try:
-        _wait(
+        wait_until(
             lambda: _batch(demo, operator, batch_id)["state"] in {"complete", "stopped", "aborted"},
             "the batch to end",
         )

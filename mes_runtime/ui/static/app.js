@@ -39,7 +39,7 @@ function describeError(body) {
 }
 
 function show(view) {
-  for (const id of ["login-view", "list-view", "batch-view"]) $(id).hidden = id !== view;
+  for (const id of ["login-view", "list-view", "batch-view", "equipment-view"]) $(id).hidden = id !== view;
 }
 
 function stateBadge(state) {
@@ -69,6 +69,31 @@ async function signIn(event) {
   }
 }
 
+// A user's own password: first set with the one-time set-up token an administrator handed
+// over, later changed with the current one (also once it has expired). Never sent anywhere
+// but the two password routes; no session is needed, none is kept.
+async function savePassword(event) {
+  event.preventDefault();
+  $("pw-error").textContent = "";
+  $("pw-done").textContent = "";
+  const username = $("pw-user").value;
+  const setupToken = $("pw-token").value;
+  const [path, body] = setupToken
+    ? ["/auth/password/setup", { username, setup_token: setupToken, new_password: $("pw-new").value }]
+    : ["/auth/password", { username, current_password: $("pw-current").value, new_password: $("pw-new").value }];
+  const response = await fetch(API + path, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+  });
+  for (const id of ["pw-token", "pw-current", "pw-new"]) $(id).value = "";
+  if (response.ok) {
+    $("pw-done").textContent = "Password saved: sign in with it.";
+    $("login-user").value = username;
+    return;
+  }
+  const detail = await response.json().catch(() => null);
+  $("pw-error").textContent = describeError(detail) || `HTTP ${response.status}`;
+}
+
 async function renderList() {
   const batches = await api("/batches");
   const tbody = $("batch-table").querySelector("tbody");
@@ -82,6 +107,27 @@ async function renderList() {
     el("td", {}, new Date(b.created_at).toLocaleString()),
   )));
   $("batch-empty").hidden = batches.length > 0;
+}
+
+// Equipment: connected only when every declared node reads good; otherwise the reason names
+// the nodes. What the manifest reader left out is listed per module (warnings).
+async function renderEquipment() {
+  const modules = await api("/equipment");
+  const details = await Promise.all(modules.map((m) => api(`/equipment/${encodeURIComponent(m.name)}`)));
+  $("equipment-table").querySelector("tbody").replaceChildren(...modules.map((m, index) => el("tr",
+    { dataset: { module: m.name, connected: String(m.connected) } },
+    el("td", {}, m.name),
+    el("td", {}, m.endpoint),
+    el("td", { class: "connection" },
+      el("span", { class: `state ${m.connected ? "state-running" : "state-stopped"}` },
+        m.connected ? "connected" : "not connected"),
+      m.connection_problem ? el("div", { class: "problem" }, m.connection_problem) : ""),
+    el("td", { class: "manifest" },
+      `${details[index].manifest_version || "?"} · ${Object.keys(details[index].services).length} services`,
+      el("ul", { class: "warnings" }, ...details[index].warnings.map((w) => el("li",
+        { class: "severity-major", title: w.element_id }, `${w.path}: ${w.problem}`)))),
+  )));
+  $("equipment-empty").hidden = modules.length > 0;
 }
 
 async function sendCommand(batchId, path, command) {
@@ -126,9 +172,12 @@ async function route() {
   $("who").hidden = false;
   $("who-name").textContent = sessionStorage.getItem("holon.user") || "";
   const match = location.hash.match(/^#\/batches\/(.+)$/);
-  const refresh = match ? () => renderBatch(decodeURIComponent(match[1])) : renderList;
-  show(match ? "batch-view" : "list-view");
-  const tick = () => refresh().catch((error) => { $("command-error").textContent = error.message; });
+  const equipment = location.hash === "#/equipment";
+  const refresh = equipment ? renderEquipment
+    : match ? () => renderBatch(decodeURIComponent(match[1])) : renderList;
+  show(equipment ? "equipment-view" : match ? "batch-view" : "list-view");
+  const errors = equipment ? "equipment-error" : "command-error";
+  const tick = () => refresh().catch((error) => { $(errors).textContent = error.message; });
   await tick();
   timer = setInterval(tick, POLL_MS);
 }
@@ -136,6 +185,7 @@ async function route() {
 window.addEventListener("hashchange", route);
 window.addEventListener("DOMContentLoaded", () => {
   $("login-form").addEventListener("submit", signIn);
+  $("password-form").addEventListener("submit", savePassword);
   $("logout").addEventListener("click", signOut);
   route();
 });

@@ -3,6 +3,7 @@ journalled; categories, trigger data and journal links as the API shows them."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import httpx
@@ -45,7 +46,7 @@ async def _raise_two(app: FastAPI) -> None:
     )
 
 
-def _close(reason: str, password: str, meaning: str = "reviewed") -> dict[str, object]:
+def _close(reason: str, password: str, meaning: str = "approved") -> dict[str, object]:
     return {"reason": reason, "signature": {"password": password, "meaning": meaning}}
 
 
@@ -86,6 +87,14 @@ async def test_list_and_close_with_a_signature(
         403,
         ["body", "signature", "password"],
     )
+    rejected = await client.post(
+        url, json=_close(comment, qa.password, "rejected"), headers=qa.headers
+    )
+    assert (rejected.status_code, rejected.json()["detail"][0]["loc"]) == (
+        422,
+        ["body", "signature", "meaning"],
+    )
+    assert "'approved'" in rejected.json()["detail"][0]["msg"]
     after_rejection = await client.get("/api/v1/exceptions?status=open", headers=qa.headers)
     assert exception_id in [e["id"] for e in after_rejection.json()]  # nothing was written
 
@@ -95,7 +104,7 @@ async def test_list_and_close_with_a_signature(
     assert (body["status"], body["closed_by"], body["signature_meaning"]) == (
         "closed",
         qa.username,
-        "reviewed",
+        "approved",
     )
     assert body["closure_reason"] == comment
     assert body["journal"][0] == raised_seq[0]
@@ -121,5 +130,9 @@ async def test_list_and_close_with_a_signature(
     closing = entries["exception.closed"]
     assert (closing.actor, closing.seq) == (qa.username, body["journal"][1])
     assert closing.reason == comment
-    assert '"meaning":"reviewed"' in (closing.new_value or "")
-    assert entries["signature.rejected"].actor == qa.username
+    manifest = json.loads(closing.new_value or "")["signature"]
+    assert (manifest["signer"], manifest["meaning"]) == (qa.username, "approved")
+    assert manifest["record"] == f"exception:{exception_id}"
+    assert manifest["record_digest"].startswith("sha256:")
+    refused = entries["signature.rejected"]
+    assert (refused.actor, refused.subject) == (qa.username, f"exception:{exception_id}")

@@ -47,16 +47,17 @@ async def test_import_yaml_then_approve_with_signature(
 
     approved = await client.post(
         "/api/v1/recipes/buffer-prep-only/1/approve",
-        json={"password": qa.password, "meaning": "approved for production"},
+        json={"password": qa.password, "meaning": "approved"},
         headers=qa.headers,
     )
     assert approved.status_code == 200, approved.text
     assert (approved.json()["status"], approved.json()["approved_by"]) == ("approved", qa.username)
     assert approved.json()["digest"] == body["digest"]
+    assert approved.json()["signature"]["record_digest"] == body["digest"]
 
     again = await client.post(
         "/api/v1/recipes/buffer-prep-only/1/approve",
-        json={"password": qa.password},
+        json={"password": qa.password, "meaning": "approved"},
         headers=qa.headers,
     )
     assert again.status_code == 409
@@ -131,26 +132,28 @@ async def test_roles_and_segregation_of_duties(
     assert (await _import(client, author_and_qa)).status_code == 201
     own = await client.post(
         "/api/v1/recipes/buffer-prep-only/1/approve",
-        json={"password": author_and_qa.password},
+        json={"password": author_and_qa.password, "meaning": "approved"},
         headers=author_and_qa.headers,
     )
     assert own.status_code == 403
     assert "author" in own.json()["detail"][0]["msg"]
     by_supervisor = await client.post(
         "/api/v1/recipes/buffer-prep-only/1/approve",
-        json={"password": supervisor.password},
+        json={"password": supervisor.password, "meaning": "approved"},
         headers=supervisor.headers,
     )
     assert by_supervisor.status_code == 403
     wrong_password = await client.post(
         "/api/v1/recipes/buffer-prep-only/1/approve",
-        json={"password": "not-my-password"},
+        json={"password": "not-my-password", "meaning": "approved"},
         headers=qa.headers,
     )
     assert wrong_password.status_code == 403
     assert wrong_password.json()["detail"][0]["loc"] == ["body", "password"]
     missing = await client.post(
-        "/api/v1/recipes/nothing/1/approve", json={"password": qa.password}, headers=qa.headers
+        "/api/v1/recipes/nothing/1/approve",
+        json={"password": qa.password, "meaning": "approved"},
+        headers=qa.headers,
     )
     assert missing.status_code == 404
 

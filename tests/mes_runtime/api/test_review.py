@@ -4,13 +4,16 @@ closes it with a signature; then the batch is released and locked."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from mes_runtime.db.models import Batch
+from mes_runtime.auth.signatures import record_digest
+from mes_runtime.db.models import Batch, JournalEntry
 from mes_runtime.engine.ports import Severity
 from mes_runtime.kernel.clock import utcnow
 from tests.conftest import MakeUser
@@ -32,8 +35,17 @@ async def _excursion(app: FastAPI, severity: Severity, equipment: str) -> int:
     )
 
 
-def _signed(password: str, **body: object) -> dict[str, object]:
-    return {**body, "signature": {"password": password, "meaning": "approved"}}
+async def _journalled_signature(app: FastAPI, action: str) -> dict[str, Any]:
+    async with app.state.session_factory() as session:
+        entry = (
+            await session.execute(select(JournalEntry).where(JournalEntry.action == action))
+        ).scalar_one()
+    signature: dict[str, Any] = json.loads(entry.new_value or "")["signature"]
+    return signature
+
+
+def _signed(password: str, meaning: str = "approved", **body: object) -> dict[str, object]:
+    return {**body, "signature": {"password": password, "meaning": meaning}}
 
 
 async def test_rules_then_review_then_release(
@@ -52,15 +64,26 @@ async def test_rules_then_review_then_release(
     assert (bad.status_code, bad.json()["detail"][0]["loc"]) == (422, ["body", "rule_id"])
     url = "/api/v1/closure-rules/minor-temperature/1"
     self_approved = await client.post(
-        f"{url}/approve", json={"password": author.password}, headers=author.headers
+        f"{url}/approve",
+        json={"password": author.password, "meaning": "approved"},
+        headers=author.headers,
     )
     assert self_approved.status_code == 403  # supervisors do not approve
     too_early = await client.post(f"{url}/effective", headers=qa.headers)
     assert too_early.status_code == 409
+    not_approved = await client.post(
+        f"{url}/approve", json={"password": qa.password, "meaning": "rejected"}, headers=qa.headers
+    )
+    assert (not_approved.status_code, not_approved.json()["detail"][0]["loc"]) == (
+        422,
+        ["body", "meaning"],
+    )
     approved = await client.post(
-        f"{url}/approve", json={"password": qa.password}, headers=qa.headers
+        f"{url}/approve", json={"password": qa.password, "meaning": "approved"}, headers=qa.headers
     )
     assert (approved.status_code, approved.json()["approved_by"]) == (200, qa.username)
+    rule_signature = await _journalled_signature(app, "closure_rule.approved")
+    assert rule_signature["record_digest"] == f"sha256:{MINOR_TEMPERATURE.digest()}"
     effective = await client.post(f"{url}/effective", headers=qa.headers)
     assert effective.json()["status"] == "effective"
 
@@ -108,17 +131,42 @@ async def test_rules_then_review_then_release(
         headers=qa.headers,
     )
     assert closed.status_code == 200, closed.text
+    rejected_release = await client.post(
+        f"{review_url}/decision",
+        json=_signed(qa.password, "rejected", decision="released", comment="not this one"),
+        headers=qa.headers,
+    )
+    assert (rejected_release.status_code, rejected_release.json()["detail"][0]["loc"]) == (
+        422,
+        ["body", "signature", "meaning"],
+    )
+    admin_qa = await make_user("qa", "admin")
+    by_admin = await client.post(
+        f"{review_url}/decision",
+        json=_signed(admin_qa.password, decision="released", comment="reviewed by exception"),
+        headers=admin_qa.headers,
+    )
+    assert (by_admin.status_code, by_admin.json()["detail"][0]["type"]) == (403, "forbidden")
+    shown = (await client.get(review_url, headers=qa.headers)).json()
     released = await client.post(
         f"{review_url}/decision",
         json=_signed(qa.password, decision="released", comment="reviewed by exception"),
         headers=qa.headers,
     )
     assert released.status_code == 200, released.text
+    signed_over = {"review": shown, "decision": "released", "comment": "reviewed by exception"}
+    manifest = await _journalled_signature(app, "batch.released")
+    assert (manifest["signer"], manifest["meaning"], manifest["record"]) == (
+        qa.username,
+        "approved",
+        "batch:B-1",
+    )
+    assert manifest["record_digest"] == record_digest(signed_over)
     assert released.json()["decision"]["decision"] == "released"
     assert released.json()["needs_review"] == []
     again = await client.post(
         f"{review_url}/decision",
-        json=_signed(qa.password, decision="rejected", comment="changed my mind"),
+        json=_signed(qa.password, "rejected", decision="rejected", comment="changed my mind"),
         headers=qa.headers,
     )
     assert again.status_code == 409

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from mes_runtime.auth.users import authenticate
+from mes_runtime.auth.users import Outcome, authenticate, set_password_with_token
 from mes_runtime.cli import main as cli_main
 from mes_runtime.db.engine import create_engine, session_factory
 from mes_runtime.db.models import JournalEntry
@@ -23,9 +23,11 @@ async def _login(url: str, username: str, password: str) -> list[str] | None:
     engine = create_engine(url)
     try:
         async with session_factory(engine)() as session:
-            user = await authenticate(session, username, password)
+            attempt = await authenticate(session, username, password)
             actions = (await session.execute(select(JournalEntry.action))).scalars().all()
-            return None if user is None else [*user.roles, *actions]
+            if attempt.outcome is not Outcome.OK or attempt.user is None:
+                return None
+            return [*attempt.user.roles, *actions]
     finally:
         await engine.dispose()
 
@@ -73,3 +75,30 @@ def test_create_admin_on_postgres(empty_pg_url: str, capsys: pytest.CaptureFixtu
     assert cli_main(["create-admin", "--database-url", empty_pg_url]) == 0
     password = capsys.readouterr().out.strip().splitlines()[-1]
     assert _run_login(empty_pg_url, "admin", password) == ["admin", "user.created"]
+
+
+def test_create_user_prints_a_set_up_token_not_a_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The first holder of a role the admin does not hold (QA) is enrolled at the command
+    line; they set their own password with the token, which works once."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'runtime.db'}"
+    args = ["create-user", "--username", "qa1", "--full-name", "Quinn Auditor", "--role", "qa"]
+    assert cli_main([*args, "--database-url", url]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert "set-up token" in out[0]
+    token = out[-1]
+    assert _run_login(url, "qa1", token) is None  # the token is no password
+
+    async def _set_up(password: str) -> None:
+        engine = create_engine(url)
+        try:
+            async with session_factory(engine)() as session, session.begin():
+                await set_password_with_token(session, "qa1", token, password)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(_set_up("quinn-chose-this-one"))
+    assert _run_login(url, "qa1", "quinn-chose-this-one") == ["qa", "user.created"]
+    assert cli_main([*args, "--database-url", url]) == 1
+    assert "already exists" in capsys.readouterr().err

@@ -35,6 +35,7 @@ def test_generated_passwords_are_random_and_acceptable() -> None:
 def test_weak_passwords_are_refused() -> None:
     assert "at least" in (validate_new_password("short") or "")
     assert validate_new_password("changeme") is not None
+    assert "user name" in (validate_new_password("alice-loves-her-job", username="alice") or "")
 
 
 def test_tokens_are_stored_as_digests() -> None:

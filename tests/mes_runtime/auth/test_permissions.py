@@ -8,7 +8,9 @@ from mes_runtime.auth.permissions import (
     ROLE_PERMISSIONS,
     Permission,
     Role,
+    grant_problem,
     has_permission,
+    may_sign,
     permissions_of,
 )
 
@@ -22,6 +24,7 @@ EXPECTED: dict[str, set[str]] = {
     "batch.command.resume": {"operator", "supervisor"},
     "batch.command.hold": {"operator", "supervisor"},
     "batch.command.restart": {"operator", "supervisor"},
+    "batch.command.complete": {"operator", "supervisor"},
     "batch.command.stop": {"supervisor"},
     "batch.command.abort": {"supervisor"},
     "batch.command.reset": {"supervisor"},
@@ -61,3 +64,55 @@ def test_roles_combine_and_unknown_roles_grant_nothing() -> None:
     )
     assert permissions_of(["root", ""]) == frozenset()
     assert permissions_of([]) == frozenset()
+
+
+def test_nobody_changes_their_own_roles() -> None:
+    problem = grant_problem(
+        granter="admin",
+        granter_roles=["admin"],
+        target="admin",
+        old_roles=["admin"],
+        new_roles=["admin", "qa"],
+    )
+    assert problem is not None
+    assert "own roles" in problem
+
+
+def test_nobody_grants_a_role_they_do_not_hold() -> None:
+    problem = grant_problem(
+        granter="admin",
+        granter_roles=["admin"],
+        target="bob",
+        old_roles=["operator"],
+        new_roles=["operator", "qa"],
+    )
+    assert problem is not None
+    assert "qa" in problem
+    held = grant_problem(
+        granter="lead",
+        granter_roles=["admin", "qa"],
+        target="bob",
+        old_roles=[],
+        new_roles=["qa"],
+    )
+    removed = grant_problem(
+        granter="admin",
+        granter_roles=["admin"],
+        target="bob",
+        old_roles=["qa", "operator"],
+        new_roles=["operator"],
+    )
+    unchanged = grant_problem(
+        granter="admin",
+        granter_roles=["admin"],
+        target="admin",
+        old_roles=["admin"],
+        new_roles=["admin"],
+    )
+    assert (held, removed, unchanged) == (None, None, None)
+
+
+def test_administrators_never_sign() -> None:
+    assert may_sign(["qa"])
+    assert not may_sign(["admin"])
+    assert not may_sign(["qa", "admin"])

@@ -4,6 +4,8 @@ PostgreSQL)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -124,3 +126,40 @@ async def test_claim_active_skips_idle_and_ended_batches(
             row.state = state
     claimed = await SqlBatchRecorder(engine, journal, owner="a").claim_active()
     assert [(c.batch_id, c.epoch, c.previous_owner) for c in claimed] == [("B-3", 1, None)]
+
+
+async def test_orphans_are_batches_whose_lease_expired_or_was_released(
+    engine: AsyncEngine, journal: Journal, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    clock = [datetime(2026, 11, 30, 10, 0, tzinfo=UTC)]
+    owner = SqlBatchRecorder(engine, journal, owner="a", lease_seconds=5, clock=lambda: clock[0])
+    peer = SqlBatchRecorder(engine, journal, owner="b", lease_seconds=5, clock=lambda: clock[0])
+    for batch_id in ("B-1", "B-2"):
+        await add_batch(session_factory, batch_id)
+        await owner.claim(batch_id)
+        async with session_factory() as session, session.begin():
+            row = await session.get(Batch, batch_id)
+            assert row is not None
+            row.state = "running"
+    assert await peer.claim_orphans() == []  # both leases are alive
+
+    clock[0] += timedelta(seconds=4)
+    assert await owner.renew() == []  # renewed: alive for 5 s more
+    clock[0] += timedelta(seconds=4)
+    assert await peer.claim_orphans() == []
+    await owner.release(["B-2"])  # handed over (a shutdown releases all)
+    assert owner.owned() == ["B-1"]
+
+    taken = await peer.claim_orphans()
+    assert [(c.batch_id, c.epoch, c.previous_owner, c.gap_seconds) for c in taken] == [
+        ("B-2", 2, "a", 0.0)  # the gap counts from the release
+    ]
+    clock[0] += timedelta(seconds=4)  # the owner stalls past its lease; the peer renews
+    assert await peer.renew() == []
+    clock[0] += timedelta(seconds=2)
+    assert await owner.claim_orphans() == []  # its own lapsed lease: renewed, not re-claimed
+    taken = await peer.claim_orphans()
+    assert [(c.batch_id, c.previous_owner, c.gap_seconds) for c in taken] == [("B-1", "a", 10.0)]
+    assert await owner.renew() == ["B-1"]  # the stale owner learns it lost the batch
+    assert owner.owned() == []
+    assert sorted(peer.owned()) == ["B-1", "B-2"]

@@ -111,6 +111,8 @@ class FakeEquipment:
         }
         self._pending = 0
         self.calls: list[PortCall] = []
+        # (module, service, procedure) that run until told to Complete (not self-completing)
+        self.continuous: set[tuple[str, str, str]] = set()
         for name, module in self._modules.items():  # the first subscription's notifications
             for service_name, service in module.services.items():
                 self._emit(name, ServiceStateChanged(name, service_name, service.state))
@@ -134,6 +136,9 @@ class FakeEquipment:
     def is_connected(self, equipment: str) -> bool:
         module = self._modules.get(equipment)
         return module is not None and module.connected
+
+    def is_continuous(self, equipment: str, service: str, procedure: str) -> bool:
+        return (equipment, service, procedure) in self.continuous
 
     async def start_procedure(
         self, equipment: str, service: str, procedure: str, parameters: Mapping[str, float]

@@ -12,8 +12,13 @@ import pytest
 
 from mes_runtime.mtp.errors import ManifestError
 from mes_runtime.mtp.manifest import (
+    REQUIRED_SERVICE_VARIABLES,
     ModuleManifest,
     NodeRef,
+    ParameterManifest,
+    ProcedureManifest,
+    ProcessValueManifest,
+    ServiceManifest,
     load_manifest,
     write_manifest,
     write_mtp_zip,
@@ -238,3 +243,91 @@ def test_zip_without_aml() -> None:
 
 def test_broken_zip() -> None:
     expect(b"PK\x03\x04garbage", "zip")
+
+
+# --------------------------------------------------------------------------- vendor structure
+
+
+@pytest.mark.parametrize("layout", ["string", "numeric"])
+@pytest.mark.parametrize("module", sorted(CONTRACT_MODULES))
+def test_vendor_structure_round_trip(module: str, layout: str) -> None:
+    original = manifest_of(module, layout)
+    read = load_manifest(write_manifest(original, structure="vendor"))
+    assert read == original
+    assert read.issues == ()
+    assert read.version == "1.1.0"
+
+
+def test_vendor_structure_is_what_engineering_tools_export() -> None:
+    caex = "{http://www.dke.de/CAEX}"
+    root = SafeET.fromstring(write_manifest(manifest_of("BR-101"), structure="vendor"))
+    assert (root.tag, root.get("SchemaVersion")) == (f"{caex}CAEXFile", "3.0")
+    hierarchies = {h.get("Name"): h for h in root.iter(f"{caex}InstanceHierarchy")}
+    assert set(hierarchies) == {"ModuleTypePackage", "Services"}
+    aspect = next(
+        a for a in root.iter(f"{caex}Attribute") if a.get("Name") == "AspectRef"
+    ).findtext(f"{caex}Value")
+    assert aspect == hierarchies["Services"].get("ID")
+    service = next(
+        e
+        for e in hierarchies["Services"].iter(f"{caex}InternalElement")
+        if e.get("Name") == "Cultivate"
+    )
+    ref = next(a for a in service if a.get("Name") == "RefID").findtext(f"{caex}Value")
+    control = next(
+        e
+        for e in hierarchies["ModuleTypePackage"].iter(f"{caex}InternalElement")
+        if e.get("Name") == "Cultivate"
+    )
+    # Shared identity, not an element ID; links typed by AttributeType, not xs:IDREF.
+    assert ref != control.get("ID")
+    assert next(a for a in control if a.get("Name") == "RefID").findtext(f"{caex}Value") == ref
+    state = next(a for a in control if a.get("Name") == "StateCur")
+    assert state.get("RefAttributeType") == "MTPATLib/IDReferenceType/IDLinkAttributeType"
+    assert state.get("AttributeDataType") == "xs:string"
+    units = {
+        a.findtext(f"{caex}Value")
+        for a in root.iter(f"{caex}Attribute")
+        if a.get("Name") == "VUnit"
+    }
+    assert "1001" in units  # degC as its 2658 unit code
+    assert "1e6 cells/mL" in units  # no code for it: kept as text
+
+
+@pytest.mark.parametrize("structure", ["holon", "vendor"])
+def test_live_ranges_binary_views_configuration_and_continuous_procedures_round_trip(
+    structure: str,
+) -> None:
+    def ref(name: str) -> NodeRef:
+        return NodeRef("urn:x", f"s={name}")
+
+    live = ParameterManifest(
+        "Speed",
+        "",
+        None,
+        None,
+        {v: ref(f"Speed.{v}") for v in ("VExt", "ApplyExt", "VOut", "VMin", "VMax", "VUnit")},
+    )
+    constant = ParameterManifest(
+        "Gain", "%", 0.0, 100.0, {v: ref(f"Gain.{v}") for v in ("VExt", "ApplyExt", "VOut")}
+    )
+    control = {v: ref(f"Stirring.{v}") for v in REQUIRED_SERVICE_VARIABLES}
+    original = ModuleManifest(
+        "HC-9",
+        ENDPOINT,
+        {
+            "Stirring": ServiceManifest(
+                "Stirring",
+                control,
+                {"Stir": ProcedureManifest("Stir", 1, {"Speed": live}, self_completing=False)},
+                {"Gain": constant},
+            )
+        },
+        {
+            "LS1": ProcessValueManifest("LS1", "", ref("LS1.V")),
+            "TI1": ProcessValueManifest("TI1", "", ref("TI1.V"), unit_node=ref("TI1.VUnit")),
+        },
+    )
+    read = load_manifest(write_manifest(original, structure=structure))  # type: ignore[arg-type]
+    assert read == original
+    assert read.issues == ()

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from mes_runtime.auth.users import Signature
+from mes_runtime.auth.signatures import SignatureMeaning, WrongMeaning
 from mes_runtime.db.models import Batch, JournalEntry
 from mes_runtime.domain.exceptions import (
     AutoClosure,
@@ -40,13 +40,9 @@ from mes_runtime.services.release import (
 )
 from mes_runtime.services.review import BatchLocked, ExceptionReview
 from tests.mes_runtime.batch_rows import add_batch
-from tests.mes_runtime.review_rows import MINOR_TEMPERATURE, add_excursion
+from tests.mes_runtime.review_rows import MINOR_TEMPERATURE, add_excursion, qa_signed
 
 RULE = MINOR_TEMPERATURE
-
-
-def _signed(username: str, meaning: str = "approved") -> Signature:
-    return Signature(username=username, meaning=meaning, signed_at=utcnow())
 
 
 @dataclass
@@ -71,7 +67,7 @@ class Plant:
 
     async def effective_rule(self, rule: ClosureRule, *, at: datetime) -> None:
         await self.rules.create_draft(rule, author="author-1")
-        await self.rules.approve(rule.rule_id, rule.version, signature=_signed("qa-1"))
+        await self.rules.approve(rule.rule_id, rule.version, signature=qa_signed("qa-1"))
         await self.rules.make_effective(rule.rule_id, rule.version, actor="qa-1", at=at)
 
 
@@ -100,7 +96,7 @@ async def test_minor_auto_closes_major_blocks_release_until_qa_signs(plant: Plan
 
     with pytest.raises(NotReleasable, match=f"open exceptions \\({major}\\)") as refused:
         await plant.releases.decide(
-            "B-1", Decision.RELEASED, signature=_signed("qa-2"), comment="ok"
+            "B-1", Decision.RELEASED, signature=qa_signed("qa-2"), comment="ok"
         )
 
     assert refused.value.open_ids == [major]
@@ -114,9 +110,9 @@ async def test_minor_auto_closes_major_blocks_release_until_qa_signs(plant: Plan
     assert closed.closure.evidence["max_distance"] == pytest.approx(0.3)
     assert view.rules == [{"id": "minor-temperature", "version": 1, "digest": RULE.digest()}]
 
-    await plant.review.close(major, signature=_signed("qa-2", "reviewed"), comment="TK only")
+    await plant.review.close(major, signature=qa_signed("qa-2"), comment="TK only")
     await plant.releases.decide(
-        "B-1", Decision.RELEASED, signature=_signed("qa-2"), comment="all reviewed"
+        "B-1", Decision.RELEASED, signature=qa_signed("qa-2"), comment="all reviewed"
     )
 
     view = await plant.releases.view("B-1")
@@ -124,10 +120,13 @@ async def test_minor_auto_closes_major_blocks_release_until_qa_signs(plant: Plan
     assert (view.decision["decision"], view.decision["signed_by"]) == ("released", "qa-2")
     late = await plant.excursion(severity=Severity.MINOR)  # a stray value after release
     with pytest.raises(BatchLocked, match="released"):
-        await plant.review.close(late, signature=_signed("qa-2", "reviewed"), comment="late")
+        await plant.review.close(late, signature=qa_signed("qa-2"), comment="late")
     with pytest.raises(AlreadyDecided):
         await plant.releases.decide(
-            "B-1", Decision.REJECTED, signature=_signed("qa-2"), comment="no"
+            "B-1",
+            Decision.REJECTED,
+            signature=qa_signed("qa-2", SignatureMeaning.REJECTED),
+            comment="no",
         )
     async with plant.sessions() as session:
         actions = [
@@ -138,6 +137,15 @@ async def test_minor_auto_closes_major_blocks_release_until_qa_signs(plant: Plan
         ]
     assert actions.index("closure.evaluated") < actions.index("exception.auto_closed")
     assert actions.count("batch.released") == 1
+    async with plant.sessions() as session:
+        released = (
+            await session.execute(
+                select(JournalEntry).where(JournalEntry.action == "batch.released")
+            )
+        ).scalar_one()
+    manifest = json.loads(released.new_value or "")["signature"]
+    assert (manifest["signer"], manifest["meaning"]) == ("qa-2", "approved")
+    assert manifest["record_digest"].startswith("sha256:")
 
 
 async def test_a_draft_rule_does_nothing(plant: Plant) -> None:
@@ -145,7 +153,7 @@ async def test_a_draft_rule_does_nothing(plant: Plant) -> None:
     await plant.rules.create_draft(
         RULE.model_copy(update={"rule_id": "approved-only"}), author="author-1"
     )
-    await plant.rules.approve("approved-only", 1, signature=_signed("qa-1"))
+    await plant.rules.approve("approved-only", 1, signature=qa_signed("qa-1"))
     minor = await plant.excursion(severity=Severity.MINOR)
     await plant.end_batch()
 
@@ -199,7 +207,7 @@ async def test_rule_lifecycle_refusals(plant: Plant) -> None:
     with pytest.raises(RuleConflict, match="exists already"):
         await plant.rules.create_draft(RULE, author="author-1")
     with pytest.raises(RuleConflict, match="segregation of duties"):
-        await plant.rules.approve(RULE.rule_id, 1, signature=_signed("author-1"))
+        await plant.rules.approve(RULE.rule_id, 1, signature=qa_signed("author-1"))
     with pytest.raises(RuleConflict, match="cannot make_effective a rule version that is draft"):
         await plant.rules.make_effective(RULE.rule_id, 1, actor="qa-1")
 
@@ -209,12 +217,35 @@ async def test_a_stopped_batch_is_not_released_but_may_be_rejected(plant: Plant)
     await plant.end_batch(state="stopped")
 
     with pytest.raises(NotReleasable, match="only a complete batch"):
-        await plant.releases.decide("B-1", Decision.RELEASED, signature=_signed("qa"), comment="x")
-    await plant.releases.decide("B-1", Decision.REJECTED, signature=_signed("qa"), comment="bad")
+        await plant.releases.decide(
+            "B-1", Decision.RELEASED, signature=qa_signed("qa"), comment="x"
+        )
+    rejected = qa_signed("qa", SignatureMeaning.REJECTED)
+    await plant.releases.decide("B-1", Decision.REJECTED, signature=rejected, comment="bad")
 
     decision = (await plant.releases.view("B-1")).decision
     assert decision is not None
     assert decision["decision"] == "rejected"
+
+
+async def test_a_rejected_signature_never_closes_approves_or_releases(plant: Plant) -> None:
+    no = qa_signed("qa-1", SignatureMeaning.REJECTED)
+    await plant.rules.create_draft(RULE, author="author-1")
+    major = await plant.excursion(severity=Severity.MAJOR)
+
+    with pytest.raises(WrongMeaning, match="approving a closure rule is signed with"):
+        await plant.rules.approve(RULE.rule_id, 1, signature=no)
+    with pytest.raises(WrongMeaning, match="closing an exception is signed with"):
+        await plant.review.close(major, signature=no, comment="not fine")
+    await plant.end_batch()
+    with pytest.raises(WrongMeaning, match="'released' is signed with the meaning 'approved'"):
+        await plant.releases.decide("B-1", Decision.RELEASED, signature=no, comment="no")
+    with pytest.raises(WrongMeaning, match="'rejected' is signed with the meaning 'rejected'"):
+        await plant.releases.decide("B-1", Decision.REJECTED, signature=qa_signed(), comment="x")
+
+    assert [v["status"] for v in await plant.rules.versions(RULE.rule_id)] == ["draft"]
+    assert (await plant.review.get(major)).status is ExceptionStatus.OPEN
+    assert (await plant.releases.view("B-1")).decision is None
 
 
 async def test_ended_batches_are_evaluated_as_they_end_once(plant: Plant) -> None:

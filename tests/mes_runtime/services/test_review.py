@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from mes_runtime.auth.users import Signature
+from mes_runtime.auth.signatures import Signature, SignatureMeaning
 from mes_runtime.db.models import JournalEntry
 from mes_runtime.domain.exceptions import (
     AutoClosure,
@@ -33,7 +33,12 @@ EXCURSION = NewException(
     trigger={"value": 37.7, "low": 35.5, "high": 37.5, "unit": "degC"},
 )
 SIGNED = Signature(
-    username="qa-1", meaning="reviewed", signed_at=datetime(2026, 11, 30, tzinfo=UTC)
+    username="qa-1",
+    printed_name="Quinn Assurance",
+    meaning=SignatureMeaning.APPROVED,
+    signed_at=datetime(2026, 11, 30, tzinfo=UTC),
+    record="exception:1",
+    record_digest="sha256:" + "0" * 64,
 )
 
 
@@ -111,7 +116,7 @@ async def test_closed_by_a_signature_with_a_comment(review: ExceptionReview) -> 
 
     closed = await review.get(exception_id)
     assert closed.closure == PersonClosure(
-        "qa-1", "reviewed", SIGNED.signed_at, "sensor swap, verified"
+        "qa-1", "approved", SIGNED.signed_at, "sensor swap, verified"
     )
     assert len(closed.journal) == 2
     assert await review.list(status="open") == []

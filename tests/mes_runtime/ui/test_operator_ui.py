@@ -16,6 +16,7 @@ import httpx
 import pytest
 import uvicorn
 
+from holon_testing.browser import CHROMIUM_ARGS, needs_chromium
 from holon_testing.net import free_port
 from holon_testing.simulator import running_simulator
 from mes_runtime.api.app import create_app
@@ -24,20 +25,8 @@ from mes_runtime.db.migrate import upgrade
 from mes_runtime.library import load_template
 from mes_runtime.settings import Settings
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is missing"),
-]
+pytestmark = needs_chromium
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PHASE = "procedure/BR-UP/cultivation/run-fedbatch"
 
 

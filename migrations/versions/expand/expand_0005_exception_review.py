@@ -6,8 +6,8 @@ and evidence, the closing signature's meaning), and ``auto_closed`` as a third s
 New tables ``closure_rules`` and ``batch_reviews``.
 Additive only: the previous runtime writes ``open``/``closed`` and ignores the new columns.
 
-Revision ID: expand_0003_exception_review
-Revises: expand_0002
+Revision ID: expand_0005
+Revises: expand_0004
 Create Date: 2026-11-30 09:30:00+00:00
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "expand_0003_exception_review"
-down_revision: str | Sequence[str] | None = "expand_0002"
+revision: str = "expand_0005"
+down_revision: str | Sequence[str] | None = "expand_0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

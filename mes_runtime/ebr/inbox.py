@@ -1,0 +1,141 @@
+"""The command inbox: batch commands travel through the database to the batch's owner.
+
+A replica that receives a command for a batch it does not execute queues it here
+(:meth:`CommandInbox.submit`); the owner takes the commands queued for its batches
+(:meth:`CommandInbox.take`, compare-and-set from ``pending``; ``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL), applies each and writes its answer (:meth:`CommandInbox.answer`); the queuing
+replica reads that answer (:meth:`CommandInbox.outcome`). A command nobody took in time is
+expired by the replica that queued it (:meth:`CommandInbox.expire`, compare-and-set too), so
+it is either applied or expired, never both, and never applied twice. Pod-to-Pod calls are
+never needed: every replica only talks to the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from mes_runtime.db.models import BatchCommand
+from mes_runtime.kernel.clock import utcnow
+
+__all__ = ["CommandInbox", "QueuedCommand"]
+
+_COMMANDS = cast(Table, BatchCommand.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedCommand:
+    """A command taken from the inbox by the batch's owner."""
+
+    id: int
+    batch_id: str
+    path: str
+    command: str
+    actor: str
+    reason: str | None
+
+
+class CommandInbox:
+    """``batch_commands`` over SQLAlchemy (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: AsyncEngine, *, clock: Callable[[], datetime] = utcnow) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    async def submit(
+        self, *, batch_id: str, path: str, command: str, actor: str, reason: str | None
+    ) -> int:
+        """Queue a command for the batch's owner; returns its id."""
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                insert(_COMMANDS).returning(_COMMANDS.c.id),
+                {
+                    "batch_id": batch_id,
+                    "path": path,
+                    "command": command,
+                    "actor": actor,
+                    "reason": reason,
+                    "status": "pending",
+                    "created_at": self._clock(),
+                },
+            )
+            return int(result.scalar_one())
+
+    async def take(self, batch_ids: Collection[str], *, owner: str) -> list[QueuedCommand]:
+        """Take the pending commands of the given batches, oldest first."""
+        if not batch_ids:
+            return []
+        query = (
+            select(_COMMANDS)
+            .where(_COMMANDS.c.status == "pending", _COMMANDS.c.batch_id.in_(list(batch_ids)))
+            .order_by(_COMMANDS.c.id)
+        )
+        if self._engine.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        taken: list[QueuedCommand] = []
+        async with self._engine.begin() as conn:
+            for row in (await conn.execute(query)).all():
+                result = await conn.execute(
+                    update(_COMMANDS)
+                    .where(_COMMANDS.c.id == row.id, _COMMANDS.c.status == "pending")
+                    .values(status="taken", taken_by=owner)
+                )
+                if result.rowcount == 1:
+                    taken.append(
+                        QueuedCommand(
+                            id=int(row.id),
+                            batch_id=row.batch_id,
+                            path=row.path,
+                            command=row.command,
+                            actor=row.actor,
+                            reason=row.reason,
+                        )
+                    )
+        return taken
+
+    async def answer(self, command_id: int, *, done: bool, outcome: dict[str, Any]) -> None:
+        """Write the owner's answer to a command it took."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(_COMMANDS)
+                .where(_COMMANDS.c.id == command_id, _COMMANDS.c.status == "taken")
+                .values(
+                    status="done" if done else "refused", outcome=outcome, done_at=self._clock()
+                )
+            )
+
+    async def requeue(self, command_id: int) -> None:
+        """Give a taken command back (its batch moved to another owner before it applied)."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(_COMMANDS)
+                .where(_COMMANDS.c.id == command_id, _COMMANDS.c.status == "taken")
+                .values(status="pending", taken_by=None)
+            )
+
+    async def outcome(self, command_id: int) -> tuple[str, dict[str, Any] | None]:
+        """A queued command's status and, once answered, its outcome."""
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(_COMMANDS.c.status, _COMMANDS.c.outcome).where(
+                        _COMMANDS.c.id == command_id
+                    )
+                )
+            ).one()
+        return str(row.status), (dict(row.outcome) if row.outcome is not None else None)
+
+    async def expire(self, command_id: int) -> bool:
+        """Withdraw a command nobody took; ``False`` if the owner took it meanwhile."""
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(_COMMANDS)
+                .where(_COMMANDS.c.id == command_id, _COMMANDS.c.status == "pending")
+                .values(status="expired", done_at=self._clock())
+            )
+            return result.rowcount == 1

@@ -1,0 +1,142 @@
+"""Batch commands from any replica: applied where the batch runs, or queued for its owner.
+
+The replica that executes a batch applies a command directly. Any other replica first checks
+it against the batch's stored state (so a forbidden command gets the same 409, with the same
+words, from every replica), then queues it in the command inbox and waits for the owner's
+answer: the element's new state, or the owner's refusal, returned to the client exactly as
+the owner would have. If no replica takes the command in time (the batch's owner died and
+its lease has not expired yet, take-over included), the command is withdrawn and the client
+is told to retry (:class:`OwnerUnavailable`): it never runs late, behind the client's back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from mes_runtime.db.doorbell import COMMAND_DONE, COMMANDS, Doorbell
+from mes_runtime.db.models import Batch, BatchElement
+from mes_runtime.domain.control_recipe import ControlRecipe
+from mes_runtime.domain.states import Command, ElementState
+from mes_runtime.ebr.inbox import CommandInbox
+from mes_runtime.engine.batch import BatchEngine
+from mes_runtime.engine.errors import (
+    CommandRejected,
+    EngineError,
+    EquipmentUnavailable,
+    UnknownBatch,
+    UnknownElement,
+)
+from mes_runtime.engine.plan import build_tree
+from mes_runtime.engine.ports import Fenced
+from mes_runtime.engine.tree import BatchTree
+
+__all__ = ["BatchCommands", "OwnerUnavailable", "StoredBatch", "stored_batch"]
+
+_POLL = 0.5  # a lost doorbell ring costs at most this much
+
+
+class OwnerUnavailable(EngineError):
+    """No replica executes the batch now (a take-over is due); retry shortly."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBatch:
+    """A batch as the database holds it: its row and its element tree with stored states."""
+
+    row: Batch
+    tree: BatchTree
+
+
+async def stored_batch(session: AsyncSession, batch_id: str) -> StoredBatch | None:
+    """The batch's row and tree (element states as last committed), or None."""
+    row = await session.get(Batch, batch_id)
+    if row is None:
+        return None
+    tree = build_tree(ControlRecipe.from_dict(row.control_recipe))
+    stored = {
+        e.path: e.state
+        for e in (
+            await session.execute(select(BatchElement).where(BatchElement.batch_id == batch_id))
+        ).scalars()
+    }
+    for node in tree.root.walk():
+        node.state = ElementState(stored.get(node.path, ElementState.IDLE.value))
+    return StoredBatch(row=row, tree=tree)
+
+
+class BatchCommands:
+    """Applies a batch command on whichever replica receives it."""
+
+    def __init__(
+        self,
+        *,
+        engine: BatchEngine,
+        inbox: CommandInbox,
+        bell: Doorbell,
+        sessions: async_sessionmaker[AsyncSession],
+        wait_seconds: float,
+    ) -> None:
+        self._engine = engine
+        self._inbox = inbox
+        self._bell = bell
+        self._sessions = sessions
+        self._wait = wait_seconds
+
+    async def send(
+        self, batch_id: str, path: str, command: Command, *, actor: str, reason: str | None
+    ) -> ElementState:
+        """The element's new state, or the refusal (as the batch's owner gives it)."""
+        if batch_id in self._engine.batch_ids():
+            try:
+                return await self._engine.command(
+                    batch_id, path, command, actor=actor, reason=reason
+                )
+            except (UnknownBatch, Fenced):
+                pass  # taken over meanwhile: through the inbox, to the new owner
+        async with self._sessions() as session:
+            stored = await stored_batch(session, batch_id)
+        if stored is None:
+            raise UnknownBatch(batch_id)
+        node = stored.tree.by_path.get(path)
+        if node is None:
+            raise UnknownElement(batch_id, path)
+        self._engine.require_allowed(stored.tree, node, command)
+        command_id = await self._inbox.submit(
+            batch_id=batch_id, path=path, command=command.value, actor=actor, reason=reason
+        )
+        await self._bell.ring(COMMANDS, batch_id)
+        return await self._answer(command_id, batch_id, path)
+
+    async def _answer(self, command_id: int, batch_id: str, path: str) -> ElementState:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._wait
+        while True:
+            mark = self._bell.mark(COMMAND_DONE)
+            status, outcome = await self._inbox.outcome(command_id)
+            if status in {"done", "refused"} and outcome is not None:
+                return _result(outcome, batch_id, path)
+            if loop.time() >= deadline:
+                if status == "pending" and await self._inbox.expire(command_id):
+                    raise OwnerUnavailable(
+                        f"no runtime executes batch {batch_id} right now (a take-over is "
+                        "under way); the command was not applied; give it again"
+                    )
+                deadline = loop.time() + self._wait  # taken: the owner is applying it
+            await self._bell.wait(COMMAND_DONE, mark, min(_POLL, deadline - loop.time()))
+
+
+def _result(outcome: dict[str, str], batch_id: str, path: str) -> ElementState:
+    if "state" in outcome:
+        return ElementState(outcome["state"])
+    kind, message = outcome.get("error", "failed"), outcome.get("message", "")
+    if kind == "unknown_element":
+        raise UnknownElement(batch_id, path)
+    if kind == "rejected":
+        raise CommandRejected(message)
+    if kind == "equipment_unavailable":
+        raise EquipmentUnavailable(message)
+    raise EngineError(message)

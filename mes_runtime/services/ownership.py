@@ -1,0 +1,224 @@
+"""Batch ownership across replicas: leases kept alive, orphans taken over, queued commands
+applied, leases handed over at shutdown.
+
+Every runtime replica runs one :class:`BatchOwnership` beside its batch engine:
+
+* *heartbeat* - every ``lease/5`` it renews the leases of the batches it executes; a batch
+  whose lease another replica claimed (a newer epoch) is dropped from its engine, which is
+  also what happens the first time a fenced write is refused;
+* *take-over* - every ``scan`` seconds, and at once when a peer rings that it released
+  leases, it claims running batches whose lease expired or was released and resumes them
+  (:meth:`BatchEngine.resume`: journalled with who gave up, who took over and the gap; each
+  phase reconciled with its service as it stands, without commanding what already ran);
+* *inbox* - it applies the commands other replicas queued for its batches
+  (:class:`~mes_runtime.ebr.inbox.CommandInbox`) and answers them;
+* *hand-over* - on shutdown it stops claiming and taking commands first, lets the engine
+  finish the step in flight, then releases its leases and rings, so that a peer resumes the
+  batches within about a second instead of waiting for the lease to expire.
+
+A single-process runtime (SQLite) also claims every running batch at start, leased or not:
+no other process can hold one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Self
+
+from mes_runtime.db.doorbell import COMMAND_DONE, COMMANDS, RELEASED, Doorbell
+from mes_runtime.domain.control_recipe import ControlRecipe
+from mes_runtime.domain.states import Command, is_final
+from mes_runtime.ebr.inbox import CommandInbox, QueuedCommand
+from mes_runtime.ebr.recorder import ClaimedBatch, SqlBatchRecorder
+from mes_runtime.engine.batch import BatchEngine
+from mes_runtime.engine.errors import (
+    CommandRejected,
+    EquipmentError,
+    UnknownBatch,
+    UnknownElement,
+)
+from mes_runtime.engine.plan import restore_tree
+from mes_runtime.engine.ports import Fenced
+from mes_runtime.kernel.tasks import cancel_and_wait
+from mes_runtime.mtp.equipment import MtpEquipment
+from mes_runtime.mtp.errors import EquipmentUnavailable
+
+__all__ = ["BatchOwnership", "error_kind"]
+
+log = logging.getLogger(__name__)
+
+# how long a resumed batch waits for each of its modules to connect before its phases
+# there are held (a Restart continues them once the module is back)
+RESUME_CONNECT_SECONDS = 15.0
+
+
+def error_kind(exc: BaseException) -> str:
+    """How a refused command is named in the inbox (the API maps each to its status)."""
+    if isinstance(exc, UnknownElement):
+        return "unknown_element"
+    if isinstance(exc, CommandRejected):
+        return "rejected"
+    if isinstance(exc, EquipmentUnavailable | EquipmentError):
+        return "equipment_unavailable"
+    return "failed"
+
+
+class BatchOwnership:
+    """Leases, take-over, the command inbox and hand-over for one replica."""
+
+    def __init__(
+        self,
+        *,
+        recorder: SqlBatchRecorder,
+        engine: BatchEngine,
+        equipment: MtpEquipment,
+        inbox: CommandInbox,
+        bell: Doorbell,
+        lease_seconds: float,
+        single_process: bool,
+        may_claim: Callable[[], bool] = lambda: True,
+        know_equipment: Callable[[], Awaitable[None]] | None = None,
+        connect_timeout: float = RESUME_CONNECT_SECONDS,
+    ) -> None:
+        self._recorder = recorder
+        self._engine = engine
+        self._equipment = equipment
+        self._inbox = inbox
+        self._bell = bell
+        self._renew_every = lease_seconds / 5
+        self._scan_every = min(1.0, lease_seconds / 5)
+        self._single_process = single_process
+        self._may_claim = may_claim
+        # loads every module registered in the database (another replica may have imported
+        # one this replica has not picked up yet): run before a batch is resumed
+        self._know_equipment = know_equipment
+        self._connect_timeout = connect_timeout
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def __aenter__(self) -> Self:
+        if self._single_process:
+            try:
+                for claimed in await self._recorder.claim_active():
+                    await self._resume(claimed)
+            except Exception as exc:  # database not ready (/readyz says so): nothing to resume
+                log.warning("resuming running batches failed: %r", exc)
+        self._tasks = [
+            asyncio.create_task(self._every(self._renew_every, self._heartbeat), name="leases"),
+            asyncio.create_task(self._on_bell(RELEASED, self._take_over), name="take-over"),
+            asyncio.create_task(self._on_bell(COMMANDS, self._apply_queued), name="inbox"),
+        ]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Stop claiming and taking commands (the engine then finishes its step)."""
+        await cancel_and_wait(self._tasks)
+        self._tasks = []
+
+    async def hand_over(self) -> list[str]:
+        """Release every lease (after the engine stopped) and ring the peers."""
+        released = await self._recorder.release()
+        if released:
+            log.info("handed over %d batch(es): %s", len(released), ", ".join(released))
+            with contextlib.suppress(Exception):  # peers also scan on their own
+                await self._bell.ring(RELEASED, ",".join(released))
+        return released
+
+    # -- loops ---------------------------------------------------------------------------
+
+    async def _every(self, interval: float, step: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await step()
+            except Exception as exc:  # a database hiccup: the next round tries again
+                log.warning("%s failed: %s", step.__name__.strip("_"), exc)
+
+    async def _on_bell(self, channel: str, step: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            mark = self._bell.mark(channel)
+            try:
+                await step()
+            except Exception as exc:
+                log.warning("%s failed: %s", step.__name__.strip("_"), exc)
+            await self._bell.wait(channel, mark, self._scan_every)
+
+    async def _heartbeat(self) -> None:
+        for batch_id in await self._recorder.renew():
+            await self._engine.disown(batch_id)
+        # (a batch another runtime claimed is dropped by renew; one being started is owned
+        # before the engine lists it, so only what the engine shows ended is let go)
+        live = set(self._engine.batch_ids())
+        ended = [
+            batch_id
+            for batch_id in self._recorder.owned()
+            if batch_id in live and is_final(self._engine.tree(batch_id).state)
+        ]
+        if ended:  # a finished batch needs no owner: nothing to take over
+            await self._recorder.release(ended)
+
+    async def _take_over(self) -> None:
+        if not self._may_claim():
+            return
+        for claimed in await self._recorder.claim_orphans():
+            try:
+                await self._resume(claimed)
+            except Exception:  # give it back: a peer (or the next round) takes it over
+                log.exception("resuming batch %s failed; releasing it", claimed.batch_id)
+                await self._recorder.release([claimed.batch_id])
+                await self._engine.disown(claimed.batch_id)
+
+    async def _resume(self, claimed: ClaimedBatch) -> None:
+        if self._know_equipment is not None:
+            await self._know_equipment()
+        control = ControlRecipe.from_dict(claimed.control_recipe)
+        tree = restore_tree(control, claimed.elements, claimed.graph)
+        for name in sorted(set(tree.bindings.values())):
+            try:
+                async with asyncio.timeout(self._connect_timeout):
+                    await self._equipment.wait_connected(name)
+            except (TimeoutError, EquipmentUnavailable) as exc:  # the engine holds its phases
+                log.warning("resuming %s: %s is not connected: %r", claimed.batch_id, name, exc)
+        log.info(
+            "resuming batch %s (epoch %d; previous owner %s, %.3f s ago)",
+            claimed.batch_id,
+            claimed.epoch,
+            claimed.previous_owner,
+            claimed.gap_seconds,
+        )
+        try:
+            await self._engine.resume(
+                tree,
+                owner=self._recorder.owner,
+                previous_owner=claimed.previous_owner,
+                gap_seconds=claimed.gap_seconds,
+                epoch=claimed.epoch,
+            )
+        except Fenced:  # claimed by yet another replica meanwhile
+            log.warning("batch %s was claimed by another runtime while resuming", claimed.batch_id)
+
+    async def _apply_queued(self) -> None:
+        live = [b for b in self._engine.batch_ids() if not is_final(self._engine.tree(b).state)]
+        for queued in await self._inbox.take(live, owner=self._recorder.owner):
+            outcome = await self._apply(queued)
+            if outcome is None:  # no longer ours: back in the queue for the new owner
+                await self._inbox.requeue(queued.id)
+                continue
+            await self._inbox.answer(queued.id, done="state" in outcome, outcome=outcome)
+            await self._bell.ring(COMMAND_DONE, str(queued.id))
+
+    async def _apply(self, queued: QueuedCommand) -> dict[str, Any] | None:
+        try:
+            command = Command(queued.command)
+            state = await self._engine.command(
+                queued.batch_id, queued.path, command, actor=queued.actor, reason=queued.reason
+            )
+        except (UnknownBatch, Fenced):
+            return None
+        except Exception as exc:
+            if error_kind(exc) == "failed":
+                log.exception("queued command %d failed", queued.id)
+            return {"error": error_kind(exc), "message": str(exc)}
+        return {"state": state.value}

@@ -1,0 +1,249 @@
+"""Two runtime replicas on one PostgreSQL database: any replica answers for any batch, and a
+batch outlives the replica that runs it.
+
+Real parts only: the equipment simulator (asyncua servers on loopback, in this process, so
+that the test reads which MTP commands each service accepted), two ``mes-runtime serve``
+processes on their own ports sharing a real PostgreSQL (as two Pods behind a Service do),
+driven through their HTTP API. The owner is paused (SIGSTOP), killed (SIGKILL) or stopped
+(SIGTERM) at a chosen point; the other replica must take the batch over and complete it with
+no Stop/Abort/Hold and no second Start reaching any service, with one journal chain that
+records the take-over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from holon_testing.net import free_port
+from holon_testing.replicas import (
+    CULTIVATE,
+    FILL,
+    FINAL,
+    Runtime,
+    create_batch,
+    element,
+    start_runtime,
+    wait_until,
+)
+from holon_testing.simulator import running_simulator
+from mes_runtime.db.engine import create_engine
+from mes_runtime.db.models import BatchRun, JournalEntry
+from mes_runtime.demo import Demo
+from mes_runtime.ebr.journal import verify_journal
+from mes_runtime.mtp.codes import ServiceCommand
+
+pytestmark = pytest.mark.postgres
+
+LEASE = "2"  # seconds: short, so that the tests wait little for an expiry
+
+
+def _demo(workdir: Path, db_url: str) -> Demo:
+    demo = Demo(workdir=workdir, port=free_port(), time_factor=7200)
+    demo.env.update(HOLON_DATABASE_URL=db_url, HOLON_DRAIN_SECONDS="0", HOLON_LOG_LEVEL="INFO")
+    return demo
+
+
+@contextmanager
+def _replicas(demo: Demo) -> Iterator[tuple[Runtime, Runtime]]:
+    env = {**demo.env, "HOLON_LEASE_SECONDS": LEASE}
+    a = start_runtime("a", demo.port, env, demo.workdir)
+    b = start_runtime("b", free_port(), env, demo.workdir)
+    try:
+        yield a, b
+    finally:
+        for runtime in (a, b):
+            if runtime.process.poll() is None:
+                runtime.process.send_signal(signal.SIGCONT)
+            runtime.stop()
+        demo.http.close()
+
+
+async def _journal(db_url: str, batch_id: str) -> tuple[bool, list[tuple[str, Any]]]:
+    engine = create_engine(db_url)
+    try:
+        result = await verify_journal(engine)
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(JournalEntry.action, JournalEntry.new_value)
+                    .where(JournalEntry.batch_id == batch_id)
+                    .order_by(JournalEntry.seq)
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    return result.ok, [(r.action, r.new_value) for r in rows]
+
+
+def _owner(db_url: str, batch_id: str) -> str:
+    async def read() -> str:
+        engine = create_engine(db_url)
+        try:
+            async with engine.connect() as conn:
+                owner = (
+                    await conn.execute(select(BatchRun.owner).where(BatchRun.batch_id == batch_id))
+                ).scalar_one()
+        finally:
+            await engine.dispose()
+        return str(owner)
+
+    return asyncio.run(read())
+
+
+def _taken_over(db_url: str, batch_id: str) -> bool:
+    _, entries = asyncio.run(_journal(db_url, batch_id))
+    return any(action == "batch.resume" for action, _ in entries)
+
+
+def _history_checks(sim: Any, batch: dict[str, Any], holds: dict[str, int]) -> None:
+    """Every phase ran once: one Start per run, no Stop/Abort, only the Holds we gave."""
+    phases = [e for e in batch["elements"] if e["kind"] == "phase"]
+    assert all(p["state"] == "complete" for p in phases), phases
+    runs = Counter((p["equipment"], p["service"]) for p in phases)
+    for (module, service), count in runs.items():
+        history = sim.server.model(module).machines[service].history
+        assert not {ServiceCommand.STOP, ServiceCommand.ABORT} & set(history), history
+        assert history.count(ServiceCommand.HOLD) == holds.get(service, 0), (service, history)
+        assert history.count(ServiceCommand.START) == count, (module, service, history)
+
+
+async def test_commands_and_views_on_any_replica_and_a_paused_owner_is_fenced(
+    pg_url: str, tmp_path: Path
+) -> None:
+    async with running_simulator(time_factor=7200, manifest_dir=tmp_path / "manifests") as sim:
+        demo = _demo(tmp_path, pg_url)
+        batch, entries, cultivation = await asyncio.to_thread(
+            _commands_then_pause, demo, dict(sim.manifest_paths), pg_url
+        )
+        ok, journal = await _journal(pg_url, batch["id"])
+
+    assert batch["state"] == "complete", batch
+    _history_checks(sim, batch, {cultivation: 2})  # the two Holds given, each sent once
+    assert ok
+    resumes = [value for action, value in journal if action == "batch.resume"]
+    assert len(resumes) == 1, resumes
+    assert entries["a"] in str(resumes[0]), resumes  # who gave up
+    assert entries["b"] in str(resumes[0]), resumes  # who took over
+
+
+def _commands_then_pause(
+    demo: Demo, manifests: dict[str, Path], db_url: str
+) -> tuple[dict[str, Any], dict[str, str], str]:
+    with _replicas(demo) as (a, b):
+        people = demo.prepare(demo.create_admin(), manifests)
+        operator = people["operator"]["headers"]
+        batch_id = create_batch(a.http, operator, cultivation_hours=30)  # a owns it
+        owner_a = _owner(db_url, batch_id)
+        wait_until(
+            lambda: element(b.batch(operator, batch_id), CULTIVATE)["state"] == "running",
+            "cultivation running, seen from b",
+        )
+        # a command through the replica that does not run the batch
+        held = b.command(operator, batch_id, "hold", CULTIVATE)
+        assert held.status_code == 200, held.text
+        assert held.json()["state"] in {"holding", "held"}
+        for runtime in (a, b):
+            wait_until(
+                lambda r=runtime: (
+                    element(r.batch(operator, batch_id), CULTIVATE)["state"] == "held"
+                ),
+                f"held, seen from {runtime.name}",
+            )
+        views = [element(r.batch(operator, batch_id), CULTIVATE) for r in (a, b)]
+        assert views[0] == views[1], views
+        assert "restart" in views[0]["allowed_commands"], views
+        # a forbidden command: the same 409 from both replicas
+        refusals = [r.command(operator, batch_id, "pause", FILL) for r in (a, b)]
+        assert [r.status_code for r in refusals] == [409, 409]
+        assert refusals[0].json() == refusals[1].json(), [r.text for r in refusals]
+        restarted = b.command(operator, batch_id, "restart", CULTIVATE)
+        assert restarted.status_code == 200, restarted.text
+        wait_until(
+            lambda: element(a.batch(operator, batch_id), CULTIVATE)["state"] == "running",
+            "running again",
+        )
+        # the owner stops (SIGSTOP) with a command on its way to it: the command waits in
+        # the inbox, b takes the batch over once a's lease expires and applies it, once
+        a.process.send_signal(signal.SIGSTOP)
+        held = b.command(operator, batch_id, "hold", CULTIVATE)
+        assert held.status_code == 200, held.text
+        assert _taken_over(db_url, batch_id)
+        owner_b = _owner(db_url, batch_id)
+        wait_until(
+            lambda: element(b.batch(operator, batch_id), CULTIVATE)["state"] == "held", "held"
+        )
+        restarted = b.command(operator, batch_id, "restart", CULTIVATE)
+        assert restarted.status_code == 200, restarted.text
+        # a, resumed, finds itself fenced: it writes and commands nothing more
+        a.process.send_signal(signal.SIGCONT)
+        wait_until(
+            lambda: "another runtime owns it now" in a.log.read_text(),
+            "the stale owner to find itself fenced",
+        )
+        cultivation = element(b.batch(operator, batch_id), CULTIVATE)["service"]
+        wait_until(lambda: b.batch(operator, batch_id)["state"] in FINAL, "the batch to end")
+        views = [r.batch(operator, batch_id) for r in (a, b)]
+        assert views[0]["elements"] == views[1]["elements"]
+        return views[1], {"a": owner_a, "b": owner_b}, str(cultivation)
+
+
+@pytest.mark.parametrize(
+    ("kill", "point"),
+    [
+        pytest.param(signal.SIGKILL, "mid-phase", id="sigkill-mid-phase"),
+        pytest.param(signal.SIGKILL, "between-phases", id="sigkill-as-a-phase-completes"),
+        pytest.param(signal.SIGTERM, "mid-phase", id="sigterm-hand-over"),
+    ],
+)
+async def test_the_other_replica_takes_over_a_batch_whose_owner_is_gone(
+    pg_url: str, tmp_path: Path, kill: signal.Signals, point: str
+) -> None:
+    async with running_simulator(time_factor=7200, manifest_dir=tmp_path / "manifests") as sim:
+        demo = _demo(tmp_path, pg_url)
+        batch, owners, handed_over = await asyncio.to_thread(
+            _kill_owner, demo, dict(sim.manifest_paths), pg_url, kill, point
+        )
+        ok, journal = await _journal(pg_url, batch["id"])
+
+    assert batch["state"] == "complete", batch
+    _history_checks(sim, batch, {})
+    assert ok
+    resumes = [value for action, value in journal if action == "batch.resume"]
+    assert len(resumes) == 1, resumes
+    assert owners["a"] in str(resumes[0]), resumes
+    assert owners["b"] in str(resumes[0]), resumes
+    if kill is signal.SIGTERM:  # handed over, not left to expire
+        assert handed_over, "the stopping owner did not release its lease"
+
+
+def _kill_owner(
+    demo: Demo, manifests: dict[str, Path], db_url: str, kill: signal.Signals, point: str
+) -> tuple[dict[str, Any], dict[str, str], bool]:
+    with _replicas(demo) as (a, b):
+        people = demo.prepare(demo.create_admin(), manifests)
+        operator = people["operator"]["headers"]
+        batch_id = create_batch(a.http, operator, cultivation_hours=30)
+        owner_a = _owner(db_url, batch_id)
+        watched = CULTIVATE if point == "mid-phase" else FILL
+        wanted = "running" if point == "mid-phase" else "complete"
+        wait_until(
+            lambda: element(b.batch(operator, batch_id), watched)["state"] == wanted, watched
+        )
+        a.process.send_signal(kill)
+        a.process.wait(timeout=60)
+        wait_until(lambda: b.batch(operator, batch_id)["state"] in FINAL, "the batch to end")
+        handed_over = "handed over 1 batch(es)" in a.log.read_text()
+        return (
+            b.batch(operator, batch_id),
+            {"a": owner_a, "b": _owner(db_url, batch_id)},
+            handed_over,
+        )
