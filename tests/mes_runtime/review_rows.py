@@ -82,7 +82,7 @@ async def add_excursion(
                 name="Temperature",
                 value=v,
                 unit="degC",
-                ts=now + timedelta(milliseconds=i),
+                ts=now - timedelta(milliseconds=len(values) - i),  # before the recovery
             )
             for i, v in enumerate(values)
         )
