@@ -146,7 +146,7 @@ def install(kube: Kube, pg: PgServer, database: str, workdir: Path) -> None:
 
 
 def declare(kube: Kube, demo: Demo, manifests: dict[str, Path]) -> str:
-    say("a MESModule (PostgreSQL, 2 replicas, UI) and an Equipment per simulated module")
+    say("a MESModule (PostgreSQL, 2 replicas, UI, e-signatures), an Equipment per simulated module")
     kube.apply(
         {
             "apiVersion": "mes.holon.dev/v1alpha1",
@@ -161,7 +161,8 @@ def declare(kube: Kube, demo: Demo, manifests: dict[str, Path]) -> str:
                     "engine": "postgresql",
                     "credentialsSecretRef": {"name": "runtime-db", "key": "url"},
                 },
-                "features": {"ui": True},
+                # QA approves the demo recipe by an electronic signature
+                "features": {"ui": True, "electronicSignatures": True},
                 "placement": PLACEMENT,
             },
         },

@@ -36,6 +36,19 @@ class PgServer:
     port: int
     user: str
     password: str | None = None
+    control: tuple[str, ...] = ()  # pg_ctl -D <data> -o <options> -l <log>: restartable
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server (``fast``: disconnect clients, as a restart or fail-over does)."""
+        subprocess.run(
+            _as_pg_user([*self.control, "-m", mode, "-w", "stop"]), check=True, capture_output=True
+        )
+
+    def start(self) -> None:
+        """Start it again on the same port and data."""
+        subprocess.run(
+            _as_pg_user([*self.control, "-w", "-t", "60", "start"]), check=True, capture_output=True
+        )
 
     def url(self, database: str, host: str | None = None) -> str:
         """SQLAlchemy URL of ``database``; ``host`` overrides the address (e.g. a Service
@@ -140,7 +153,9 @@ def throwaway_postgres(
         subprocess.run(
             _as_pg_user([*start, "-w", "-t", "60", "start"]), check=True, capture_output=True
         )
-        yield PgServer(host="127.0.0.1", port=port, user=user, password=password)
+        yield PgServer(
+            host="127.0.0.1", port=port, user=user, password=password, control=tuple(start)
+        )
     finally:
         subprocess.run(
             _as_pg_user([pg_ctl, "-D", str(datadir), "-m", "immediate", "stop"]),

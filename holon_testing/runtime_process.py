@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from holon_testing.features import EVERY_FEATURE_ENV
+
 __all__ = ["RuntimeProcess", "serving"]
 
 
@@ -50,6 +52,8 @@ def serving(workdir: Path, **settings: str) -> Iterator[RuntimeProcess]:
     ``HOLON_DATA_DIR``), its log in ``workdir/server.log``; killed at the end if running."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("HOLON_")}
     env.update({f"HOLON_{name.upper()}": value for name, value in settings.items()})
+    for key, value in EVERY_FEATURE_ENV.items():
+        env.setdefault(key, value)
     env.setdefault("HOLON_LOG_LEVEL", "INFO")
     env.setdefault("HOLON_LOG_FORMAT", "console")  # callers read the log as text
     log = workdir / "server.log"

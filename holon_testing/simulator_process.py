@@ -35,12 +35,15 @@ class SimulatedModule:
     manifest_path: Path
 
 
-def _start(module: str, layout: str, workdir: Path, host: str) -> subprocess.Popen[str]:
+def _start(
+    module: str, layout: str, workdir: Path, host: str, time_factor: float
+) -> subprocess.Popen[str]:
     with (workdir / f"simulator-{layout}.log").open("w") as log:
         return subprocess.Popen(
             [
                 sys.executable, "-m", "mes_runtime", "simulate", "--module", module,
                 "--layout", layout, "--manifest-dir", str(workdir / layout), "--host", host,
+                "--time-factor", str(time_factor),
             ],
             cwd=REPO,
             env={**os.environ, "PYTHONPATH": str(REPO)},
@@ -84,14 +87,19 @@ def stop_process(proc: subprocess.Popen[str]) -> None:
 
 @contextmanager
 def simulated_module(
-    module: str, layouts: Sequence[str], workdir: Path, host: str = "127.0.0.1"
+    module: str,
+    layouts: Sequence[str],
+    workdir: Path,
+    host: str = "127.0.0.1",
+    time_factor: float = 1.0,
 ) -> Iterator[dict[str, SimulatedModule]]:
     """``module`` served once per node layout (processes started side by side), on
-    ``host`` (the address its manifest's endpoint names)."""
+    ``host`` (the address its manifest's endpoint names), ``time_factor`` simulated seconds
+    per real second."""
     procs: dict[str, subprocess.Popen[str]] = {}
     try:
         for layout in layouts:
-            procs[layout] = _start(module, layout, workdir, host)
+            procs[layout] = _start(module, layout, workdir, host, time_factor)
         yield {
             layout: _announced(proc, module, workdir / f"simulator-{layout}.log")
             for layout, proc in procs.items()

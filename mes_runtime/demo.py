@@ -70,6 +70,9 @@ class Demo:
             "HOLON_DATA_DIR": str(workdir),
             "HOLON_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'runtime.db'}",
             "HOLON_LOG_LEVEL": "WARNING",
+            # the demo shows the UI and QA's signed approval (features are off by default)
+            "HOLON_FEATURE_UI": "true",
+            "HOLON_FEATURE_ELECTRONIC_SIGNATURES": "true",
         }
         self.processes: list[tuple[str, subprocess.Popen[str]]] = []
         self.http = httpx.Client(base_url=self.base, timeout=30)

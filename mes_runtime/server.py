@@ -98,8 +98,11 @@ def _parser(settings: Settings) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
+    from mes_runtime.api.features import served
+
     try:
         settings = get_settings()
+        served(settings)  # a kind or flag this runtime cannot honour: before any migration
     except ValueError as exc:
         print(f"serve: invalid settings: {exc}", file=sys.stderr)
         return 2

@@ -31,6 +31,7 @@ __all__ = [
     "ENV_PREFIX",
     "OTHER_PROGRAMS",
     "PLACEHOLDER_SECRETS",
+    "ModuleKind",
     "Settings",
     "get_settings",
     "reject_placeholder",
@@ -38,6 +39,9 @@ __all__ = [
 ]
 
 ENV_PREFIX = "HOLON_"
+
+#: The MES module kinds (spec.module of a MESModule; the operator's ``ModuleKind``).
+ModuleKind = Literal["batch-execution", "ebr", "equipment-logbook", "review-by-exception"]
 
 #: ``HOLON_*`` variables (or prefixes) that belong to Holon's other programs, not the
 #: runtime: the operator, the local cluster and image tooling, the e2e tests.
@@ -181,8 +185,12 @@ class Settings(BaseSettings):
         ),
     )
 
-    module: str | None = Field(
-        default=None, description="The MES module this runtime serves (set by the operator)."
+    module: ModuleKind | None = Field(
+        default=None,
+        description=(
+            "The kind of MES module this runtime is (spec.module, set by the operator): it "
+            "decides which capabilities are served (api.features); unset: batch-execution."
+        ),
     )
     module_version: str | None = Field(
         default=None, description="The module's version (set by the operator)."
@@ -190,15 +198,23 @@ class Settings(BaseSettings):
     database_engine: Literal["sqlite", "postgresql"] | None = Field(
         default=None, description="The database engine the operator provisioned."
     )
-    feature_ui: bool = Field(default=False, description="spec.features.ui of the module.")
+    feature_ui: bool = Field(
+        default=False, description="spec.features.ui: serve the operator UI at /ui/ (and / to it)."
+    )
     feature_equipment_simulator: bool = Field(
-        default=False, description="spec.features.equipmentSimulator of the module."
+        default=False,
+        description="spec.features.equipmentSimulator: not supported yet (refused when true).",
     )
     feature_review_by_exception: bool = Field(
-        default=False, description="spec.features.reviewByException of the module."
+        default=False,
+        description="spec.features.reviewByException: serve the exception review routes.",
     )
     feature_electronic_signatures: bool = Field(
-        default=False, description="spec.features.electronicSignatures of the module."
+        default=False,
+        description=(
+            "spec.features.electronicSignatures: serve signing (recipe approval by a Part 11 "
+            "signature); off, nothing can be approved (never approved unsigned)."
+        ),
     )
     feature_metrics: bool = Field(
         default=False,

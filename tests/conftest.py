@@ -184,9 +184,12 @@ def fast_password_hashing() -> Iterator[None]:
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
+    from holon_testing.features import EVERY_FEATURE
     from mes_runtime.settings import Settings
 
-    return Settings(database_url=db_url, data_dir=tmp_path / "data", migrate_on_start=False)
+    return Settings(
+        database_url=db_url, data_dir=tmp_path / "data", migrate_on_start=False, **EVERY_FEATURE
+    )
 
 
 @pytest.fixture

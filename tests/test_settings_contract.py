@@ -3,26 +3,33 @@ a runtime Pod (its ConfigMap and the Deployment's env) is a setting the runtime 
 with a value it accepts; and the runtime refuses a key it does not know, naming it.
 
 The operator and the runtime never import each other (``make lint``), so the contract is
-held here, where a test may import both: the runtime's ``Settings`` is the typed contract,
-the operator's builders are tested against it.
+held here, where a test may import both: the operator's typed ``RuntimeSettings`` is held
+field by field to the runtime's ``Settings``, and what the operator admits (module kinds,
+feature flags) to what the runtime serves (``mes_runtime.api.features``).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from enum import Enum
+from typing import Any, get_args
 
 import pytest
 from mes_operator.builders import ModuleContext
-from mes_operator.builders.configmap import config_data
+from mes_operator.builders.configmap import config_data, runtime_settings
 from mes_operator.builders.deployment import build_deployment
-from mes_operator.models.mesmodule import Features
-from pydantic import ValidationError
+from mes_operator.builders.runtime_settings import RuntimeSettings, feature_setting
+from mes_operator.models.mesmodule import FEATURE_NAMES, Features, MESModuleSpec, ModuleKind
+from mes_operator.models.support import KIND_FEATURES
+from pydantic import TypeAdapter, ValidationError
 
+from mes_runtime.api.features import FLAGS, KINDS, FeatureError, served
+from mes_runtime.settings import ModuleKind as RuntimeModuleKind
 from mes_runtime.settings import Settings, setting_keys, unknown_keys
 
 PG = {"engine": "postgresql", "credentialsSecretRef": {"name": "db"}}
-ALL_FEATURES = {field.alias or name: True for name, field in Features.model_fields.items()}
+#: Every flag a batch-execution module may switch on (all that are implemented).
+ALL_FEATURES = dict.fromkeys(KIND_FEATURES["batch-execution"], True)
 
 
 def context(**spec: Any) -> ModuleContext:
@@ -40,6 +47,15 @@ SPECS = {
     "defaults": {},
     "all-features-sqlite": {"features": ALL_FEATURES},
     "postgresql": {"database": PG, "features": {"ui": True}},
+    **{
+        f"{kind}-all-its-features": {
+            "module": kind,
+            "database": PG,
+            "features": dict.fromkeys(flags, True),
+        }
+        for kind, flags in KIND_FEATURES.items()
+        if kind != "batch-execution"
+    },
 }
 
 
@@ -71,11 +87,12 @@ def test_every_key_the_operator_writes_is_a_runtime_setting(
     for key, value in env.items():
         clean_environment.setenv(key, value)
     settings = Settings()
-    assert settings.module == "batch-execution"
+    assert settings.module == spec.get("module", "batch-execution")
     assert settings.module_version == "1.2.3"
     enabled = {key for key, value in env.items() if value == "true"}
     for key in enabled:
         assert getattr(settings, key.removeprefix("HOLON_").lower()) is True, key
+    served(settings)  # the runtime serves what the operator admitted (FeatureError if not)
 
 
 def test_every_feature_flag_of_the_crd_has_a_runtime_setting() -> None:
@@ -83,6 +100,54 @@ def test_every_feature_flag_of_the_crd_has_a_runtime_setting() -> None:
     declared = {k for k in setting_keys() if k.startswith("HOLON_FEATURE_")}
     assert written == declared
     assert len(written) == len(Features.model_fields)
+
+
+def test_the_operators_settings_are_runtime_settings_of_the_same_type() -> None:
+    """Field for field, every value the operator's type can hold is one the runtime's
+    setting of that name accepts (each enum member, both booleans, each built value)."""
+    built = [context(**spec) for spec in SPECS.values()]
+    for name, field in RuntimeSettings.model_fields.items():
+        assert name in Settings.model_fields, f"{name}: not a setting of the runtime"
+        runtime_type = TypeAdapter(Settings.model_fields[name].annotation)
+        values: list[Any] = [getattr(runtime_settings(ctx), name) for ctx in built]
+        if field.annotation is bool:
+            values += [True, False]
+        if isinstance(field.annotation, type) and issubclass(field.annotation, Enum):
+            values += [member.value for member in field.annotation]
+        for value in values:
+            if value is not None:
+                runtime_type.validate_python(value)
+
+
+def test_module_kinds_are_the_same_on_both_sides() -> None:
+    assert set(get_args(RuntimeModuleKind)) == {kind.value for kind in ModuleKind}
+
+
+def test_a_kind_admits_the_flags_its_runtime_serves() -> None:
+    """``models.support.KIND_FEATURES`` (admission) is ``api.features.KINDS`` (runtime)."""
+    assert set(KIND_FEATURES) == set(KINDS)
+    for kind, capabilities in KINDS.items():
+        runtime = {FLAGS[c] for c in capabilities.core | capabilities.optional if c in FLAGS}
+        assert {feature_setting(flag) for flag in KIND_FEATURES[kind]} == runtime, kind
+
+
+@pytest.mark.parametrize("kind", [kind.value for kind in ModuleKind])
+@pytest.mark.parametrize("flag", sorted(FEATURE_NAMES))
+def test_admission_and_the_runtime_agree_on_every_kind_and_flag(kind: str, flag: str) -> None:
+    """A spec the operator admits starts a runtime that serves it; one it refuses would
+    be refused by the runtime too (so an older CRD's object fails loudly, never silently)."""
+    try:
+        MESModuleSpec.model_validate({"module": kind, "version": "1.0.0", "features": {flag: True}})
+        admitted = True
+    except ValidationError:
+        admitted = False
+    settings = Settings(module=kind, **{feature_setting(flag): True})  # type: ignore[arg-type]
+    try:
+        served(settings)
+        starts = True
+    except FeatureError:
+        starts = False
+    assert admitted == starts
 
 
 def test_an_unknown_holon_key_is_refused_by_name(clean_environment: pytest.MonkeyPatch) -> None:

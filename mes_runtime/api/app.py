@@ -5,6 +5,10 @@ session factory and the single journal writer (all on ``app.state``). Migrations
 here: ``mes-runtime serve`` runs them before starting the server, and ``/readyz`` reports a
 database that is not at heads.
 
+What is served follows the module's kind and feature flags (``api.features``): the
+:data:`ROUTERS` (and :data:`ENDPOINTS`) of the capabilities served, the UI when it is on,
+the batch engine only where batches are served. The rest answers 404, naming what is off.
+
 The drain flag (``app.state.drain``, see ``api.drain``) exists from construction, not from
 the lifespan: the server sets it from a signal handler, and ``/readyz`` and the
 ``Connection: close`` middleware read it.
@@ -13,14 +17,15 @@ the lifespan: the server sets it from a signal handler, and ``/readyz`` and the
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -41,6 +46,8 @@ from mes_runtime.api import (
 )
 from mes_runtime.api.bodies import MAX_DOCUMENT_BYTES
 from mes_runtime.api.drain import CloseWhenDraining, Drain
+from mes_runtime.api.errors import not_found
+from mes_runtime.api.features import Capability, served
 from mes_runtime.api.headers import SecurityHeaders
 from mes_runtime.api.limits import BodyLimit
 from mes_runtime.assembly import batch_runtime
@@ -70,6 +77,26 @@ DOCUMENT_ROUTES = {
     ("POST", "/api/v1/equipment"): MAX_DOCUMENT_BYTES,
 }
 
+#: Every router and the capability it serves (None: every runtime serves it). A router opts
+#: into a feature flag by naming that flag's capability here (api.features): it is then
+#: included only when the module's kind and flags serve it.
+ROUTERS: tuple[tuple[APIRouter, Capability | None], ...] = (
+    (health.router, None),
+    (auth.router, None),
+    (users.router, None),
+    (recipes.router, Capability.RECIPES),
+    (equipment.router, Capability.EQUIPMENT),
+    (journal.router, Capability.JOURNAL),
+    (exceptions.router, Capability.REVIEW_BY_EXCEPTION),
+    (review.router, Capability.REVIEW_BY_EXCEPTION),
+    (closure_rules.router, Capability.REVIEW_BY_EXCEPTION),
+    (batches.router, Capability.BATCHES),
+)
+#: Single routes of an included router that need one more capability.
+ENDPOINTS: dict[Callable[..., object], Capability] = {
+    recipes.approve_recipe: Capability.ELECTRONIC_SIGNATURES,
+}
+
 #: The operator UI's assets, served by the runtime itself (air-gapped plants: no CDN).
 UI_DIR = Path(__file__).resolve().parent.parent / "ui" / "static"
 
@@ -80,6 +107,7 @@ def create_app(settings: Settings | None = None, *, drain: Drain | None = None) 
     ``drain`` is the flag a graceful shutdown sets (``mes_runtime.server``); by default a
     fresh one that nothing sets."""
     settings = settings or get_settings()
+    capabilities = served(settings)  # refuses what the runtime cannot honour, by name
     if drain is None:
         drain = Drain()
 
@@ -88,12 +116,13 @@ def create_app(settings: Settings | None = None, *, drain: Drain | None = None) 
         engine = create_engine(
             settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
         )
-        metrics = RuntimeMetrics() if settings.feature_metrics else None
+        metrics = RuntimeMetrics() if Capability.METRICS in capabilities else None
         writer = Journal(engine) if metrics is None else MeteredJournal(engine, metrics=metrics)
         recorder = SqlBatchRecorder(engine, writer, lease_seconds=settings.lease_seconds)
         app.state.batch_records = recorder
         app.state.doorbell = doorbell_for(engine, settings.database_url)
         app.state.settings = settings
+        app.state.capabilities = capabilities
         app.state.engine = engine
         app.state.session_factory = session_factory(engine)
         app.state.journal = writer
@@ -105,7 +134,10 @@ def create_app(settings: Settings | None = None, *, drain: Drain | None = None) 
         except Exception as exc:  # not migrated yet: /readyz says so; do not crash liveness
             log.warning("database not ready at start-up: %s", exc)
         try:
-            async with app.state.doorbell, batch_runtime(app), _metrics_endpoint(app, settings):
+            running: AbstractAsyncContextManager[None] = (
+                batch_runtime(app) if Capability.BATCHES in capabilities else nullcontext()
+            )
+            async with app.state.doorbell, running, _metrics_endpoint(app, settings):
                 yield
         finally:
             # batch_runtime has stopped the engine and equipment; the database goes last
@@ -127,30 +159,66 @@ def create_app(settings: Settings | None = None, *, drain: Drain | None = None) 
     app.add_middleware(CloseWhenDraining, drain=drain)
     app.add_middleware(BodyLimit, default=DEFAULT_BODY_LIMIT, routes=DOCUMENT_ROUTES)
     app.add_middleware(SecurityHeaders)
-    for module in (
-        health,
-        auth,
-        users,
-        recipes,
-        equipment,
-        journal,
-        exceptions,
-        batches,
-        review,
-        closure_rules,
-    ):
-        app.include_router(module.router)
+    _include_routers(app, capabilities)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(DBAPIError, _database_unavailable)
     app.add_exception_handler(Exception, _server_error)
-    app.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")
+    if Capability.UI in capabilities:
+        app.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")
 
-    @app.get("/", include_in_schema=False)
-    async def _root() -> RedirectResponse:
-        return RedirectResponse("/ui/")
+        @app.get("/", include_in_schema=False)
+        async def _root() -> RedirectResponse:
+            return RedirectResponse("/ui/")
 
     return app
+
+
+def _include_routers(app: FastAPI, capabilities: frozenset[Capability]) -> None:
+    """The routers (and routes) the served capabilities call for; what is not served is
+    answered 404 naming the capability, as an unknown path would be (but telling why)."""
+    for router, capability in ROUTERS:
+        if capability is None or capability in capabilities:
+            app.include_router(_served_routes(app, router, capabilities))
+        elif router.prefix:  # a router without a prefix leaves plain 404s
+            _not_served(app, router.prefix, capability)
+
+
+def _served_routes(
+    app: FastAPI, router: APIRouter, capabilities: frozenset[Capability]
+) -> APIRouter:
+    """``router``, or a copy without the routes of :data:`ENDPOINTS` not served."""
+    unserved = [
+        route
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        and route.endpoint in ENDPOINTS
+        and ENDPOINTS[route.endpoint] not in capabilities
+    ]
+    if not unserved:
+        return router
+    part = APIRouter()
+    part.routes.extend(route for route in router.routes if route not in unserved)
+    for route in unserved:
+        assert isinstance(route, APIRoute)
+        methods = sorted(route.methods or ())
+        _not_served(app, route.path, ENDPOINTS[route.endpoint], methods=methods)
+    return part
+
+
+def _not_served(
+    app: FastAPI, path: str, capability: Capability, *, methods: list[str] | None = None
+) -> None:
+    async def not_served() -> None:
+        raise not_found(
+            ("path",),
+            f"{capability.value} is not served by this module (its kind or spec.features)",
+        )
+
+    every = methods or ["GET", "POST", "PUT", "PATCH", "DELETE"]
+    app.add_api_route(path, not_served, methods=every, include_in_schema=False)
+    if methods is None:
+        app.add_api_route(path + "/{rest:path}", not_served, methods=every, include_in_schema=False)
 
 
 @asynccontextmanager

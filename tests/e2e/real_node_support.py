@@ -111,11 +111,17 @@ def host_postgres() -> Iterator[PgServer]:
         pytest.fail(f"the real-node tests need PostgreSQL: {exc}")
 
 
+SIMULATOR_TIME_FACTOR = 1200.0
+
+
 @pytest.fixture(scope="module")
 def host_simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatedModule]:
-    """BR-101 served by the simulator on the host, on the Pods' gateway address."""
+    """BR-101 served by the simulator on the host, on the Pods' gateway address, 1200 times
+    faster than real time (the batch that runs through a rolling update lasts minutes)."""
     workdir = tmp_path_factory.mktemp("simulator")
-    with simulated_module("BR-101", ["string"], workdir, host=node.GATEWAY) as modules:
+    with simulated_module(
+        "BR-101", ["string"], workdir, host=node.GATEWAY, time_factor=SIMULATOR_TIME_FACTOR
+    ) as modules:
         yield modules["string"]
 
 
@@ -228,4 +234,74 @@ class LoadLoop:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=30)
+        self.result.seconds = time.monotonic() - self._started
+
+
+class CommandLoop:
+    """Batch commands from the host while a batch runs: Hold then Restart of the whole
+    batch, each sent once the batch has settled from the previous one (so every command is
+    one the batch allows), through the Service - any replica, owner or not. Every answer
+    but 200 and every transport error counts as a failed command. Stopping finishes the
+    pair under way: the batch is never left held."""
+
+    def __init__(
+        self, base: str, headers: dict[str, str], batch_id: str, *, pause: float = 2.0
+    ) -> None:
+        self.base = base
+        self.headers = headers
+        self.batch_id = batch_id
+        self.pause = pause
+        self.result = LoadResult()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="commands", daemon=True)
+        self._started = 0.0
+
+    def _state(self, client: httpx.Client) -> str | None:
+        try:
+            response = client.get(f"{self.base}/api/v1/batches/{self.batch_id}")
+        except httpx.HTTPError:
+            return None  # the reads are the load loop's to count
+        return str(response.json()["state"]) if response.status_code == 200 else None
+
+    def _settle(self, client: httpx.Client, wanted: str) -> bool:
+        deadline = time.monotonic() + 60  # a pair is finished even when asked to stop:
+        while time.monotonic() < deadline:  # the batch is never left held
+            state = self._state(client)
+            if state == wanted:
+                return True
+            if state in {"complete", "stopped", "aborted"}:
+                return False
+            time.sleep(0.1)
+        return False
+
+    def _run(self) -> None:
+        with httpx.Client(headers=self.headers, timeout=60) as client:
+            while not self._stop.is_set() and self._settle(client, "running"):
+                for command, settled in (("hold", "held"), ("restart", "running")):
+                    error = None
+                    try:
+                        response = client.post(
+                            f"{self.base}/api/v1/batches/{self.batch_id}/commands",
+                            json={"command": command, "path": "procedure"},
+                        )
+                        if response.status_code != 200:
+                            error = f"{command}: HTTP {response.status_code}: {response.text[:200]}"
+                    except httpx.HTTPError as exc:
+                        error = f"{command}: {type(exc).__name__}: {exc}"
+                    self.result.sent += 1
+                    if error is not None:
+                        self.result.failed += 1
+                        self.result.failures.append(error)
+                    if error is not None or not self._settle(client, settled):
+                        break
+                self._stop.wait(self.pause)
+
+    def __enter__(self) -> CommandLoop:
+        self._started = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=90)
         self.result.seconds = time.monotonic() - self._started

@@ -84,6 +84,31 @@ INVALID: list[tuple[str, dict[str, Any], tuple[str, ...]]] = [
         ("spec.placement.tolerations[0].tolerationSeconds", "requires effect NoExecute"),
     ),
     (
+        "equipment-not-supported-yet",
+        {"equipment": [{"name": "reactor"}]},
+        ("spec.equipment", "not supported yet"),
+    ),
+    (
+        "recreate-not-supported-yet",
+        {"upgradeStrategy": {"type": "Recreate"}},
+        ("spec.upgradeStrategy", "not supported yet"),
+    ),
+    (
+        "simulator-not-supported-yet",
+        {"features": {"equipmentSimulator": True}},
+        ("spec.features.equipmentSimulator", "not supported yet"),
+    ),
+    (
+        "logbook-not-supported-yet",
+        {"module": "equipment-logbook"},
+        ("spec.module", "not supported yet"),
+    ),
+    (
+        "ebr-does-not-serve-the-ui",
+        {"module": "ebr", "features": {"ui": True}},
+        ("spec.features.ui", "a module of kind ebr does not serve it"),
+    ),
+    (
         "node-selector-value-invalid",
         {"placement": {"nodeSelector": {"a": "not valid"}}},
         ("spec.placement.nodeSelector.a", "should match"),

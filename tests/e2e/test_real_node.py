@@ -5,18 +5,22 @@
 2. The operator runs from its image in the cluster, with its chart's ServiceAccount,
    and reconciles a MESModule whose runtime Pods connect to PostgreSQL and to the
    equipment simulator (both on the host); an Equipment is verified from inside the cluster.
-3. A version bump rolls the runtime over under a steady load from the host: every request
-   is answered (the runtime drains: readiness false, in-flight requests finish, exit).
+3. A version bump rolls the runtime over while a batch runs on the simulator, under a
+   steady load of reads and batch commands from the host: every request is answered (the
+   runtime drains: readiness false, in-flight requests finish, batches handed over, exit)
+   and the batch, taken over by the new version's replicas, completes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,7 +33,9 @@ from real_node_support import (
     PLACEMENT,
     REPO,
     RUNTIME_IMAGE,
+    SIMULATOR_TIME_FACTOR,
     VERSION,
+    CommandLoop,
     LoadLoop,
     RealNode,
     get_once_routed,
@@ -38,9 +44,15 @@ from real_node_support import (
     pods,
     ready,
 )
+from sqlalchemy import select
 
 from holon_testing.postgres import PgServer
 from holon_testing.simulator_process import SimulatedModule
+from mes_runtime.db.engine import create_engine
+from mes_runtime.db.models import JournalEntry
+from mes_runtime.demo import Demo
+from mes_runtime.ebr.journal import verify_journal
+from mes_runtime.library import load_template
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]  # Pods really start here
 
@@ -49,6 +61,8 @@ GROUP = "mes.holon.dev"
 MODULE = "batch"
 RUNTIME_PORT = HTTP_PORT  # the runtime container port the operator configures
 RUNTIME_SELECTOR = f"app.kubernetes.io/name=mes-runtime,app.kubernetes.io/instance={MODULE}"
+RECIPE = "bioreactor-fedbatch"  # BR only: runs on the one simulated module
+CULTIVATION = "procedure/BR-UP/cultivation/run-fedbatch"
 
 
 def test_runtime_pod_answers_through_its_service_from_host_and_pod(
@@ -195,6 +209,7 @@ def mesmodule(version: str) -> dict[str, Any]:
             "version": version,
             "image": RUNTIME_IMAGE,
             "replicas": 2,
+            "features": {"electronicSignatures": True},  # QA approves the batch's recipe
             "database": {
                 "engine": "postgresql",
                 "credentialsSecretRef": {"name": "runtime-db", "key": "url"},
@@ -357,15 +372,21 @@ def test_operator_from_its_image_runs_a_module_on_postgres_and_the_simulator(
     cluster.eventually("Equipment br-101 Verified by the in-cluster operator", verified, 90)
 
 
-def test_rolling_update_under_load_loses_no_request(
-    cluster: Cluster, in_cluster: InCluster
+def test_rolling_update_under_load_loses_no_request_and_the_batch_goes_on(
+    cluster: Cluster, in_cluster: InCluster, tmp_path: Path
 ) -> None:
+    """A batch runs on the simulator while the 2-replica module rolls to a new version and
+    clients read it and command it (>= 20 requests/s) through the Service: no request
+    fails, the batch moves to a replica of the new version and completes, and the journal
+    records each take-over (its gap is printed)."""
     ns = in_cluster.namespace
     exists = cluster.kubectl("get", "mesmodule", MODULE, "-n", ns, check=False).returncode == 0
     if not exists or not _module_ready(cluster, ns):
         pytest.fail("needs the Ready module of the previous test, which failed")
     base = in_cluster.runtime_url(cluster)
-    headers = _admin_headers(base, in_cluster.database_url, "loadtest")
+    admin = _admin_headers(base, in_cluster.database_url, "loadtest")
+    operator = _running_batch_people(base, in_cluster.database_url, admin, tmp_path)
+    batch_id = _start_batch(base, operator)
     before = {p["metadata"]["name"] for p in pods(cluster, ns, RUNTIME_SELECTOR)}
 
     def rolled() -> bool:
@@ -383,16 +404,103 @@ def test_rolling_update_under_load_loses_no_request(
             and images == {f"{RUNTIME_IMAGE}:{NEXT_VERSION}"}
         )
 
-    with LoadLoop(f"{base}/api/v1/equipment", headers, rate=30, workers=3) as load:
+    view = f"{base}/api/v1/batches/{batch_id}"
+    with (
+        LoadLoop(view, operator, rate=30, workers=3) as load,
+        CommandLoop(base, operator, batch_id) as commands,
+    ):
         time.sleep(3)  # steady load before the rollout starts
         cluster.apply(mesmodule(NEXT_VERSION), namespace=ns)
         cluster.eventually("the rolling update to finish", rolled, 240)
         time.sleep(3)  # and after it
-    result = load.result
+    reads, sent = load.result, commands.result
     print(
-        f"\n[rolling update under load] {result.sent} requests in {result.seconds:.1f} s "
-        f"({result.rate:.1f}/s), failed requests: {result.failed}",
+        f"\n[rolling update under load] {reads.sent} reads in {reads.seconds:.1f} s "
+        f"({reads.rate:.1f}/s), failed: {reads.failed}; {sent.sent} batch commands, "
+        f"failed: {sent.failed}",
         flush=True,
     )
-    assert result.rate >= 20, "the load loop must offer at least 20 requests/s"
-    assert result.failed == 0, result.failures[:10]
+    assert reads.rate >= 20, "the load loop must offer at least 20 requests/s"
+    assert reads.failed == 0, reads.failures[:10]
+    assert sent.sent >= 2, "commands were sent during the rollout"
+    assert sent.failed == 0, sent.failures[:10]
+
+    def ended() -> bool:
+        return str(httpx.get(view, headers=operator, timeout=10).json()["state"]) in {
+            "complete", "stopped", "aborted",
+        }  # fmt: skip
+
+    cluster.eventually("the batch to end", ended, 420)
+    final = httpx.get(view, headers=operator, timeout=10).json()
+    assert final["state"] == "complete", final
+    ok, resumes = asyncio.run(_take_overs(in_cluster.database_url, batch_id))
+    print(f"[rolling update under load] take-overs of {batch_id}: {resumes}", flush=True)
+    assert ok, "the journal's hash chain verifies"
+    assert resumes, "the batch moved to a new replica (every old Pod exited) - journalled"
+
+
+async def _take_overs(database_url: str, batch_id: str) -> tuple[bool, list[dict[str, Any]]]:
+    engine = create_engine(database_url)
+    try:
+        result = await verify_journal(engine)
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(JournalEntry.new_value).where(
+                        JournalEntry.batch_id == batch_id, JournalEntry.action == "batch.resume"
+                    )
+                )
+            ).scalars()
+            resumes = [
+                {k: v for k, v in json.loads(r).items() if k in {"gap_seconds", "epoch"}}
+                for r in rows
+            ]
+    finally:
+        await engine.dispose()
+    return result.ok, resumes
+
+
+def _running_batch_people(
+    base: str, database_url: str, admin: dict[str, str], workdir: Path
+) -> dict[str, str]:
+    """An operator and a QA user enrolled as a plant would (create-user, set-up token),
+    the bioreactor recipe imported and approved by QA's signature; the operator's headers."""
+    demo = Demo(workdir=workdir, port=0, time_factor=SIMULATOR_TIME_FACTOR)
+    demo.use_runtime(base, database_url)
+    try:
+        people = {}
+        for username in ("operator", "qa"):
+            password = demo.enrol(username, username)
+            people[username] = (password, demo.login(username, password))
+        recipe = load_template(RECIPE)
+        imported = demo.http.post("/api/v1/recipes", json=recipe.to_canonical_data(), headers=admin)
+        assert imported.status_code in {201, 409}, imported.text  # 409: imported earlier
+        approved = demo.http.post(
+            f"/api/v1/recipes/{RECIPE}/{recipe.header.version}/approve",
+            json={"password": people["qa"][0], "meaning": "approved"},
+            headers=people["qa"][1],
+        )
+        assert approved.status_code == 200, approved.text
+        return people["operator"][1]
+    finally:
+        demo.http.close()
+
+
+def _start_batch(base: str, operator: dict[str, str]) -> str:
+    """The bioreactor batch on BR-101, started, once its cultivation runs."""
+    created = httpx.post(
+        f"{base}/api/v1/batches",
+        json={"recipe": RECIPE, "bindings": {"BR": "BR-101"}, "overrides": {"CultDuration": 48}},
+        headers=operator,
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
+    batch_id = str(created.json()["id"])
+    deadline = time.monotonic() + 120  # a wait, not a timing assertion
+    while True:
+        batch = httpx.get(f"{base}/api/v1/batches/{batch_id}", headers=operator, timeout=10)
+        states = {e["path"]: e["state"] for e in batch.json()["elements"]}
+        if states.get(CULTIVATION) == "running":
+            return batch_id
+        assert time.monotonic() < deadline, f"the cultivation did not start: {states}"
+        time.sleep(0.5)

@@ -5,10 +5,13 @@ shutdown that lets in-flight requests finish and exits 0."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import socket
 import sqlite3
+import subprocess
+import sys
 import time
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -55,6 +58,20 @@ def test_serve_migrates_then_serves_and_says_how_to_create_an_admin(tmp_path: Pa
     assert code == 0, runtime.log.read_text()
     assert (tmp_path / "data" / "runtime.db").exists()
     assert "mes-runtime create-admin" in runtime.log.read_text()
+
+
+def test_serve_refuses_what_it_cannot_serve_before_touching_the_database(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOLON_")}
+    env |= {"HOLON_DATA_DIR": str(tmp_path / "data"), "HOLON_MODULE": "equipment-logbook"}
+    result = subprocess.run(
+        [sys.executable, "-m", "mes_runtime", "serve"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "serve: invalid settings: HOLON_MODULE=equipment-logbook: not supported yet" in (
+        result.stderr
+    )
+    assert not (tmp_path / "data" / "runtime.db").exists()
 
 
 # --------------------------------------------------------------------------- graceful drain

@@ -13,9 +13,11 @@ records the take-over.
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
+import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,10 +26,12 @@ import pytest
 from sqlalchemy import select
 
 from holon_testing.net import free_port
+from holon_testing.postgres import PgServer, throwaway_postgres
 from holon_testing.replicas import (
     CULTIVATE,
     FILL,
     FINAL,
+    TIMEOUT,
     Runtime,
     create_batch,
     element,
@@ -36,10 +40,11 @@ from holon_testing.replicas import (
 )
 from holon_testing.simulator import running_simulator
 from mes_runtime.db.engine import create_engine
+from mes_runtime.db.migrate import upgrade
 from mes_runtime.db.models import BatchRun, JournalEntry
 from mes_runtime.demo import Demo
 from mes_runtime.ebr.journal import verify_journal
-from mes_runtime.mtp.codes import ServiceCommand
+from mes_runtime.mtp.codes import ServiceCommand, ServiceState
 
 pytestmark = pytest.mark.postgres
 
@@ -247,3 +252,72 @@ def _kill_owner(
             {"a": owner_a, "b": _owner(db_url, batch_id)},
             handed_over,
         )
+
+
+@pytest.mark.parametrize("down", [0.0, 15.0], ids=["restart", "down-15s"])
+async def test_a_database_restart_as_a_phase_completes_loses_and_doubles_nothing(
+    tmp_path: Path, down: float
+) -> None:
+    """PostgreSQL is stopped (fast: clients disconnected) the moment BR-101's Fill
+    procedure completes, while both replicas run, and started again at once or after 15 s:
+    the completion is retried until stored, the batch completes, each transition is
+    journalled exactly once and no equipment command is lost or sent twice."""
+    with throwaway_postgres() as server:
+        if isinstance(server, str):
+            pytest.fail(f"{server}: this test needs PostgreSQL")
+        db_url = server.create_database("restart")
+        await asyncio.to_thread(upgrade, db_url)
+        async with running_simulator(time_factor=7200, manifest_dir=tmp_path / "manifests") as sim:
+            demo = _demo(tmp_path, db_url)
+            fill = sim.server.model("BR-101").machines["Prepare"]
+            batch = await asyncio.to_thread(
+                _restart_database_as_fill_completes, demo, dict(sim.manifest_paths), server,
+                lambda: fill.state is ServiceState.COMPLETED, down,
+            )  # fmt: skip
+            ok, _ = await _journal(db_url, batch["id"])
+            entries = await _element_entries(db_url, batch["id"])
+
+    assert batch["state"] == "complete", batch
+    _history_checks(sim, batch, {})
+    assert ok
+    fill = [e for e in entries if e[0] == FILL]
+    assert fill == [(FILL, "idle", "running"), (FILL, "running", "complete")], fill
+    assert len(entries) == len(set(entries)), [e for e in entries if entries.count(e) > 1]
+
+
+async def _element_entries(db_url: str, batch_id: str) -> list[tuple[str, str, str]]:
+    """(element, old state, new state) of every ``element.state`` entry of the batch."""
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(
+                        JournalEntry.subject, JournalEntry.old_value, JournalEntry.new_value
+                    ).where(
+                        JournalEntry.batch_id == batch_id, JournalEntry.action == "element.state"
+                    )
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    return [(str(r.subject), json.loads(r.old_value), json.loads(r.new_value)) for r in rows]
+
+
+def _restart_database_as_fill_completes(
+    demo: Demo,
+    manifests: dict[str, Path],
+    server: PgServer,
+    fill_completed: Callable[[], bool],
+    down: float,
+) -> dict[str, Any]:
+    with _replicas(demo) as (a, b):
+        people = demo.prepare(demo.create_admin(), manifests)
+        operator = people["operator"]["headers"]
+        batch_id = create_batch(a.http, operator, cultivation_hours=30)
+        wait_until(fill_completed, "BR-101's Fill to complete", timeout=TIMEOUT)
+        server.stop("fast")
+        time.sleep(down)
+        server.start()
+        wait_until(lambda: b.batch(operator, batch_id)["state"] in FINAL, "the batch to end")
+        return b.batch(operator, batch_id)

@@ -5,46 +5,45 @@ flags are plain ``"true"``/``"false"`` strings so they are obvious in ``kubectl 
 The graceful-shutdown timing comes from ``builders.shutdown``, which also sizes the Pod's
 termination grace period.
 
-Every key here is a setting the runtime declares (``mes_runtime.settings.Settings``, which
-refuses an unknown ``HOLON_*`` key at start); ``tests/test_settings_contract.py`` holds the
-two to each other, since the operator does not import the runtime.
+Every key here is a field of :class:`~mes_operator.builders.runtime_settings.RuntimeSettings`,
+the typed operator -> runtime contract that ``tests/test_settings_contract.py`` holds to the
+runtime's ``Settings`` (which refuses an unknown ``HOLON_*`` key at start).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from typing import Any
 
 from mes_operator.builders.context import HTTP_PORT, ModuleContext, config_map_name, metadata
-from mes_operator.builders.shutdown import shutdown_settings
+from mes_operator.builders.runtime_settings import RuntimeSettings
+from mes_operator.builders.shutdown import DRAIN_SECONDS, SHUTDOWN_TIMEOUT_SECONDS
 from mes_operator.models.mesmodule import DatabaseEngine
 
 DATA_DIR = "/var/lib/holon"
 
 
-def _env_name(field: str) -> str:
-    return "HOLON_FEATURE_" + re.sub(r"(?<!^)(?=[A-Z])", "_", field).upper()
+def runtime_settings(ctx: ModuleContext) -> RuntimeSettings:
+    """The settings the runtime receives through the ConfigMap (typed)."""
+    sqlite = ctx.spec.database.engine is DatabaseEngine.SQLITE
+    return RuntimeSettings(
+        host="0.0.0.0",  # noqa: S104 - a Pod must listen on its own IP
+        port=HTTP_PORT,
+        data_dir=DATA_DIR,
+        module=ctx.spec.module,
+        module_version=ctx.spec.version,
+        database_engine=ctx.spec.database.engine,
+        database_url=f"sqlite+aiosqlite:///{DATA_DIR}/holon.db" if sqlite else None,
+        drain_seconds=DRAIN_SECONDS,
+        shutdown_timeout_seconds=SHUTDOWN_TIMEOUT_SECONDS,
+        **RuntimeSettings.feature_flags(ctx.spec.features),
+    )
 
 
 def config_data(ctx: ModuleContext) -> dict[str, str]:
     """The settings the runtime receives, as environment variable values."""
-    data = {
-        "HOLON_HOST": "0.0.0.0",  # noqa: S104 - a Pod must listen on its own IP
-        "HOLON_PORT": str(HTTP_PORT),
-        "HOLON_DATA_DIR": DATA_DIR,
-        "HOLON_MODULE": ctx.spec.module.value,
-        "HOLON_MODULE_VERSION": ctx.spec.version,
-        "HOLON_DATABASE_ENGINE": ctx.spec.database.engine.value,
-        **shutdown_settings(),
-    }
-    if ctx.spec.database.engine is DatabaseEngine.SQLITE:
-        data["HOLON_DATABASE_URL"] = f"sqlite+aiosqlite:///{DATA_DIR}/holon.db"
-    features = ctx.spec.features.model_dump(by_alias=True)
-    for field, enabled in sorted(features.items()):
-        data[_env_name(field)] = "true" if enabled else "false"
-    return data
+    return runtime_settings(ctx).environment()
 
 
 def config_hash(data: dict[str, str]) -> str:

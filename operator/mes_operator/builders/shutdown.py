@@ -18,7 +18,6 @@ __all__ = [
     "SHUTDOWN_MARGIN_SECONDS",
     "SHUTDOWN_TIMEOUT_SECONDS",
     "TERMINATION_GRACE_PERIOD_SECONDS",
-    "shutdown_settings",
 ]
 
 DRAIN_SECONDS = 5
@@ -30,11 +29,3 @@ SHUTDOWN_MARGIN_SECONDS = 5
 TERMINATION_GRACE_PERIOD_SECONDS = (
     DRAIN_SECONDS + SHUTDOWN_TIMEOUT_SECONDS + SHUTDOWN_MARGIN_SECONDS
 )
-
-
-def shutdown_settings() -> dict[str, str]:
-    """The runtime's ``HOLON_*`` shutdown settings, as ConfigMap values."""
-    return {
-        "HOLON_DRAIN_SECONDS": str(DRAIN_SECONDS),
-        "HOLON_SHUTDOWN_TIMEOUT_SECONDS": str(SHUTDOWN_TIMEOUT_SECONDS),
-    }

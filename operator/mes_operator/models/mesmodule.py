@@ -10,13 +10,15 @@ admission, before the operator ever sees them.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, cast
 
-from pydantic import Field
+from pydantic import Field, model_validator
+from pydantic.config import JsonDict
 
 from mes_operator.models.base import ResourceModel
 from mes_operator.models.conditions import Condition, conditions_list_extra
 from mes_operator.models.refs import DNS_LABEL, SecretKeyRef
+from mes_operator.models.support import cel_rules, refusals
 
 SEMVER = (
     r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
@@ -36,21 +38,28 @@ class ModuleKind(StrEnum):
 
 
 class Features(ResourceModel):
-    """Optional runtime capabilities; all off by default for a minimal footprint."""
+    """Optional runtime capabilities; all off by default for a minimal footprint. Which
+    ones a module may switch on depends on its kind (``models.support.KIND_FEATURES``)."""
 
-    ui: bool = Field(default=False, description="Serve the shop-floor web UI.")
+    ui: bool = Field(default=False, description="Serve the shop-floor web UI at /ui/.")
     equipment_simulator: bool = Field(
         default=False,
-        description="Run the built-in OPC UA/MTP equipment simulator (training and demos).",
+        description="Run the OPC UA/MTP equipment simulator: not supported yet (refused).",
     )
     review_by_exception: bool = Field(
         default=False,
-        description="Review by exception: auto-close pre-approved exception categories.",
+        description="Review by exception: serve QA's list and closure of batch exceptions.",
     )
     electronic_signatures: bool = Field(
-        default=False, description="21 CFR Part 11 electronic signatures on records."
+        default=False,
+        description="Signing: recipe approval by a 21 CFR Part 11 electronic signature; "
+        "off, the module cannot approve (it never approves unsigned).",
     )
     metrics: bool = Field(default=False, description="Expose Prometheus metrics.")
+
+
+#: The ``spec.features`` flags by their camelCase names.
+FEATURE_NAMES = frozenset(field.alias or name for name, field in Features.model_fields.items())
 
 
 class DatabaseEngine(StrEnum):
@@ -141,7 +150,7 @@ class Qualification(ResourceModel):
     auto_approve_categories: list[str] = Field(
         default_factory=list,
         max_length=16,
-        description="Exception categories closed automatically (needs reviewByException).",
+        description="Exception categories closed automatically: not supported yet (must be empty).",
         json_schema_extra={"x-kubernetes-list-type": "set", "default": []},
     )
 
@@ -262,30 +271,35 @@ class Placement(ResourceModel):
     )
 
 
+def _spec_rules() -> list[dict[str, str]]:
+    """The spec's cross-field CEL rules; then the values without behaviour yet, and the
+    features a kind does not serve (:mod:`~mes_operator.models.support`)."""
+    rules = [
+        {
+            "rule": "self.database.engine != 'sqlite' || self.replicas == 1",
+            # a static message: CEL's cost estimate for string(int) is unbounded
+            "message": "spec.replicas must be 1 when spec.database.engine is sqlite "
+            "(an embedded database has a single writer)",
+            "fieldPath": ".replicas",
+            "reason": "FieldValueInvalid",
+        },
+        {
+            "rule": "size(self.qualification.autoApproveCategories) == 0"
+            " || self.features.reviewByException",
+            "message": "spec.qualification.autoApproveCategories requires "
+            "spec.features.reviewByException to be true",
+            "fieldPath": ".qualification.autoApproveCategories",
+            "reason": "FieldValueInvalid",
+        },
+    ]
+    return rules + cel_rules(FEATURE_NAMES)
+
+
 class MESModuleSpec(ResourceModel):
     """Desired state of one MES module."""
 
     model_config = ResourceModel.model_config | {
-        "json_schema_extra": {
-            "x-kubernetes-validations": [
-                {
-                    "rule": "self.database.engine != 'sqlite' || self.replicas == 1",
-                    # a static message: CEL's cost estimate for string(int) is unbounded
-                    "message": "spec.replicas must be 1 when spec.database.engine is sqlite "
-                    "(an embedded database has a single writer)",
-                    "fieldPath": ".replicas",
-                    "reason": "FieldValueInvalid",
-                },
-                {
-                    "rule": "size(self.qualification.autoApproveCategories) == 0"
-                    " || self.features.reviewByException",
-                    "message": "spec.qualification.autoApproveCategories requires "
-                    "spec.features.reviewByException to be true",
-                    "fieldPath": ".qualification.autoApproveCategories",
-                    "reason": "FieldValueInvalid",
-                },
-            ]
-        }
+        "json_schema_extra": cast("JsonDict", {"x-kubernetes-validations": _spec_rules()})
     }
 
     module: ModuleKind = Field(description="Which MES capability this module is.")
@@ -328,7 +342,8 @@ class MESModuleSpec(ResourceModel):
     equipment: list[EquipmentBinding] = Field(
         default_factory=list,
         max_length=32,
-        description="Equipment resources this module drives.",
+        description="Equipment resources this module drives: not supported yet (must be "
+        "empty; the runtime drives the equipment registered with it).",
         json_schema_extra={
             "x-kubernetes-list-type": "map",
             "x-kubernetes-list-map-keys": ["name"],
@@ -337,7 +352,8 @@ class MESModuleSpec(ResourceModel):
     )
     upgrade_strategy: UpgradeStrategy = Field(
         default_factory=UpgradeStrategy,
-        description="How version changes are rolled out.",
+        description="How version changes are rolled out: not supported yet beyond the "
+        "defaults (a version change rolls the Deployment).",
         json_schema_extra={"default": {}},
     )
     qualification: Qualification = Field(
@@ -355,6 +371,15 @@ class MESModuleSpec(ResourceModel):
         description="Which nodes the runtime Pods may run on (nodeSelector, tolerations); "
         "omitted: anywhere the scheduler likes.",
     )
+
+    @model_validator(mode="after")
+    def _supported(self) -> MESModuleSpec:
+        """What the CEL rules of :mod:`~mes_operator.models.support` refuse at admission,
+        refused here too (an object admitted by an older CRD)."""
+        problems = refusals(self.model_dump(by_alias=True, mode="json"), FEATURE_NAMES)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 class Phase(StrEnum):

@@ -11,6 +11,7 @@ import httpx
 import pytest
 import uvicorn
 
+from holon_testing.features import EVERY_FEATURE
 from holon_testing.net import free_port
 from holon_testing.simulator import running_simulator
 from mes_runtime.api.app import create_app
@@ -32,7 +33,10 @@ async def test_equipment_view_names_missing_nodes_and_manifest_warnings(tmp_path
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'runtime.db'}"
     upgrade(url)
-    app = create_app(Settings(database_url=url, data_dir=tmp_path, migrate_on_start=False))
+    settings = Settings(
+        database_url=url, data_dir=tmp_path, migrate_on_start=False, **EVERY_FEATURE
+    )
+    app = create_app(settings)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     passwords = {"admin": "adm-" + "x9" * 8, "operator": "op-" + "o5" * 8}

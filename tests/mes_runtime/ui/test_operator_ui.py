@@ -17,6 +17,7 @@ import pytest
 import uvicorn
 
 from holon_testing.browser import CHROMIUM_ARGS, needs_chromium
+from holon_testing.features import EVERY_FEATURE
 from holon_testing.net import free_port
 from holon_testing.simulator import running_simulator
 from mes_runtime.api.app import create_app
@@ -35,7 +36,9 @@ async def runtime(tmp_path: Path) -> AsyncIterator[tuple[str, dict[str, str]]]:
     """A live runtime with equipment, an approved demo recipe and users; yields (url, passwords)."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'runtime.db'}"
     upgrade(url)
-    settings = Settings(database_url=url, data_dir=tmp_path, migrate_on_start=False)
+    settings = Settings(
+        database_url=url, data_dir=tmp_path, migrate_on_start=False, **EVERY_FEATURE
+    )
     app = create_app(settings)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
