@@ -32,6 +32,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "vendor MTP manifest import (>= 150 items, >= 10 services) vs the XML parse alone",
     ),
     "command": ("bench.command_roundtrip", "phase command round trip on loopback"),
+    "review-rules": (
+        "bench.review_rules",
+        "review by exception: auto-closure decisions/s, out-of-trend points/s",
+    ),
     "login-load": ("bench.login_load", "/healthz latency while clients hammer the login"),
     "handover": (
         "bench.handover",

@@ -11,6 +11,9 @@ the leases of the batches it runs, takes over those whose owner died or handed t
 commands other replicas queued for them; :class:`~mes_runtime.services.commands.
 BatchCommands` sends a command to wherever its batch runs. At shutdown the engine finishes
 its step first, then the leases are released so that a peer takes over at once.
+
+Review by exception: every few seconds, batches that have ended are decided by the
+auto-closure rules effective when they ended (once per batch, whichever replica is first).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from mes_runtime.mtp.equipment import MtpEquipment
 from mes_runtime.mtp.manifest import ModuleManifest, load_manifest
 from mes_runtime.observability.metrics import MeteredEquipment, RuntimeMetrics
 from mes_runtime.services.batches import BatchService
+from mes_runtime.services.closure import ClosureRules, follow_batch_ends
 from mes_runtime.services.commands import BatchCommands
 from mes_runtime.services.ownership import RESUME_CONNECT_SECONDS, BatchOwnership
 from mes_runtime.settings import Settings
@@ -80,6 +84,8 @@ class EquipmentRegistry:
 
 # how often a replica looks for equipment another replica imported
 REGISTRATION_SYNC_SECONDS = 5.0
+# how long an ended batch waits, at most, for its auto-closure rules to decide
+REVIEW_SYNC_SECONDS = 2.0
 
 
 async def _follow_registrations(
@@ -167,13 +173,21 @@ async def batch_runtime(app: FastAPI) -> AsyncIterator[None]:
             _follow_registrations(app.state.session_factory, registry, REGISTRATION_SYNC_SECONDS),
             name="equipment registry sync",
         )
+        review = asyncio.create_task(
+            follow_batch_ends(
+                ClosureRules(engine=app.state.engine, journal=app.state.journal),
+                REVIEW_SYNC_SECONDS,
+            ),
+            name="closure rules at batch end",
+        )
         try:
             async with ownership:
                 yield
         finally:
-            follow.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await follow
+            for task in (follow, review):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
     try:  # the engine has finished its last step: peers take over now
         await ownership.hand_over()
     except Exception as exc:  # the next owner claims them anyway, once the leases expire

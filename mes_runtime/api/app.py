@@ -32,7 +32,18 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import mes_runtime
-from mes_runtime.api import auth, batches, equipment, exceptions, health, journal, recipes, users
+from mes_runtime.api import (
+    auth,
+    batches,
+    closure_rules,
+    equipment,
+    exceptions,
+    health,
+    journal,
+    recipes,
+    review,
+    users,
+)
 from mes_runtime.api.bodies import MAX_DOCUMENT_BYTES
 from mes_runtime.api.drain import CloseWhenDraining, Drain
 from mes_runtime.api.errors import not_found
@@ -77,6 +88,8 @@ ROUTERS: tuple[tuple[APIRouter, Capability | None], ...] = (
     (equipment.router, Capability.EQUIPMENT),
     (journal.router, Capability.JOURNAL),
     (exceptions.router, Capability.REVIEW_BY_EXCEPTION),
+    (review.router, Capability.REVIEW_BY_EXCEPTION),
+    (closure_rules.router, Capability.REVIEW_BY_EXCEPTION),
     (batches.router, Capability.BATCHES),
 )
 #: Single routes of an included router that need one more capability.

@@ -1,6 +1,7 @@
 """Shared route dependencies as ``Annotated`` aliases (STYLE #11).
 
 ``SessionDep`` (a database session per request), ``JournalDep`` (the one journal writer),
+``ReviewDep``, ``ClosureRulesDep``, ``ReleasesDep`` (review by exception and release),
 ``CurrentUser`` (the bearer token's user; 401 otherwise) and ``require(Permission.X)``
 (403 when the user's roles do not grant X). Routes declare what they need; nothing else
 decides access.
@@ -21,14 +22,20 @@ from mes_runtime.auth.users import user_for_token
 from mes_runtime.db.models import User
 from mes_runtime.ebr.journal import Journal
 from mes_runtime.services.accounts import AccountPolicy, AlertHook
+from mes_runtime.services.closure import ClosureRules
+from mes_runtime.services.release import BatchReleases
+from mes_runtime.services.review import ExceptionReview
 from mes_runtime.settings import Settings
 
 __all__ = [
     "AccountPolicyDep",
     "AlertDep",
+    "ClosureRulesDep",
     "CurrentUser",
     "EngineDep",
     "JournalDep",
+    "ReleasesDep",
+    "ReviewDep",
     "SessionDep",
     "SettingsDep",
     "require",
@@ -78,6 +85,23 @@ AlertDep = Annotated[AlertHook, Depends(_alert)]
 EngineDep = Annotated[AsyncEngine, Depends(_engine)]
 JournalDep = Annotated[Journal, Depends(_journal)]
 SessionDep = Annotated[AsyncSession, Depends(_session)]
+
+
+def _review(engine: EngineDep, journal: JournalDep) -> ExceptionReview:
+    return ExceptionReview(engine=engine, journal=journal)
+
+
+def _closure_rules(engine: EngineDep, journal: JournalDep) -> ClosureRules:
+    return ClosureRules(engine=engine, journal=journal)
+
+
+def _releases(engine: EngineDep, journal: JournalDep) -> BatchReleases:
+    return BatchReleases(engine=engine, journal=journal)
+
+
+ReviewDep = Annotated[ExceptionReview, Depends(_review)]
+ClosureRulesDep = Annotated[ClosureRules, Depends(_closure_rules)]
+ReleasesDep = Annotated[BatchReleases, Depends(_releases)]
 
 
 async def _current_user(

@@ -41,7 +41,9 @@ __all__ = [
     "Batch",
     "BatchElement",
     "BatchException",
+    "BatchReview",
     "BatchRun",
+    "ClosureRule",
     "Equipment",
     "JournalEntry",
     "MasterRecipe",
@@ -235,12 +237,19 @@ class ProcessValue(Base):
 
 
 class BatchException(Base):
-    """An exception for review by exception (RbE); closed by QA with a reason."""
+    """An exception for review by exception (RbE).
+
+    Open until closed, either automatically by an approved closure rule (``auto_closed``:
+    which rule, which version, the evidence that satisfied it) or by a person with an
+    electronic signature (``closed``: who, the signature's meaning and time, a comment in
+    ``closure_reason``). ``category`` and ``trigger`` (the data that raised it) are empty
+    on rows raised before they existed; see :mod:`mes_runtime.domain.exceptions.model`.
+    """
 
     __tablename__ = "exceptions"
     __table_args__ = (
         CheckConstraint("severity IN ('critical', 'major', 'minor')", name="severity"),
-        CheckConstraint("status IN ('open', 'closed')", name="status"),
+        CheckConstraint("status IN ('open', 'auto_closed', 'closed')", name="status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -253,6 +262,54 @@ class BatchException(Base):
     closed_by: Mapped[str | None] = mapped_column(String(64))
     closed_at: Mapped[datetime | None]
     closure_reason: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(32))
+    trigger: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    rule_id: Mapped[str | None] = mapped_column(String(128))
+    rule_version: Mapped[int | None] = mapped_column(Integer)
+    closure_evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    signature_meaning: Mapped[str | None] = mapped_column(String(64))
+
+
+class ClosureRule(Base):
+    """One version of an auto-closure rule: draft -> approved (signed) -> effective -> retired."""
+
+    __tablename__ = "closure_rules"
+    __table_args__ = (
+        UniqueConstraint("rule_id", "version"),
+        CheckConstraint("status IN ('draft', 'approved', 'effective', 'retired')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule_id: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    body: Mapped[dict[str, Any]]
+    digest: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    approved_by: Mapped[str | None] = mapped_column(String(64))
+    approved_at: Mapped[datetime | None]
+    signature_meaning: Mapped[str | None] = mapped_column(String(64))
+    effective_at: Mapped[datetime | None]
+    retired_at: Mapped[datetime | None]
+
+
+class BatchReview(Base):
+    """A batch's review: its auto-closure evaluation (once), then QA's signed decision."""
+
+    __tablename__ = "batch_reviews"
+    __table_args__ = (CheckConstraint("decision IN ('released', 'rejected')", name="decision"),)
+
+    batch_id: Mapped[str] = mapped_column(
+        ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True
+    )
+    evaluated_at: Mapped[datetime]
+    rules: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    decision: Mapped[str | None] = mapped_column(String(16))
+    signed_by: Mapped[str | None] = mapped_column(String(64))
+    signature_meaning: Mapped[str | None] = mapped_column(String(64))
+    signed_at: Mapped[datetime | None]
+    comment: Mapped[str | None] = mapped_column(Text)
 
 
 class JournalEntry(Base):

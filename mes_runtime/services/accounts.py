@@ -112,6 +112,7 @@ async def _record_failure(
     action: str,
     subject: str,
     alert: AlertHook,
+    batch_id: str | None = None,
 ) -> None:
     user = attempt.user
     reasons = {
@@ -121,6 +122,7 @@ async def _record_failure(
         Outcome.FORBIDDEN: "the signer's roles may not sign",
     }
     await journal.append(
+        batch_id=batch_id,
         actor=actor,
         action=action,
         subject=subject,
@@ -234,11 +236,13 @@ async def sign_record(
     meaning: SignatureMeaning,
     record: str,
     record_digest: str,
+    batch_id: str | None = None,
 ) -> Signature:
     """``user``'s electronic signature meaning ``meaning`` over ``record`` (its digest
     ``record_digest``), re-authenticated by ``password``. Raises :class:`AuthRefused`
-    (FAILED, LOCKED, EXPIRED or FORBIDDEN), journalled as ``signature.rejected``; the
-    caller journals the signed action with ``signature.manifest()``."""
+    (FAILED, LOCKED, EXPIRED or FORBIDDEN), journalled as ``signature.rejected`` (in batch
+    ``batch_id``'s record when the record belongs to one); the caller journals the signed
+    action with ``signature.manifest()``."""
     now = utcnow()
     async with session.begin():
         attempt, signature = await sign(
@@ -261,6 +265,7 @@ async def sign_record(
             action="signature.rejected",
             subject=record,
             alert=alert,
+            batch_id=batch_id,
         )
         raise AuthRefused(attempt.outcome, retry_after=_retry_after(attempt, now))
     return signature

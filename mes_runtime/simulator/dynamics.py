@@ -152,7 +152,8 @@ class BufferTankDynamics:
 @dataclass
 class BioreactorDynamics:
     """BR-101: first-order temperature (tau 15 min), pH drift with growth corrected
-    towards pHSP, DO from agitation and demand, logistic VCD during FedBatch."""
+    towards pHSP, a DO controller holding its setpoint while cells grow, logistic VCD
+    during FedBatch."""
 
     values: dict[str, float] = field(
         default_factory=lambda: {
@@ -167,11 +168,13 @@ class BioreactorDynamics:
     temperature_sp: float = 22.0
     ph_sp: float = 7.0
     agitator_sp: float = 0.0
+    do_sp: float = 40.0  # the DO loop's configured setpoint until a procedure applies DOSP
     temperature_tau: float = 15 * 60.0
     fill_rate: float = 100.0 / 60.0  # L/s
     growth_rate: float = 0.035 / 3600.0  # 1/s
     capacity: float = 30.0  # 1e6 cells/mL
     max_o2_enrichment: float = 4.8  # pure O2 vs air in the sparge
+    probe_submerged: float = 50.0  # L: below this the DO probe reads the headspace (air)
     noise: dict[str, float] = field(
         default_factory=lambda: {
             "Temperature": 0.02,
@@ -207,6 +210,7 @@ class BioreactorDynamics:
             self.temperature_sp = p.get("TemperatureSP", self.temperature_sp)
             self.ph_sp = p.get("pHSP", self.ph_sp)
             self.agitator_sp = p.get("AgitatorSpeed", self.agitator_sp)
+            self.do_sp = p.get("DOSP", self.do_sp)
             v["Volume"] = min(2500.0, v["Volume"] + p.get("FeedRate", 0.0) / 3600.0 * dt)
             v["VCD"] = logistic(v["VCD"], self.growth_rate, self.capacity, dt)
             demand = v["VCD"]
@@ -223,17 +227,23 @@ class BioreactorDynamics:
             drift = 2e-6 * demand  # pH/s per 1e6 cells/mL
             settled = self.ph_sp - drift * correction_tau
             v["pH"] = approach(v["pH"], settled, correction_tau, dt)
-        # DO (% of air saturation): steady state is saturation minus uptake over transfer
-        # (kLa grows with agitation; uptake with cells), so cell-free medium sits at 100 %.
-        # While cultivating, the DO cascade enriches the sparge with oxygen (up to pure O2,
-        # ~4.8x air) to hold DOSP, as real controllers do; DO sags only past that capacity.
-        transfer = 0.2 + 0.8 * min(1.0, v["AgitatorSpeed"] / 300.0)
-        enrichment = self.max_o2_enrichment if cultivate is not None else 1.0
-        saturation = max(0.0, 100.0 * enrichment - 1.5 * demand / transfer)
-        target = min(saturation, 100.0)
-        if cultivate is not None:
-            target = min(saturation, cultivate.parameters.get("DOSP", 40.0))
-        v["DO"] = approach(v["DO"], target, 120.0, dt)
+        v["DO"] = approach(v["DO"], self._do_target(demand), 120.0, dt)
+
+    def _do_target(self, demand: float) -> float:
+        """Where the DO loop settles (% of air saturation), given the cells' O2 demand.
+
+        The loop runs whenever the probe is submerged, as on a real bioreactor: its
+        split-range cascade sparges nitrogen, air or oxygen (up to pure O2, ~4.8x air), so
+        it strips the fresh medium from 100 % down to the setpoint before inoculation and
+        enriches the gas as the culture's uptake grows. The setpoint is out of reach only
+        when the uptake exceeds what pure oxygen can transfer at the current agitation
+        (kLa grows with agitation); then DO sags below it.
+        """
+        if self.values["Volume"] < self.probe_submerged:
+            return 100.0
+        transfer = 0.2 + 0.8 * min(1.0, self.values["AgitatorSpeed"] / 300.0)
+        ceiling = max(0.0, 100.0 * self.max_o2_enrichment - 1.5 * demand / transfer)
+        return min(self.do_sp, ceiling)
 
     def measure(self, rng: random.Random) -> dict[str, float]:
         return _noisy(self.values, self.noise, rng)

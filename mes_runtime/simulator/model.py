@@ -15,7 +15,7 @@ from mes_runtime.simulator.contract import ModuleSpec, ParameterSpec, ServiceSpe
 from mes_runtime.simulator.dynamics import ActiveProcedure, ModuleDynamics, dynamics_for
 from mes_runtime.simulator.service_machine import CommandOrigin, OperationMode, ServiceMachine
 
-__all__ = ["ModuleModel", "ParameterState"]
+__all__ = ["Excursion", "ModuleModel", "ParameterState"]
 
 
 @dataclass(slots=True)
@@ -35,6 +35,15 @@ class ParameterState:
         return True
 
 
+@dataclass(slots=True)
+class Excursion:
+    """An injected disturbance: ``offset`` added to a measured value for a while."""
+
+    name: str
+    offset: float
+    remaining: float  # simulated seconds
+
+
 @dataclass
 class ModuleModel:
     """Service machines, parameters and process dynamics of one module."""
@@ -47,6 +56,7 @@ class ModuleModel:
     parameters: dict[tuple[str, str, str], ParameterState] = field(init=False)
     rng: random.Random = field(init=False)
     _durations: dict[str, float] = field(init=False, default_factory=dict)
+    _excursions: list[Excursion] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         self.dynamics = dynamics_for(self.spec.name)
@@ -113,6 +123,25 @@ class ModuleModel:
         self.dynamics.step(sim_dt, active)
         for service, machine in self.machines.items():
             machine.advance(real_dt, sim_dt, durations[service])
+        for excursion in self._excursions:
+            excursion.remaining -= sim_dt
+        self._excursions = [e for e in self._excursions if e.remaining > 0]
+
+    def inject(self, name: str, offset: float, duration: float) -> None:
+        """Shift the measured ``name`` by ``offset`` for ``duration`` simulated seconds.
+
+        Fault injection for review-by-exception tests: the instrument reads off (a sensor
+        excursion), the process itself is untouched and the reading recovers on its own.
+        """
+        if name not in self.dynamics.values:
+            known = ", ".join(sorted(self.dynamics.values))
+            raise ValueError(f"{self.spec.name} has no process value {name!r} ({known})")
+        if duration <= 0:
+            raise ValueError(f"an excursion lasts a positive time, not {duration:g} s")
+        self._excursions.append(Excursion(name, offset, duration))
 
     def measure(self) -> dict[str, float]:
-        return self.dynamics.measure(self.rng)
+        values = self.dynamics.measure(self.rng)
+        for excursion in self._excursions:
+            values[excursion.name] += excursion.offset
+        return values

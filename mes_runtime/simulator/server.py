@@ -425,6 +425,10 @@ class SimulatorServer:
         await target.publish_state()
         await target.publish_values()
 
+    def inject(self, module: str, name: str, offset: float, duration: float) -> None:
+        """Offset a process value's reading for ``duration`` simulated seconds."""
+        self._modules[module].model.inject(name, offset, duration)
+
     # ----------------------------------------------------------------- information
 
     @property

@@ -13,21 +13,27 @@ from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from holon_testing.simulator import RunningSimulator, running_simulator
 from mes_runtime.assembly import EquipmentRegistry
+from mes_runtime.auth.signatures import SignatureMeaning
 from mes_runtime.db.models import Batch, BatchException, ProcessValue
 from mes_runtime.db.models import MasterRecipe as RecipeRow
+from mes_runtime.domain.exceptions import Category
 from mes_runtime.domain.states import Command, ElementState
 from mes_runtime.ebr.journal import Journal
 from mes_runtime.ebr.recorder import SqlBatchRecorder
 from mes_runtime.engine.batch import BatchEngine
 from mes_runtime.engine.errors import EquipmentUnavailable
 from mes_runtime.kernel.clock import utcnow
+from mes_runtime.kernel.events import Severity
 from mes_runtime.library import load_template
 from mes_runtime.mtp.equipment import MtpEquipment
 from mes_runtime.services.batches import BatchRequestError, BatchService, NewBatch
+from mes_runtime.services.release import AlreadyDecided, BatchReleases, Decision, NotReleasable
+from mes_runtime.services.review import ExceptionReview
+from tests.mes_runtime.review_rows import qa_signed
 
 DEMO = "mab-fedbatch-demo"
 CULTIVATE = "procedure/BR-UP/cultivation/run-fedbatch"
@@ -94,7 +100,10 @@ async def _wait_for(predicate: Callable[[], bool], what: str, seconds: float = T
         raise AssertionError(f"timed out waiting for {what}") from None
 
 
-async def test_demo_batch_runs_to_complete_and_is_recorded(plant: Plant, journal: Journal) -> None:
+async def test_demo_batch_completes_with_no_exception_and_is_recorded(
+    plant: Plant, journal: Journal
+) -> None:
+    """A good batch is clean: review by exception only means something then (issue #14)."""
     await _store_template(plant.sessions, approved=True)
 
     batch_id = await plant.service.create(NewBatch(recipe=DEMO), actor="operator-1")
@@ -114,8 +123,29 @@ async def test_demo_batch_runs_to_complete_and_is_recorded(plant: Plant, journal
         stored_values = await session.scalar(
             select(func.count()).select_from(ProcessValue).where(ProcessValue.batch_id == batch_id)
         )
+        exceptions = (
+            (
+                await session.execute(
+                    select(BatchException).where(BatchException.batch_id == batch_id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        do_values = sorted(
+            (
+                await session.execute(
+                    select(ProcessValue.value).where(
+                        ProcessValue.batch_id == batch_id, ProcessValue.name == "DO"
+                    )
+                )
+            ).scalars()
+        )
     assert stored_values is not None
     assert stored_values > 100
+    assert [x.message for x in exceptions] == []
+    # The cultivation is most of the batch's time: the DO loop holds CultDO meanwhile.
+    assert do_values[len(do_values) // 2] == pytest.approx(40.0, abs=2.0)
     result = await journal.verify()
     assert result.ok, result
     assert result.entries_checked > 4 * len(phases)
@@ -161,3 +191,47 @@ async def test_equipment_lost_mid_phase_holds_then_restart_completes(plant: Plan
         final = await plant.engine.wait_finished(batch_id)
     assert final is ElementState.COMPLETE
     assert cultivate.state is ElementState.COMPLETE
+
+
+async def test_injected_major_excursion_blocks_release_until_qa_signs(
+    plant: Plant, journal: Journal, engine: AsyncEngine
+) -> None:
+    await _store_template(plant.sessions, approved=True)
+    batch_id = await plant.service.create(NewBatch(recipe=DEMO), actor="operator-1")
+    cultivate = plant.engine.tree(batch_id).by_path[CULTIVATE]
+    await _wait_for(lambda: cultivate.state is ElementState.RUNNING, "cultivation to run")
+
+    plant.sim.server.inject("BR-101", "DO", 50.0, duration=2 * 3600.0)  # DO reads ~90 %
+    async with asyncio.timeout(TIMEOUT):
+        assert await plant.engine.wait_finished(batch_id) is ElementState.COMPLETE
+    releases = BatchReleases(engine=engine, journal=journal)
+    qa = qa_signed(record=f"batch:{batch_id}")
+
+    with pytest.raises(NotReleasable, match="open exceptions") as refused:
+        await releases.decide(batch_id, Decision.RELEASED, signature=qa, comment="all fine")
+
+    view = await releases.view(batch_id)
+    (excursion,) = view.open
+    assert refused.value.open_ids == [excursion.id]
+    assert (excursion.category, excursion.severity) == (Category.LIMIT_EXCURSION, Severity.MAJOR)
+    assert excursion.subject == f"{CULTIVATE}:BR-101.DO"
+    assert len(excursion.journal) == 1  # linked to the entry that raised it
+    assert view.evaluated  # the release attempt ran the closure rules first
+    await ExceptionReview(engine=engine, journal=journal).close(
+        excursion.id,
+        signature=qa_signed(record=f"exception:{excursion.id}"),
+        comment="injected sensor offset; the process was unaffected",
+    )
+    await releases.decide(batch_id, Decision.RELEASED, signature=qa, comment="reviewed")
+
+    released = await releases.view(batch_id)
+    assert released.open == []
+    assert released.decision is not None
+    assert released.decision["decision"] == "released"
+    with pytest.raises(AlreadyDecided):
+        await releases.decide(
+            batch_id,
+            Decision.REJECTED,
+            signature=qa_signed("qa-1", SignatureMeaning.REJECTED, record=f"batch:{batch_id}"),
+            comment="too late",
+        )

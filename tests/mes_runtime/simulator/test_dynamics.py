@@ -41,6 +41,7 @@ def test_logistic_tends_to_capacity() -> None:
 
 def test_bioreactor_temperature_converges_to_setpoint_with_huge_steps() -> None:
     model = BioreactorDynamics()
+    model.values["Volume"] = 1000.0
     run = ActiveProcedure(
         "FedBatch",
         {"TemperatureSP": 37.0, "pHSP": 7.0, "DOSP": 40.0, "AgitatorSpeed": 150.0},
@@ -53,6 +54,41 @@ def test_bioreactor_temperature_converges_to_setpoint_with_huge_steps() -> None:
     assert model.values["VCD"] > 5.0
     assert 6.8 < model.values["pH"] <= 7.0
     assert model.values["DO"] <= 40.0 + 1e-9
+
+
+def _fed_batch(**parameters: float) -> ActiveProcedure:
+    applied = {"TemperatureSP": 36.5, "pHSP": 7.0, "DOSP": 40.0, "AgitatorSpeed": 150.0}
+    return ActiveProcedure("FedBatch", applied | parameters, 0.0)
+
+
+def test_bioreactor_do_reaches_its_setpoint_while_filling_before_cultivation() -> None:
+    model = BioreactorDynamics()
+    fill = ActiveProcedure("Fill", {"Volume": 1000.0, "Temperature": 36.5}, 0.0)
+    assert model.values["DO"] == 100.0  # empty vessel: the probe reads air
+    for _ in range(60):  # 10 min of filling at 100 L/min, 10 s steps
+        model.step(10.0, {"Prepare": fill})
+    assert model.values["Volume"] == pytest.approx(1000.0)
+    assert model.values["DO"] == pytest.approx(40.0, abs=0.5)
+
+
+def test_bioreactor_do_holds_the_setpoint_while_cells_grow() -> None:
+    model = BioreactorDynamics()
+    model.values.update(Volume=1000.0, DO=40.0, AgitatorSpeed=150.0)
+    run = _fed_batch(DOSP=45.0)
+    seen = []
+    for _ in range(24 * 60):  # 24 h in one-minute steps
+        model.step(60.0, {"Cultivate": run})
+        seen.append(model.values["DO"])
+    assert model.values["VCD"] > 0.6  # the culture grew meanwhile
+    assert all(39.9 < do < 45.0 + 1e-9 for do in seen)
+    assert seen[-1] == pytest.approx(45.0, abs=1e-6)
+
+
+def test_bioreactor_do_sags_only_past_what_pure_oxygen_can_transfer() -> None:
+    model = BioreactorDynamics(capacity=400.0)
+    model.values.update(Volume=1000.0, DO=40.0, AgitatorSpeed=50.0, VCD=300.0)
+    model.step(3600.0, {"Cultivate": _fed_batch(AgitatorSpeed=50.0)})
+    assert model.values["DO"] < 30.0
 
 
 def test_bioreactor_fill_and_duration() -> None:

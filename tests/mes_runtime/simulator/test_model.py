@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from mes_runtime.mtp.codes import ServiceCommand as C
 from mes_runtime.mtp.codes import ServiceState as S
 from mes_runtime.simulator.contract import CONTRACT_MODULES
@@ -68,3 +70,25 @@ def test_every_contract_module_builds() -> None:
         model = ModuleModel(spec)
         assert set(model.machines) == {s.name for s in spec.services}
         assert set(model.measure()) == {v.name for v in spec.process_values}
+
+
+def test_an_injected_excursion_offsets_the_reading_then_recovers() -> None:
+    model = ModuleModel(CONTRACT_MODULES["BR-101"])
+    before = model.dynamics.values["DO"]
+
+    model.inject("DO", 50.0, duration=120.0)
+    model.advance(0.01, 60.0)
+    during = model.measure()["DO"]
+    model.advance(0.01, 61.0)
+
+    assert during > before + 45.0  # the reading, not the process ...
+    assert model.dynamics.values["DO"] < before + 5.0
+    assert model.measure()["DO"] < before + 5.0  # ... and it recovers on its own
+
+
+def test_an_injection_names_what_is_wrong() -> None:
+    model = ModuleModel(CONTRACT_MODULES["BR-101"])
+    with pytest.raises(ValueError, match="BR-101 has no process value 'Oxygen'"):
+        model.inject("Oxygen", 1.0, duration=10.0)
+    with pytest.raises(ValueError, match="positive time"):
+        model.inject("DO", 1.0, duration=0.0)
