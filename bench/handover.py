@@ -53,7 +53,7 @@ from holon_testing.replicas import (
 from holon_testing.simulator import running_simulator
 from mes_runtime.db.engine import create_engine
 from mes_runtime.db.migrate import upgrade
-from mes_runtime.db.models import BatchRun, JournalEntry
+from mes_runtime.db.models import JournalEntry
 from mes_runtime.demo import Demo
 
 __all__ = ["NAME", "HandoverSize", "run"]
@@ -88,6 +88,7 @@ class _Pair:
 
 
 async def _last_resume(db_url: str, batch_id: str) -> tuple[int, dict[str, Any]]:
+    """The sequence number and value of the batch's latest ``batch.resume`` entry (0 if none)."""
     engine = create_engine(db_url)
     try:
         async with engine.connect() as conn:
@@ -99,13 +100,10 @@ async def _last_resume(db_url: str, batch_id: str) -> tuple[int, dict[str, Any]]
                     .limit(1)
                 )
             ).first()
-            owner = (
-                await conn.execute(select(BatchRun.owner).where(BatchRun.batch_id == batch_id))
-            ).scalar_one()
     finally:
         await engine.dispose()
     if row is None:
-        return 0, {"owner": owner}
+        return 0, {}
     value: dict[str, Any] = json.loads(row.new_value)
     return int(row.seq), value
 

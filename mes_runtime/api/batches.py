@@ -21,6 +21,7 @@ from mes_runtime.api.schemas import INT32_MAX
 from mes_runtime.auth.permissions import Permission, has_permission
 from mes_runtime.db.models import Batch, BatchException, BatchRun, User
 from mes_runtime.domain.states import Command, ElementState
+from mes_runtime.ebr.recorder import FINAL_BATCH_STATES
 from mes_runtime.engine.batch import BatchEngine
 from mes_runtime.engine.errors import (
     CommandRejected,
@@ -29,7 +30,7 @@ from mes_runtime.engine.errors import (
     UnknownElement,
 )
 from mes_runtime.kernel.clock import utcnow
-from mes_runtime.services.batches import FINAL_STATES, BatchRequestError, BatchService, NewBatch
+from mes_runtime.services.batches import BatchRequestError, BatchService, NewBatch
 from mes_runtime.services.commands import BatchCommands, OwnerUnavailable, stored_batch
 
 __all__ = ["COMMAND_PERMISSIONS", "router"]
@@ -297,7 +298,7 @@ async def _detail(session: SessionDep, engine: BatchEngine, batch_id: str) -> di
         run is not None
         and run.lease_until is not None
         and run.lease_until > utcnow()
-        and state not in FINAL_STATES
+        and state not in FINAL_BATCH_STATES
         and state != ElementState.IDLE.value
     )
     return {

@@ -23,8 +23,9 @@ from mes_runtime.domain.capabilities import Capabilities
 from mes_runtime.domain.control_recipe import ControlRecipe
 from mes_runtime.domain.errors import RecipeError
 from mes_runtime.domain.recipe import MasterRecipe
-from mes_runtime.domain.states import Command, ElementState, is_final
+from mes_runtime.domain.states import Command, ElementState
 from mes_runtime.domain.validation import validate_recipe
+from mes_runtime.ebr.recorder import FINAL_BATCH_STATES
 from mes_runtime.engine.batch import BatchEngine
 from mes_runtime.engine.errors import CommandRejected, EngineError, UnknownBatch
 from mes_runtime.engine.plan import build_tree
@@ -33,7 +34,6 @@ from mes_runtime.kernel.clock import utcnow
 
 __all__ = ["BatchRequestError", "BatchService", "NewBatch"]
 
-FINAL_STATES = frozenset(state.value for state in ElementState if is_final(state))
 _ALLOCATION_LOCK = 0x484F4C4F4E  # "HOLON": one advisory lock key for batch allocation
 
 
@@ -215,7 +215,7 @@ async def _check_allocation(
     knows it, so the answer is the same on every replica."""
     started = await session.execute(
         select(Batch.id, Batch.bindings).where(
-            Batch.state.not_in(sorted(FINAL_STATES)),
+            Batch.state.not_in(sorted(FINAL_BATCH_STATES)),
             (Batch.state != ElementState.IDLE.value) | Batch.started_at.is_not(None),
         )
     )

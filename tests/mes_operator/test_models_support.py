@@ -56,7 +56,7 @@ def test_a_value_without_behaviour_is_refused_naming_the_field(
 
 
 def test_the_defaults_spelt_out_are_accepted() -> None:
-    MESModuleSpec.model_validate(
+    accepted = MESModuleSpec.model_validate(
         spec(
             equipment=[],
             upgradeStrategy={"type": "BlueGreen", "observeSeconds": 300, "autoRollback": True},
@@ -64,6 +64,7 @@ def test_the_defaults_spelt_out_are_accepted() -> None:
             features={"equipmentSimulator": False},
         )
     )
+    assert accepted.equipment == []  # spelt out or left out, the same spec
 
 
 def test_every_refusal_is_a_cel_rule_of_the_crd_on_disk() -> None:
