@@ -42,6 +42,7 @@ from mes_runtime.api import (
     journal,
     recipes,
     review,
+    upgrade,
     users,
 )
 from mes_runtime.api.bodies import MAX_DOCUMENT_BYTES
@@ -91,6 +92,7 @@ ROUTERS: tuple[tuple[APIRouter, Capability | None], ...] = (
     (review.router, Capability.REVIEW_BY_EXCEPTION),
     (closure_rules.router, Capability.REVIEW_BY_EXCEPTION),
     (batches.router, Capability.BATCHES),
+    (upgrade.router, Capability.BATCHES),
 )
 #: Single routes of an included router that need one more capability.
 ENDPOINTS: dict[Callable[..., object], Capability] = {
