@@ -41,6 +41,7 @@ from mes_runtime.api import (
     health,
     journal,
     recipes,
+    report,
     review,
     users,
 )
@@ -89,6 +90,7 @@ ROUTERS: tuple[tuple[APIRouter, Capability | None], ...] = (
     (journal.router, Capability.JOURNAL),
     (exceptions.router, Capability.REVIEW_BY_EXCEPTION),
     (review.router, Capability.REVIEW_BY_EXCEPTION),
+    (report.router, Capability.REVIEW_BY_EXCEPTION),
     (closure_rules.router, Capability.REVIEW_BY_EXCEPTION),
     (batches.router, Capability.BATCHES),
 )
