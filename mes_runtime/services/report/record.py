@@ -157,10 +157,16 @@ class BatchRecord:
 
 
 async def read_record(
-    engine: AsyncEngine, batch_id: str, *, verify: bool = True, allow_running: bool = False
+    engine: AsyncEngine,
+    batch_id: str,
+    *,
+    verify: bool = True,
+    allow_running: bool = False,
+    values: bool = True,
 ) -> BatchRecord:
     """The record of ``batch_id``: :class:`LookupError` if unknown, :class:`BatchNotFinished`
-    if it has not ended (unless ``allow_running``)."""
+    if it has not ended (unless ``allow_running``). ``verify=False`` skips the journal's
+    verification, ``values=False`` the process values (the review page needs neither)."""
     async with engine.connect() as conn:
         batch = (
             (await conn.execute(select(_BATCHES).where(_BATCHES.c.id == batch_id)))
@@ -186,8 +192,7 @@ async def read_record(
             .mappings()
             .one_or_none()
         )
-        end = batch["ended_at"] or utcnow()
-        series = await _series(conn, batch_id, batch["started_at"] or batch["created_at"], end)
+        series = await _series(conn, batch_id) if values else ()
         head = (
             await conn.execute(select(_J.c.seq, _J.c.hash).order_by(_J.c.seq.desc()).limit(1))
         ).first()
@@ -326,73 +331,69 @@ def _timeline(lines: Sequence[JournalLine]) -> tuple[PhaseSpan, ...]:
 
 
 def _seconds_since(column: Any, t0: datetime, dialect: str) -> ColumnElement[float]:
-    """Seconds from ``t0`` to ``column``, computed by the database."""
+    """Seconds from ``t0`` to ``column``, computed by the database (``t0`` is a constant:
+    one date function per row)."""
     if dialect == "sqlite":
-        start = t0.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
-        return (func.julianday(column) - func.julianday(literal(start))) * 86400.0
-    return sql_cast(func.extract("epoch", column - literal(t0)), Float)
+        julian_t0 = t0.timestamp() / 86400.0 + 2440587.5
+        return (func.julianday(column) - literal(julian_t0)) * 86400.0
+    return sql_cast(func.extract("epoch", column), Float) - literal(t0.timestamp())
 
 
-async def _series(
-    conn: AsyncConnection, batch_id: str, start: datetime, end: datetime
-) -> tuple[Series, ...]:
-    totals = (
-        await conn.execute(
-            select(
-                _PV.c.equipment,
-                _PV.c.name,
-                _PV.c.unit,
-                func.count(),
-                func.min(_PV.c.value),
-                func.max(_PV.c.value),
-                func.avg(_PV.c.value),
-                func.min(_PV.c.ts),
-                func.max(_PV.c.ts),
-            )
-            .where(_PV.c.batch_id == batch_id)
-            .group_by(_PV.c.equipment, _PV.c.name, _PV.c.unit)
-            .order_by(_PV.c.equipment, _PV.c.name)
-        )
-    ).all()
-    if not totals:
+async def _series(conn: AsyncConnection, batch_id: str) -> tuple[Series, ...]:
+    """Every tag's totals and min/max envelope from one grouped scan of the batch's values
+    (the time range first, from the ``(batch_id, ts)`` index)."""
+    mine = _PV.c.batch_id == batch_id
+    first, last = (
+        await conn.execute(select(func.min(_PV.c.ts), func.max(_PV.c.ts)).where(mine))
+    ).one()
+    if first is None:
         return ()
-    t0 = min(_aware(row[7]) for row in totals)
-    t1 = max(_aware(row[8]) for row in totals)
-    span = max((t1 - t0).total_seconds(), 1e-3)
-    width = span / BUCKETS
-    dialect = conn.dialect.name
-    seconds = _seconds_since(_PV.c.ts, t0, dialect)
-    bucket = sql_cast(seconds / width, Integer).label("bucket")
+    t0, t1 = _aware(first), _aware(last)
+    width = max((t1 - t0).total_seconds(), 1e-3) / BUCKETS
+    bucket = sql_cast(_seconds_since(_PV.c.ts, t0, conn.dialect.name) / width, Integer)
     grouped = await conn.execute(
         select(
             _PV.c.equipment,
             _PV.c.name,
-            bucket,
+            _PV.c.unit,
+            bucket.label("bucket"),
             func.min(_PV.c.value),
             func.max(_PV.c.value),
+            func.count(),
+            func.sum(_PV.c.value),
         )
-        .where(_PV.c.batch_id == batch_id)
-        .group_by(_PV.c.equipment, _PV.c.name, bucket)
+        .where(mine)
+        .group_by(_PV.c.equipment, _PV.c.name, _PV.c.unit, bucket)
     )
-    envelopes: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
-    for equipment, name, index, low, high in grouped:
+    # slot -> (min, max, count, sum); the last value's bucket (t1 itself) joins the last slot
+    tags: dict[tuple[str, str, str], dict[int, tuple[float, float, int, float]]] = {}
+    for equipment, name, unit, index, low, high, count, total in grouped:
         slot = min(max(int(index or 0), 0), BUCKETS - 1)
-        envelopes.setdefault((equipment, name), []).append((slot * width, low, high))
-    return tuple(
-        Series(
-            equipment=equipment,
-            name=name,
-            unit=unit,
-            count=int(count),
-            low=float(low),
-            high=float(high),
-            mean=float(mean),
-            t0=t0,
-            t1=t1,
-            envelope=tuple(sorted(envelopes.get((equipment, name), []))),
+        slots = tags.setdefault((equipment, name, unit), {})
+        seen = slots.get(slot)
+        if seen is not None:
+            low, high = min(low, seen[0]), max(high, seen[1])
+            count, total = count + seen[2], total + seen[3]
+        slots[slot] = (float(low), float(high), int(count), float(total))
+    series = []
+    for (equipment, name, unit), slots in sorted(tags.items()):
+        buckets = sorted(slots.items())
+        count = sum(b[2] for _, b in buckets)
+        series.append(
+            Series(
+                equipment=equipment,
+                name=name,
+                unit=unit,
+                count=count,
+                low=min(b[0] for _, b in buckets),
+                high=max(b[1] for _, b in buckets),
+                mean=sum(b[3] for _, b in buckets) / count,
+                t0=t0,
+                t1=t1,
+                envelope=tuple((slot * width, b[0], b[1]) for slot, b in buckets),
+            )
         )
-        for equipment, name, unit, count, low, high, mean, _, _ in totals
-    )
+    return tuple(series)
 
 
 def _aware(value: Any) -> datetime:

@@ -27,6 +27,7 @@ from mes_runtime.services.report import (
     render_html,
     render_pdf,
 )
+from mes_runtime.services.report.record import BUCKETS
 from mes_runtime.services.report.sections import SECTION_TITLES
 from mes_runtime.services.review import ExceptionReview
 
@@ -78,6 +79,10 @@ async def test_pdf_renders_every_section(
     assert [s.path for s in record.timeline] == list(PHASES)
     assert len(record.series) == len(TAGS)
     assert sum(s.count for s in record.series) == 8_000
+    for series in record.series:  # the envelope keeps the extremes of every bucket
+        assert 1 < len(series.envelope) <= BUCKETS
+        assert min(low for _, low, _ in series.envelope) == series.low
+        assert max(high for _, _, high in series.envelope) == series.high
 
     pdf = pdfium.PdfDocument(render_pdf(record))
     assert len(pdf) >= 2
