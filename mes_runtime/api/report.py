@@ -1,4 +1,6 @@
-"""``/api/v1/review/{batch_id}/report.pdf|report.html|batchml.xml``: the batch record.
+"""``/api/v1/review/{batch_id}/report.pdf|report.html|batchml.xml``: the batch record; and
+``.../record``, what the review page shows beside the exceptions (phase timeline, manual
+entries, signatures) as JSON, for anyone who reads exceptions, running batches included.
 
 Generated on request from the journal (the EBR is the source of truth) and the batch's
 rows, never stored: the same record as PDF, as a self-contained HTML page and as B2MML
@@ -16,10 +18,11 @@ event loop.
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
+from pydantic import BaseModel
 
 from mes_runtime.api.deps import EngineDep, require
 from mes_runtime.api.errors import conflict, not_found
@@ -39,6 +42,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1/review", tags=["review"])
 
 Reporter = Annotated[User, require(Permission.BATCH_REPORT)]
+Reader = Annotated[User, require(Permission.EXCEPTION_READ)]
 _BATCH = ("path", "batch_id")
 _RESPONSES: dict[int | str, dict[str, str]] = {
     404: {"description": "no such batch"},
@@ -94,3 +98,46 @@ async def batchml(batch_id: str, _: Reporter, engine: EngineDep) -> Response:
     record = await _record(engine, batch_id)
     body = await asyncio.to_thread(render_batchml, record)
     return _attachment(body, "application/xml", f"batch-{batch_id}-batchml.xml")
+
+
+class RecordOut(BaseModel):
+    """The parts of the record the review page lists besides the exceptions."""
+
+    batch_id: str
+    state: str
+    timeline: list[dict[str, Any]]
+    manual: list[dict[str, Any]]
+    signatures: list[dict[str, Any]]
+
+
+@router.get("/{batch_id}/record", response_model=RecordOut, responses={404: _RESPONSES[404]})
+async def record_summary(batch_id: str, _: Reader, engine: EngineDep) -> RecordOut:
+    try:
+        record = await read_record(engine, batch_id, verify=False, allow_running=True, values=False)
+    except LookupError:
+        raise not_found(_BATCH, f"no batch {batch_id!r}") from None
+    return RecordOut(
+        batch_id=record.batch_id,
+        state=record.state,
+        timeline=[
+            {
+                "path": span.path,
+                "started": span.started,
+                "ended": span.ended,
+                "final_state": span.final_state,
+            }
+            for span in record.timeline
+        ],
+        manual=[
+            {
+                "seq": line.seq,
+                "ts": line.ts,
+                "actor": line.actor,
+                "action": line.action,
+                "subject": line.subject,
+                "reason": line.reason,
+            }
+            for line in record.manual
+        ],
+        signatures=[dict(s) for s in record.signatures],
+    )

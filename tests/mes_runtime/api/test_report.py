@@ -11,7 +11,7 @@ import xmlschema
 from fastapi import FastAPI
 from sqlalchemy import update
 
-from holon_testing.batch_record import write_finished_batch
+from holon_testing.batch_record import PHASES, write_finished_batch
 from mes_runtime.db.models import Batch
 from tests.conftest import MakeUser
 
@@ -45,6 +45,11 @@ async def test_reports_of_an_ended_batch(
     xml = await client.get(f"{url}/batchml.xml", headers=qa.headers)
     assert (xml.status_code, xml.headers["content-type"]) == (200, "application/xml")
     xmlschema.XMLSchema(SCHEMA).validate(xml.content)
+
+    summary = await client.get(f"{url}/record", headers=operator.headers)
+    assert summary.status_code == 200
+    assert len(summary.json()["timeline"]) == len(PHASES)
+    assert "foam check" in [m["reason"] for m in summary.json()["manual"]]
 
     for user in (operator, admin):
         refused = await client.get(f"{url}/report.pdf", headers=user.headers)
