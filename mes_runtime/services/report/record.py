@@ -28,12 +28,12 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
-from mes_runtime.db.models import Batch, BatchReview, JournalEntry, MasterRecipe, ProcessValue
+from mes_runtime.db.models import Batch, JournalEntry, MasterRecipe, ProcessValue
 from mes_runtime.domain.exceptions import ReviewException
 from mes_runtime.ebr.journal import Journal, verify_journal
 from mes_runtime.ebr.recorder import FINAL_BATCH_STATES
 from mes_runtime.kernel.clock import utcnow
-from mes_runtime.services.review import ExceptionReview
+from mes_runtime.services.release import BatchReleases
 
 __all__ = [
     "BatchNotFinished",
@@ -49,7 +49,6 @@ _BATCHES = cast(Table, Batch.__table__)
 _J = cast(Table, JournalEntry.__table__)
 _PV = cast(Table, ProcessValue.__table__)
 _RECIPES = cast(Table, MasterRecipe.__table__)
-_REVIEWS = cast(Table, BatchReview.__table__)
 
 #: Buckets per plotted tag: a min/max envelope this fine keeps every spike visible on a
 #: page-wide plot, whatever the number of values.
@@ -187,19 +186,14 @@ async def read_record(
                 )
             )
         ).scalar_one_or_none()
-        review = (
-            (await conn.execute(select(_REVIEWS).where(_REVIEWS.c.batch_id == batch_id)))
-            .mappings()
-            .one_or_none()
-        )
         series = await _series(conn, batch_id) if values else ()
         head = (
             await conn.execute(select(_J.c.seq, _J.c.hash).order_by(_J.c.seq.desc()).limit(1))
         ).first()
-    # read only: the journal writer is never used to append here
-    exceptions = await ExceptionReview(engine=engine, journal=Journal(engine)).list(
-        batch_id=batch_id
-    )
+    # the review as QA sees it: exceptions and the decision (read only: the journal writer
+    # given here is never used to append)
+    review = await BatchReleases(engine=engine, journal=Journal(engine)).view(batch_id)
+    exceptions = sorted((*review.open, *review.auto_closed, *review.closed), key=lambda x: x.id)
     verification = await _verification(engine, head, lines, verify=verify)
     control: Mapping[str, Any] = batch["control_recipe"] or {}
     signatures = ([approval] if approval else []) + [
@@ -207,15 +201,6 @@ async def read_record(
         for line in lines
         if isinstance(line.new_value, dict) and isinstance(line.new_value.get("signature"), dict)
     ]
-    decision = None
-    if review is not None and review["decision"] is not None:
-        decision = {
-            "decision": review["decision"],
-            "signed_by": review["signed_by"],
-            "meaning": review["signature_meaning"],
-            "signed_at": review["signed_at"],
-            "comment": review["comment"],
-        }
     return BatchRecord(
         batch_id=batch_id,
         state=batch["state"],
@@ -237,7 +222,7 @@ async def read_record(
         series=series,
         exceptions=tuple(exceptions),
         signatures=tuple(signatures),
-        decision=decision,
+        decision=review.decision,
         journal_entries=len(lines),
         verification=verification,
     )
