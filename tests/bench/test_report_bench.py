@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from bench import report
+from bench.results import Row
 
 
 async def test_quick_run_reports_the_whole_batch() -> None:
     rows = await report.run(quick=True)
-
     size = report.QUICK
-    assert [row.benchmark for row in rows] == ["report"] * 4
+    assert [row.benchmark for row in rows] == ["report"] * 8  # SQLite, then PostgreSQL
+    assert all("PostgreSQL" in row.metric for row in rows[4:])
+    for start in (0, 4):
+        _check(rows[start : start + 4], size)
+
+
+def _check(rows: list[Row], size: report.ReportSize) -> None:
     to_view, pdf, html, xml = rows
     assert pdf.goal is not None
     assert not pdf.goal.higher_is_better
