@@ -81,7 +81,8 @@ def _closure(closure: AutoClosure | PersonClosure | None) -> tuple[str, str]:
 
 
 def _formula_row(p: Mapping[str, Any]) -> tuple[str, ...]:
-    limits = f"{p.get('low', '-')} .. {p.get('high', '-')}"
+    low, high = p.get("low"), p.get("high")
+    limits = f"{'-' if low is None else low} .. {'-' if high is None else high}"
     return (
         str(p.get("name", "")),
         f"{p.get('value', '')} {p.get('unit', '')}",
