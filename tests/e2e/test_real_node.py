@@ -533,7 +533,11 @@ def test_prometheus_scrapes_the_runtime_and_the_operator(
             ),
             60,
         )
-        completed = prometheus.value('sum(holon_batches_finished_total{result="complete"})')
+        finished = 'sum(holon_batches_finished_total{result="complete"})'
+        cluster.eventually(  # the rolled-over batch ends on a replica of the new version
+            "the completed batch in Prometheus", lambda: (prometheus.value(finished) or 0) >= 1, 420
+        )
+        completed = prometheus.value(finished)
         changes = prometheus.value("sum(holon_element_state_changes_total)")
         values = prometheus.value("sum(holon_process_values_ingested_total)")
         failed = prometheus.value('sum(holon_journal_verifications_total{result="failed"})')
