@@ -125,7 +125,7 @@ def test_runtime_pod_answers_through_its_service_from_host_and_pod(
     service = cluster.get("service", "runtime", namespace)
     from_host = get_once_routed(f"http://{service['spec']['clusterIP']}/readyz")
     assert from_host.status_code == 200
-    assert from_host.json()["checks"] == {"database": "ok", "migrations": "ok"}
+    assert from_host.json()["checks"] == {"database": "ok", "migrations": "ok", "batches": "ok"}
 
     # `kubectl port-forward` (API server -> kubelet -> containerd), as the README offers
     forward = subprocess.Popen(
