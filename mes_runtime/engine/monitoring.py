@@ -15,8 +15,9 @@ a noisy value hovering at a limit is one excursion, not a flood of exceptions.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from mes_runtime.domain.control_recipe import ControlPhase
 from mes_runtime.domain.recipe import MonitorLimit
@@ -38,6 +39,9 @@ class Finding:
     severity: Severity
     subject: str
     message: str
+    #: The data that triggered it (an exception's ``trigger``): equipment, name, value,
+    #: unit, the limits and the phase that watched it.
+    trigger: Mapping[str, Any] = field(default_factory=dict)
 
 
 # (phase path, limit) watched for one (equipment, process value name).
@@ -90,6 +94,15 @@ class LimitMonitor:
                         f"{sample.equipment}.{limit.name} = {sample.value:.6g} {sample.unit} "
                         f"is outside {_describe(limit)} while {path} runs"
                     ),
+                    trigger={
+                        "equipment": sample.equipment,
+                        "name": limit.name,
+                        "value": sample.value,
+                        "unit": sample.unit,
+                        "low": limit.low,
+                        "high": limit.high,
+                        "phase": path,
+                    },
                 )
             elif inside and outside:
                 self._outside.discard(key)
