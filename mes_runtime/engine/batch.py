@@ -766,7 +766,7 @@ class BatchEngine:
                     continue
                 await self._exception(
                     batch_id=tree.batch_id,
-                    category=Category.LIMIT_EXCURSION,
+                    category=finding.category,
                     severity=finding.severity,
                     subject=finding.subject,
                     message=finding.message,
