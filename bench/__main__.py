@@ -36,6 +36,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "bench.review_rules",
         "review by exception: auto-closure decisions/s, out-of-trend points/s",
     ),
+    "qms-outbox": (
+        "bench.qms_outbox",
+        "QMS hand-off: events/s delivered through the outbox vs direct signed POSTs",
+    ),
     "login-load": ("bench.login_load", "/healthz latency while clients hammer the login"),
     "handover": (
         "bench.handover",
