@@ -17,14 +17,49 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
-__all__ = ["QmsReceiver", "Received", "receiving", "verify_signature"]
+__all__ = ["PlantCa", "QmsReceiver", "Received", "make_plant_ca", "receiving", "verify_signature"]
+
+
+@dataclass(frozen=True)
+class PlantCa:
+    """A throw-away CA (``ca``, PEM) and a server certificate it signed for 127.0.0.1."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def make_plant_ca(directory: Path) -> PlantCa:
+    """Make a CA and a 127.0.0.1 server certificate with the openssl CLI, in ``directory``."""
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+
+    curve = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
+    openssl("req", "-x509", *curve, "-keyout", "ca.key", "-out", "ca.pem", "-days", "1",
+            "-subj", "/CN=holon test CA",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign")  # fmt: skip
+    openssl("req", *curve, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+    (directory / "server.ext").write_text(
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n"
+        "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+        "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n"
+    )
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "server.pem", "-days", "1",
+            "-extfile", "server.ext")  # fmt: skip
+    return PlantCa(directory / "ca.pem", directory / "server.pem", directory / "server.key")
 
 
 def verify_signature(secret: bytes, header: str, body: bytes) -> bool:
@@ -60,9 +95,11 @@ class QmsReceiver:
     _release: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    scheme: str = "http"
+
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/qms/events"
+        return f"{self.scheme}://127.0.0.1:{self.port}/qms/events"
 
     def release(self) -> None:
         """Let a held request be answered."""
@@ -97,9 +134,10 @@ class QmsReceiver:
 
 @contextmanager
 def receiving(
-    secret: bytes, *, fail_first: int = 0, hold_first: bool = False
+    secret: bytes, *, fail_first: int = 0, hold_first: bool = False, tls: PlantCa | None = None
 ) -> Iterator[QmsReceiver]:
-    """A :class:`QmsReceiver` serving on a free loopback port, in threads."""
+    """A :class:`QmsReceiver` serving on a free loopback port, in threads (HTTPS with the
+    certificate of ``tls``)."""
     receiver = QmsReceiver(secret, fail_first=fail_first, hold_first=hold_first)
 
     class Handler(BaseHTTPRequestHandler):
@@ -120,6 +158,11 @@ def receiving(
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls.cert, tls.key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        receiver.scheme = "https"
     receiver.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, name="qms receiver", daemon=True)
     thread.start()

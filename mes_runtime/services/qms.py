@@ -75,6 +75,14 @@ class WebhookTarget:
     def __repr__(self) -> str:
         return f"WebhookTarget(url={self.url!r})"
 
+    def client(self) -> httpx.AsyncClient:
+        """An HTTP client for the webhook: TLS verified against ``ca_bundle`` (default: the
+        system's CAs), ``timeout_seconds`` per request."""
+        verify: ssl.SSLContext | bool = True
+        if self.ca_bundle is not None:
+            verify = ssl.create_default_context(cafile=str(self.ca_bundle))
+        return httpx.AsyncClient(verify=verify, timeout=httpx.Timeout(self.timeout_seconds))
+
     def backoff(self, attempts: int) -> float:
         """Seconds to wait after the ``attempts``-th failed attempt (capped doubling)."""
         wait = self.retry_initial_seconds * 2.0 ** max(attempts - 1, 0)
@@ -107,11 +115,7 @@ class QmsRelay:
         self._stopping.set()
 
     async def run(self) -> None:
-        verify: ssl.SSLContext | bool = True
-        if self._target.ca_bundle is not None:
-            verify = ssl.create_default_context(cafile=str(self._target.ca_bundle))
-        timeout = httpx.Timeout(self._target.timeout_seconds)
-        async with httpx.AsyncClient(verify=verify, timeout=timeout) as client:
+        async with self._target.client() as client:
             try:
                 while not self._stopping.is_set():
                     try:

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from holon_testing.features import EVERY_FEATURE
-from holon_testing.qms_receiver import QmsReceiver, receiving
+from holon_testing.qms_receiver import QmsReceiver, make_plant_ca, receiving
 from mes_runtime.db.engine import create_engine
 from mes_runtime.db.models import BatchException, QmsEvent
 from mes_runtime.domain.exceptions import Category
@@ -297,3 +297,42 @@ def test_the_qms_settings_are_checked_at_start(tmp_path: Path) -> None:
     assert SECRET in chosen.secret_values(), "masked in every log line"
     with pytest.raises(ValidationError):
         Settings(**base, qms_secret=SECRET, qms_categories="telepathy")  # type: ignore[arg-type]
+
+
+async def test_https_with_the_plants_ca_bundle(
+    engine: AsyncEngine,
+    journal: Journal,
+    session_factory: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+) -> None:
+    """An https webhook whose certificate a plant CA signed: verified against
+    ``HOLON_QMS_CA_BUNDLE``; without it (the system's CAs) the event stays pending."""
+    await add_batch(session_factory)
+    outbox = QmsOutbox(engine, POLICY)
+    review = ExceptionReview(engine=engine, journal=journal, outbox=outbox)
+    for n in range(2):
+        await review.raise_exception(
+            NewException(
+                batch_id="B-1",
+                category=Category.EQUIPMENT_LOSS,
+                severity=Severity.MAJOR,
+                subject=f"s{n}",
+                message="lost",
+            )
+        )
+    ca = make_plant_ca(tmp_path)
+    with receiving(SECRET.encode(), tls=ca) as qms:
+        assert qms.url.startswith("https://")
+        untrusted = WebhookTarget(url=qms.url, secret=SECRET.encode())
+        async with untrusted.client() as http:
+            refused = QmsRelay(outbox=outbox, target=untrusted, owner="r1")
+            assert await refused.deliver_due(http, at_most=1) == 1
+        assert qms.received == [], "no request without a verified certificate"
+        trusted = WebhookTarget(url=qms.url, secret=SECRET.encode(), ca_bundle=ca.ca)
+        async with trusted.client() as http:
+            assert await QmsRelay(outbox=outbox, target=trusted, owner="r2").deliver_due(http)
+        assert len(qms.processed) == 1
+    statuses = [(e.status, e.last_error) for e in await _events(engine)]
+    assert statuses[1] == ("delivered", None)
+    assert statuses[0][0] == "pending"
+    assert "SSL" in (statuses[0][1] or "") or "certificate" in (statuses[0][1] or "")
