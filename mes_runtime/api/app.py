@@ -40,6 +40,7 @@ from mes_runtime.api import (
     exceptions,
     health,
     journal,
+    qms,
     recipes,
     report,
     review,
@@ -52,7 +53,7 @@ from mes_runtime.api.errors import not_found
 from mes_runtime.api.features import Capability, served
 from mes_runtime.api.headers import SecurityHeaders
 from mes_runtime.api.limits import BodyLimit
-from mes_runtime.assembly import batch_runtime
+from mes_runtime.assembly import batch_runtime, qms_outbox, qms_relay
 from mes_runtime.db.doorbell import doorbell_for
 from mes_runtime.db.engine import create_engine, session_factory
 from mes_runtime.db.models import User
@@ -93,6 +94,7 @@ ROUTERS: tuple[tuple[APIRouter, Capability | None], ...] = (
     (review.router, Capability.REVIEW_BY_EXCEPTION),
     (report.router, Capability.REVIEW_BY_EXCEPTION),
     (closure_rules.router, Capability.REVIEW_BY_EXCEPTION),
+    (qms.router, Capability.REVIEW_BY_EXCEPTION),
     (batches.router, Capability.BATCHES),
     (upgrade.router, Capability.BATCHES),
 )
@@ -122,7 +124,11 @@ def create_app(settings: Settings | None = None, *, drain: Drain | None = None) 
         )
         metrics = RuntimeMetrics() if Capability.METRICS in capabilities else None
         writer = Journal(engine) if metrics is None else MeteredJournal(engine, metrics=metrics)
-        recorder = SqlBatchRecorder(engine, writer, lease_seconds=settings.lease_seconds)
+        outbox = qms_outbox(engine, settings)
+        recorder = SqlBatchRecorder(
+            engine, writer, lease_seconds=settings.lease_seconds, outbox=outbox
+        )
+        app.state.qms_outbox = outbox
         app.state.batch_records = recorder
         app.state.doorbell = doorbell_for(engine, settings.database_url)
         app.state.settings = settings
@@ -141,7 +147,12 @@ def create_app(settings: Settings | None = None, *, drain: Drain | None = None) 
             running: AbstractAsyncContextManager[None] = (
                 batch_runtime(app) if Capability.BATCHES in capabilities else nullcontext()
             )
-            async with app.state.doorbell, running, _metrics_endpoint(app, settings):
+            async with (
+                app.state.doorbell,
+                running,
+                _metrics_endpoint(app, settings),
+                qms_relay(outbox, settings, owner=recorder.owner),
+            ):
                 yield
         finally:
             # batch_runtime has stopped the engine and equipment; the database goes last

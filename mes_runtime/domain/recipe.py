@@ -23,9 +23,18 @@ from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    StringConstraints,
+    model_validator,
+)
 
 from mes_runtime.domain.capabilities import Capability, ProcessValueSpec
+from mes_runtime.domain.exceptions.trend import RunRule, SlopeLimit, TrendSpec
+from mes_runtime.kernel.events import Severity
 
 __all__ = [
     "Criticality",
@@ -35,6 +44,7 @@ __all__ = [
     "Header",
     "MasterRecipe",
     "MonitorLimit",
+    "MonitorTrend",
     "Operation",
     "ParameterBinding",
     "Phase",
@@ -138,12 +148,41 @@ class ParameterBinding(_Frozen):
         return self
 
 
+class MonitorTrend(_Frozen):
+    """Out-of-trend rules of a monitored value (:mod:`mes_runtime.domain.exceptions.trend`).
+
+    Beside its limits, in the recipe: the reference (``center``, ``sigma``: the process's
+    validated variability, or a golden batch's) and the rules belong to the process step
+    as much as the limits do, and are approved, versioned and digested with them."""
+
+    center: float
+    sigma: PositiveFloat
+    rules: frozenset[RunRule] = frozenset(RunRule)
+    slope: SlopeLimit | None = None
+    severity: Severity = Severity.MINOR
+
+    def spec(self, parameter: str, unit: str) -> TrendSpec:
+        """The detector's configuration for ``parameter`` (e.g. ``BR-101.pH``)."""
+        return TrendSpec(
+            parameter=parameter,
+            unit=unit,
+            center=self.center,
+            sigma=self.sigma,
+            rules=self.rules,
+            slope=self.slope,
+            severity=self.severity,
+        )
+
+
 class MonitorLimit(_Range):
-    """A process value watched while a phase runs (e.g. BR Temperature 35.5..37.5)."""
+    """A process value watched while a phase runs (e.g. BR Temperature 35.5..37.5), and
+    optionally its out-of-trend rules."""
 
     name: str
     unit: str
     criticality: Criticality = Criticality.MAJOR
+    # left out of the canonical form when absent: recipes without one keep their digest
+    trend: MonitorTrend | None = Field(None, exclude_if=lambda value: value is None)
 
 
 class Transition(_Frozen):

@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 from mes_runtime.domain.conditions import Condition, parse_condition
+from mes_runtime.domain.exceptions import Category
 from mes_runtime.domain.execution import GraphRun
 from mes_runtime.domain.states import (
     Command,
@@ -426,6 +427,7 @@ class BatchEngine:
         if held_meanwhile:
             await self._exception(
                 batch_id=tree.batch_id,
+                category=Category.EQUIPMENT_LOSS,
                 severity=Severity.MAJOR,
                 subject=node.path,
                 message=f"{phase.equipment}/{phase.service} was found Held when the batch "
@@ -650,6 +652,7 @@ class BatchEngine:
                     except (EngineError, EquipmentError) as exc:  # e.g. it ended meanwhile
                         await self._exception(
                             batch_id=tree.batch_id,
+                            category=Category.MANUAL_INTERVENTION,
                             severity=Severity.MAJOR,
                             subject=child.path,
                             message=f"{command.value} of {node.path} did not reach "
@@ -827,9 +830,11 @@ class BatchEngine:
                     continue
                 await self._exception(
                     batch_id=tree.batch_id,
+                    category=finding.category,
                     severity=finding.severity,
                     subject=finding.subject,
                     message=finding.message,
+                    trigger=finding.trigger,
                 )
 
     async def _follow_service(self, tree: BatchTree, node: Node, state: ServiceState) -> None:
@@ -936,6 +941,7 @@ class BatchEngine:
         assert node.phase is not None
         await self._exception(
             batch_id=tree.batch_id,
+            category=Category.EQUIPMENT_LOSS,
             severity=Severity.MAJOR,
             subject=node.path,
             message=f"{node.phase.equipment}: {why}; phase held, restart it once the "
@@ -1235,6 +1241,7 @@ class BatchEngine:
             except (EngineError, EquipmentError) as exc:
                 await self._exception(
                     batch_id=tree.batch_id,
+                    category=Category.EQUIPMENT_LOSS,
                     severity=Severity.MAJOR,
                     subject=node.path,
                     message=f"Complete could not be sent ({why}): {exc}; "

@@ -23,8 +23,9 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
+from mes_runtime.domain.exceptions import Category
 from mes_runtime.kernel.codes import ServiceCommand, ServiceState
 from mes_runtime.kernel.events import (
     ConnectionLost,
@@ -171,7 +172,15 @@ class BatchRecorder(Protocol):
         ...
 
     async def exception(
-        self, *, batch_id: str, severity: Severity, subject: str, message: str
+        self,
+        *,
+        batch_id: str,
+        category: Category,
+        severity: Severity,
+        subject: str,
+        message: str,
+        trigger: Mapping[str, Any] | None = None,
     ) -> None:
-        """Record an exception for review by exception (also journalled)."""
+        """Record an exception for review by exception (also journalled), with its
+        category (what kind of event it reports) and the data that triggered it."""
         ...

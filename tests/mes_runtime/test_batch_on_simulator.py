@@ -264,3 +264,36 @@ async def test_injected_major_excursion_blocks_release_until_qa_signs(
             signature=qa_signed("qa-1", SignatureMeaning.REJECTED, record=f"batch:{batch_id}"),
             comment="too late",
         )
+
+
+async def test_injected_ph_shift_inside_its_limits_raises_an_out_of_trend_exception(
+    plant: Plant, journal: Journal, engine: AsyncEngine
+) -> None:
+    """The demo recipe's pH has out-of-trend rules beside its limits (6.8-7.2): a reading
+    shifted to ~7.06 is in spec but 6 sigma off its validated center, and is raised live,
+    with the evidence, as ``out_of_trend`` (the clean batch above raises nothing)."""
+    await _store_template(plant.sessions, approved=True)
+    batch_id = await plant.service.create(NewBatch(recipe=DEMO), actor="operator-1")
+    cultivate = plant.engine.tree(batch_id).by_path[CULTIVATE]
+    await _wait_for(lambda: cultivate.state is ElementState.RUNNING, "cultivation to run")
+
+    plant.sim.server.inject("BR-101", "pH", 0.06, duration=2 * 3600.0)
+    async with asyncio.timeout(TIMEOUT):
+        assert await plant.engine.wait_finished(batch_id) is ElementState.COMPLETE
+
+    raised = await ExceptionReview(engine=engine, journal=journal).list(batch_id=batch_id)
+    assert raised, "the shift was detected"
+    assert {x.category for x in raised} == {Category.OUT_OF_TREND}, "in spec: no excursion"
+    assert {x.subject for x in raised} == {f"{CULTIVATE}:BR-101.pH"}
+    rules = {x.trigger["rule"] for x in raised if x.trigger is not None}
+    assert "nelson-1" in rules
+    assert rules <= {"nelson-1", "nelson-5", "nelson-6"}, "only the configured rules"
+    first = raised[0]
+    assert first.severity is Severity.MINOR
+    assert first.trigger is not None
+    assert (first.trigger["center"], first.trigger["sigma"]) == (7.0, 0.01)
+    assert first.trigger["phase"] == CULTIVATE
+    assert all(6.8 < v < 7.2 for v in first.trigger["values"])
+    assert any(v > 7.03 for v in first.trigger["values"])
+    assert first.trigger["window_start"] <= first.trigger["window_end"]
+    assert len(first.journal) == 1, "journalled when raised"
