@@ -31,7 +31,11 @@ async def healthz() -> Health:
     return Health(status="ok", checks={})
 
 
-@router.get("/readyz", response_model=Health)
+@router.get(
+    "/readyz",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "not ready: the checks say why"}},
+)
 async def readyz(engine: EngineDep, drain: DrainDep, response: Response) -> Health:
     if drain.draining:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
