@@ -36,6 +36,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "bench.review_rules",
         "review by exception: auto-closure decisions/s, out-of-trend points/s",
     ),
+    "report": (
+        "bench.report",
+        "batch end -> review view and batch report (PDF, HTML, BatchML), 10k entries, 1M values",
+    ),
     "login-load": ("bench.login_load", "/healthz latency while clients hammer the login"),
     "handover": (
         "bench.handover",

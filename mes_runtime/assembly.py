@@ -180,6 +180,7 @@ async def batch_runtime(app: FastAPI) -> AsyncIterator[None]:
             ),
             name="closure rules at batch end",
         )
+        app.state.batch_ownership = ownership  # /readyz: whether it can own batches
         try:
             async with ownership:
                 yield

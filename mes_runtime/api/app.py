@@ -42,7 +42,9 @@ from mes_runtime.api import (
     journal,
     openapi,
     recipes,
+    report,
     review,
+    upgrade,
     users,
 )
 from mes_runtime.api.bodies import MAX_DOCUMENT_BYTES
@@ -90,8 +92,10 @@ ROUTERS: tuple[tuple[APIRouter, Capability | None], ...] = (
     (journal.router, Capability.JOURNAL),
     (exceptions.router, Capability.REVIEW_BY_EXCEPTION),
     (review.router, Capability.REVIEW_BY_EXCEPTION),
+    (report.router, Capability.REVIEW_BY_EXCEPTION),
     (closure_rules.router, Capability.REVIEW_BY_EXCEPTION),
     (batches.router, Capability.BATCHES),
+    (upgrade.router, Capability.BATCHES),
 )
 #: Single routes of an included router that need one more capability.
 ENDPOINTS: dict[Callable[..., object], Capability] = {

@@ -175,6 +175,11 @@ class Phase(_Frozen):
     # procedure ends by itself; these end it early.
     complete_after_seconds: float | None = Field(None, gt=0, le=366 * 24 * 3600)
     complete_when: str | None = Field(None, min_length=1, max_length=1000)
+    # False: no upgrade may hand the batch over while this phase is active (say a transfer
+    # or a sterilisation hold that must not see its supervisor change); the switch waits
+    # for it (GET /api/v1/upgrade/safe-point names it). Omitted from the canonical form
+    # when true, so recipes written before it keep their digest and their signatures.
+    interruptible: bool = True
 
 
 class Operation(_Frozen):
@@ -249,10 +254,17 @@ class MasterRecipe(_Frozen):
                     yield f"{root.id}/{up.id}/{op.id}/{phase.id}", up.unit, phase
 
     def to_canonical_data(self, *, include_status: bool = True) -> dict[str, Any]:
-        """JSON-compatible data with every default spelled out (aliases as authored)."""
+        """JSON-compatible data with every default spelled out (aliases as authored), but
+        for fields added later whose default keeps an older recipe's digest
+        (``interruptible``)."""
         data = self.model_dump(mode="json", by_alias=True)
         if not include_status:
             del data["header"]["status"]
+        for unit_procedure in data["procedure"]["steps"]:
+            for operation in unit_procedure["steps"]:
+                for phase in operation["steps"]:
+                    if phase.get("interruptible") is True:
+                        del phase["interruptible"]  # the default, as before the field existed
         return data
 
     def to_canonical_json(self, *, include_status: bool = True) -> str:

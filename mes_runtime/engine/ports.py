@@ -84,9 +84,12 @@ class Fenced(RuntimeError):
     """Another runtime has claimed the batch since (a higher epoch): this one must not
     write its execution state, journal entries or equipment commands any more."""
 
-    def __init__(self, batch_id: str, message: str) -> None:
+    def __init__(self, batch_id: str, message: str, *, in_flight: bool = False) -> None:
         super().__init__(message)
         self.batch_id = batch_id
+        #: refused after an equipment command was recorded as pending: it may have reached
+        #: the equipment, and the runtime taking the batch over carries it out (never twice)
+        self.in_flight = in_flight
 
 
 class EquipmentPort(Protocol):

@@ -504,3 +504,117 @@ def _start_batch(base: str, operator: dict[str, str]) -> str:
             return batch_id
         assert time.monotonic() < deadline, f"the cultivation did not start: {states}"
         time.sleep(0.5)
+
+
+SQLITE_MODULE = "ebr-lite"
+SQLITE_SELECTOR = f"app.kubernetes.io/name=mes-runtime,app.kubernetes.io/instance={SQLITE_MODULE}"
+
+
+def sqlite_module(version: str) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/v1alpha1",
+        "kind": "MESModule",
+        "metadata": {"name": SQLITE_MODULE},
+        "spec": {
+            "module": "batch-execution",
+            "version": version,
+            "image": RUNTIME_IMAGE,
+            "placement": PLACEMENT,
+        },  # the default engine: SQLite, one replica
+    }
+
+
+def test_a_sqlite_module_keeps_its_record_across_pod_deletion_and_a_version_change(
+    cluster: Cluster, in_cluster: InCluster
+) -> None:
+    """The operator gives a SQLite module a PersistentVolumeClaim (provided here by the
+    local cluster's default StorageClass): users, equipment and the journal written before
+    are all there, unchanged and verified, after the Pod is deleted and after the module
+    moves to a new version (a Recreate rollout onto the same claim)."""
+    ns = in_cluster.namespace
+    cluster.apply(sqlite_module(VERSION), namespace=ns)
+    (pod,) = _sqlite_pods_ready(cluster, ns, VERSION, exclude=set())
+    claim = cluster.get("persistentvolumeclaim", f"{SQLITE_MODULE}-data", ns)
+    assert claim["status"]["phase"] == "Bound", claim["status"]
+    assert "ownerReferences" not in claim["metadata"]  # deleting the module keeps the EBR
+    volume = claim["spec"]["volumeName"]
+
+    made = cluster.kubectl(
+        "exec", "-n", ns, pod["metadata"]["name"], "--",
+        "mes-runtime", "create-admin", "--username", "admin", check=False,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    password = made.stdout.strip().splitlines()[-1]
+    base = f"http://{cluster.get('service', SQLITE_MODULE, ns)['spec']['clusterIP']}"
+    headers = _login(base, password)
+    imported = httpx.post(
+        f"{base}/api/v1/equipment",
+        content=in_cluster.simulator.manifest_path.read_bytes(),
+        headers={**headers, "Content-Type": "application/xml"},
+        timeout=30,
+    )
+    assert imported.status_code == 201, imported.text
+    before = _journal(base, headers)
+    assert any(e["action"] == "equipment.import" for e in before), before
+
+    seen = {pod["metadata"]["name"]}
+    cluster.kubectl("delete", "pod", "-n", ns, pod["metadata"]["name"], "--wait=false")
+    (pod,) = _sqlite_pods_ready(cluster, ns, VERSION, exclude=seen)
+    _same_record(base, password, before, "BR-101")
+
+    seen.add(pod["metadata"]["name"])
+    cluster.apply(sqlite_module(NEXT_VERSION), namespace=ns)
+    (pod,) = _sqlite_pods_ready(cluster, ns, NEXT_VERSION, exclude=seen)
+    _same_record(base, password, before, "BR-101")
+    claim = cluster.get("persistentvolumeclaim", f"{SQLITE_MODULE}-data", ns)
+    assert claim["spec"]["volumeName"] == volume  # the same volume all along
+    print(f"\n[sqlite module] {len(before)} journal entries kept on {volume}", flush=True)
+
+
+def _sqlite_pods_ready(
+    cluster: Cluster, ns: str, version: str, *, exclude: set[str]
+) -> list[dict[str, Any]]:
+    image = f"{RUNTIME_IMAGE}:{version}"
+
+    def one_new_ready_pod() -> bool:
+        current = pods(cluster, ns, SQLITE_SELECTOR)
+        return (
+            len(current) == 1
+            and current[0]["metadata"]["name"] not in exclude
+            and current[0]["spec"]["containers"][0]["image"] == image
+            and ready(current[0])
+        )
+
+    cluster.eventually(f"one new Ready Pod of {SQLITE_MODULE} at {version}", one_new_ready_pod, 180)
+    return pods(cluster, ns, SQLITE_SELECTOR)
+
+
+def _login(base: str, password: str) -> dict[str, str]:
+    routed = get_once_routed(f"{base}/healthz")  # the Service routes before we sign in
+    assert routed.status_code == 200, routed.text
+    answer = httpx.post(
+        f"{base}/api/v1/auth/token",
+        json={"username": "admin", "password": password},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def _journal(base: str, headers: dict[str, str]) -> list[dict[str, Any]]:
+    verified = httpx.get(f"{base}/api/v1/journal/verify", headers=headers, timeout=30)
+    assert verified.status_code == 200, verified.text
+    assert verified.json()["ok"], verified.json()
+    page = httpx.get(f"{base}/api/v1/journal", params={"limit": 500}, headers=headers, timeout=30)
+    assert page.status_code == 200, page.text
+    return list(page.json()["entries"])
+
+
+def _same_record(base: str, password: str, before: list[dict[str, Any]], equipment: str) -> None:
+    """The admin signs in with the password set before, the equipment is still imported,
+    and the journal verifies and begins with exactly the entries written before."""
+    headers = _login(base, password)
+    after = _journal(base, headers)
+    assert after[: len(before)] == before
+    listed = httpx.get(f"{base}/api/v1/equipment", headers=headers, timeout=10).json()
+    assert equipment in {e["name"] for e in listed}, listed
