@@ -151,7 +151,7 @@ def _run_operation(
     )
     @given(case=strategy)
     def run(case: schemathesis.Case) -> None:
-        response = case.call(base_url=plant.base, headers=headers, session=http, timeout=30)
+        response = case.call(base_url=plant.base, headers=headers, session=http, timeout=120)
         tally.cases += 1
         tally.statuses[response.status_code] = tally.statuses.get(response.status_code, 0) + 1
         case.validate_response(response, checks=checks)
@@ -162,7 +162,9 @@ def _run_operation(
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # its report names the request (curl) and the answer
-        tally.failures.append(f"{operation.label}: {exc}"[:3000])
+        found = exc.exceptions if isinstance(exc, BaseExceptionGroup) else ()
+        details = "\n".join(f"  {type(e).__name__}: {e}"[:2000] for e in found)
+        tally.failures.append(f"{operation.label}: {exc}\n{details}"[:5000])
     finally:
         spent = time.monotonic() - started
         tally.seconds[operation.label] = tally.seconds.get(operation.label, 0) + spent
