@@ -40,6 +40,7 @@ from mes_runtime.api import (
     exceptions,
     health,
     journal,
+    openapi,
     qms,
     recipes,
     report,
@@ -174,7 +175,9 @@ def create_app(settings: Settings | None = None, *, drain: Drain | None = None) 
     app.add_middleware(CloseWhenDraining, drain=drain)
     app.add_middleware(BodyLimit, default=DEFAULT_BODY_LIMIT, routes=DOCUMENT_ROUTES)
     app.add_middleware(SecurityHeaders)
-    _include_routers(app, capabilities)
+    routes = _include_routers(app, capabilities)
+    app.state.route_table = [(route.path_regex, route.methods) for route in routes]
+    openapi.install(app, (route for route in routes if route.include_in_schema))
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(DBAPIError, _database_unavailable)
@@ -189,14 +192,20 @@ def create_app(settings: Settings | None = None, *, drain: Drain | None = None) 
     return app
 
 
-def _include_routers(app: FastAPI, capabilities: frozenset[Capability]) -> None:
+def _include_routers(app: FastAPI, capabilities: frozenset[Capability]) -> list[APIRoute]:
     """The routers (and routes) the served capabilities call for; what is not served is
-    answered 404 naming the capability, as an unknown path would be (but telling why)."""
+    answered 404 naming the capability, as an unknown path would be (but telling why).
+    Every API route of the app, served or not."""
+    routes: list[APIRoute] = []
     for router, capability in ROUTERS:
         if capability is None or capability in capabilities:
-            app.include_router(_served_routes(app, router, capabilities))
+            served_part = _served_routes(app, router, capabilities)
+            app.include_router(served_part)
+            routes.extend(r for r in served_part.routes if isinstance(r, APIRoute))
         elif router.prefix:  # a router without a prefix leaves plain 404s
             _not_served(app, router.prefix, capability)
+    routes.extend(r for r in app.router.routes if isinstance(r, APIRoute))
+    return routes
 
 
 def _served_routes(
@@ -255,12 +264,25 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     string details (404 for an unknown path, 405, or a plain ``HTTPException("...")``) become
     ``[{"loc": [...], "msg": ..., "type": ...}]``."""
     assert isinstance(exc, StarletteHTTPException)
+    headers = exc.headers
+    if exc.status_code == 405:  # Starlette names the methods of one route of the path
+        headers = {**(headers or {}), "Allow": ", ".join(_methods_of(request))}
     detail: Any = exc.detail
     if not isinstance(detail, list):
         detail = [{"loc": ["path"], "msg": str(detail), "type": f"http_{exc.status_code}"}]
     if exc.status_code in (204, 304):
-        return Response(status_code=exc.status_code, headers=exc.headers)
-    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+        return Response(status_code=exc.status_code, headers=headers)
+    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=headers)
+
+
+def _methods_of(request: Request) -> list[str]:
+    """Every method some route of the request's path answers (a 405's ``Allow``)."""
+    path = request.scope.get("path", "")
+    methods: set[str] = set()
+    for regex, route_methods in request.app.state.route_table:
+        if regex.match(path):
+            methods.update(route_methods)
+    return sorted(methods)
 
 
 async def _invalid_request(request: Request, exc: Exception) -> Response:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from mes_runtime.api.deps import CurrentUser, SessionDep, require
 from mes_runtime.api.errors import api_error, conflict, forbidden, not_found, unprocessable
-from mes_runtime.api.schemas import INT32_MAX
+from mes_runtime.api.schemas import INT32_MAX, BatchId
 from mes_runtime.auth.permissions import Permission, has_permission
 from mes_runtime.db.models import Batch, BatchException, BatchRun, User
 from mes_runtime.domain.states import Command, ElementState
@@ -182,7 +182,15 @@ async def list_batches(_: Reader, session: SessionDep, engine: EngineDep) -> lis
     ]
 
 
-@router.post("", response_model=BatchDetail, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=BatchDetail,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        404: {"description": "no such master recipe (version)"},
+        409: {"description": "the equipment is allocated to another batch, or cannot start"},
+    },
+)
 async def create_batch(
     body: BatchIn, user: Creator, session: SessionDep, engine: EngineDep, service: ServiceDep
 ) -> dict[str, Any]:
@@ -200,6 +208,8 @@ async def create_batch(
     except BatchRequestError as exc:
         if exc.conflict:
             raise conflict(("body", *exc.field.split(".")), str(exc)) from exc
+        if exc.missing:
+            raise not_found(("body", *exc.field.split(".")), str(exc)) from exc
         raise unprocessable(("body", *exc.field.split(".")), str(exc)) from exc
     except (CommandRejected, EquipmentUnavailable) as exc:
         raise conflict(("body", "start"), str(exc)) from exc
@@ -208,14 +218,23 @@ async def create_batch(
 
 @router.get("/{batch_id}", response_model=BatchDetail)
 async def get_batch(
-    batch_id: str, _: Reader, session: SessionDep, engine: EngineDep
+    batch_id: BatchId, _: Reader, session: SessionDep, engine: EngineDep
 ) -> dict[str, Any]:
     return await _detail(session, engine, batch_id)
 
 
-@router.post("/{batch_id}/commands", response_model=CommandOut)
+@router.post(
+    "/{batch_id}/commands",
+    response_model=CommandOut,
+    responses={
+        403: {"description": "your roles do not grant this command"},
+        404: {"description": "no such batch, or no element at that path"},
+        409: {"description": "the element's state does not allow it, or equipment is down"},
+        503: {"description": "the batch's owner did not answer in time (see Retry-After)"},
+    },
+)
 async def command_batch(
-    batch_id: str,
+    batch_id: BatchId,
     body: CommandIn,
     user: CurrentUser,
     session: SessionDep,
@@ -254,8 +273,8 @@ async def command_batch(
         ) from exc
     except UnknownBatch as exc:
         raise not_found(("path", "batch_id"), f"no batch {batch_id!r}") from exc
-    except UnknownElement as exc:
-        raise unprocessable(("body", "path"), str(exc)) from exc
+    except UnknownElement as exc:  # the element the request is about: not there
+        raise not_found(("body", "path"), str(exc)) from exc
     except CommandRejected as exc:
         raise conflict(("body", "command"), str(exc)) from exc
     except EquipmentUnavailable as exc:

@@ -24,7 +24,7 @@ from mes_runtime.api.deps import (
     require,
 )
 from mes_runtime.api.errors import api_error, conflict, not_found
-from mes_runtime.api.schemas import SignatureIn, Version
+from mes_runtime.api.schemas import Name, SignatureIn, Version
 from mes_runtime.api.signing import signed, signing_responses
 from mes_runtime.auth.permissions import Permission
 from mes_runtime.auth.signatures import SignatureMeaning
@@ -60,7 +60,11 @@ async def list_rules(_: Reader, rules: ClosureRulesDep) -> list[dict[str, Any]]:
     return [_version_out(v) for v in await rules.versions()]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"description": "that version exists"}},
+)
 async def draft_rule(rule: ClosureRule, user: Author, rules: ClosureRulesDep) -> dict[str, Any]:
     try:
         await rules.create_draft(rule, author=user.username)
@@ -78,7 +82,7 @@ async def draft_rule(rule: ClosureRule, user: Author, rules: ClosureRulesDep) ->
     ),
 )
 async def approve_rule(
-    rule_id: str,
+    rule_id: Name,
     version: Version,
     signature_in: SignatureIn,
     user: Approver,
@@ -132,15 +136,20 @@ async def _step(
     return await _one(rules, rule_id, version)
 
 
-@router.post("/{rule_id}/{version}/effective")
+_STEP_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "the version's status does not allow the step"}
+}
+
+
+@router.post("/{rule_id}/{version}/effective", responses=_STEP_CONFLICT)
 async def make_effective(
-    rule_id: str, version: Version, user: Approver, rules: ClosureRulesDep
+    rule_id: Name, version: Version, user: Approver, rules: ClosureRulesDep
 ) -> dict[str, Any]:
     return await _step(rules, rule_id, version, user, "effective", None)
 
 
-@router.post("/{rule_id}/{version}/retire")
+@router.post("/{rule_id}/{version}/retire", responses=_STEP_CONFLICT)
 async def retire_rule(
-    rule_id: str, version: Version, user: Approver, rules: ClosureRulesDep
+    rule_id: Name, version: Version, user: Approver, rules: ClosureRulesDep
 ) -> dict[str, Any]:
     return await _step(rules, rule_id, version, user, "retire", None)

@@ -39,6 +39,8 @@ __all__ = [
     "ReviewDep",
     "SessionDep",
     "SettingsDep",
+    "current_user",
+    "is_permission_check",
     "require",
 ]
 
@@ -114,7 +116,7 @@ ClosureRulesDep = Annotated[ClosureRules, Depends(_closure_rules)]
 ReleasesDep = Annotated[BatchReleases, Depends(_releases)]
 
 
-async def _current_user(
+async def current_user(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
@@ -128,7 +130,9 @@ async def _current_user(
     return user
 
 
-CurrentUser = Annotated[User, Depends(_current_user)]
+CurrentUser = Annotated[User, Depends(current_user)]
+#: The dependencies :func:`require` made (``api.openapi`` documents 403 where they are).
+_PERMISSION_CHECKS: set[Callable[..., Any]] = set()
 
 
 def require(permission: Permission) -> Any:
@@ -140,4 +144,10 @@ def require(permission: Permission) -> Any:
         return user
 
     checker: Callable[..., Coroutine[Any, Any, User]] = _check
+    _PERMISSION_CHECKS.add(checker)
     return Depends(checker)
+
+
+def is_permission_check(call: Callable[..., Any]) -> bool:
+    """Whether ``call`` is a dependency made by :func:`require`."""
+    return call in _PERMISSION_CHECKS

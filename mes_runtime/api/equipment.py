@@ -17,6 +17,7 @@ from sqlalchemy import select
 from mes_runtime.api.bodies import read_upload
 from mes_runtime.api.deps import JournalDep, SessionDep, require
 from mes_runtime.api.errors import conflict, not_found, unprocessable, unprocessable_many
+from mes_runtime.api.schemas import Name
 from mes_runtime.auth.permissions import Permission
 from mes_runtime.db.models import Equipment, User
 from mes_runtime.kernel.clock import utcnow
@@ -185,6 +186,7 @@ def _rejected(exc: ManifestError) -> HTTPException:
     response_model=EquipmentDetail,
     status_code=status.HTTP_201_CREATED,
     openapi_extra=_OPENAPI_BODY,
+    responses={409: {"description": "already imported (pass replace=true)"}},
 )
 async def import_manifest(
     request: Request,
@@ -268,12 +270,12 @@ async def _get(session: SessionDep, name: str) -> Equipment:
 
 
 @router.get("/{name}", response_model=EquipmentDetail)
-async def get_equipment(name: str, _: Reader, session: SessionDep) -> EquipmentDetail:
+async def get_equipment(name: Name, _: Reader, session: SessionDep) -> EquipmentDetail:
     return _detail(await _get(session, name))
 
 
 @router.get("/{name}/manifest", response_class=Response)
-async def get_manifest(name: str, _: Reader, session: SessionDep) -> Response:
+async def get_manifest(name: Name, _: Reader, session: SessionDep) -> Response:
     row = await _get(session, name)
     is_zip = row.manifest[:2] == b"PK"
     return Response(

@@ -31,7 +31,11 @@ async def healthz() -> Health:
     return Health(status="ok", checks={})
 
 
-@router.get("/readyz", response_model=Health)
+@router.get(
+    "/readyz",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "not ready: the checks say why"}},
+)
 async def readyz(
     request: Request, engine: EngineDep, drain: DrainDep, response: Response
 ) -> Health:

@@ -22,7 +22,8 @@ from mes_runtime.api.auth import refused
 from mes_runtime.api.bodies import read_document
 from mes_runtime.api.deps import AccountPolicyDep, AlertDep, JournalDep, SessionDep, require
 from mes_runtime.api.errors import api_error, conflict, not_found, unprocessable_many
-from mes_runtime.api.schemas import SignatureIn, SignatureOut, Version
+from mes_runtime.api.openapi import RECIPE_SCHEMA
+from mes_runtime.api.schemas import RecipeName, SignatureIn, SignatureOut, Version
 from mes_runtime.auth.permissions import Permission
 from mes_runtime.auth.signatures import SignatureMeaning
 from mes_runtime.db.models import MasterRecipe as RecipeRow
@@ -66,10 +67,20 @@ _OPENAPI_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": {"type": "object"}},
-            "application/yaml": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"$ref": RECIPE_SCHEMA}},
+            "application/yaml": {
+                "schema": {
+                    "type": "string",
+                    "description": "the same recipe as YAML (no anchors or aliases)",
+                }
+            },
         },
     }
+}
+
+
+_DOCUMENT_ERRORS: dict[int | str, dict[str, Any]] = {
+    415: {"description": "not application/json or application/yaml"},
 }
 
 
@@ -78,6 +89,7 @@ _OPENAPI_BODY: dict[str, Any] = {
     response_model=RecipeOut,
     status_code=status.HTTP_201_CREATED,
     openapi_extra=_OPENAPI_BODY,
+    responses={**_DOCUMENT_ERRORS, 409: {"description": "that version exists"}},
 )
 async def import_recipe(
     request: Request, user: Importer, session: SessionDep, journal: JournalDep
@@ -138,7 +150,12 @@ class ValidationOut(BaseModel):
     issues: list[IssueOut]
 
 
-@router.post("/validate", response_model=ValidationOut, openapi_extra=_OPENAPI_BODY)
+@router.post(
+    "/validate",
+    response_model=ValidationOut,
+    openapi_extra=_OPENAPI_BODY,
+    responses=_DOCUMENT_ERRORS,
+)
 async def validate(request: Request, _: Reader) -> ValidationOut:
     """Dry run: every problem of a recipe, also against the equipment connected now.
 
@@ -174,7 +191,7 @@ def _parse(data: dict[str, Any]) -> MasterRecipe:
 async def list_recipes(
     _: Reader,
     session: SessionDep,
-    name: str | None = None,
+    name: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
     status_: Annotated[str | None, Query(alias="status", pattern="^(draft|approved)$")] = None,
 ) -> list[RecipeSummary]:
     query = select(RecipeRow).order_by(RecipeRow.name, RecipeRow.version)
@@ -186,7 +203,7 @@ async def list_recipes(
 
 
 @router.get("/{name}", response_model=list[RecipeSummary])
-async def recipe_versions(name: str, _: Reader, session: SessionDep) -> list[RecipeSummary]:
+async def recipe_versions(name: RecipeName, _: Reader, session: SessionDep) -> list[RecipeSummary]:
     rows = (
         await session.execute(
             select(RecipeRow).where(RecipeRow.name == name).order_by(RecipeRow.version)
@@ -210,7 +227,9 @@ async def _get(session: SessionDep, name: str, version: int) -> RecipeRow:
 
 
 @router.get("/{name}/{version}", response_model=RecipeOut)
-async def get_recipe(name: str, version: Version, _: Reader, session: SessionDep) -> RecipeOut:
+async def get_recipe(
+    name: RecipeName, version: Version, _: Reader, session: SessionDep
+) -> RecipeOut:
     return RecipeOut.model_validate(await _get(session, name, version))
 
 
@@ -228,7 +247,7 @@ class SignedRecipeOut(RecipeOut):
     },
 )
 async def approve_recipe(
-    name: str,
+    name: RecipeName,
     version: Version,
     signature_in: SignatureIn,
     user: Approver,

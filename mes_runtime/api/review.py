@@ -31,7 +31,7 @@ from mes_runtime.api.deps import (
 )
 from mes_runtime.api.errors import conflict, not_found
 from mes_runtime.api.exceptions import ExceptionOut
-from mes_runtime.api.schemas import SignatureIn
+from mes_runtime.api.schemas import BatchId, SignatureIn
 from mes_runtime.api.signing import signed, signing_responses
 from mes_runtime.auth.permissions import Permission
 from mes_runtime.auth.signatures import record_digest
@@ -100,12 +100,16 @@ async def _view(releases: ReleasesDep, batch_id: str) -> ReviewOut:
 
 
 @router.get("/{batch_id}", response_model=ReviewOut)
-async def get_review(batch_id: str, _: Reader, releases: ReleasesDep) -> ReviewOut:
+async def get_review(batch_id: BatchId, _: Reader, releases: ReleasesDep) -> ReviewOut:
     return await _view(releases, batch_id)
 
 
-@router.post("/{batch_id}/evaluate", response_model=EvaluationOut)
-async def evaluate(batch_id: str, _: Releaser, releases: ReleasesDep) -> EvaluationOut:
+@router.post(
+    "/{batch_id}/evaluate",
+    response_model=EvaluationOut,
+    responses={409: {"description": "the batch has not ended, or was evaluated already"}},
+)
+async def evaluate(batch_id: BatchId, _: Releaser, releases: ReleasesDep) -> EvaluationOut:
     await _view(releases, batch_id)  # 404 first
     try:
         evaluation = await releases.rules.evaluate_batch(batch_id)
@@ -129,7 +133,7 @@ async def evaluate(batch_id: str, _: Releaser, releases: ReleasesDep) -> Evaluat
     ),
 )
 async def decide(
-    batch_id: str,
+    batch_id: BatchId,
     body: DecisionIn,
     user: Releaser,
     session: SessionDep,

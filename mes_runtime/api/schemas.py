@@ -13,7 +13,10 @@ from mes_runtime.auth.signatures import SignatureMeaning
 __all__ = [
     "INT32_MAX",
     "INT64_MAX",
+    "BatchId",
+    "Name",
     "Page",
+    "RecipeName",
     "RowId",
     "SignatureIn",
     "SignatureOut",
@@ -28,6 +31,11 @@ INT64_MAX = 2**63 - 1
 
 #: A recipe version in a path.
 Version = Annotated[int, Path(ge=1, le=INT32_MAX)]
+#: A name in a path (recipe, equipment, closure rule): as long as the database holds.
+RecipeName = Annotated[str, Path(min_length=1, max_length=128)]
+Name = RecipeName
+#: A batch id in a path.
+BatchId = Annotated[str, Path(min_length=1, max_length=64)]
 #: A row id (exceptions) in a path.
 RowId = Annotated[int, Path(ge=1, le=INT32_MAX)]
 

@@ -6,10 +6,17 @@ administrator has no password (:data:`NO_PASSWORD`) until its user sets one with
 one-time set-up token; the administrator never chooses or sees it. Every failed
 authentication counts towards the account's lock (:class:`LockoutPolicy`), with an atomic
 ``UPDATE ... RETURNING`` so that parallel guesses are all counted.
+
+A name that matches no user is answered as a wrong password for an existing one would be,
+in what and in how long: the same argon2 verification (against a dummy hash), and its
+failures counted and locked under the same policy, keyed by the name's SHA-256 in
+``auth_failures`` (no user is created). That table stays bounded: a row whose lock and
+counting window are over is deleted, and past :data:`MAX_UNKNOWN_NAMES` rows the oldest go.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,7 +24,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy import CursorResult, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes_runtime.auth.lockout import LockoutPolicy
@@ -34,10 +42,11 @@ from mes_runtime.auth.passwords import (
 from mes_runtime.auth.permissions import Role, may_sign
 from mes_runtime.auth.signatures import Signature, SignatureMeaning
 from mes_runtime.auth.tokens import new_token, token_digest
-from mes_runtime.db.models import ApiToken, User
+from mes_runtime.db.models import ApiToken, AuthFailure, User
 from mes_runtime.kernel.clock import utcnow
 
 __all__ = [
+    "MAX_UNKNOWN_NAMES",
     "RESERVED_USERNAMES",
     "USERNAME_PATTERN",
     "Attempt",
@@ -63,6 +72,8 @@ __all__ = [
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 #: Names the journal uses for actors that are not users.
 RESERVED_USERNAMES = frozenset({"anonymous", "system", "cli", "runtime", "engine"})
+#: At most this many unknown names are counted at once (``auth_failures`` rows).
+MAX_UNKNOWN_NAMES = 10_000
 
 
 class UserExists(Exception):
@@ -345,8 +356,9 @@ async def authenticate(
     """One login attempt (see :func:`check_password`); never says which part was wrong."""
     user = await get_user(session, username)
     if user is None:
-        await off_loop(dummy_verify, password)
-        return Attempt(Outcome.FAILED, None)
+        return await _fail_unknown_name(
+            session, username, password, policy=policy or LockoutPolicy(), now=now or utcnow()
+        )
     return await check_password(
         session,
         user,
@@ -355,6 +367,64 @@ async def authenticate(
         max_age_days=max_age_days,
         now=now,
     )
+
+
+async def _fail_unknown_name(
+    session: AsyncSession, username: str, password: str, *, policy: LockoutPolicy, now: datetime
+) -> Attempt:
+    """An attempt with a name that matches no user: refused as an account's wrong password
+    or lock would be (the same verification cost, the same counting and locking)."""
+    await off_loop(dummy_verify, password)
+    key = hashlib.sha256(username.encode()).hexdigest()
+    row = await session.get(AuthFailure, key)
+    if row is not None and row.locked_until is not None and row.locked_until > now:
+        return Attempt(
+            Outcome.LOCKED, None, failures=row.failed_attempts, locked_until=row.locked_until
+        )
+    if row is None:
+        await _prune_unknown_names(session, policy, now)
+    failures = await _count_unknown_failure(session, key, now)
+    lock = policy.lock_after(failures)
+    if lock is None:
+        return Attempt(Outcome.FAILED, None, failures=failures)
+    until = now + lock
+    await session.execute(
+        update(AuthFailure).where(AuthFailure.name_sha256 == key).values(locked_until=until)
+    )
+    return Attempt(Outcome.LOCKED, None, failures=failures, locked_until=until, newly_locked=True)
+
+
+async def _count_unknown_failure(session: AsyncSession, key: str, now: datetime) -> int:
+    """One more failure for the unknown name ``key`` (atomic: parallel guesses all count)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values = insert(AuthFailure).values(name_sha256=key, failed_attempts=1, last_failed_at=now)
+    statement = values.on_conflict_do_update(
+        index_elements=[AuthFailure.name_sha256],
+        set_={
+            "failed_attempts": AuthFailure.failed_attempts + 1,
+            "last_failed_at": now,
+        },
+    ).returning(AuthFailure.failed_attempts)
+    failures: int = (await session.execute(statement)).scalar_one()
+    return failures
+
+
+async def _prune_unknown_names(session: AsyncSession, policy: LockoutPolicy, now: datetime) -> None:
+    """Forget unknown names whose lock is over and whose last failure is older than the
+    longest lock; then the oldest beyond :data:`MAX_UNKNOWN_NAMES - 1` (room for one)."""
+    stale = now - timedelta(seconds=policy.max_lock_seconds)
+    await session.execute(
+        delete(AuthFailure).where(
+            AuthFailure.last_failed_at < stale,
+            (AuthFailure.locked_until.is_(None)) | (AuthFailure.locked_until <= now),
+        )
+    )
+    count = (await session.execute(select(func.count()).select_from(AuthFailure))).scalar_one()
+    excess = count - (MAX_UNKNOWN_NAMES - 1)
+    if excess > 0:
+        oldest = select(AuthFailure.name_sha256).order_by(AuthFailure.last_failed_at).limit(excess)
+        await session.execute(delete(AuthFailure).where(AuthFailure.name_sha256.in_(oldest)))
 
 
 async def sign(

@@ -37,6 +37,7 @@ from mes_runtime.db.types import BigIntPK, UTCDateTime
 __all__ = [
     "NAMING_CONVENTION",
     "ApiToken",
+    "AuthFailure",
     "Base",
     "Batch",
     "BatchElement",
@@ -89,6 +90,19 @@ class User(Base):
     #: sha256 of the one-time set-up token the user sets their password with
     setup_token_sha256: Mapped[str | None] = mapped_column(String(64))
     setup_expires_at: Mapped[datetime | None]
+
+
+class AuthFailure(Base):
+    """Failed authentications of a user name that matches no user, counted and locked as
+    an account's are (``failed_attempts``, ``locked_until``), so that the answers do not
+    tell which names exist. Keyed by the name's sha256: the typed text is not stored."""
+
+    __tablename__ = "auth_failures"
+
+    name_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None]
+    last_failed_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class ApiToken(Base):

@@ -99,7 +99,7 @@ class Header(_Frozen):
     """Identity and life-cycle of one master recipe version."""
 
     name: StepId
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=2**31 - 1)  # the database's INTEGER
     product: str
     description: str = ""
     author: str

@@ -4,9 +4,10 @@ What a failed authentication leaves behind is written by the runtime, never by t
 the journal's actor is ``anonymous`` (or, for a signature, the already authenticated user),
 the subject is a user name read from the database (``user:?`` when the name typed matches
 nobody, and the typed text itself is not recorded: a password typed into the user field
-must not land in the journal). When a failure locks an account, the journal gets an
-``auth.locked`` entry by ``system``, the log a ``security alert`` warning, and the alert
-hook (the runtime's metrics) a count.
+must not land in the journal). A name that matches nobody is counted and locked as an
+account is (``auth.users``): the caller cannot tell from the answers which names exist.
+When a failure locks an account, the journal gets an ``auth.locked`` entry by ``system``,
+the log a ``security alert`` warning, and the alert hook (the runtime's metrics) a count.
 """
 
 from __future__ import annotations
@@ -131,10 +132,13 @@ async def _record_failure(
     )
     if attempt.outcome in (Outcome.FAILED, Outcome.LOCKED):
         alert(via, attempt.newly_locked)
-    if attempt.newly_locked and user is not None and attempt.locked_until is not None:
+    if attempt.newly_locked and attempt.locked_until is not None:
+        # an unknown name is locked as an account is; it is not written down (it may be a
+        # password typed into the user field)
+        name = user.username if user is not None else "?"
         log.warning(
             "security alert: account %s locked until %s after %d failed authentications (%s)",
-            user.username,
+            name if user is not None else "(a user name that matches no user)",
             attempt.locked_until.isoformat(),
             attempt.failures,
             via,
@@ -142,7 +146,7 @@ async def _record_failure(
         await journal.append(
             actor=SYSTEM,
             action="auth.locked",
-            subject=f"user:{user.username}",
+            subject=f"user:{name}",
             new_value={
                 "locked_until": attempt.locked_until.isoformat(),
                 "failed_attempts": attempt.failures,

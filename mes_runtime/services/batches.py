@@ -43,10 +43,13 @@ _ALLOCATION_LOCK = 0x484F4C4F4E  # "HOLON": one advisory lock key for batch allo
 class BatchRequestError(EngineError):
     """A batch request that cannot be honoured; ``field`` names the offending input."""
 
-    def __init__(self, field: str, message: str, *, conflict: bool = False) -> None:
+    def __init__(
+        self, field: str, message: str, *, conflict: bool = False, missing: bool = False
+    ) -> None:
         super().__init__(message)
         self.field = field
         self.conflict = conflict
+        self.missing = missing  # it names something that does not exist
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +158,7 @@ class BatchService:
         rows = (await session.execute(query.order_by(RecipeRow.version.desc()))).scalars().all()
         if not rows:
             what = f"{name!r} version {version}" if version is not None else repr(name)
-            raise BatchRequestError("recipe", f"no master recipe {what}")
+            raise BatchRequestError("recipe", f"no master recipe {what}", missing=True)
         approved = [r for r in rows if r.status == "approved"]
         if not approved:
             raise BatchRequestError(

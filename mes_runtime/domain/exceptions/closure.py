@@ -98,7 +98,7 @@ class ClosureRule(_Frozen):
     """One version of an auto-closure rule, as approved data."""
 
     rule_id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,127}$")
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=2**31 - 1)  # the database's INTEGER
     description: str = Field(min_length=3, max_length=2000)
     criteria: ClosureCriteria
 
