@@ -40,8 +40,10 @@ from mes_runtime.api import (
     exceptions,
     health,
     journal,
+    live,
     recipes,
     review,
+    trends,
     users,
 )
 from mes_runtime.api.bodies import MAX_DOCUMENT_BYTES
@@ -51,7 +53,7 @@ from mes_runtime.api.features import Capability, served
 from mes_runtime.api.headers import SecurityHeaders
 from mes_runtime.api.limits import BodyLimit
 from mes_runtime.assembly import batch_runtime
-from mes_runtime.db.doorbell import doorbell_for
+from mes_runtime.db.doorbell import CHANGED, doorbell_for
 from mes_runtime.db.engine import create_engine, session_factory
 from mes_runtime.db.models import User
 from mes_runtime.ebr.journal import Journal
@@ -91,6 +93,8 @@ ROUTERS: tuple[tuple[APIRouter, Capability | None], ...] = (
     (review.router, Capability.REVIEW_BY_EXCEPTION),
     (closure_rules.router, Capability.REVIEW_BY_EXCEPTION),
     (batches.router, Capability.BATCHES),
+    (trends.router, Capability.BATCHES),
+    (live.router, Capability.BATCHES),
 )
 #: Single routes of an included router that need one more capability.
 ENDPOINTS: dict[Callable[..., object], Capability] = {
@@ -120,7 +124,8 @@ def create_app(settings: Settings | None = None, *, drain: Drain | None = None) 
         writer = Journal(engine) if metrics is None else MeteredJournal(engine, metrics=metrics)
         recorder = SqlBatchRecorder(engine, writer, lease_seconds=settings.lease_seconds)
         app.state.batch_records = recorder
-        app.state.doorbell = doorbell_for(engine, settings.database_url)
+        app.state.doorbell = bell = doorbell_for(engine, settings.database_url)
+        writer.on_commit = lambda batch_ids: bell.ring_here(CHANGED)  # live events, here
         app.state.settings = settings
         app.state.capabilities = capabilities
         app.state.engine = engine
