@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from holon_testing.browser import CHROMIUM_ARGS
+from holon_testing.browser import CHROMIUM_ARGS, wait_for_attribute_number
 from holon_testing.net import free_port
 from holon_testing.proxy import tcp_proxy
 from holon_testing.replicas import (
@@ -75,7 +75,7 @@ class _Listener:
     def _run(self) -> None:
         port, headers, batch_id, extra = self._args
         with (
-            httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http,
+            httpx.Client(base_url=f"http://127.0.0.1:{port}", patience=30) as http,
             http.stream(
                 "GET", "/api/v1/events", params={"batch": batch_id}, headers={**headers, **extra}
             ) as response,
@@ -189,9 +189,7 @@ async def test_the_page_keeps_updating_after_the_owner_it_talks_to_is_killed(
                     phase = page.locator(f'#element-table tr[data-path="{CULTIVATE}"]')
                     await expect(phase).to_have_attribute("data-state", "running", timeout=60_000)
                     trend = page.locator("#trend")
-                    await page.wait_for_function(
-                        "Number(document.getElementById('trend').dataset.points) > 3"
-                    )
+                    await wait_for_attribute_number(trend, "data-points", 3)
                     await page.evaluate("window.holonNotReloaded = true")
                     before = int(await trend.get_attribute("data-points") or 0)
 
@@ -200,13 +198,9 @@ async def test_the_page_keeps_updating_after_the_owner_it_talks_to_is_killed(
 
                     # b takes the batch over (lease 2 s); the page reconnects to b through the
                     # proxy, resumes from its last event id, and goes on: values, then states
-                    await page.wait_for_function(
-                        "Number(document.body.dataset.liveConnects) >= 2", timeout=30_000
-                    )
-                    await page.wait_for_function(
-                        f"Number(document.getElementById('trend').dataset.points) > {before + 5}",
-                        timeout=60_000,
-                    )
+                    body = page.locator("body")
+                    await wait_for_attribute_number(body, "data-live-connects", 1, patience=30)
+                    await wait_for_attribute_number(trend, "data-points", before + 5, patience=60)
                     await expect(phase).to_have_attribute("data-state", "complete", timeout=90_000)
                     assert await page.evaluate("window.holonNotReloaded === true")
                     await expect(page.locator("#live-status")).to_have_attribute(
