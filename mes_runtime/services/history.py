@@ -183,7 +183,13 @@ async def history(
         s = series.get(tag)
         if s is None:
             s = series[tag] = Series(tag, unit, [], [], [], [], [])
-        s.t.append(round(base + (min(max(index, 0), points - 1) + 0.5) * width, 3))
+        t = round(base + (min(max(index, 0), points - 1) + 0.5) * width, 3)
+        if s.t and s.t[-1] == t:  # the value at ``end`` itself: into the last bucket
+            n = s.count[-1] + int(count)
+            s.mean[-1] = (s.mean[-1] * s.count[-1] + float(total)) / n
+            s.min[-1], s.max[-1], s.count[-1] = min(s.min[-1], low), max(s.max[-1], high), n
+            continue
+        s.t.append(t)
         s.min.append(low)
         s.max.append(high)
         s.mean.append(float(total) / int(count))
