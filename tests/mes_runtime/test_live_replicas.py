@@ -151,6 +151,7 @@ def _stream_from_the_other_replica(demo: Demo, manifests: dict[str, Path]) -> No
 
 
 @pytest.mark.browser
+@pytest.mark.timeout(600)  # two replicas, the simulator and Chromium on a loaded 2-core machine
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is missing")
 async def test_the_page_keeps_updating_after_the_owner_it_talks_to_is_killed(
     pg_url: str, tmp_path: Path
