@@ -36,6 +36,14 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "bench.review_rules",
         "review by exception: auto-closure decisions/s, out-of-trend points/s",
     ),
+    "qms-outbox": (
+        "bench.qms_outbox",
+        "QMS hand-off: events/s delivered through the outbox vs direct signed POSTs",
+    ),
+    "report": (
+        "bench.report",
+        "batch end -> review view and batch report (PDF, HTML, BatchML), 10k entries, 1M values",
+    ),
     "login-load": ("bench.login_load", "/healthz latency while clients hammer the login"),
     "handover": (
         "bench.handover",

@@ -25,7 +25,6 @@ import uvicorn
 from bench.database import add_batch, migrate, sqlite_url
 from bench.progress import Progress
 from bench.results import Row, median, percentile
-from holon_testing.features import EVERY_FEATURE
 from holon_testing.net import free_port
 from holon_testing.sse import aiter_events
 from mes_runtime.api.app import create_app
@@ -58,7 +57,7 @@ QUICK = FanoutSize(clients=5, rate=5, seconds=2)
 async def _runtime(tmp: Path) -> AsyncIterator[tuple[str, object, dict[str, str]]]:
     url = sqlite_url(tmp, "live.db")
     await migrate(url)
-    settings = Settings(database_url=url, data_dir=tmp, migrate_on_start=False, **EVERY_FEATURE)
+    settings = Settings(database_url=url, data_dir=tmp, migrate_on_start=False)
     app = create_app(settings)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

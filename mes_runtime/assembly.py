@@ -12,6 +12,9 @@ commands other replicas queued for them; :class:`~mes_runtime.services.commands.
 BatchCommands` sends a command to wherever its batch runs. At shutdown the engine finishes
 its step first, then the leases are released so that a peer takes over at once.
 
+QMS hand-off (when ``HOLON_QMS_URL`` is set): exceptions are written with their outbox
+event (:func:`qms_outbox`), and a relay delivers them while the app runs (:func:`qms_relay`).
+
 Review by exception: every few seconds, batches that have ended are decided by the
 auto-closure rules effective when they ended (once per batch, whichever replica is first).
 """
@@ -27,12 +30,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from mes_runtime.db.doorbell import Doorbell
 from mes_runtime.db.models import Equipment
 from mes_runtime.domain.capabilities import Capabilities
 from mes_runtime.ebr.inbox import CommandInbox
+from mes_runtime.ebr.outbox import QmsOutbox, QmsPolicy
 from mes_runtime.ebr.recorder import SqlBatchRecorder
 from mes_runtime.engine.batch import BatchEngine
 from mes_runtime.engine.ports import EquipmentPort
@@ -45,9 +49,10 @@ from mes_runtime.services.closure import ClosureRules, follow_batch_ends
 from mes_runtime.services.commands import BatchCommands
 from mes_runtime.services.live import LiveEvents, stored_view
 from mes_runtime.services.ownership import RESUME_CONNECT_SECONDS, BatchOwnership
+from mes_runtime.services.qms import QmsRelay, WebhookTarget
 from mes_runtime.settings import Settings
 
-__all__ = ["EquipmentRegistry", "batch_runtime"]
+__all__ = ["EquipmentRegistry", "batch_runtime", "qms_outbox", "qms_relay"]
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +181,11 @@ async def batch_runtime(app: FastAPI) -> AsyncIterator[None]:
         )
         review = asyncio.create_task(
             follow_batch_ends(
-                ClosureRules(engine=app.state.engine, journal=app.state.journal),
+                ClosureRules(
+                    engine=app.state.engine,
+                    journal=app.state.journal,
+                    outbox=app.state.qms_outbox,
+                ),
                 REVIEW_SYNC_SECONDS,
             ),
             name="closure rules at batch end",
@@ -187,6 +196,7 @@ async def batch_runtime(app: FastAPI) -> AsyncIterator[None]:
             view=lambda session, batch_id: stored_view(session, engine, batch_id),
         )
         app.state.live_events = live
+        app.state.batch_ownership = ownership  # /readyz: whether it can own batches
         try:
             async with ownership, live:
                 yield
@@ -199,3 +209,41 @@ async def batch_runtime(app: FastAPI) -> AsyncIterator[None]:
         await ownership.hand_over()
     except Exception as exc:  # the next owner claims them anyway, once the leases expire
         log.warning("releasing batch leases failed: %s", exc)
+
+
+def qms_outbox(engine: AsyncEngine, settings: Settings) -> QmsOutbox | None:
+    """The outbox every exception is written with, when the QMS hand-off is configured."""
+    if not settings.qms_url:
+        return None
+    policy = QmsPolicy(
+        source=settings.qms_source,
+        categories=frozenset(settings.qms_categories),
+        severities=frozenset(settings.qms_severities),
+    )
+    return QmsOutbox(engine, policy)
+
+
+@asynccontextmanager
+async def qms_relay(
+    outbox: QmsOutbox | None, settings: Settings, *, owner: str
+) -> AsyncIterator[None]:
+    """Deliver the outbox's events to the QMS while the app runs (nothing without one)."""
+    if outbox is None or settings.qms_secret is None:
+        yield
+        return
+    target = WebhookTarget(
+        url=settings.qms_url,
+        secret=settings.qms_secret.get_secret_value().encode(),
+        ca_bundle=settings.qms_ca_bundle,
+        timeout_seconds=settings.qms_timeout_seconds,
+        retry_initial_seconds=settings.qms_retry_initial_seconds,
+        retry_max_seconds=settings.qms_retry_max_seconds,
+    )
+    relay = QmsRelay(outbox=outbox, target=target, owner=owner, single_process=settings.is_sqlite)
+    task = asyncio.create_task(relay.run(), name="QMS relay")
+    try:
+        yield
+    finally:
+        relay.stop()  # the attempt in flight finishes (bounded by its timeout), then it ends
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(task, target.timeout_seconds + 5)

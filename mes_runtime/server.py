@@ -114,8 +114,17 @@ def main(argv: list[str]) -> int:
         module=settings.module or "",
     )
     from mes_runtime.api.app import create_app
+    from mes_runtime.db.compat import SchemaMismatch, check_schema
     from mes_runtime.db.migrate import upgrade
 
+    try:  # before migrating: a later version's contract must never be met with a crash
+        check_schema(settings.database_url)
+    except SchemaMismatch as exc:
+        if not (exc.too_old and settings.migrate_on_start):
+            print(f"serve: refusing to start: {exc}", file=sys.stderr)
+            return 2
+    except Exception as exc:  # database unreachable: /readyz says so (or migrating fails)
+        log.warning("schema not checked: %s", exc)
     if settings.migrate_on_start:
         log.info("migrating the database to heads")
         upgrade(settings.database_url)

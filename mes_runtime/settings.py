@@ -20,11 +20,11 @@ import functools
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
-from urllib.parse import quote
+from typing import Annotated, Literal
+from urllib.parse import quote, urlsplit
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 __all__ = [
@@ -39,6 +39,19 @@ __all__ = [
 ]
 
 ENV_PREFIX = "HOLON_"
+
+#: Exception categories and severities the QMS hand-off can select (the domain's
+#: ``Category`` and ``Severity`` values; a test holds them equal).
+QMS_CATEGORIES = Literal[
+    "limit_excursion",
+    "out_of_trend",
+    "equipment_loss",
+    "manual_intervention",
+    "late_step",
+    "parameter_deviation",
+    "other",
+]
+QMS_SEVERITIES = Literal["critical", "major", "minor"]
 
 #: The MES module kinds (spec.module of a MESModule; the operator's ``ModuleKind``).
 ModuleKind = Literal["batch-execution", "ebr", "equipment-logbook", "review-by-exception"]
@@ -185,6 +198,51 @@ class Settings(BaseSettings):
         ),
     )
 
+    qms_url: str = Field(
+        default="",
+        description=(
+            "The plant QMS's webhook (https://..., http:// for a local test receiver): "
+            "exceptions of the selected categories and severities are sent to it as "
+            "CloudEvents, HMAC-signed, through the transactional outbox. Empty: no hand-off."
+        ),
+    )
+    qms_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "HMAC-SHA256 key of the QMS webhook's signature (X-Holon-Signature); required "
+            "with qms_url; never logged."
+        ),
+    )
+    qms_ca_bundle: Path | None = Field(
+        default=None,
+        description="PEM file of the CAs to trust for an https qms_url; unset: the system's.",
+    )
+    qms_categories: Annotated[frozenset[QMS_CATEGORIES], NoDecode] = Field(
+        default=frozenset(),
+        description="Comma-separated exception categories to send; empty: every category.",
+    )
+    qms_severities: Annotated[frozenset[QMS_SEVERITIES], NoDecode] = Field(
+        default=frozenset({"critical", "major"}),
+        description="Comma-separated exception severities to send (default critical,major).",
+    )
+    qms_source: str = Field(
+        default="urn:holon:mes-runtime",
+        min_length=1,
+        description="The CloudEvents ``source`` of the events (name this plant and module).",
+    )
+    qms_timeout_seconds: float = Field(
+        default=10, gt=0, le=300, description="How long the QMS may take to answer one event."
+    )
+    qms_retry_initial_seconds: float = Field(
+        default=1,
+        gt=0,
+        le=3600,
+        description="Wait after a first failed delivery; doubled after each further failure.",
+    )
+    qms_retry_max_seconds: float = Field(
+        default=300, gt=0, le=24 * 3600, description="The longest wait between attempts."
+    )
+
     module: ModuleKind | None = Field(
         default=None,
         description=(
@@ -232,6 +290,27 @@ class Settings(BaseSettings):
             )
         return data
 
+    @field_validator("qms_categories", "qms_severities", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _check_qms(self) -> Settings:
+        if not self.qms_url:
+            return self
+        parts = urlsplit(self.qms_url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError("qms_url: not an http(s) URL")
+        if self.qms_secret is None:
+            raise ValueError("qms_secret: required with qms_url (the webhook's HMAC key)")
+        reject_placeholder("qms_secret", self.qms_secret.get_secret_value())
+        if self.qms_ca_bundle is not None and not self.qms_ca_bundle.is_file():
+            raise ValueError("qms_ca_bundle: no such file")
+        return self
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if not self.database_url:
@@ -256,11 +335,14 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """The secrets among the settings, for the log redactor to mask wherever they
-        appear (the database password, also URL-encoded)."""
+        appear (the database password, also URL-encoded; the QMS webhook's key)."""
+        found: set[str] = set()
         password = make_url(self.database_url).password
-        if not password:
-            return []
-        return sorted({str(password), quote(str(password), safe="")})
+        if password:
+            found |= {str(password), quote(str(password), safe="")}
+        if self.qms_secret is not None:
+            found.add(self.qms_secret.get_secret_value())
+        return sorted(found)
 
 
 def setting_keys() -> frozenset[str]:

@@ -38,7 +38,14 @@ SERVICE_CIDR = node.SERVICE_CIDR
 POD_CIDR = "10.244.0.0/16"  # kwok's fake pod IPs; nothing dials them either
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 DEFAULT_NODES = 3
-COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+COMPONENTS = (
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kwok",
+    "local-volumes",  # hack/cluster/volumes.py: the default StorageClass's provisioner
+)
 # The API clients that simulate a cluster's worth of nodes and controllers. Their default
 # client rate limits (controller-manager 20 QPS/burst 30, scheduler 50/100) cap how fast a
 # few hundred Deployments become Ready, which is a property of the defaults, not of what we
@@ -258,6 +265,13 @@ def _argv(
             "--profiling=false",
             "--v=1",
         ],
+        "local-volumes": [
+            "local-volumes",
+            str(Path(__file__).with_name("volumes.py")),
+            f"--server={api}",
+            f"--pki={pki}",
+            f"--root={state / 'volumes'}",
+        ],
         "kube-scheduler": [
             str(bins / "kube-scheduler"),
             f"--kubeconfig={state / 'scheduler.kubeconfig'}",
@@ -465,6 +479,8 @@ def _up_local(bins: Path, nodes: int | None, real_node: bool) -> int:
     for name in ("kube-controller-manager", "kube-scheduler", "kwok"):
         print(f"==> starting {name}")
         procs.start(name, argv[name], state)
+    print("==> starting local-volumes (directories on this host for PersistentVolumeClaims)")
+    procs.start("local-volumes", argv["local-volumes"], state, executable=sys.executable)
     print(f"==> creating {nodes} simulated node(s)")
     sync_nodes(bins, state, nodes)
     wait_default_serviceaccount(bins, state)

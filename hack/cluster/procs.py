@@ -31,14 +31,18 @@ def log_tail(log: Path, lines: int = 30) -> str:
     return "\n".join(text[-lines:])
 
 
-def start(name: str, argv: list[str], state: Path) -> int:
-    """Start argv detached (own session), logging to logs/NAME.log; record its pid."""
+def start(name: str, argv: list[str], state: Path, executable: str | None = None) -> int:
+    """Start argv detached (own session), logging to logs/NAME.log; record its pid.
+
+    ``executable`` runs a program under another name (``argv[0]`` is then NAME, which is
+    how :func:`pid_of` recognises it: used for our own Python components)."""
     logs, pids = state / "logs", state / "pids"
     logs.mkdir(parents=True, exist_ok=True)
     pids.mkdir(parents=True, exist_ok=True)
     with (logs / f"{name}.log").open("ab") as log:
         proc = subprocess.Popen(
             argv,
+            executable=executable,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -41,9 +41,12 @@ from mes_runtime.api import (
     health,
     journal,
     live,
+    qms,
     recipes,
+    report,
     review,
     trends,
+    upgrade,
     users,
 )
 from mes_runtime.api.bodies import MAX_DOCUMENT_BYTES
@@ -52,7 +55,7 @@ from mes_runtime.api.errors import not_found
 from mes_runtime.api.features import Capability, served
 from mes_runtime.api.headers import SecurityHeaders
 from mes_runtime.api.limits import BodyLimit
-from mes_runtime.assembly import batch_runtime
+from mes_runtime.assembly import batch_runtime, qms_outbox, qms_relay
 from mes_runtime.db.doorbell import CHANGED, doorbell_for
 from mes_runtime.db.engine import create_engine, session_factory
 from mes_runtime.db.models import User
@@ -91,10 +94,13 @@ ROUTERS: tuple[tuple[APIRouter, Capability | None], ...] = (
     (journal.router, Capability.JOURNAL),
     (exceptions.router, Capability.REVIEW_BY_EXCEPTION),
     (review.router, Capability.REVIEW_BY_EXCEPTION),
+    (report.router, Capability.REVIEW_BY_EXCEPTION),
     (closure_rules.router, Capability.REVIEW_BY_EXCEPTION),
+    (qms.router, Capability.REVIEW_BY_EXCEPTION),
     (batches.router, Capability.BATCHES),
     (trends.router, Capability.BATCHES),
     (live.router, Capability.BATCHES),
+    (upgrade.router, Capability.BATCHES),
 )
 #: Single routes of an included router that need one more capability.
 ENDPOINTS: dict[Callable[..., object], Capability] = {
@@ -122,7 +128,11 @@ def create_app(settings: Settings | None = None, *, drain: Drain | None = None) 
         )
         metrics = RuntimeMetrics() if Capability.METRICS in capabilities else None
         writer = Journal(engine) if metrics is None else MeteredJournal(engine, metrics=metrics)
-        recorder = SqlBatchRecorder(engine, writer, lease_seconds=settings.lease_seconds)
+        outbox = qms_outbox(engine, settings)
+        recorder = SqlBatchRecorder(
+            engine, writer, lease_seconds=settings.lease_seconds, outbox=outbox
+        )
+        app.state.qms_outbox = outbox
         app.state.batch_records = recorder
         app.state.doorbell = bell = doorbell_for(engine, settings.database_url)
         writer.on_commit = lambda batch_ids: bell.ring_here(CHANGED)  # live events, here
@@ -142,7 +152,12 @@ def create_app(settings: Settings | None = None, *, drain: Drain | None = None) 
             running: AbstractAsyncContextManager[None] = (
                 batch_runtime(app) if Capability.BATCHES in capabilities else nullcontext()
             )
-            async with app.state.doorbell, running, _metrics_endpoint(app, settings):
+            async with (
+                app.state.doorbell,
+                running,
+                _metrics_endpoint(app, settings),
+                qms_relay(outbox, settings, owner=recorder.owner),
+            ):
                 yield
         finally:
             # batch_runtime has stopped the engine and equipment; the database goes last

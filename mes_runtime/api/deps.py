@@ -21,6 +21,7 @@ from mes_runtime.auth.permissions import Permission, has_permission
 from mes_runtime.auth.users import user_for_token
 from mes_runtime.db.models import User
 from mes_runtime.ebr.journal import Journal
+from mes_runtime.ebr.outbox import QmsOutbox
 from mes_runtime.services.accounts import AccountPolicy, AlertHook
 from mes_runtime.services.closure import ClosureRules
 from mes_runtime.services.release import BatchReleases
@@ -87,16 +88,25 @@ JournalDep = Annotated[Journal, Depends(_journal)]
 SessionDep = Annotated[AsyncSession, Depends(_session)]
 
 
-def _review(engine: EngineDep, journal: JournalDep) -> ExceptionReview:
-    return ExceptionReview(engine=engine, journal=journal)
+def _outbox(request: Request) -> QmsOutbox | None:
+    """The QMS outbox when the QMS hand-off is configured (``HOLON_QMS_URL``)."""
+    outbox: QmsOutbox | None = getattr(request.app.state, "qms_outbox", None)
+    return outbox
 
 
-def _closure_rules(engine: EngineDep, journal: JournalDep) -> ClosureRules:
-    return ClosureRules(engine=engine, journal=journal)
+OutboxDep = Annotated[QmsOutbox | None, Depends(_outbox)]
 
 
-def _releases(engine: EngineDep, journal: JournalDep) -> BatchReleases:
-    return BatchReleases(engine=engine, journal=journal)
+def _review(engine: EngineDep, journal: JournalDep, outbox: OutboxDep) -> ExceptionReview:
+    return ExceptionReview(engine=engine, journal=journal, outbox=outbox)
+
+
+def _closure_rules(engine: EngineDep, journal: JournalDep, outbox: OutboxDep) -> ClosureRules:
+    return ClosureRules(engine=engine, journal=journal, outbox=outbox)
+
+
+def _releases(engine: EngineDep, journal: JournalDep, outbox: OutboxDep) -> BatchReleases:
+    return BatchReleases(engine=engine, journal=journal, outbox=outbox)
 
 
 ReviewDep = Annotated[ExceptionReview, Depends(_review)]

@@ -9,7 +9,7 @@ leaves the Service's endpoints while it finishes what it is doing."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel
 
 from mes_runtime.api.deps import EngineDep
@@ -32,7 +32,9 @@ async def healthz() -> Health:
 
 
 @router.get("/readyz", response_model=Health)
-async def readyz(engine: EngineDep, drain: DrainDep, response: Response) -> Health:
+async def readyz(
+    request: Request, engine: EngineDep, drain: DrainDep, response: Response
+) -> Health:
     if drain.draining:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         return Health(status="unavailable", checks={"shutdown": "draining"})
@@ -44,6 +46,9 @@ async def readyz(engine: EngineDep, drain: DrainDep, response: Response) -> Heal
         checks["migrations"] = "ok" if migrated else "not at heads (run: mes-runtime db upgrade)"
     except Exception as exc:  # readiness reports any failure, it never raises
         checks["database"] = f"unreachable: {type(exc).__name__}"
+    ownership = getattr(request.app.state, "batch_ownership", None)
+    if ownership is not None:  # a module that executes batches: can it own them now?
+        checks["batches"] = ownership.readiness()
     ok = all(value == "ok" for value in checks.values()) and "migrations" in checks
     if not ok:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE

@@ -1,9 +1,10 @@
 """Roles and the permission matrix: pure data, no I/O, the single place access is decided.
 
 Segregation of duties (21 CFR Part 11 / Annex 11): an operator runs batches but cannot abort
-or release them; a supervisor may stop, abort and reset, and import recipes; QA approves
-recipes, closes exceptions and releases batches; an admin manages users and equipment but,
-by design, does not run or release batches. A person who needs two duties gets two roles.
+or release them; a supervisor may stop, abort and reset, import recipes and read batch
+reports; QA approves recipes, closes exceptions, releases batches and reads their reports;
+an admin manages users and equipment but, by design, does not run or release batches. A
+person who needs two duties gets two roles.
 
 Administration and approval stay apart however roles are combined: nobody changes their own
 roles, nobody grants a role they do not hold themselves (so an administrator cannot make an
@@ -48,6 +49,7 @@ class Permission(StrEnum):
     BATCH_ABORT = "batch.command.abort"
     BATCH_RESET = "batch.command.reset"
     BATCH_RELEASE = "batch.release"
+    BATCH_REPORT = "batch.report"  # the batch record as PDF/HTML/BatchML (QA, supervisor)
     EXCEPTION_READ = "exception.read"
     EXCEPTION_CLOSE = "exception.close"
     RECIPE_READ = "recipe.read"
@@ -73,12 +75,15 @@ _OPERATE = frozenset(
         P.BATCH_COMPLETE,
     }
 )
-_SUPERVISE = frozenset({P.BATCH_STOP, P.BATCH_ABORT, P.BATCH_RESET, P.RECIPE_IMPORT})
+_SUPERVISE = frozenset(
+    {P.BATCH_STOP, P.BATCH_ABORT, P.BATCH_RESET, P.RECIPE_IMPORT, P.BATCH_REPORT}
+)
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     Role.OPERATOR: _READ | _OPERATE,
     Role.SUPERVISOR: _READ | _OPERATE | _SUPERVISE,
-    Role.QA: _READ | {P.BATCH_RELEASE, P.EXCEPTION_CLOSE, P.RECIPE_APPROVE, P.JOURNAL_VERIFY},
+    Role.QA: _READ
+    | {P.BATCH_RELEASE, P.BATCH_REPORT, P.EXCEPTION_CLOSE, P.RECIPE_APPROVE, P.JOURNAL_VERIFY},
     Role.ADMIN: _READ | {P.USER_MANAGE, P.EQUIPMENT_IMPORT, P.RECIPE_IMPORT, P.JOURNAL_VERIFY},
 }
 

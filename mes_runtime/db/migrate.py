@@ -27,6 +27,7 @@ __all__ = [
     "current_revisions",
     "head_revisions",
     "is_up_to_date",
+    "known_revisions",
     "upgrade",
     "upgrade_async",
 ]
@@ -55,6 +56,11 @@ def alembic_config(url: str | None = None) -> Config:
 @functools.cache
 def _script() -> ScriptDirectory:
     return ScriptDirectory.from_config(alembic_config())
+
+
+def known_revisions() -> set[str]:
+    """Every revision this version ships (both branches)."""
+    return {rev.revision for rev in _script().walk_revisions()}
 
 
 def head_revisions() -> set[str]:

@@ -50,6 +50,7 @@ __all__ = [
     "MasterRecipe",
     "ProcessValue",
     "ProcessValueRollup",
+    "QmsEvent",
     "User",
 ]
 
@@ -346,6 +347,42 @@ class BatchReview(Base):
     signature_meaning: Mapped[str | None] = mapped_column(String(64))
     signed_at: Mapped[datetime | None]
     comment: Mapped[str | None] = mapped_column(Text)
+
+
+class QmsEvent(Base):
+    """An exception event for the plant's QMS (the transactional outbox).
+
+    Written in the transaction that raises or closes the exception it reports, as the exact
+    CloudEvents JSON to send (``body``: a redelivery is byte-identical, with the same
+    ``event_id``), then delivered by whichever replica claims it (``lease_token`` and
+    ``lease_until``: a claim lapses if its replica dies mid-delivery). ``pending`` until the
+    QMS answers 2xx, retried with back-off (``attempts``, ``last_error``,
+    ``next_attempt_at``); then ``delivered``.
+    """
+
+    __tablename__ = "qms_outbox"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'delivered')", name="status"),
+        UniqueConstraint("event_id"),
+        Index(None, "status", "next_attempt_at"),
+        Index(None, "exception_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64))
+    exception_id: Mapped[int] = mapped_column(Integer)
+    batch_id: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(128))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime]
+    lease_token: Mapped[str | None] = mapped_column(String(64))
+    leased_by: Mapped[str | None] = mapped_column(String(255))
+    lease_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
 
 
 class JournalEntry(Base):

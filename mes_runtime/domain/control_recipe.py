@@ -71,6 +71,7 @@ class ControlPhase(_Frozen):
     monitor: tuple[MonitorLimit, ...] = ()
     complete_after_seconds: float | None = None
     complete_when: str | None = None
+    interruptible: bool = True
 
     def parameter_values(self) -> dict[str, float]:
         """Parameter name -> value, as written to the MTP service."""
@@ -324,4 +325,5 @@ def _resolve_phase(
         monitor=phase.monitor,
         complete_after_seconds=phase.complete_after_seconds,
         complete_when=phase.complete_when,
+        interruptible=phase.interruptible,
     )

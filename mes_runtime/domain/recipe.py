@@ -23,9 +23,18 @@ from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    StringConstraints,
+    model_validator,
+)
 
 from mes_runtime.domain.capabilities import Capability, ProcessValueSpec
+from mes_runtime.domain.exceptions.trend import RunRule, SlopeLimit, TrendSpec
+from mes_runtime.kernel.events import Severity
 
 __all__ = [
     "Criticality",
@@ -35,6 +44,7 @@ __all__ = [
     "Header",
     "MasterRecipe",
     "MonitorLimit",
+    "MonitorTrend",
     "Operation",
     "ParameterBinding",
     "Phase",
@@ -138,12 +148,41 @@ class ParameterBinding(_Frozen):
         return self
 
 
+class MonitorTrend(_Frozen):
+    """Out-of-trend rules of a monitored value (:mod:`mes_runtime.domain.exceptions.trend`).
+
+    Beside its limits, in the recipe: the reference (``center``, ``sigma``: the process's
+    validated variability, or a golden batch's) and the rules belong to the process step
+    as much as the limits do, and are approved, versioned and digested with them."""
+
+    center: float
+    sigma: PositiveFloat
+    rules: frozenset[RunRule] = frozenset(RunRule)
+    slope: SlopeLimit | None = None
+    severity: Severity = Severity.MINOR
+
+    def spec(self, parameter: str, unit: str) -> TrendSpec:
+        """The detector's configuration for ``parameter`` (e.g. ``BR-101.pH``)."""
+        return TrendSpec(
+            parameter=parameter,
+            unit=unit,
+            center=self.center,
+            sigma=self.sigma,
+            rules=self.rules,
+            slope=self.slope,
+            severity=self.severity,
+        )
+
+
 class MonitorLimit(_Range):
-    """A process value watched while a phase runs (e.g. BR Temperature 35.5..37.5)."""
+    """A process value watched while a phase runs (e.g. BR Temperature 35.5..37.5), and
+    optionally its out-of-trend rules."""
 
     name: str
     unit: str
     criticality: Criticality = Criticality.MAJOR
+    # left out of the canonical form when absent: recipes without one keep their digest
+    trend: MonitorTrend | None = Field(None, exclude_if=lambda value: value is None)
 
 
 class Transition(_Frozen):
@@ -175,6 +214,11 @@ class Phase(_Frozen):
     # procedure ends by itself; these end it early.
     complete_after_seconds: float | None = Field(None, gt=0, le=366 * 24 * 3600)
     complete_when: str | None = Field(None, min_length=1, max_length=1000)
+    # False: no upgrade may hand the batch over while this phase is active (say a transfer
+    # or a sterilisation hold that must not see its supervisor change); the switch waits
+    # for it (GET /api/v1/upgrade/safe-point names it). Omitted from the canonical form
+    # when true, so recipes written before it keep their digest and their signatures.
+    interruptible: bool = True
 
 
 class Operation(_Frozen):
@@ -249,10 +293,17 @@ class MasterRecipe(_Frozen):
                     yield f"{root.id}/{up.id}/{op.id}/{phase.id}", up.unit, phase
 
     def to_canonical_data(self, *, include_status: bool = True) -> dict[str, Any]:
-        """JSON-compatible data with every default spelled out (aliases as authored)."""
+        """JSON-compatible data with every default spelled out (aliases as authored), but
+        for fields added later whose default keeps an older recipe's digest
+        (``interruptible``)."""
         data = self.model_dump(mode="json", by_alias=True)
         if not include_status:
             del data["header"]["status"]
+        for unit_procedure in data["procedure"]["steps"]:
+            for operation in unit_procedure["steps"]:
+                for phase in operation["steps"]:
+                    if phase.get("interruptible") is True:
+                        del phase["interruptible"]  # the default, as before the field existed
         return data
 
     def to_canonical_json(self, *, include_status: bool = True) -> str:

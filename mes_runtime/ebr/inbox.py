@@ -8,10 +8,17 @@ replica reads that answer (:meth:`CommandInbox.outcome`). A command nobody took 
 expired by the replica that queued it (:meth:`CommandInbox.expire`, compare-and-set too), so
 it is either applied or expired, never both, and never applied twice. Pod-to-Pod calls are
 never needed: every replica only talks to the database.
+
+An owner that dies with a command taken leaves it ``taken``: the replica that takes the
+batch over gives it back to the queue (:meth:`CommandInbox.reclaim`) and, before applying
+it, looks in the journal whether the dead owner had given it already
+(:meth:`CommandInbox.given_before`); then it answers with the outcome instead of giving
+the command a second time.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,12 +27,13 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mes_runtime.db.models import BatchCommand
+from mes_runtime.db.models import BatchCommand, JournalEntry
 from mes_runtime.kernel.clock import utcnow
 
 __all__ = ["CommandInbox", "QueuedCommand"]
 
 _COMMANDS = cast(Table, BatchCommand.__table__)
+_JOURNAL = cast(Table, JournalEntry.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +46,8 @@ class QueuedCommand:
     command: str
     actor: str
     reason: str | None
+    #: an earlier owner took it and never answered (see :meth:`CommandInbox.reclaim`)
+    reclaimed: bool = False
 
 
 class CommandInbox:
@@ -94,6 +104,7 @@ class CommandInbox:
                             command=row.command,
                             actor=row.actor,
                             reason=row.reason,
+                            reclaimed=row.taken_by is not None,
                         )
                     )
         return taken
@@ -109,14 +120,57 @@ class CommandInbox:
                 )
             )
 
-    async def requeue(self, command_id: int) -> None:
-        """Give a taken command back (its batch moved to another owner before it applied)."""
+    async def requeue(self, command_id: int, *, given: bool = False) -> None:
+        """Give a taken command back: its batch moved to another owner before it applied
+        or, if ``given``, while its equipment command was on its way (then the new owner
+        answers it as :meth:`reclaim` ed, without giving it again)."""
         async with self._engine.begin() as conn:
             await conn.execute(
                 update(_COMMANDS)
                 .where(_COMMANDS.c.id == command_id, _COMMANDS.c.status == "taken")
-                .values(status="pending", taken_by=None)
+                .values(status="pending", **({} if given else {"taken_by": None}))
             )
+
+    async def reclaim(self, batch_id: str, *, owner: str) -> int:
+        """Give back to the queue the commands of a batch that an earlier owner took and
+        never answered (it died or was fenced meanwhile); returns how many."""
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(_COMMANDS)
+                .where(
+                    _COMMANDS.c.batch_id == batch_id,
+                    _COMMANDS.c.status == "taken",
+                    _COMMANDS.c.taken_by != owner,
+                )
+                .values(status="pending")  # taken_by kept: it marks the command reclaimed
+            )
+            return int(result.rowcount)
+
+    async def given_before(self, queued: QueuedCommand) -> tuple[bool, str | None]:
+        """Whether an earlier owner gave this command already (its journal entry names the
+        queued command), and if so the reason it failed, if it did."""
+        action = f"command.{queued.command}"
+        async with self._engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(
+                        _JOURNAL.c.seq, _JOURNAL.c.action, _JOURNAL.c.new_value, _JOURNAL.c.reason
+                    )
+                    .where(
+                        _JOURNAL.c.batch_id == queued.batch_id,
+                        _JOURNAL.c.subject == queued.path,
+                        _JOURNAL.c.action.startswith("command."),
+                    )
+                    .order_by(_JOURNAL.c.seq)
+                )
+            ).all()
+        given = False
+        for row in rows:
+            if given:  # the entry right after it on this element tells whether it failed
+                return True, row.reason if row.action == "command.failed" else None
+            value = json.loads(row.new_value) if row.new_value else None
+            given = row.action == action and value == {"inbox": queued.id}
+        return given, None
 
     async def outcome(self, command_id: int) -> tuple[str, dict[str, Any] | None]:
         """A queued command's status and, once answered, its outcome."""

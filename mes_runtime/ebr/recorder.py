@@ -25,7 +25,7 @@ import contextlib
 import os
 import secrets
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -43,7 +43,9 @@ from mes_runtime.db.models import (
     ProcessValue,
     ProcessValueRollup,
 )
+from mes_runtime.domain.exceptions import Category
 from mes_runtime.ebr.journal import Journal, notify_changed
+from mes_runtime.ebr.outbox import QmsOutbox
 from mes_runtime.engine.ports import ElementRecord, Fenced, StateChange
 from mes_runtime.kernel.clock import utcnow
 from mes_runtime.kernel.events import ProcessSample, Severity
@@ -139,9 +141,11 @@ class SqlBatchRecorder:
         clock: Callable[[], datetime] = utcnow,
         owner: str | None = None,
         lease_seconds: float = 30.0,
+        outbox: QmsOutbox | None = None,
     ) -> None:
         self._engine = engine
         self._journal = journal
+        self._outbox = outbox
         self._clock = clock
         self.owner = owner or default_owner()
         self._lease = timedelta(seconds=lease_seconds)
@@ -523,16 +527,24 @@ class SqlBatchRecorder:
         self._journal.committed({batch_id})
 
     async def exception(
-        self, *, batch_id: str, severity: Severity, subject: str, message: str
+        self,
+        *,
+        batch_id: str,
+        category: Category,
+        severity: Severity,
+        subject: str,
+        message: str,
+        trigger: Mapping[str, Any] | None = None,
     ) -> None:
         now = self._clock()
         fence = self._fence(batch_id)
+        data = None if trigger is None else dict(trigger)
 
         async def _insert(conn: AsyncConnection) -> None:
             if fence is not None:
                 await fence(conn)
-            await conn.execute(
-                insert(_EXCEPTIONS),
+            result = await conn.execute(
+                insert(_EXCEPTIONS).returning(_EXCEPTIONS.c.id),
                 {
                     "batch_id": batch_id,
                     "severity": str(severity),
@@ -540,14 +552,37 @@ class SqlBatchRecorder:
                     "message": message,
                     "ts": now,
                     "status": "open",
+                    "category": category.value,
+                    "trigger": data,
                 },
             )
+            if self._outbox is not None:
+                await self._outbox.add(
+                    conn,
+                    change="raised",
+                    exception={
+                        "id": result.scalar_one(),
+                        "batch_id": batch_id,
+                        "category": category.value,
+                        "severity": str(severity),
+                        "subject": subject,
+                        "message": message,
+                        "raised_at": now.isoformat(),
+                        "trigger": data,
+                        "status": "open",
+                    },
+                )
 
         await self._journal.append(
             batch_id=batch_id,
             actor="system",
             action="exception.raised",
             subject=subject,
-            new_value={"severity": str(severity), "message": message},
+            new_value={
+                "category": category.value,
+                "severity": str(severity),
+                "message": message,
+                "trigger": data,
+            },
             alongside=_insert,
         )

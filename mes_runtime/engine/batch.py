@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 from mes_runtime.domain.conditions import Condition, parse_condition
+from mes_runtime.domain.exceptions import Category
 from mes_runtime.domain.execution import GraphRun
 from mes_runtime.domain.states import (
     Command,
@@ -101,6 +102,23 @@ PHASE_COMMANDS: Mapping[Command, ServiceCommand] = {
     Command.STOP: ServiceCommand.STOP,
     Command.ABORT: ServiceCommand.ABORT,
     Command.COMPLETE: ServiceCommand.COMPLETE,
+}
+
+# A phase command recorded as pending (sent or about to be sent when its owner died): the
+# element command it carries out, and the service states that show it arrived.
+_PENDING_COMMANDS: Mapping[str, tuple[Command, frozenset[ServiceState]]] = {
+    "hold": (Command.HOLD, frozenset({ServiceState.HOLDING, ServiceState.HELD})),
+    "pause": (Command.PAUSE, frozenset({ServiceState.PAUSING, ServiceState.PAUSED})),
+    "stop": (Command.STOP, frozenset({ServiceState.STOPPING, ServiceState.STOPPED})),
+    "abort": (Command.ABORT, frozenset({ServiceState.ABORTING, ServiceState.ABORTED})),
+    "resume": (
+        Command.RESUME,
+        frozenset({ServiceState.RESUMING, ServiceState.EXECUTE, ServiceState.COMPLETED}),
+    ),
+    "unhold": (
+        Command.RESTART,
+        frozenset({ServiceState.UNHOLDING, ServiceState.EXECUTE, ServiceState.COMPLETED}),
+    ),
 }
 
 # Service states that end a procedure run, and the phase command that leads there.
@@ -399,6 +417,8 @@ class BatchEngine:
         if state in {ServiceState.IDLE, ServiceState.RESETTING}:  # the module lost the run
             await self._hold_for_equipment(tree, node, "found Idle when the batch resumed")
             return
+        if node.command_outcome == "pending" and node.last_command in _PENDING_COMMANDS:
+            state = await self._finish_pending_command(tree, node, state)
         held_meanwhile = state is ServiceState.HELD and node.state not in {
             ElementState.HELD,
             ElementState.HOLDING,
@@ -407,11 +427,43 @@ class BatchEngine:
         if held_meanwhile:
             await self._exception(
                 batch_id=tree.batch_id,
+                category=Category.EQUIPMENT_LOSS,
                 severity=Severity.MAJOR,
                 subject=node.path,
                 message=f"{phase.equipment}/{phase.service} was found Held when the batch "
                 "resumed; phase held, restart it when the cause is cleared",
             )
+
+    async def _finish_pending_command(
+        self, tree: BatchTree, node: Node, state: ServiceState
+    ) -> ServiceState:
+        """Carry out a phase command the previous owner recorded but did not see through
+        (it died with the command in flight): if the service shows it arrived, the phase
+        takes its effect; if not, it is sent now, once; if the service can no longer take
+        it (the procedure ended meanwhile, say), it is recorded as failed. The command was
+        journalled when it was given, so the batch ends where its operator asked."""
+        assert node.phase is not None
+        assert node.last_command is not None
+        phase = node.phase
+        command, arrived = _PENDING_COMMANDS[node.last_command]
+        try:
+            target = apply_command(node.state, command)
+            if state not in arrived:
+                await self._equipment.command(
+                    phase.equipment, phase.service, ServiceCommand[node.last_command.upper()]
+                )
+                state = await self._equipment.service_state(phase.equipment, phase.service)
+        except (CommandNotAllowed, EquipmentError) as exc:
+            log.warning(
+                "%s: the %s recorded before the take-over cannot be carried out: %s",
+                node.path,
+                node.last_command,
+                exc,
+            )
+            await self._save(tree, node, outcome="failed")
+            return state
+        await self._set_state(tree, node, target, SYSTEM, outcome="done")
+        return state
 
     async def _reconcile_composite(self, tree: BatchTree, node: Node) -> None:
         """Finish what the previous owner had not persisted around a composite: children
@@ -436,9 +488,19 @@ class BatchEngine:
             await self._advance(tree, node)
 
     async def command(
-        self, batch_id: str, path: str, command: Command, *, actor: str, reason: str | None = None
+        self,
+        batch_id: str,
+        path: str,
+        command: Command,
+        *,
+        actor: str,
+        reason: str | None = None,
+        inbox_id: int | None = None,
     ) -> ElementState:
-        """Apply one command to one element; returns the element's new state."""
+        """Apply one command to one element; returns the element's new state.
+
+        ``inbox_id`` names the queued command being applied (journalled with it, so that a
+        replica taking the batch over knows it was given already)."""
         async with self._lock:
             tree = self.tree(batch_id)
             node = tree.by_path.get(path)
@@ -456,10 +518,14 @@ class BatchEngine:
                 action=f"command.{command.value}",
                 subject=path,
                 old_value=node.state.value,
+                new_value=None if inbox_id is None else {"inbox": inbox_id},
                 reason=reason,
             )
             try:
                 await self._command_node(tree, node, command, actor=actor)
+            except Fenced as exc:  # taken over meanwhile: was an equipment command on its way?
+                in_flight = any(n.command_outcome == "pending" for n in tree.root.walk())
+                raise Fenced(batch_id, str(exc), in_flight=in_flight) from exc
             except (EngineError, EquipmentError) as exc:  # refused: nothing changed, say so
                 await self._journal(
                     batch_id=batch_id,
@@ -586,6 +652,7 @@ class BatchEngine:
                     except (EngineError, EquipmentError) as exc:  # e.g. it ended meanwhile
                         await self._exception(
                             batch_id=tree.batch_id,
+                            category=Category.MANUAL_INTERVENTION,
                             severity=Severity.MAJOR,
                             subject=child.path,
                             message=f"{command.value} of {node.path} did not reach "
@@ -763,9 +830,11 @@ class BatchEngine:
                     continue
                 await self._exception(
                     batch_id=tree.batch_id,
+                    category=finding.category,
                     severity=finding.severity,
                     subject=finding.subject,
                     message=finding.message,
+                    trigger=finding.trigger,
                 )
 
     async def _follow_service(self, tree: BatchTree, node: Node, state: ServiceState) -> None:
@@ -872,6 +941,7 @@ class BatchEngine:
         assert node.phase is not None
         await self._exception(
             batch_id=tree.batch_id,
+            category=Category.EQUIPMENT_LOSS,
             severity=Severity.MAJOR,
             subject=node.path,
             message=f"{node.phase.equipment}: {why}; phase held, restart it once the "
@@ -1171,6 +1241,7 @@ class BatchEngine:
             except (EngineError, EquipmentError) as exc:
                 await self._exception(
                     batch_id=tree.batch_id,
+                    category=Category.EQUIPMENT_LOSS,
                     severity=Severity.MAJOR,
                     subject=node.path,
                     message=f"Complete could not be sent ({why}): {exc}; "

@@ -8,6 +8,11 @@ criticality); the return inside limits is journalled, so review by exception see
 excursion once, with its start and end. A step that a loop runs again starts afresh: its
 earlier excursion does not hide a new one (:meth:`LimitMonitor.forget`).
 
+A limit may carry out-of-trend rules (``trend`` in the recipe): each sample of a running
+phase is also fed through that limit's :class:`~mes_runtime.domain.exceptions.TrendDetector`
+(one per phase run), and a completed pattern raises an ``out_of_trend`` exception with its
+evidence (rule, reference, window, values) while the value may still be inside its limits.
+
 A value only counts as back inside once it has cleared the limit by a deadband
 (:data:`DEADBAND`, a fraction of the limit span, as alarm-management practice recommends):
 a noisy value hovering at a limit is one excursion, not a flood of exceptions.
@@ -15,10 +20,12 @@ a noisy value hovering at a limit is one excursion, not a flood of exceptions.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from mes_runtime.domain.control_recipe import ControlPhase
+from mes_runtime.domain.exceptions import Category, TrendDetector, TrendPoint
 from mes_runtime.domain.recipe import MonitorLimit
 from mes_runtime.domain.states import ElementState
 from mes_runtime.engine.tree import BatchTree
@@ -38,6 +45,10 @@ class Finding:
     severity: Severity
     subject: str
     message: str
+    category: Category = Category.LIMIT_EXCURSION
+    #: The data that triggered it (an exception's ``trigger``): equipment, name, value,
+    #: unit, the limits and the phase that watched it.
+    trigger: Mapping[str, Any] = field(default_factory=dict)
 
 
 # (phase path, limit) watched for one (equipment, process value name).
@@ -50,6 +61,7 @@ class LimitMonitor:
     def __init__(self) -> None:
         self._limits: dict[str, dict[tuple[str, str], list[_Watch]]] = {}
         self._outside: set[tuple[str, str, str]] = set()
+        self._trends: dict[tuple[str, str, str], TrendDetector] = {}  # (batch, path, name)
 
     def register(self, tree: BatchTree) -> None:
         """Collect the monitor limits of every phase of a batch."""
@@ -65,10 +77,12 @@ class LimitMonitor:
         """Forget a batch entirely (it has ended and left the engine)."""
         self._limits.pop(batch_id, None)
         self._outside = {key for key in self._outside if key[0] != batch_id}
+        self._trends = {key: d for key, d in self._trends.items() if key[0] != batch_id}
 
     def forget(self, batch_id: str, path: str) -> None:
         """Drop what is known about one phase's excursions (it is about to run again)."""
         self._outside = {key for key in self._outside if key[:2] != (batch_id, path)}
+        self._trends = {k: d for k, d in self._trends.items() if k[:2] != (batch_id, path)}
 
     def check(self, tree: BatchTree, sample: ProcessSample) -> Iterator[Finding]:
         """Findings for running phases that watch ``sample`` and whose limit it crossed."""
@@ -78,6 +92,8 @@ class LimitMonitor:
                 continue
             key = (tree.batch_id, path, f"{limit.name}[{limit.low},{limit.high}]")
             subject = f"{path}:{sample.equipment}.{limit.name}"
+            if limit.trend is not None:
+                yield from self._trend(tree.batch_id, path, limit, subject, sample)
             outside = key in self._outside
             inside = _cleared(limit, sample.value) if outside else limit.within(sample.value)
             if not inside and not outside:
@@ -90,6 +106,15 @@ class LimitMonitor:
                         f"{sample.equipment}.{limit.name} = {sample.value:.6g} {sample.unit} "
                         f"is outside {_describe(limit)} while {path} runs"
                     ),
+                    trigger={
+                        "equipment": sample.equipment,
+                        "name": limit.name,
+                        "value": sample.value,
+                        "unit": sample.unit,
+                        "low": limit.low,
+                        "high": limit.high,
+                        "phase": path,
+                    },
                 )
             elif inside and outside:
                 self._outside.discard(key)
@@ -102,6 +127,29 @@ class LimitMonitor:
                         f"({sample.value:.6g} {sample.unit})"
                     ),
                 )
+
+    def _trend(
+        self, batch_id: str, path: str, limit: MonitorLimit, subject: str, sample: ProcessSample
+    ) -> Iterator[Finding]:
+        assert limit.trend is not None
+        detector = self._trends.get((batch_id, path, limit.name))
+        if detector is None:
+            spec = limit.trend.spec(f"{sample.equipment}.{limit.name}", limit.unit)
+            detector = self._trends[(batch_id, path, limit.name)] = TrendDetector(spec)
+        for found in detector.add(TrendPoint(sample.timestamp, sample.value)):
+            yield Finding(
+                recovered=False,
+                severity=found.severity,
+                subject=subject,
+                message=f"{found.message} while {path} runs",
+                category=Category.OUT_OF_TREND,
+                trigger={
+                    "equipment": sample.equipment,
+                    "name": limit.name,
+                    "phase": path,
+                    **found.evidence(detector.spec),
+                },
+            )
 
 
 def _describe(limit: MonitorLimit) -> str:

@@ -23,8 +23,9 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
+from mes_runtime.domain.exceptions import Category
 from mes_runtime.kernel.codes import ServiceCommand, ServiceState
 from mes_runtime.kernel.events import (
     ConnectionLost,
@@ -84,9 +85,12 @@ class Fenced(RuntimeError):
     """Another runtime has claimed the batch since (a higher epoch): this one must not
     write its execution state, journal entries or equipment commands any more."""
 
-    def __init__(self, batch_id: str, message: str) -> None:
+    def __init__(self, batch_id: str, message: str, *, in_flight: bool = False) -> None:
         super().__init__(message)
         self.batch_id = batch_id
+        #: refused after an equipment command was recorded as pending: it may have reached
+        #: the equipment, and the runtime taking the batch over carries it out (never twice)
+        self.in_flight = in_flight
 
 
 class EquipmentPort(Protocol):
@@ -168,7 +172,15 @@ class BatchRecorder(Protocol):
         ...
 
     async def exception(
-        self, *, batch_id: str, severity: Severity, subject: str, message: str
+        self,
+        *,
+        batch_id: str,
+        category: Category,
+        severity: Severity,
+        subject: str,
+        message: str,
+        trigger: Mapping[str, Any] | None = None,
     ) -> None:
-        """Record an exception for review by exception (also journalled)."""
+        """Record an exception for review by exception (also journalled), with its
+        category (what kind of event it reports) and the data that triggered it."""
         ...

@@ -24,6 +24,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from mes_runtime.domain.exceptions import Category
 from mes_runtime.ebr.chain import VerifyResult
 from mes_runtime.ebr.journal import Extra, Journal, StoredEntry
 from mes_runtime.engine.ports import (
@@ -255,10 +256,22 @@ class MeteredRecorder:
         self._metrics.values_ingested.inc(len(samples))
 
     async def exception(
-        self, *, batch_id: str, severity: Severity, subject: str, message: str
+        self,
+        *,
+        batch_id: str,
+        category: Category,
+        severity: Severity,
+        subject: str,
+        message: str,
+        trigger: Mapping[str, Any] | None = None,
     ) -> None:
         await self._inner.exception(
-            batch_id=batch_id, severity=severity, subject=subject, message=message
+            batch_id=batch_id,
+            category=category,
+            severity=severity,
+            subject=subject,
+            message=message,
+            trigger=trigger,
         )
         self._metrics.exceptions.labels(severity.value).inc()
 

@@ -10,6 +10,7 @@ engine starts it, so a batch record never exists without its recipe.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,8 +30,10 @@ from mes_runtime.ebr.recorder import FINAL_BATCH_STATES
 from mes_runtime.engine.batch import BatchEngine
 from mes_runtime.engine.errors import CommandRejected, EngineError, UnknownBatch
 from mes_runtime.engine.plan import build_tree
-from mes_runtime.engine.ports import BatchRecorder
+from mes_runtime.engine.ports import BatchRecorder, Fenced
 from mes_runtime.kernel.clock import utcnow
+
+log = logging.getLogger(__name__)
 
 __all__ = ["BatchRequestError", "BatchService", "NewBatch"]
 
@@ -139,7 +142,11 @@ class BatchService:
             )
             row.started_at = utcnow()
             await session.commit()
-        await self._engine.start_batch(build_tree(control), actor=actor, reason=reason)
+        try:
+            await self._engine.start_batch(build_tree(control), actor=actor, reason=reason)
+        except Fenced:  # this replica's lease lapsed mid-start (a stalled process) and a
+            # peer took the batch over: it continues from what was stored, so it started
+            log.warning("batch %s was taken over by another runtime while starting", batch_id)
 
     async def _master(self, session: AsyncSession, name: str, version: int | None) -> MasterRecipe:
         query = select(RecipeRow).where(RecipeRow.name == name)

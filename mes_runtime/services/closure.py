@@ -44,6 +44,7 @@ from mes_runtime.domain.exceptions import (
     next_status,
 )
 from mes_runtime.ebr.journal import Journal
+from mes_runtime.ebr.outbox import QmsOutbox
 from mes_runtime.kernel.clock import utcnow
 from mes_runtime.services.review import ExceptionReview
 
@@ -101,10 +102,12 @@ class Evaluation:
 class ClosureRules:
     """Rule versions and batch evaluation over the database and the journal."""
 
-    def __init__(self, *, engine: AsyncEngine, journal: Journal) -> None:
+    def __init__(
+        self, *, engine: AsyncEngine, journal: Journal, outbox: QmsOutbox | None = None
+    ) -> None:
         self._engine = engine
         self._journal = journal
-        self._review = ExceptionReview(engine=engine, journal=journal)
+        self._review = ExceptionReview(engine=engine, journal=journal, outbox=outbox)
 
     # ------------------------------------------------------------------ rule versions
 

@@ -15,6 +15,7 @@ import asyncio
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mes_runtime.db.doorbell import COMMAND_DONE, COMMANDS, Doorbell
@@ -37,6 +38,7 @@ from mes_runtime.engine.tree import BatchTree
 __all__ = ["BatchCommands", "OwnerUnavailable", "StoredBatch", "stored_batch"]
 
 _POLL = 0.5  # a lost doorbell ring costs at most this much
+_TAKEN_WAITS = 3  # how many waits a taken, unanswered command is waited for
 
 
 class OwnerUnavailable(EngineError):
@@ -95,7 +97,11 @@ class BatchCommands:
                 return await self._engine.command(
                     batch_id, path, command, actor=actor, reason=reason
                 )
-            except (UnknownBatch, Fenced):
+            except Fenced as exc:
+                if exc.in_flight:  # the new owner carries it out: its outcome, not a repeat
+                    return await self._carried_out(batch_id, path)
+                # taken over before the command went anywhere: to the new owner
+            except UnknownBatch:
                 pass  # taken over meanwhile: through the inbox, to the new owner
         async with self._sessions() as session:
             stored = await stored_batch(session, batch_id)
@@ -111,9 +117,39 @@ class BatchCommands:
         await self._bell.ring(COMMANDS, batch_id)
         return await self._answer(command_id, batch_id, path)
 
+    async def _carried_out(self, batch_id: str, path: str) -> ElementState:
+        """The element's state once the runtime that took the batch over has settled the
+        equipment command this replica had in flight (carried out, or failed)."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + _TAKEN_WAITS * self._wait
+        query = select(BatchElement.state, BatchElement.command_outcome).where(
+            BatchElement.batch_id == batch_id, BatchElement.path == path
+        )
+        while loop.time() < give_up:
+            try:
+                async with self._sessions() as session:
+                    row = (await session.execute(query)).one()
+            except (DBAPIError, OSError):  # the database is still away: keep waiting
+                row = None
+            if row is not None and row.command_outcome == "failed":
+                raise EquipmentUnavailable(
+                    f"the command on {path} could not be carried out after batch {batch_id} "
+                    "moved to another runtime"
+                )
+            if row is not None and row.command_outcome != "pending":
+                return ElementState(row.state)
+            await asyncio.sleep(_POLL)
+        raise OwnerUnavailable(
+            f"batch {batch_id} moved to another runtime with the command on its way to the "
+            "equipment; look at the batch before giving it again"
+        )
+
     async def _answer(self, command_id: int, batch_id: str, path: str) -> ElementState:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._wait
+        # a taken command is waited for longer (its owner applies it, or dies and the one
+        # taking the batch over answers it), but not for ever
+        give_up = loop.time() + _TAKEN_WAITS * self._wait
         while True:
             mark = self._bell.mark(COMMAND_DONE)
             status, outcome = await self._inbox.outcome(command_id)
@@ -124,6 +160,11 @@ class BatchCommands:
                     raise OwnerUnavailable(
                         f"no runtime executes batch {batch_id} right now (a take-over is "
                         "under way); the command was not applied; give it again"
+                    )
+                if loop.time() >= give_up:
+                    raise OwnerUnavailable(
+                        f"the runtime executing batch {batch_id} took the command but has "
+                        "not answered; look at the batch before giving it again"
                     )
                 deadline = loop.time() + self._wait  # taken: the owner is applying it
             await self._bell.wait(COMMAND_DONE, mark, min(_POLL, deadline - loop.time()))

@@ -98,7 +98,10 @@ class BatchOwnership:
         # one this replica has not picked up yet): run before a batch is resumed
         self._know_equipment = know_equipment
         self._connect_timeout = connect_timeout
+        self._lease_seconds = lease_seconds
         self._tasks: list[asyncio.Task[None]] = []
+        self._renewed_at: float | None = None  # loop time of the last successful heartbeat
+        self._renew_error = "not started"
 
     async def __aenter__(self) -> Self:
         if self._single_process:
@@ -107,6 +110,8 @@ class BatchOwnership:
                     await self._resume(claimed)
             except Exception as exc:  # database not ready (/readyz says so): nothing to resume
                 log.warning("resuming running batches failed: %r", exc)
+        with contextlib.suppress(Exception):  # ready at once when the database answers
+            await self._heartbeat()
         self._tasks = [
             asyncio.create_task(self._every(self._renew_every, self._heartbeat), name="leases"),
             asyncio.create_task(self._on_bell(RELEASED, self._take_over), name="take-over"),
@@ -118,6 +123,18 @@ class BatchOwnership:
         """Stop claiming and taking commands (the engine then finishes its step)."""
         await cancel_and_wait(self._tasks)
         self._tasks = []
+
+    def readiness(self) -> str:
+        """ "ok" while this replica can own batches: its heartbeat renewed its leases (or
+        found none to renew) within one lease time; otherwise why not."""
+        if not self._tasks or any(task.done() for task in self._tasks):
+            return "not owning batches (stopped)"
+        if self._renewed_at is None:
+            return f"cannot renew batch leases: {self._renew_error}"
+        age = asyncio.get_running_loop().time() - self._renewed_at
+        if age > self._lease_seconds:
+            return f"batch leases not renewed for {age:.1f} s: {self._renew_error}"
+        return "ok"
 
     async def hand_over(self) -> list[str]:
         """Release every lease (after the engine stopped) and ring the peers."""
@@ -136,6 +153,7 @@ class BatchOwnership:
             try:
                 await step()
             except Exception as exc:  # a database hiccup: the next round tries again
+                self._renew_error = f"{type(exc).__name__}: {exc}"[:200]
                 log.warning("%s failed: %s", step.__name__.strip("_"), exc)
 
     async def _on_bell(self, channel: str, step: Callable[[], Awaitable[None]]) -> None:
@@ -150,6 +168,7 @@ class BatchOwnership:
     async def _heartbeat(self) -> None:
         for batch_id in await self._recorder.renew():
             await self._engine.disown(batch_id)
+        self._renewed_at = asyncio.get_running_loop().time()
         # (a batch another runtime claimed is dropped by renew; one being started is owned
         # before the engine lists it, so only what the engine shows ended is let go)
         live = set(self._engine.batch_ids())
@@ -200,24 +219,43 @@ class BatchOwnership:
             )
         except Fenced:  # claimed by yet another replica meanwhile
             log.warning("batch %s was claimed by another runtime while resuming", claimed.batch_id)
+            return
+        # commands the previous owner took and never answered: answered by this one now
+        if await self._inbox.reclaim(claimed.batch_id, owner=self._recorder.owner):
+            await self._bell.ring(COMMANDS, claimed.batch_id)
 
     async def _apply_queued(self) -> None:
         live = [b for b in self._engine.batch_ids() if not is_final(self._engine.tree(b).state)]
         for queued in await self._inbox.take(live, owner=self._recorder.owner):
             outcome = await self._apply(queued)
-            if outcome is None:  # no longer ours: back in the queue for the new owner
-                await self._inbox.requeue(queued.id)
+            if outcome is None or "in_flight" in outcome:  # no longer ours: to the new owner
+                await self._inbox.requeue(queued.id, given=outcome is not None)
                 continue
             await self._inbox.answer(queued.id, done="state" in outcome, outcome=outcome)
             await self._bell.ring(COMMAND_DONE, str(queued.id))
 
     async def _apply(self, queued: QueuedCommand) -> dict[str, Any] | None:
         try:
+            given, failure = (
+                await self._inbox.given_before(queued) if queued.reclaimed else (False, None)
+            )
+            if given:  # by an owner that died before answering: the outcome, not a repeat
+                if failure is not None:
+                    return {"error": "equipment_unavailable", "message": failure}
+                tree = self._engine.tree(queued.batch_id)
+                return {"state": tree.by_path[queued.path].state.value}
             command = Command(queued.command)
             state = await self._engine.command(
-                queued.batch_id, queued.path, command, actor=queued.actor, reason=queued.reason
+                queued.batch_id,
+                queued.path,
+                command,
+                actor=queued.actor,
+                reason=queued.reason,
+                inbox_id=queued.id,
             )
-        except (UnknownBatch, Fenced):
+        except Fenced as exc:  # the new owner answers it: a repeat if it was in flight
+            return {"in_flight": True} if exc.in_flight else None
+        except UnknownBatch:
             return None
         except Exception as exc:
             if error_kind(exc) == "failed":

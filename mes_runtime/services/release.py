@@ -23,6 +23,7 @@ from mes_runtime.auth.signatures import Signature, SignatureMeaning, require_mea
 from mes_runtime.db.models import BatchException, BatchReview
 from mes_runtime.domain.exceptions import ExceptionStatus, ReviewException
 from mes_runtime.ebr.journal import Journal
+from mes_runtime.ebr.outbox import QmsOutbox
 from mes_runtime.services.closure import (
     FINAL,
     AlreadyEvaluated,
@@ -79,11 +80,13 @@ class ReviewView:
 
 
 class BatchReleases:
-    def __init__(self, *, engine: AsyncEngine, journal: Journal) -> None:
+    def __init__(
+        self, *, engine: AsyncEngine, journal: Journal, outbox: QmsOutbox | None = None
+    ) -> None:
         self._engine = engine
         self._journal = journal
-        self._review = ExceptionReview(engine=engine, journal=journal)
-        self.rules = ClosureRules(engine=engine, journal=journal)
+        self._review = ExceptionReview(engine=engine, journal=journal, outbox=outbox)
+        self.rules = ClosureRules(engine=engine, journal=journal, outbox=outbox)
 
     async def view(self, batch_id: str) -> ReviewView:
         async with self._engine.connect() as conn:

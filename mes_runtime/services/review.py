@@ -30,13 +30,19 @@ from mes_runtime.domain.exceptions import (
     ExceptionNotOpen,
     PersonClosure,
     ReviewException,
-    infer_category,
 )
 from mes_runtime.ebr.journal import Journal
+from mes_runtime.ebr.outbox import QmsOutbox
 from mes_runtime.kernel.clock import utcnow
 from mes_runtime.kernel.events import Severity
 
-__all__ = ["BatchLocked", "ExceptionReview", "NewException", "UnknownException"]
+__all__ = [
+    "BatchLocked",
+    "ExceptionReview",
+    "NewException",
+    "UnknownException",
+    "event_data",
+]
 
 _T = cast(Table, BatchException.__table__)
 _J = cast(Table, JournalEntry.__table__)
@@ -67,9 +73,12 @@ class NewException:
 class ExceptionReview:
     """Exceptions of batches, over the runtime's database and its journal."""
 
-    def __init__(self, *, engine: AsyncEngine, journal: Journal) -> None:
+    def __init__(
+        self, *, engine: AsyncEngine, journal: Journal, outbox: QmsOutbox | None = None
+    ) -> None:
         self._engine = engine
         self._journal = journal
+        self._outbox = outbox
 
     async def raise_exception(self, new: NewException, *, actor: str = "system") -> int:
         """Store and journal ``new``; its id."""
@@ -77,6 +86,7 @@ class ExceptionReview:
         trigger = None if new.trigger is None else dict(new.trigger)
 
         async def _insert(conn: AsyncConnection) -> None:
+            now = utcnow()
             result = await conn.execute(
                 insert(_T).returning(_T.c.id),
                 {
@@ -84,13 +94,25 @@ class ExceptionReview:
                     "severity": new.severity.value,
                     "subject": new.subject,
                     "message": new.message,
-                    "ts": utcnow(),
+                    "ts": now,
                     "status": "open",
                     "category": new.category.value,
                     "trigger": trigger,
                 },
             )
             ids[:] = [result.scalar_one()]
+            if self._outbox is not None:
+                raised = ReviewException(
+                    id=ids[0],
+                    batch_id=new.batch_id,
+                    category=new.category,
+                    severity=new.severity,
+                    subject=new.subject,
+                    message=new.message,
+                    raised_at=now,
+                    trigger=trigger,
+                )
+                await self._outbox.add(conn, change="raised", exception=event_data(raised))
 
         await self._journal.append(
             batch_id=new.batch_id,
@@ -226,6 +248,12 @@ class ExceptionReview:
             )
             if result.rowcount != 1:
                 raise ExceptionNotOpen(f"exception {current.id} was closed meanwhile")
+            if self._outbox is not None:
+                await self._outbox.add(
+                    conn,
+                    change=action.removeprefix("exception."),
+                    exception={**event_data(current), **new_value, "reason": reason},
+                )
 
         await self._journal.append(
             batch_id=current.batch_id,
@@ -277,6 +305,21 @@ async def _journal_links(
     return links
 
 
+def event_data(x: ReviewException) -> dict[str, Any]:
+    """An exception as a QMS event's ``data`` (JSON-ready): what it is, not its closure."""
+    return {
+        "id": x.id,
+        "batch_id": x.batch_id,
+        "category": x.category.value,
+        "severity": x.severity.value,
+        "subject": x.subject,
+        "message": x.message,
+        "raised_at": x.raised_at.isoformat(),
+        "trigger": None if x.trigger is None else dict(x.trigger),
+        "status": x.status.value,
+    }
+
+
 def _from_row(row: RowMapping, journal: tuple[int, ...]) -> ReviewException:
     closure: AutoClosure | PersonClosure | None = None
     if row["status"] == "auto_closed":
@@ -297,9 +340,8 @@ def _from_row(row: RowMapping, journal: tuple[int, ...]) -> ReviewException:
     return ReviewException(
         id=row["id"],
         batch_id=row["batch_id"],
-        category=(
-            Category(category) if category else infer_category(row["subject"], row["message"])
-        ),
+        # rows raised before exceptions carried a category (expand_0005) have none
+        category=Category(category) if category else Category.OTHER,
         severity=Severity(row["severity"]),
         subject=row["subject"],
         message=row["message"],

@@ -24,6 +24,7 @@ from mes_runtime.domain.exceptions import (
     TrendSpec,
 )
 from mes_runtime.ebr.journal import Journal
+from mes_runtime.ebr.outbox import QmsOutbox
 from mes_runtime.services.review import ExceptionReview, NewException
 
 __all__ = ["TrendWatch"]
@@ -40,9 +41,10 @@ class TrendWatch:
         engine: AsyncEngine,
         journal: Journal,
         specs: Mapping[tuple[str, str], TrendSpec],
+        outbox: QmsOutbox | None = None,
     ) -> None:
         self._engine = engine
-        self._review = ExceptionReview(engine=engine, journal=journal)
+        self._review = ExceptionReview(engine=engine, journal=journal, outbox=outbox)
         self._specs = dict(specs)
 
     async def scan(self, batch_id: str) -> list[int]:

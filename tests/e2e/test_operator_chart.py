@@ -64,12 +64,77 @@ def test_operator_runs_two_replicas_with_a_helm_test(cluster: Cluster) -> None:
 
 
 def test_rbac_has_no_wildcards(cluster: Cluster) -> None:
-    role = next(d for d in _render(cluster) if d["kind"] == "ClusterRole")
-    for rule in role["rules"]:
-        assert "*" not in rule["verbs"]
-        assert "*" not in rule["resources"]
-    secrets = [r for r in role["rules"] if "secrets" in r["resources"]]
-    assert [r["verbs"] for r in secrets] == [["get"]]
+    for sets in ((), ("operator.watchNamespaces={plant-a}",)):
+        roles = [d for d in _render(cluster, *sets) if d["kind"] in {"ClusterRole", "Role"}]
+        rules = [rule for role in roles for rule in role["rules"]]
+        for rule in rules:
+            assert "*" not in rule["verbs"]
+            assert "*" not in rule["resources"]
+        secrets = [r for r in rules if "secrets" in r["resources"]]
+        assert [r["verbs"] for r in secrets] == [["get"]]
+        assert not [r for r in rules if "qualifications" in r["resources"]]  # nothing uses them
+
+
+def test_watched_namespaces_get_roles_and_nothing_outside_them(
+    cluster: Cluster, namespace: str
+) -> None:
+    """With operator.watchNamespaces the operator's rights end at those namespaces: a Role
+    and RoleBinding in each, a ClusterRole only for what is cluster-scoped (the kubectl
+    auth can-i matrix on the real API server). The operator working with exactly these
+    rights is shown by the real-node tests, whose chart watches one namespace."""
+    other = f"{namespace}-other"
+    cluster.kubectl("create", "namespace", other)
+    release = f"rb{namespace[-6:]}"
+    docs = [
+        d
+        for d in _render(cluster, f"operator.watchNamespaces={{{namespace}}}")
+        if d["kind"] in {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role",
+                         "RoleBinding"}
+    ]  # fmt: skip
+    for doc in docs:  # a release of its own: no clash with the session's install
+        doc["metadata"]["name"] = doc["metadata"]["name"].replace("t-holon", release)
+        if doc["kind"].endswith("Binding"):
+            doc["roleRef"]["name"] = doc["roleRef"]["name"].replace("t-holon", release)
+            for subject in doc["subjects"]:
+                subject["name"] = subject["name"].replace("t-holon", release)
+                subject["namespace"] = namespace
+        if doc["kind"] == "ServiceAccount":
+            doc["metadata"]["namespace"] = namespace
+    try:
+        cluster.apply(*docs)
+        sa = f"system:serviceaccount:{namespace}:{release}"
+
+        def can(*args: str) -> bool:
+            res = cluster.kubectl("auth", "can-i", *args, "--as", sa, check=False)
+            return res.stdout.strip() == "yes"
+
+        inside = {
+            ("patch", "mesmodules.mes.holon.dev"): True,
+            ("watch", "mesmodules.mes.holon.dev"): True,
+            ("create", "deployments.apps"): True,
+            ("create", "persistentvolumeclaims"): True,
+            ("delete", "persistentvolumeclaims"): False,  # the EBR outlives the module
+            ("get", "secrets"): True,
+            ("list", "secrets"): False,
+            ("create", "pods"): False,
+            ("create", "qualifications.mes.holon.dev"): False,
+        }
+        for (verb, resource), allowed in inside.items():
+            assert can(verb, resource, "-n", namespace) is allowed, (verb, resource)
+        for where in (other, "kube-system", "default"):
+            for verb, resource in (("get", "secrets"), ("create", "deployments.apps"),
+                                   ("patch", "mesmodules.mes.holon.dev")):  # fmt: skip
+                assert not can(verb, resource, "-n", where), (verb, resource, where)
+        assert not can("get", "secrets", "-A")
+        assert can("list", "customresourcedefinitions.apiextensions.k8s.io")
+        assert can("watch", "namespaces")
+        assert not can("create", "clusterroles.rbac.authorization.k8s.io")
+    finally:
+        for doc in docs:
+            if doc["kind"].startswith("Cluster"):
+                cluster.kubectl("delete", doc["kind"].lower(), doc["metadata"]["name"],
+                                "--ignore-not-found", check=False)  # fmt: skip
+        cluster.kubectl("delete", "namespace", other, "--wait=false", check=False)
 
 
 def test_service_account_cannot_do_more_than_it_needs(

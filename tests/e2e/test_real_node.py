@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 from e2e_cluster import Cluster
-from mes_operator.builders.context import HTTP_PORT
+from mes_operator.builders.context import HTTP_PORT, METRICS_PORT
 from real_node_support import (
     NEXT_VERSION,
     OPERATOR_IMAGE,
@@ -47,6 +47,7 @@ from real_node_support import (
 from sqlalchemy import select
 
 from holon_testing.postgres import PgServer
+from holon_testing.prometheus import running_prometheus
 from holon_testing.simulator_process import SimulatedModule
 from mes_runtime.db.engine import create_engine
 from mes_runtime.db.models import JournalEntry
@@ -60,6 +61,7 @@ CHART = REPO / "charts" / "holon"
 GROUP = "mes.holon.dev"
 MODULE = "batch"
 RUNTIME_PORT = HTTP_PORT  # the runtime container port the operator configures
+OPERATOR_METRICS_PORT = 8082  # the chart's operator.metricsPort
 RUNTIME_SELECTOR = f"app.kubernetes.io/name=mes-runtime,app.kubernetes.io/instance={MODULE}"
 RECIPE = "bioreactor-fedbatch"  # BR only: runs on the one simulated module
 CULTIVATION = "procedure/BR-UP/cultivation/run-fedbatch"
@@ -123,7 +125,7 @@ def test_runtime_pod_answers_through_its_service_from_host_and_pod(
     service = cluster.get("service", "runtime", namespace)
     from_host = get_once_routed(f"http://{service['spec']['clusterIP']}/readyz")
     assert from_host.status_code == 200
-    assert from_host.json()["checks"] == {"database": "ok", "migrations": "ok"}
+    assert from_host.json()["checks"] == {"database": "ok", "migrations": "ok", "batches": "ok"}
 
     # `kubectl port-forward` (API server -> kubelet -> containerd), as the README offers
     forward = subprocess.Popen(
@@ -209,7 +211,8 @@ def mesmodule(version: str) -> dict[str, Any]:
             "version": version,
             "image": RUNTIME_IMAGE,
             "replicas": 2,
-            "features": {"electronicSignatures": True},  # QA approves the batch's recipe
+            # QA approves the batch's recipe; Prometheus scrapes the replicas
+            "features": {"electronicSignatures": True, "metrics": True},
             "database": {
                 "engine": "postgresql",
                 "credentialsSecretRef": {"name": "runtime-db", "key": "url"},
@@ -504,3 +507,172 @@ def _start_batch(base: str, operator: dict[str, str]) -> str:
             return batch_id
         assert time.monotonic() < deadline, f"the cultivation did not start: {states}"
         time.sleep(0.5)
+
+
+def test_prometheus_scrapes_the_runtime_and_the_operator(
+    cluster: Cluster, in_cluster: InCluster, tmp_path: Path
+) -> None:
+    """A real Prometheus (Debian's) scrapes the module's runtime replicas and the operator
+    in the cluster: after the rolled-over batch, the completed batch is counted once across
+    replicas, phases changed state, values were ingested, no journal verification failed;
+    a drift correction raises the operator's counter."""
+    ns = in_cluster.namespace
+    if not _module_ready(cluster, ns):
+        pytest.fail("needs the Ready module of the previous tests, which failed")
+    runtime = [
+        f"{p['status']['podIP']}:{METRICS_PORT}" for p in pods(cluster, ns, RUNTIME_SELECTOR)
+    ]
+    (operator_pod,) = pods(cluster, ns, "app.kubernetes.io/name=holon-operator")
+    operator = [f"{operator_pod['status']['podIP']}:{OPERATOR_METRICS_PORT}"]
+    with running_prometheus({"runtime": runtime, "operator": operator}, tmp_path) as prometheus:
+        cluster.eventually(
+            "Prometheus scraping every runtime replica and the operator",
+            lambda: (
+                prometheus.value('count(up{job="runtime"} == 1)') == len(runtime)
+                and prometheus.value('sum(up{job="operator"})') == 1
+            ),
+            60,
+        )
+        finished = 'sum(holon_batches_finished_total{result="complete"})'
+        cluster.eventually(  # the rolled-over batch ends on a replica of the new version
+            "the completed batch in Prometheus", lambda: (prometheus.value(finished) or 0) >= 1, 420
+        )
+        completed = prometheus.value(finished)
+        changes = prometheus.value("sum(holon_element_state_changes_total)")
+        values = prometheus.value("sum(holon_process_values_ingested_total)")
+        failed = prometheus.value('sum(holon_journal_verifications_total{result="failed"})')
+        reconciles = prometheus.value("sum(holon_operator_reconciles_total)")
+        print(
+            f"\n[prometheus] batches completed {completed}, phase changes {changes}, "
+            f"values ingested {values}, failed verifications {failed}, "
+            f"operator reconciles {reconciles}",
+            flush=True,
+        )
+        assert completed == 1
+        assert (changes or 0.0) > 0
+        assert (values or 0.0) > 0
+        assert failed in (None, 0.0)
+        assert (reconciles or 0.0) > 0
+        drift = 'sum(holon_operator_drift_corrections_total{kind="Deployment"})'
+        before = prometheus.value(drift) or 0.0
+        cluster.kubectl("scale", "deployment", f"{MODULE}-blue", "--replicas=1", "-n", ns)
+        cluster.eventually(
+            "the operator's drift counter to rise",
+            lambda: (prometheus.value(drift) or 0.0) > before,
+            60,
+        )
+    cluster.eventually("the module Ready again", lambda: _module_ready(cluster, ns), 120)
+
+
+SQLITE_MODULE = "ebr-lite"
+SQLITE_SELECTOR = f"app.kubernetes.io/name=mes-runtime,app.kubernetes.io/instance={SQLITE_MODULE}"
+
+
+def sqlite_module(version: str) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/v1alpha1",
+        "kind": "MESModule",
+        "metadata": {"name": SQLITE_MODULE},
+        "spec": {
+            "module": "batch-execution",
+            "version": version,
+            "image": RUNTIME_IMAGE,
+            "placement": PLACEMENT,
+        },  # the default engine: SQLite, one replica
+    }
+
+
+def test_a_sqlite_module_keeps_its_record_across_pod_deletion_and_a_version_change(
+    cluster: Cluster, in_cluster: InCluster
+) -> None:
+    """The operator gives a SQLite module a PersistentVolumeClaim (provided here by the
+    local cluster's default StorageClass): users, equipment and the journal written before
+    are all there, unchanged and verified, after the Pod is deleted and after the module
+    moves to a new version (a Recreate rollout onto the same claim)."""
+    ns = in_cluster.namespace
+    cluster.apply(sqlite_module(VERSION), namespace=ns)
+    (pod,) = _sqlite_pods_ready(cluster, ns, VERSION, exclude=set())
+    claim = cluster.get("persistentvolumeclaim", f"{SQLITE_MODULE}-data", ns)
+    assert claim["status"]["phase"] == "Bound", claim["status"]
+    assert "ownerReferences" not in claim["metadata"]  # deleting the module keeps the EBR
+    volume = claim["spec"]["volumeName"]
+
+    made = cluster.kubectl(
+        "exec", "-n", ns, pod["metadata"]["name"], "--",
+        "mes-runtime", "create-admin", "--username", "admin", check=False,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    password = made.stdout.strip().splitlines()[-1]
+    base = f"http://{cluster.get('service', SQLITE_MODULE, ns)['spec']['clusterIP']}"
+    headers = _login(base, password)
+    imported = httpx.post(
+        f"{base}/api/v1/equipment",
+        content=in_cluster.simulator.manifest_path.read_bytes(),
+        headers={**headers, "Content-Type": "application/xml"},
+        timeout=30,
+    )
+    assert imported.status_code == 201, imported.text
+    before = _journal(base, headers)
+    assert any(e["action"] == "equipment.imported" for e in before), before
+
+    seen = {pod["metadata"]["name"]}
+    cluster.kubectl("delete", "pod", "-n", ns, pod["metadata"]["name"], "--wait=false")
+    (pod,) = _sqlite_pods_ready(cluster, ns, VERSION, exclude=seen)
+    _same_record(base, password, before, "BR-101")
+
+    seen.add(pod["metadata"]["name"])
+    cluster.apply(sqlite_module(NEXT_VERSION), namespace=ns)
+    (pod,) = _sqlite_pods_ready(cluster, ns, NEXT_VERSION, exclude=seen)
+    _same_record(base, password, before, "BR-101")
+    claim = cluster.get("persistentvolumeclaim", f"{SQLITE_MODULE}-data", ns)
+    assert claim["spec"]["volumeName"] == volume  # the same volume all along
+    print(f"\n[sqlite module] {len(before)} journal entries kept on {volume}", flush=True)
+
+
+def _sqlite_pods_ready(
+    cluster: Cluster, ns: str, version: str, *, exclude: set[str]
+) -> list[dict[str, Any]]:
+    image = f"{RUNTIME_IMAGE}:{version}"
+
+    def one_new_ready_pod() -> bool:
+        current = pods(cluster, ns, SQLITE_SELECTOR)
+        return (
+            len(current) == 1
+            and current[0]["metadata"]["name"] not in exclude
+            and current[0]["spec"]["containers"][0]["image"] == image
+            and ready(current[0])
+        )
+
+    cluster.eventually(f"one new Ready Pod of {SQLITE_MODULE} at {version}", one_new_ready_pod, 180)
+    return pods(cluster, ns, SQLITE_SELECTOR)
+
+
+def _login(base: str, password: str) -> dict[str, str]:
+    routed = get_once_routed(f"{base}/healthz")  # the Service routes before we sign in
+    assert routed.status_code == 200, routed.text
+    answer = httpx.post(
+        f"{base}/api/v1/auth/token",
+        json={"username": "admin", "password": password},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def _journal(base: str, headers: dict[str, str]) -> list[dict[str, Any]]:
+    verified = httpx.get(f"{base}/api/v1/journal/verify", headers=headers, timeout=30)
+    assert verified.status_code == 200, verified.text
+    assert verified.json()["ok"], verified.json()
+    page = httpx.get(f"{base}/api/v1/journal", params={"limit": 500}, headers=headers, timeout=30)
+    assert page.status_code == 200, page.text
+    return list(page.json()["entries"])
+
+
+def _same_record(base: str, password: str, before: list[dict[str, Any]], equipment: str) -> None:
+    """The admin signs in with the password set before, the equipment is still imported,
+    and the journal verifies and begins with exactly the entries written before."""
+    headers = _login(base, password)
+    after = _journal(base, headers)
+    assert after[: len(before)] == before
+    listed = httpx.get(f"{base}/api/v1/equipment", headers=headers, timeout=10).json()
+    assert equipment in {e["name"] for e in listed}, listed

@@ -39,6 +39,7 @@ def test_children_in_apply_order_all_owned_and_labelled() -> None:
     assert [c["kind"] for c in children] == [
         "ServiceAccount",
         "ConfigMap",
+        "PersistentVolumeClaim",  # the SQLite module's data: labelled, owned by no one
         "Deployment",
         "Service",
         "PodDisruptionBudget",
@@ -46,6 +47,9 @@ def test_children_in_apply_order_all_owned_and_labelled() -> None:
     for child in children:
         meta = child["metadata"]
         assert meta["namespace"] == "plant-a"
+        assert meta["labels"]["mes.holon.dev/module"] == "batch"
+        if child["kind"] == "PersistentVolumeClaim":
+            continue
         assert meta["ownerReferences"] == [
             {
                 "apiVersion": "mes.holon.dev/v1alpha1",
@@ -231,7 +235,7 @@ def test_placement_goes_into_the_pod_template_of_both_colours() -> None:
 
 
 def test_sqlite_data_lives_on_a_claim_that_outlives_the_module() -> None:
-    context = ModuleContext.from_body(module(), sqlite_data_claim=True)
+    context = ModuleContext.from_body(module())
     children = build_children(context)
     assert [c["kind"] for c in children][:4] == [
         "ServiceAccount",
@@ -249,7 +253,7 @@ def test_sqlite_data_lives_on_a_claim_that_outlives_the_module() -> None:
     assert build_deployment(context)["spec"]["strategy"] == {"type": "Recreate"}
 
 
-def test_postgres_modules_and_the_default_keep_a_scratch_data_dir() -> None:
+def test_postgres_modules_keep_a_scratch_data_dir() -> None:
     postgres = ModuleContext.from_body(
         module(
             replicas=2,
@@ -258,10 +262,8 @@ def test_postgres_modules_and_the_default_keep_a_scratch_data_dir() -> None:
                 "credentialsSecretRef": {"name": "db", "key": "url"},
             },
         ),
-        sqlite_data_claim=True,
     )
-    for context in (postgres, ctx()):
-        assert build_data_claim(context) is None
-        assert "PersistentVolumeClaim" not in [c["kind"] for c in build_children(context)]
-        volumes = build_deployment(context)["spec"]["template"]["spec"]["volumes"]
-        assert {"name": "data", "emptyDir": {}} in volumes
+    assert build_data_claim(postgres) is None
+    assert "PersistentVolumeClaim" not in [c["kind"] for c in build_children(postgres)]
+    volumes = build_deployment(postgres)["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "data", "emptyDir": {}} in volumes

@@ -26,16 +26,24 @@ def ctx(generation: int = 2, **spec: Any) -> ModuleContext:
     )
 
 
-def deployment(ready: int, *, observed: int = 1, reason: str = "") -> DeploymentState:
+def deployment(
+    ready: int,
+    *,
+    observed: int = 1,
+    reason: str = "",
+    available: int | None = None,
+    pods: int | None = None,
+) -> DeploymentState:
     return DeploymentState.from_object(
         {
             "metadata": {"generation": 1},
             "spec": {"replicas": 1},
             "status": {
                 "observedGeneration": observed,
+                "replicas": ready if pods is None else pods,
                 "updatedReplicas": ready,
                 "readyReplicas": ready,
-                "availableReplicas": ready,
+                "availableReplicas": ready if available is None else available,
                 "conditions": [{"type": "Progressing", "status": "False", "reason": reason}],
             },
         }
@@ -65,6 +73,15 @@ def test_not_ready_while_rolling_out_keeps_the_old_current_version() -> None:
     assert condition(status["conditions"], "Ready")["reason"] == "RuntimeNotReady"
     stale = module_status({}, ctx(), deployment(1, observed=0), now=T0)
     assert condition(stale["conditions"], "Ready")["status"] == "False"
+
+
+def test_ready_as_soon_as_the_pods_serve_not_min_ready_seconds_later() -> None:
+    """Availability lags readiness by the Deployment's minReadySeconds; the module is
+    Ready when its Pods serve, while a Pod of the old template left keeps it rolling."""
+    serving = module_status({}, ctx(), deployment(1, available=0), now=T0)
+    assert condition(serving["conditions"], "Ready")["status"] == "True"
+    old_pod_left = module_status({}, ctx(), deployment(1, pods=2), now=T0)
+    assert condition(old_pod_left["conditions"], "Ready")["status"] == "False"
 
 
 def test_same_observation_same_status_so_the_patch_is_skipped() -> None:

@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+import pypdfium2 as pdfium
 import pytest
+import xmlschema
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -32,12 +35,14 @@ from mes_runtime.library import load_template
 from mes_runtime.mtp.equipment import MtpEquipment
 from mes_runtime.services.batches import BatchRequestError, BatchService, NewBatch
 from mes_runtime.services.release import AlreadyDecided, BatchReleases, Decision, NotReleasable
+from mes_runtime.services.report import read_record, render_batchml, render_pdf
 from mes_runtime.services.review import ExceptionReview
 from tests.mes_runtime.review_rows import qa_signed
 
 DEMO = "mab-fedbatch-demo"
 CULTIVATE = "procedure/BR-UP/cultivation/run-fedbatch"
 TIMEOUT = 90
+BATCHML_SCHEMA = Path(__file__).parent / "services" / "report" / "batchml-v0600-bpr.xsd"
 
 
 @dataclass
@@ -101,7 +106,7 @@ async def _wait_for(predicate: Callable[[], bool], what: str, seconds: float = T
 
 
 async def test_demo_batch_completes_with_no_exception_and_is_recorded(
-    plant: Plant, journal: Journal
+    plant: Plant, journal: Journal, engine: AsyncEngine
 ) -> None:
     """A good batch is clean: review by exception only means something then (issue #14)."""
     await _store_template(plant.sessions, approved=True)
@@ -149,6 +154,30 @@ async def test_demo_batch_completes_with_no_exception_and_is_recorded(
     result = await journal.verify()
     assert result.ok, result
     assert result.entries_checked > 4 * len(phases)
+    await _check_report(engine, batch_id, [n.path for n in phases])
+
+
+async def _check_report(engine: AsyncEngine, batch_id: str, phases: list[str]) -> None:
+    """What the engine journalled becomes the batch report: every phase on the timeline from
+    Running to Complete, the operator's creation among the manual entries, the recorded
+    process values plotted; the PDF renders and the BatchML validates."""
+    record = await read_record(engine, batch_id)
+    assert record.verification.ok
+    spans = {span.path: span for span in record.timeline}
+    for path in phases:
+        assert spans[path].final_state == "complete", path
+        assert spans[path].started is not None
+        assert spans[path].ended is not None
+        assert spans[path].started <= spans[path].ended
+    assert ("operator-1", "batch.create") in [(m.actor, m.action) for m in record.manual]
+    assert "BR-101.DO" in [s.tag for s in record.series]
+    assert all(s.count > 0 and s.envelope for s in record.series)
+    assert record.bindings == {"TK": "TK-201", "BR": "BR-101", "CH": "CH-301"}
+    pdf = pdfium.PdfDocument(render_pdf(record))
+    text = "".join(page.get_textpage().get_text_range() for page in pdf)
+    assert "Phase timeline" in text
+    assert "BR-101.DO" in text
+    xmlschema.XMLSchema(BATCHML_SCHEMA).validate(render_batchml(record))
 
 
 async def test_draft_recipe_is_refused_with_the_reason(plant: Plant) -> None:
@@ -235,3 +264,36 @@ async def test_injected_major_excursion_blocks_release_until_qa_signs(
             signature=qa_signed("qa-1", SignatureMeaning.REJECTED, record=f"batch:{batch_id}"),
             comment="too late",
         )
+
+
+async def test_injected_ph_shift_inside_its_limits_raises_an_out_of_trend_exception(
+    plant: Plant, journal: Journal, engine: AsyncEngine
+) -> None:
+    """The demo recipe's pH has out-of-trend rules beside its limits (6.8-7.2): a reading
+    shifted to ~7.06 is in spec but 6 sigma off its validated center, and is raised live,
+    with the evidence, as ``out_of_trend`` (the clean batch above raises nothing)."""
+    await _store_template(plant.sessions, approved=True)
+    batch_id = await plant.service.create(NewBatch(recipe=DEMO), actor="operator-1")
+    cultivate = plant.engine.tree(batch_id).by_path[CULTIVATE]
+    await _wait_for(lambda: cultivate.state is ElementState.RUNNING, "cultivation to run")
+
+    plant.sim.server.inject("BR-101", "pH", 0.06, duration=2 * 3600.0)
+    async with asyncio.timeout(TIMEOUT):
+        assert await plant.engine.wait_finished(batch_id) is ElementState.COMPLETE
+
+    raised = await ExceptionReview(engine=engine, journal=journal).list(batch_id=batch_id)
+    assert raised, "the shift was detected"
+    assert {x.category for x in raised} == {Category.OUT_OF_TREND}, "in spec: no excursion"
+    assert {x.subject for x in raised} == {f"{CULTIVATE}:BR-101.pH"}
+    rules = {x.trigger["rule"] for x in raised if x.trigger is not None}
+    assert "nelson-1" in rules
+    assert rules <= {"nelson-1", "nelson-5", "nelson-6"}, "only the configured rules"
+    first = raised[0]
+    assert first.severity is Severity.MINOR
+    assert first.trigger is not None
+    assert (first.trigger["center"], first.trigger["sigma"]) == (7.0, 0.01)
+    assert first.trigger["phase"] == CULTIVATE
+    assert all(6.8 < v < 7.2 for v in first.trigger["values"])
+    assert any(v > 7.03 for v in first.trigger["values"])
+    assert first.trigger["window_start"] <= first.trigger["window_end"]
+    assert len(first.journal) == 1, "journalled when raised"

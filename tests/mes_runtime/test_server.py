@@ -53,7 +53,7 @@ def test_serve_migrates_then_serves_and_says_how_to_create_an_admin(tmp_path: Pa
         runtime.process.terminate()
         code = runtime.process.wait(timeout=30)
     assert ready.status_code == 200, ready.text
-    assert ready.json()["checks"] == {"database": "ok", "migrations": "ok"}
+    assert ready.json()["checks"] == {"database": "ok", "migrations": "ok", "batches": "ok"}
     assert "/api/v1/recipes" in docs.json()["paths"]
     assert code == 0, runtime.log.read_text()
     assert (tmp_path / "data" / "runtime.db").exists()

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -254,6 +257,71 @@ def _kill_owner(
         )
 
 
+class _KillOnCommand(list[ServiceCommand]):
+    """A service's command history that SIGKILLs a process the moment the service accepts
+    ``trigger``: the command has reached the equipment, its sender never sees the answer."""
+
+    def __init__(self, history: list[ServiceCommand], trigger: ServiceCommand, pid: int):
+        super().__init__(history)
+        self._trigger = trigger
+        self._pid = pid
+
+    def append(self, command: ServiceCommand) -> None:
+        super().append(command)
+        if command is self._trigger:
+            os.kill(self._pid, signal.SIGKILL)
+
+
+async def test_an_owner_killed_with_a_command_in_flight_leaves_it_done_once(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """A Hold sent through the non-owning replica reaches the equipment, and the owner is
+    SIGKILLed before it sees the answer: the replica taking over finds the Hold arrived
+    (recorded as pending), gives the phase its effect without sending it again and
+    without an exception, and answers the waiting client as the owner would have."""
+    async with running_simulator(time_factor=7200, manifest_dir=tmp_path / "manifests") as sim:
+        demo = _demo(tmp_path, pg_url)
+        batch, answer, holds = await asyncio.to_thread(
+            _kill_with_a_command_in_flight, demo, dict(sim.manifest_paths), pg_url, sim
+        )
+        ok, journal = await _journal(pg_url, batch["id"])
+
+    assert answer["state"] in {"holding", "held"}, answer
+    assert batch["state"] == "complete", batch
+    _history_checks(sim, batch, {holds: 1})  # the one Hold, never sent again
+    assert ok
+    actions = [action for action, _ in journal]
+    assert actions.count("command.hold") == 1, actions
+    assert actions.count("batch.resume") == 1, actions
+    assert "exception.raised" not in actions, [e for e in journal if e[0] == "exception.raised"]
+
+
+def _kill_with_a_command_in_flight(
+    demo: Demo, manifests: dict[str, Path], db_url: str, sim: Any
+) -> tuple[dict[str, Any], dict[str, Any], str]:
+    with _replicas(demo) as (a, b):
+        people = demo.prepare(demo.create_admin(), manifests)
+        operator = people["operator"]["headers"]
+        batch_id = create_batch(a.http, operator, cultivation_hours=30)  # a owns it
+        wait_until(
+            lambda: element(b.batch(operator, batch_id), CULTIVATE)["state"] == "running",
+            "cultivation running, seen from b",
+        )
+        phase = element(b.batch(operator, batch_id), CULTIVATE)
+        machine = sim.server.model(phase["equipment"]).machines[phase["service"]]
+        machine.history = _KillOnCommand(machine.history, ServiceCommand.HOLD, a.process.pid)
+        held = b.command(operator, batch_id, "hold", CULTIVATE)  # queued for a, a takes it
+        assert held.status_code == 200, held.text
+        assert a.process.wait(timeout=60) == -signal.SIGKILL
+        wait_until(
+            lambda: element(b.batch(operator, batch_id), CULTIVATE)["state"] == "held", "held"
+        )
+        restarted = b.command(operator, batch_id, "restart", CULTIVATE)
+        assert restarted.status_code == 200, restarted.text
+        wait_until(lambda: b.batch(operator, batch_id)["state"] in FINAL, "the batch to end")
+        return b.batch(operator, batch_id), held.json(), str(phase["service"])
+
+
 @pytest.mark.parametrize("down", [0.0, 15.0], ids=["restart", "down-15s"])
 async def test_a_database_restart_as_a_phase_completes_loses_and_doubles_nothing(
     tmp_path: Path, down: float
@@ -321,3 +389,96 @@ def _restart_database_as_fill_completes(
         server.start()
         wait_until(lambda: b.batch(operator, batch_id)["state"] in FINAL, "the batch to end")
         return b.batch(operator, batch_id)
+
+
+class _PauseOnCommand(list[ServiceCommand]):
+    """A service's command history that, the moment the service accepts ``trigger``, says
+    so and holds the module's answer until the test has stopped the database."""
+
+    def __init__(self, history: list[ServiceCommand], trigger: ServiceCommand) -> None:
+        super().__init__(history)
+        self._trigger = trigger
+        self.arrived = threading.Event()
+        self.database_stopped = threading.Event()
+
+    def append(self, command: ServiceCommand) -> None:
+        super().append(command)
+        if command is self._trigger and not self.arrived.is_set():
+            self.arrived.set()
+            self.database_stopped.wait(timeout=60)
+
+
+@pytest.mark.parametrize("down", [0.0, 15.0], ids=["restart", "down-15s"])
+async def test_a_database_restart_as_a_command_is_sent_loses_and_doubles_nothing(
+    tmp_path: Path, down: float
+) -> None:
+    """PostgreSQL is stopped (fast) the moment the owner's Hold reaches the equipment,
+    before the owner stores its outcome, and started again at once or after 15 s: the
+    client gets its answer, the Hold reaches the equipment once, each transition is
+    journalled exactly once, and the batch completes after a Restart."""
+    with throwaway_postgres() as server:
+        if isinstance(server, str):
+            pytest.fail(f"{server}: this test needs PostgreSQL")
+        db_url = server.create_database("restart")
+        await asyncio.to_thread(upgrade, db_url)
+        async with running_simulator(time_factor=7200, manifest_dir=tmp_path / "manifests") as sim:
+            demo = _demo(tmp_path, db_url)
+            batch, answer, holds = await asyncio.to_thread(
+                _restart_database_as_a_command_is_sent, demo, dict(sim.manifest_paths), sim,
+                server, down,
+            )  # fmt: skip
+            ok, journal = await _journal(db_url, batch["id"])
+            entries = await _element_entries(db_url, batch["id"])
+
+    assert answer["state"] in {"holding", "held"}, answer
+    assert batch["state"] == "complete", batch
+    _history_checks(sim, batch, {holds: 1})
+    assert ok
+    assert [action for action, _ in journal].count("command.hold") == 1
+    cultivation = [e for e in entries if e[0] == CULTIVATE]
+    assert cultivation == [
+        (CULTIVATE, "idle", "running"),
+        (CULTIVATE, "running", "holding"),
+        (CULTIVATE, "holding", "held"),
+        (CULTIVATE, "held", "restarting"),
+        (CULTIVATE, "restarting", "running"),
+        (CULTIVATE, "running", "complete"),
+    ], cultivation
+    assert len(entries) == len(set(entries)), [e for e in entries if entries.count(e) > 1]
+
+
+def _restart_database_as_a_command_is_sent(
+    demo: Demo, manifests: dict[str, Path], sim: Any, server: PgServer, down: float
+) -> tuple[dict[str, Any], dict[str, Any], str]:
+    with _replicas(demo) as (a, b):
+        people = demo.prepare(demo.create_admin(), manifests)
+        operator = people["operator"]["headers"]
+        batch_id = create_batch(a.http, operator, cultivation_hours=30)  # a owns it
+        wait_until(
+            lambda: element(a.batch(operator, batch_id), CULTIVATE)["state"] == "running",
+            "cultivation running",
+        )
+        phase = element(a.batch(operator, batch_id), CULTIVATE)
+        machine = sim.server.model(phase["equipment"]).machines[phase["service"]]
+        hook = _PauseOnCommand(machine.history, ServiceCommand.HOLD)
+        machine.history = hook
+        with ThreadPoolExecutor(1) as pool:
+            held = pool.submit(a.command, operator, batch_id, "hold", CULTIVATE)  # to the owner
+            assert hook.arrived.wait(timeout=TIMEOUT), "the Hold never reached the module"
+            server.stop("fast")
+            hook.database_stopped.set()
+            time.sleep(down)
+            server.start()
+            answer = held.result(timeout=TIMEOUT)
+        assert answer.status_code == 200, answer.text
+        for runtime in (a, b):
+            wait_until(
+                lambda r=runtime: (
+                    element(r.batch(operator, batch_id), CULTIVATE)["state"] == "held"
+                ),
+                f"held, seen from {runtime.name}",
+            )
+        restarted = b.command(operator, batch_id, "restart", CULTIVATE)
+        assert restarted.status_code == 200, restarted.text
+        wait_until(lambda: b.batch(operator, batch_id)["state"] in FINAL, "the batch to end")
+        return b.batch(operator, batch_id), answer.json(), str(phase["service"])

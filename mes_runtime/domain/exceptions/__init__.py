@@ -25,7 +25,6 @@ from mes_runtime.domain.exceptions.model import (
     ExceptionStatus,
     PersonClosure,
     ReviewException,
-    infer_category,
 )
 from mes_runtime.domain.exceptions.trend import (
     RULE_WINDOWS,
@@ -65,7 +64,6 @@ __all__ = [
     "decide",
     "effective_rules",
     "first_decisions",
-    "infer_category",
     "least_squares_slope",
     "limits_from_message",
     "next_status",

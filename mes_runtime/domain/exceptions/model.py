@@ -14,7 +14,6 @@ and journalling them is the service's job.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -31,7 +30,6 @@ __all__ = [
     "ExceptionStatus",
     "PersonClosure",
     "ReviewException",
-    "infer_category",
 ]
 
 
@@ -121,25 +119,3 @@ class ReviewException:
     def _require_open(self) -> None:
         if self.closure is not None:
             raise ExceptionNotOpen(f"exception {self.id} is already {self.status.value}")
-
-
-# The engine's own wording for what it raises (engine/monitoring.py and engine/batch.py),
-# for exceptions recorded before they carried a category.
-_LIMIT = re.compile(r" is outside \[[^]]*\]")
-_EQUIPMENT = re.compile(r"restart it once the equipment is back|was found Held")
-_COMMAND = re.compile(r" did not reach ")
-
-
-def infer_category(subject: str, message: str) -> Category:
-    """The category of an exception recorded without one, from what the engine wrote.
-
-    A bridge, not a classifier: new exceptions are raised with their category; the engine's
-    limit, equipment and command exceptions predate it and carry only a message.
-    """
-    if ":" in subject and _LIMIT.search(message):
-        return Category.LIMIT_EXCURSION
-    if _COMMAND.search(message):
-        return Category.MANUAL_INTERVENTION
-    if _EQUIPMENT.search(message):
-        return Category.EQUIPMENT_LOSS
-    return Category.OTHER

@@ -43,7 +43,7 @@ function describeError(body) {
 }
 
 function show(view) {
-  for (const id of ["login-view", "list-view", "batch-view", "equipment-view"]) $(id).hidden = id !== view;
+  for (const id of ["login-view", "list-view", "batch-view", "equipment-view", "review-view"]) $(id).hidden = id !== view;
 }
 
 function stateBadge(state) {
@@ -158,6 +158,7 @@ function showBatch(batch) {
   $("batch-id").textContent = batch.id;
   $("batch-state").replaceChildren(stateBadge(batch.state));
   $("batch-recipe").textContent = `${batch.recipe.name} v${batch.recipe.version}`;
+  $("review-link").href = `#/review/${encodeURIComponent(batch.id)}`;
   $("element-table").querySelector("tbody").replaceChildren(...batch.elements.map((e) => el("tr",
     { dataset: { path: e.path, state: e.state } },
     el("td", { class: `indent-${Math.min(e.depth, 3)}`, title: e.path }, `${e.name} (${e.kind})`),
@@ -395,6 +396,8 @@ async function route() {
   if (!token()) { closeLive(); show("login-view"); $("who").hidden = true; return; }
   $("who").hidden = false;
   $("who-name").textContent = sessionStorage.getItem("holon.user") || "";
+  const review = location.hash.match(/^#\/review\/(.+)$/);
+  if (review) { show("review-view"); await openReview(decodeURIComponent(review[1])); return; }  // review.js
   const match = location.hash.match(/^#\/batches\/(.+)$/);
   const equipment = location.hash === "#/equipment";
   if (match) {

@@ -30,8 +30,6 @@ class ModuleContext:
     generation: int
     spec: MESModuleSpec
     colour: Colour = Colour.BLUE
-    # SQLite data on a PersistentVolumeClaim instead of an emptyDir (builders.volume)
-    sqlite_data_claim: bool = False
 
     @classmethod
     def from_body(
@@ -39,7 +37,6 @@ class ModuleContext:
         body: Mapping[str, Any],
         *,
         colour: Colour | None = None,
-        sqlite_data_claim: bool = False,
     ) -> ModuleContext:
         """Parse a MESModule body (raises pydantic.ValidationError on a bad spec)."""
         meta = body["metadata"]
@@ -51,7 +48,6 @@ class ModuleContext:
             generation=int(meta.get("generation", 0)),
             spec=MESModuleSpec.model_validate(body["spec"]),
             colour=colour or Colour(status.get("activeColour") or Colour.BLUE),
-            sqlite_data_claim=sqlite_data_claim,
         )
 
     @property

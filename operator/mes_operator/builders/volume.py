@@ -5,11 +5,10 @@ and a runtime restarted on it resumes its running batches.
 A PostgreSQL module keeps its data in its server and mounts a scratch ``emptyDir``. The
 claim is ReadWriteOnce: SQLite has one writer, admission refuses ``replicas > 1`` with
 SQLite, and the Deployment is recreated rather than rolled. It carries no owner reference
-on purpose: the EBR is a GMP record, deleting the MESModule must not delete it.
-
-Switched on per reconcile by ``ModuleContext.sqlite_data_claim``: a cluster without a
-storage provisioner (the local test cluster) would leave the Pod Pending on an unbound
-claim, so the switch stays off until the lead turns it on where storage exists.
+on purpose: the EBR is a GMP record, deleting the MESModule must not delete it. It names no
+StorageClass: the cluster's default provides the volume (the local test cluster's is
+``hack/cluster/volumes.py``); a cluster without one leaves the Pod Pending, which the
+module's status shows, rather than keeping the record on scratch storage.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ def data_claim_name(ctx: ModuleContext) -> str:
 
 def uses_data_claim(ctx: ModuleContext) -> bool:
     """Whether the module's data lives on a PersistentVolumeClaim."""
-    return ctx.sqlite_data_claim and ctx.spec.database.engine is DatabaseEngine.SQLITE
+    return ctx.spec.database.engine is DatabaseEngine.SQLITE
 
 
 def build_data_claim(ctx: ModuleContext) -> dict[str, Any] | None:

@@ -36,6 +36,7 @@ class DeploymentState:
     updated_replicas: int
     ready_replicas: int
     available_replicas: int
+    pods: int  # status.replicas: every non-terminating Pod, old template included
     deadline_exceeded: bool
 
     @classmethod
@@ -50,17 +51,24 @@ class DeploymentState:
             updated_replicas=int(status.get("updatedReplicas", 0)),
             ready_replicas=int(status.get("readyReplicas", 0)),
             available_replicas=int(status.get("availableReplicas", 0)),
+            pods=int(status.get("replicas", 0)),
             deadline_exceeded=progressing.get("reason") == "ProgressDeadlineExceeded",
         )
 
     @property
     def rolled_out(self) -> bool:
-        """Every wanted Pod runs the current template and is available."""
+        """Every wanted Pod runs the current template and is ready (it serves: the Service
+        routes to ready Pods), and no Pod of an older template is left.
+
+        Not "available": availability comes ``minReadySeconds`` after readiness. That
+        pause paces a rollout (each new Pod stays ready that long before an old one goes),
+        but waiting for it here made every module's Ready lag its Pods by a constant 2 s
+        (issue #18)."""
         return (
             self.observed_generation >= self.generation
             and self.updated_replicas >= self.replicas
             and self.ready_replicas >= self.replicas
-            and self.available_replicas >= self.replicas
+            and self.pods <= self.replicas
         )
 
 

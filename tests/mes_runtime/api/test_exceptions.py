@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from mes_runtime.db.models import Batch, JournalEntry
+from mes_runtime.domain.exceptions import Category
 from mes_runtime.ebr.recorder import SqlBatchRecorder
 from mes_runtime.engine.ports import Severity
 from tests.conftest import MakeUser
@@ -37,12 +38,17 @@ async def _raise_two(app: FastAPI) -> None:
     recorder: SqlBatchRecorder = app.state.recorder
     await recorder.exception(
         batch_id="B-7",
+        category=Category.LIMIT_EXCURSION,
         severity=Severity.MAJOR,
         subject="procedure/BR-UP/cultivation/x:BR-101.pH",
         message=LIMIT_MESSAGE,
     )
     await recorder.exception(
-        batch_id="B-7", severity=Severity.MINOR, subject="BR-101/DO", message="DO low"
+        batch_id="B-7",
+        category=Category.OTHER,
+        severity=Severity.MINOR,
+        subject="BR-101/DO",
+        message="DO low",
     )
 
 

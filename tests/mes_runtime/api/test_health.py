@@ -17,7 +17,18 @@ async def test_healthz_and_readyz_on_a_migrated_database(client: httpx.AsyncClie
     ready = await client.get("/readyz")
     assert (live.status_code, live.json()["status"]) == (200, "ok")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": "ok", "migrations": "ok"}
+    assert ready.json()["checks"] == {"database": "ok", "migrations": "ok", "batches": "ok"}
+
+
+async def test_a_replica_that_stopped_owning_batches_is_not_ready(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """Readiness says whether the replica can own batches: once its ownership loops have
+    stopped (as they do first at shutdown), the Service must not send it work."""
+    await app.state.batch_ownership.__aexit__(None, None, None)
+    ready = await client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["batches"] == "not owning batches (stopped)"
 
 
 async def test_draining_is_alive_but_not_ready_and_closes_connections(

@@ -29,6 +29,7 @@ EXPECTED: dict[str, set[str]] = {
     "batch.command.abort": {"supervisor"},
     "batch.command.reset": {"supervisor"},
     "batch.release": {"qa"},
+    "batch.report": {"qa", "supervisor"},
     "exception.read": {"operator", "supervisor", "qa", "admin"},
     "exception.close": {"qa"},
     "recipe.read": {"operator", "supervisor", "qa", "admin"},

@@ -9,7 +9,14 @@ from typing import Any
 import pydantic
 import pytest
 
-from mes_runtime.domain.recipe import MasterRecipe, Phase, RecipeStatus, UnitProcedure
+from mes_runtime.domain.exceptions import RunRule
+from mes_runtime.domain.recipe import (
+    MasterRecipe,
+    MonitorLimit,
+    Phase,
+    RecipeStatus,
+    UnitProcedure,
+)
 
 
 def test_loads_from_plain_data(recipe_data: dict[str, Any]) -> None:
@@ -112,3 +119,29 @@ def test_digest_follows_content_not_status(recipe_data: dict[str, Any]) -> None:
     changed = copy.deepcopy(recipe_data)
     changed["formula"][0]["value"] = 36.6
     assert MasterRecipe.model_validate(changed).digest() != recipe.digest()
+
+
+def test_a_monitor_limit_may_carry_out_of_trend_rules() -> None:
+    """``trend`` beside the limits: parsed into the detector's spec; absent, it is left out
+    of the canonical form, so a recipe without one keeps the digest it was signed with."""
+    plain = MonitorLimit(name="pH", unit="pH", low=6.8, high=7.2)
+    assert "trend" not in plain.model_dump(mode="json", by_alias=True)
+    watched = MonitorLimit.model_validate(
+        {
+            "name": "pH",
+            "unit": "pH",
+            "low": 6.8,
+            "high": 7.2,
+            "trend": {"center": 7.0, "sigma": 0.01, "rules": ["nelson-1", "nelson-5"]},
+        }
+    )
+    assert watched.trend is not None
+    again = MonitorLimit.model_validate(watched.model_dump(mode="json", by_alias=True))
+    assert again == watched
+    spec = watched.trend.spec("BR-101.pH", "pH")
+    assert (spec.parameter, spec.center, spec.sigma) == ("BR-101.pH", 7.0, 0.01)
+    assert spec.rules == {RunRule.BEYOND_3_SIGMA, RunRule.TWO_OF_3_BEYOND_2_SIGMA}
+    with pytest.raises(pydantic.ValidationError):
+        MonitorLimit.model_validate(
+            {"name": "pH", "unit": "pH", "trend": {"center": 7.0, "sigma": 0}}
+        )

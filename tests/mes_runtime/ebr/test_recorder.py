@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mes_runtime.db.models import Batch, BatchElement, BatchException, JournalEntry, ProcessValue
+from mes_runtime.domain.exceptions import Category
 from mes_runtime.ebr.recorder import SqlBatchRecorder, UnknownBatch
 from mes_runtime.engine.ports import BatchRecorder, ProcessSample, Severity
 from tests.mes_runtime.batch_rows import add_batch
@@ -91,12 +92,21 @@ async def test_exception_is_stored_and_journalled_together(
 ) -> None:
     await add_batch(session_factory)
     await recorder.exception(
-        batch_id="B-1", severity=Severity.MAJOR, subject="BR-101/pH", message="pH 7.3 > 7.2"
+        batch_id="B-1",
+        category=Category.LIMIT_EXCURSION,
+        severity=Severity.MAJOR,
+        subject="BR-101/pH",
+        message="pH 7.3 > 7.2",
+        trigger={"equipment": "BR-101", "name": "pH", "value": 7.3, "high": 7.2},
     )
     async with session_factory() as session:
         exc = (await session.execute(select(BatchException))).scalar_one()
         entry = (await session.execute(select(JournalEntry))).scalar_one()
     assert (exc.severity, exc.status, exc.message) == ("major", "open", "pH 7.3 > 7.2")
+    assert (exc.category, exc.trigger) == (
+        "limit_excursion",
+        {"equipment": "BR-101", "name": "pH", "value": 7.3, "high": 7.2},
+    )
     assert (entry.action, entry.batch_id, entry.subject) == ("exception.raised", "B-1", "BR-101/pH")
 
 
@@ -104,7 +114,13 @@ async def test_exception_for_unknown_batch_writes_nothing(
     recorder: SqlBatchRecorder, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
     with pytest.raises(Exception, match=r"(?i)foreign key"):
-        await recorder.exception(batch_id="nope", severity=Severity.MINOR, subject="s", message="m")
+        await recorder.exception(
+            batch_id="nope",
+            category=Category.OTHER,
+            severity=Severity.MINOR,
+            subject="s",
+            message="m",
+        )
     async with session_factory() as session:
         assert (await session.execute(select(JournalEntry))).first() is None
 

@@ -8,10 +8,11 @@ calls is the whole state.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mes_runtime.domain.exceptions import Category
 from mes_runtime.engine.ports import ProcessSample, Severity, StateChange
 
 __all__ = ["RecordedCall", "RecordingRecorder"]
@@ -125,10 +126,23 @@ class RecordingRecorder:
         await self._add("process_values", batch_id=batch_id, samples=list(samples))
 
     async def exception(
-        self, *, batch_id: str, severity: Severity, subject: str, message: str
+        self,
+        *,
+        batch_id: str,
+        category: Category,
+        severity: Severity,
+        subject: str,
+        message: str,
+        trigger: Mapping[str, Any] | None = None,
     ) -> None:
         await self._add(
-            "exception", batch_id=batch_id, severity=severity, subject=subject, message=message
+            "exception",
+            batch_id=batch_id,
+            category=category,
+            severity=severity,
+            subject=subject,
+            message=message,
+            trigger=trigger,
         )
 
     # -- queries for tests -------------------------------------------------------------

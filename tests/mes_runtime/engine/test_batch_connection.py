@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
+from mes_runtime.domain.exceptions import Category
 from mes_runtime.domain.states import Command, ElementState
 from mes_runtime.engine.errors import EquipmentUnavailable
 from mes_runtime.engine.ports import Severity
@@ -45,6 +46,7 @@ async def test_connection_lost_holds_the_phase_and_raises_a_major_exception(
     await lose_tk(h)
     (exception,) = h.recorder.exceptions()
     assert exception["severity"] is Severity.MAJOR
+    assert exception["category"] is Category.EQUIPMENT_LOSS
     assert exception["subject"] == CHARGE
     assert "TK-201" in exception["message"]
     (lost,) = h.recorder.journal_entries("equipment.connection_lost")
@@ -223,6 +225,7 @@ async def test_composite_command_goes_on_when_one_phase_refuses(batch: Harness) 
     assert await h.engine.command(h.batch_id, ROOT, Command.HOLD, actor="bob") is S.HOLDING
     (refusal,) = h.recorder.exceptions()
     assert refusal["subject"] == CHARGE
+    assert refusal["category"] is Category.MANUAL_INTERVENTION
     await h.until_state(FILL, S.HELD)
     assert h.state(ROOT) is S.HOLDING, "charge-water still counts as running"
     h.equipment.deliver("TK-201")  # Completed arrives: nothing active is left unheld

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mes_runtime.domain.exceptions import Category
 from mes_runtime.domain.states import Command, ElementState
 from mes_runtime.engine.ports import Severity
 
@@ -26,8 +27,16 @@ async def test_excursion_raises_one_exception_on_entry_and_journals_the_return(
     await h.settle()
     (exception,) = h.recorder.exceptions()
     assert exception["severity"] is Severity.CRITICAL
+    assert exception["category"] is Category.LIMIT_EXCURSION
     assert exception["subject"] == SUBJECT
     assert "38.2" in exception["message"]
+    trigger = exception["trigger"]
+    assert (trigger["equipment"], trigger["name"], trigger["value"]) == (
+        "BR-101",
+        "Temperature",
+        38.2,
+    )
+    assert trigger["low"] is not None or trigger["high"] is not None
     assert h.recorder.journal_entries("limit.recovered") == []
 
     h.equipment.publish("BR-101", "Temperature", 37.0, "degC")

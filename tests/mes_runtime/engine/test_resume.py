@@ -215,3 +215,63 @@ async def test_a_failed_write_is_retried_and_lands_once(demo: MasterRecipe) -> N
         await h1.executing(HARVEST)
         assert h1.recorder.states_of(FEDBATCH).count("complete") == 1
         assert_recorded_in_order(h1.recorder, BATCH)
+
+
+def holds(equipment: FakeEquipment, path_service: tuple[str, str]) -> list[PortCall]:
+    return [
+        c
+        for c in equipment.calls
+        if c.method == "command"
+        and c.detail is ServiceCommand.HOLD
+        and (c.equipment, c.service) == path_service
+    ]
+
+
+async def test_a_hold_that_reached_the_module_takes_effect_without_a_repeat_or_exception(
+    demo: MasterRecipe,
+) -> None:
+    """The owner recorded a Hold as pending and sent it, and died before storing the
+    outcome: the service is Held; the phase becomes Held by that command, which is not sent
+    again and raises no "found Held" exception."""
+    async with first_run(demo) as h1:
+        await reach_cultivation(h1)
+        await h1.settle()
+    equipment, service = h1.service_of(FEDBATCH)
+    await h1.equipment.command(equipment, service, ServiceCommand.HOLD)  # it arrived
+    await h1.until(lambda: h1.equipment.state(equipment, service) is MS.HELD, "Held")
+    sent = len(holds(h1.equipment, (equipment, service)))
+    pending = ElementRecord(
+        path=FEDBATCH,
+        state="running",
+        procedure_started=True,
+        last_command="hold",
+        command_outcome="pending",
+    )
+    async with resumed(demo, h1, edit={FEDBATCH: pending}) as h2:
+        await h2.until_state(FEDBATCH, S.HELD)
+        assert h2.recorder.exceptions(FEDBATCH) == []
+        assert h2.tree.by_path[FEDBATCH].command_outcome == "done"
+        await h2.engine.command(BATCH, FEDBATCH, Command.RESTART, actor="alice")
+        await h2.executing(FEDBATCH)
+    assert len(holds(h1.equipment, (equipment, service))) == sent
+
+
+async def test_a_hold_recorded_but_never_sent_is_sent_once(demo: MasterRecipe) -> None:
+    """The owner recorded a Hold as pending and died before sending it (the service still
+    executes): the replica taking over sends it, once, and the phase is Held."""
+    async with first_run(demo) as h1:
+        await reach_cultivation(h1)
+        await h1.settle()
+    equipment, service = h1.service_of(FEDBATCH)
+    pending = ElementRecord(
+        path=FEDBATCH,
+        state="running",
+        procedure_started=True,
+        last_command="hold",
+        command_outcome="pending",
+    )
+    async with resumed(demo, h1, edit={FEDBATCH: pending}) as h2:
+        await h2.until_state(FEDBATCH, S.HELD)
+        await h2.settle()
+        assert h2.recorder.exceptions(FEDBATCH) == []
+    assert len(holds(h1.equipment, (equipment, service))) == 1

@@ -1,5 +1,4 @@
-"""The exception model: closed once, by a rule or by a signature; categories of the
-engine's own exceptions recorded before categories existed."""
+"""The exception model: closed once, by a rule or by a signature."""
 
 from __future__ import annotations
 
@@ -12,7 +11,6 @@ from mes_runtime.domain.exceptions import (
     ExceptionNotOpen,
     ExceptionStatus,
     ReviewException,
-    infer_category,
 )
 from mes_runtime.kernel.events import Severity
 
@@ -49,35 +47,3 @@ def test_a_person_closes_with_a_meaning_and_a_comment() -> None:
     assert closed.status is ExceptionStatus.CLOSED
     with pytest.raises(ExceptionNotOpen, match="already closed"):
         closed.close(username="qa", meaning="reviewed", signed_at=NOW, comment="twice")
-
-
-@pytest.mark.parametrize(
-    ("subject", "message", "category"),
-    [
-        (
-            "procedure/BR-UP/cultivation/run-fedbatch:BR-101.DO",
-            "BR-101.DO = 100.185 % is outside [20, 80] % while procedure/BR-UP runs",
-            Category.LIMIT_EXCURSION,
-        ),
-        (
-            "procedure/BR-UP/cultivation/run-fedbatch",
-            "BR-101: connection lost: timeout; phase held, restart it once the equipment is back",
-            Category.EQUIPMENT_LOSS,
-        ),
-        (
-            "procedure/BR-UP/cultivation/run-fedbatch",
-            "BR-101/Cultivate was found Held when the batch resumed; phase held, restart it",
-            Category.EQUIPMENT_LOSS,
-        ),
-        (
-            "procedure/BR-UP",
-            "hold of procedure did not reach procedure/BR-UP: x",
-            Category.MANUAL_INTERVENTION,
-        ),
-        ("BR-101/DO", "DO low", Category.OTHER),
-    ],
-)
-def test_the_engines_exceptions_get_their_category(
-    subject: str, message: str, category: Category
-) -> None:
-    assert infer_category(subject, message) is category

@@ -13,8 +13,8 @@ second per million rows here; the runtime keeps what storage refused for the nex
 ``CONCURRENTLY`` would not, but it waits for every open transaction, and the migration
 runner's advisory-lock connection (``db.migrate.upgrade``) keeps one open: it never ends.
 
-Revision ID: expand_0006
-Revises: expand_0005
+Revision ID: expand_0007
+Revises: expand_0006
 Create Date: 2026-11-30 12:40:00+00:00
 """
 
@@ -25,8 +25,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "expand_0006"
-down_revision: str | Sequence[str] | None = "expand_0005"
+revision: str = "expand_0007"
+down_revision: str | Sequence[str] | None = "expand_0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
