@@ -75,7 +75,7 @@ class _Listener:
     def _run(self) -> None:
         port, headers, batch_id, extra = self._args
         with (
-            httpx.Client(base_url=f"http://127.0.0.1:{port}", patience=30) as http,
+            httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http,
             http.stream(
                 "GET", "/api/v1/events", params={"batch": batch_id}, headers={**headers, **extra}
             ) as response,
