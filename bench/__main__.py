@@ -50,6 +50,11 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "two replicas on PostgreSQL: take-over gaps, command round trip via the non-owner",
     ),
     "metrics": ("bench.metrics_overhead", "ingestion and command round trip, metrics on vs off"),
+    "trends": (
+        "bench.trends",
+        "1M process values -> 1,000-point downsampled trend (p95) vs reading them raw",
+    ),
+    "live": ("bench.live_fanout", "server-sent events: clients x events/s delivered, latency"),
     "operator": (
         "bench.operator",
         "operator on the test cluster: apply->Ready, 500 modules, RSS, Equipment verify",

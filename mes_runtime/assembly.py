@@ -47,6 +47,7 @@ from mes_runtime.observability.metrics import MeteredEquipment, RuntimeMetrics
 from mes_runtime.services.batches import BatchService
 from mes_runtime.services.closure import ClosureRules, follow_batch_ends
 from mes_runtime.services.commands import BatchCommands
+from mes_runtime.services.live import LiveEvents, stored_view
 from mes_runtime.services.ownership import RESUME_CONNECT_SECONDS, BatchOwnership
 from mes_runtime.services.qms import QmsRelay, WebhookTarget
 from mes_runtime.settings import Settings
@@ -189,9 +190,15 @@ async def batch_runtime(app: FastAPI) -> AsyncIterator[None]:
             ),
             name="closure rules at batch end",
         )
+        live = LiveEvents(
+            sessions=app.state.session_factory,
+            bell=bell,
+            view=lambda session, batch_id: stored_view(session, engine, batch_id),
+        )
+        app.state.live_events = live
         app.state.batch_ownership = ownership  # /readyz: whether it can own batches
         try:
-            async with ownership:
+            async with ownership, live:
                 yield
         finally:
             for task in (follow, review):

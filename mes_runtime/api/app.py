@@ -40,11 +40,13 @@ from mes_runtime.api import (
     exceptions,
     health,
     journal,
+    live,
     openapi,
     qms,
     recipes,
     report,
     review,
+    trends,
     upgrade,
     users,
 )
@@ -55,7 +57,7 @@ from mes_runtime.api.features import Capability, served
 from mes_runtime.api.headers import SecurityHeaders
 from mes_runtime.api.limits import BodyLimit
 from mes_runtime.assembly import batch_runtime, qms_outbox, qms_relay
-from mes_runtime.db.doorbell import doorbell_for
+from mes_runtime.db.doorbell import CHANGED, doorbell_for
 from mes_runtime.db.engine import create_engine, session_factory
 from mes_runtime.db.models import User
 from mes_runtime.ebr.journal import Journal
@@ -97,6 +99,8 @@ ROUTERS: tuple[tuple[APIRouter, Capability | None], ...] = (
     (closure_rules.router, Capability.REVIEW_BY_EXCEPTION),
     (qms.router, Capability.REVIEW_BY_EXCEPTION),
     (batches.router, Capability.BATCHES),
+    (trends.router, Capability.BATCHES),
+    (live.router, Capability.BATCHES),
     (upgrade.router, Capability.BATCHES),
 )
 #: Single routes of an included router that need one more capability.
@@ -131,7 +135,8 @@ def create_app(settings: Settings | None = None, *, drain: Drain | None = None) 
         )
         app.state.qms_outbox = outbox
         app.state.batch_records = recorder
-        app.state.doorbell = doorbell_for(engine, settings.database_url)
+        app.state.doorbell = bell = doorbell_for(engine, settings.database_url)
+        writer.on_commit = lambda batch_ids: bell.ring_here(CHANGED)  # live events, here
         app.state.settings = settings
         app.state.capabilities = capabilities
         app.state.engine = engine

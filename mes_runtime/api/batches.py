@@ -31,7 +31,8 @@ from mes_runtime.engine.errors import (
 )
 from mes_runtime.kernel.clock import utcnow
 from mes_runtime.services.batches import BatchRequestError, BatchService, NewBatch
-from mes_runtime.services.commands import BatchCommands, OwnerUnavailable, stored_batch
+from mes_runtime.services.commands import BatchCommands, OwnerUnavailable
+from mes_runtime.services.live import stored_view
 
 __all__ = ["COMMAND_PERMISSIONS", "router"]
 
@@ -303,15 +304,9 @@ async def _detail(session: SessionDep, engine: BatchEngine, batch_id: str) -> di
         snapshot = engine.snapshot(batch_id)
         state, elements, values = snapshot["state"], snapshot["elements"], snapshot["values"]
     else:  # executed elsewhere (or ended): the same view from what the owner committed
-        stored = await stored_batch(session, batch_id)
-        assert stored is not None
-        tree = stored.tree
-        elements = tree.snapshot_elements()
-        for element in elements:
-            node = tree.by_path[str(element["path"])]
-            element["allowed_commands"] = sorted(c.value for c in engine.allowed(tree, node))
-        state = row.state
-        values = engine.latest_values(row.bindings) if row.state != "idle" else []
+        view = await stored_view(session, engine, batch_id)
+        assert view is not None
+        state, elements, values = row.state, view["elements"], view["values"]
     run = await session.get(BatchRun, batch_id)
     live = (
         run is not None

@@ -28,14 +28,17 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-__all__ = ["COMMANDS", "COMMAND_DONE", "RELEASED", "Doorbell", "doorbell_for"]
+__all__ = ["CHANGED", "COMMANDS", "COMMAND_DONE", "RELEASED", "Doorbell", "doorbell_for"]
 
 log = logging.getLogger(__name__)
 
 COMMANDS = "holon_commands"  # a batch command was queued (payload: batch id)
 COMMAND_DONE = "holon_command_done"  # a queued command was answered (payload: its id)
 RELEASED = "holon_released"  # batch leases were released (payload: batch ids)
-CHANNELS = (COMMANDS, COMMAND_DONE, RELEASED)
+#: a batch's record changed (payload: batch id); sent inside the writing transaction, so
+#: PostgreSQL delivers it at commit and never for a write that rolled back (live events)
+CHANGED = "holon_batch_changed"
+CHANNELS = (COMMANDS, COMMAND_DONE, RELEASED, CHANGED)
 
 _RECONNECT_FIRST = 0.2
 _RECONNECT_MAX = 5.0
@@ -79,6 +82,10 @@ class Doorbell:
 
     async def ring(self, channel: str, payload: str = "") -> None:
         """Ring ``channel`` for every process listening (call after the write committed)."""
+        self._wake((channel,))
+
+    def ring_here(self, channel: str) -> None:
+        """Ring ``channel`` in this process only (a write of this process just committed)."""
         self._wake((channel,))
 
     def _wake(self, channels: Iterable[str]) -> None:

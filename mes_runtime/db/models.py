@@ -36,6 +36,7 @@ from mes_runtime.db.types import BigIntPK, UTCDateTime
 
 __all__ = [
     "NAMING_CONVENTION",
+    "ROLLUP_SECONDS",
     "ApiToken",
     "AuthFailure",
     "Base",
@@ -49,6 +50,7 @@ __all__ = [
     "JournalEntry",
     "MasterRecipe",
     "ProcessValue",
+    "ProcessValueRollup",
     "QmsEvent",
     "User",
 ]
@@ -239,8 +241,14 @@ class BatchCommand(Base):
 
 
 class ProcessValue(Base):
+    """A process value stored against a batch. The second index serves one tag's trend over
+    a time range (``services.history``) without reading the batch's other tags."""
+
     __tablename__ = "process_values"
-    __table_args__ = (Index(None, "batch_id", "ts"),)
+    __table_args__ = (
+        Index(None, "batch_id", "ts"),
+        Index(None, "batch_id", "equipment", "name", "ts"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"))
@@ -249,6 +257,34 @@ class ProcessValue(Base):
     value: Mapped[float] = mapped_column(Float)
     unit: Mapped[str] = mapped_column(String(32))
     ts: Mapped[datetime]
+
+
+class ProcessValueRollup(Base):
+    """Process values of one tag of a batch summarised per :data:`ROLLUP_SECONDS` bucket
+    (min, max, sum, count), written in the same transaction as the values themselves.
+
+    A long batch's trend reads these instead of every value (a 69-hour batch at one value a
+    second per tag: 25,000 rows per tag instead of 250,000); min and max keep every spike.
+    ``bucket`` is the bucket's start in whole seconds since 1970 (UTC).
+    """
+
+    __tablename__ = "process_value_rollups"
+
+    batch_id: Mapped[str] = mapped_column(
+        ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True
+    )
+    equipment: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    unit: Mapped[str] = mapped_column(String(32))
+    vmin: Mapped[float] = mapped_column(Float)
+    vmax: Mapped[float] = mapped_column(Float)
+    vsum: Mapped[float] = mapped_column(Float)
+    n: Mapped[int] = mapped_column(BigInteger)
+
+
+#: The width of a :class:`ProcessValueRollup` bucket, seconds.
+ROLLUP_SECONDS = 10
 
 
 class BatchException(Base):

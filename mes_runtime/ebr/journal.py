@@ -19,10 +19,11 @@ from dataclasses import astuple, dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from mes_runtime.db.doorbell import CHANGED
 from mes_runtime.db.models import JournalEntry
 from mes_runtime.ebr.chain import (
     GENESIS_HASH,
@@ -34,7 +35,7 @@ from mes_runtime.ebr.chain import (
 )
 from mes_runtime.kernel.clock import utcnow
 
-__all__ = ["Journal", "StoredEntry", "count_entries", "verify_journal"]
+__all__ = ["Journal", "StoredEntry", "count_entries", "notify_changed", "verify_journal"]
 
 _T = cast(Table, JournalEntry.__table__)
 _COLUMNS = (
@@ -59,6 +60,18 @@ _SQLITE_SELECT = f"SELECT {', '.join(_KEYS)} FROM journal"  # noqa: S608 - const
 _MAX_RETRIES = 5
 
 Extra = Callable[[AsyncConnection], Awaitable[None]]
+
+_NOTIFY = text("SELECT pg_notify(:channel, :batch_id)")
+
+
+async def notify_changed(conn: AsyncConnection, batch_ids: set[str]) -> None:
+    """Tell every replica (live events) that these batches changed, inside the writing
+    transaction: PostgreSQL delivers a ``NOTIFY`` at commit, never for a rollback. SQLite
+    has one process: :attr:`Journal.on_commit` rings there."""
+    if conn.dialect.name != "postgresql":
+        return
+    for batch_id in sorted(batch_ids):
+        await conn.execute(_NOTIFY, {"channel": CHANGED, "batch_id": batch_id})
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +116,14 @@ class Journal:
         # SQLite). It is only used under the lock and re-opened after any error.
         self._conn: AsyncConnection | None = None
         self._pending: list[_Request] = []
+        #: called with the batch ids of every commit that changed a batch's record (the
+        #: app rings its in-process doorbell: live events without waiting for a poll)
+        self.on_commit: Callable[[set[str]], None] | None = None
+
+    def committed(self, batch_ids: set[str]) -> None:
+        """Report a commit that changed these batches (also for writes beside the journal)."""
+        if self.on_commit is not None and batch_ids:
+            self.on_commit(batch_ids)
 
     async def _load_head(self, conn: AsyncConnection) -> tuple[int, str]:
         row = (
@@ -220,6 +241,7 @@ class Journal:
                         )
                         prev = digest
                     await self._insert(conn, entries)
+                    await notify_changed(conn, {r.batch_id for r in batch if r.batch_id})
             except (IntegrityError, sqlite3.IntegrityError):  # (raw SQLite path: the latter)
                 # Another writer took these seqs, or an ``alongside`` violated a constraint.
                 self._head = None
@@ -241,6 +263,7 @@ class Journal:
                 await self._drop_connection()
                 raise
             self._head = (entries[-1].seq, entries[-1].hash)
+            self.committed({r.batch_id for r in batch if r.batch_id})
             return entries
         raise AssertionError("unreachable")  # pragma: no cover
 

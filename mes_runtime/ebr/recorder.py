@@ -30,13 +30,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, case, insert, select, update
+from sqlalchemy import Table, case, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from mes_runtime.db.models import Batch, BatchElement, BatchException, BatchRun, ProcessValue
+from mes_runtime.db.models import (
+    ROLLUP_SECONDS,
+    Batch,
+    BatchElement,
+    BatchException,
+    BatchRun,
+    ProcessValue,
+    ProcessValueRollup,
+)
 from mes_runtime.domain.exceptions import Category
-from mes_runtime.ebr.journal import Journal
+from mes_runtime.ebr.journal import Journal, notify_changed
 from mes_runtime.ebr.outbox import QmsOutbox
 from mes_runtime.engine.ports import ElementRecord, Fenced, StateChange
 from mes_runtime.kernel.clock import utcnow
@@ -56,6 +64,7 @@ FINAL_BATCH_STATES = frozenset({"complete", "stopped", "aborted"})
 _BATCHES = cast(Table, Batch.__table__)
 _ELEMENTS = cast(Table, BatchElement.__table__)
 _VALUES = cast(Table, ProcessValue.__table__)
+_ROLLUPS = cast(Table, ProcessValueRollup.__table__)
 _EXCEPTIONS = cast(Table, BatchException.__table__)
 _RUNS = cast(Table, BatchRun.__table__)
 
@@ -94,6 +103,33 @@ class _Run:
     version: int
 
 
+def _rollups(batch_id: str, samples: Sequence[ProcessSample]) -> list[dict[str, Any]]:
+    """The samples summarised per tag and :data:`ROLLUP_SECONDS` bucket."""
+    buckets: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for s in samples:
+        bucket = int(s.timestamp.timestamp()) // ROLLUP_SECONDS * ROLLUP_SECONDS
+        key = (s.equipment, s.name, bucket)
+        row = buckets.get(key)
+        if row is None:
+            buckets[key] = {
+                "batch_id": batch_id,
+                "equipment": s.equipment,
+                "name": s.name,
+                "bucket": bucket,
+                "unit": s.unit,
+                "vmin": s.value,
+                "vmax": s.value,
+                "vsum": s.value,
+                "n": 1,
+            }
+        else:
+            row["vmin"] = min(row["vmin"], s.value)
+            row["vmax"] = max(row["vmax"], s.value)
+            row["vsum"] += s.value
+            row["n"] += 1
+    return list(buckets.values())
+
+
 class SqlBatchRecorder:
     """Implements ``BatchRecorder``; shares one :class:`Journal` with the rest of the app."""
 
@@ -119,6 +155,22 @@ class SqlBatchRecorder:
         self._upsert_element = stmt.on_conflict_do_update(
             index_elements=[_ELEMENTS.c.batch_id, _ELEMENTS.c.path],
             set_={"state": stmt.excluded.state, "updated_at": stmt.excluded.updated_at},
+        )
+        rollup = dialect.insert(_ROLLUPS)
+        least, greatest = (func.min, func.max) if dialect is sqlite else (func.least, func.greatest)
+        self._add_rollup = rollup.on_conflict_do_update(
+            index_elements=[
+                _ROLLUPS.c.batch_id,
+                _ROLLUPS.c.equipment,
+                _ROLLUPS.c.name,
+                _ROLLUPS.c.bucket,
+            ],
+            set_={
+                "vmin": least(_ROLLUPS.c.vmin, rollup.excluded.vmin),
+                "vmax": greatest(_ROLLUPS.c.vmax, rollup.excluded.vmax),
+                "vsum": _ROLLUPS.c.vsum + rollup.excluded.vsum,
+                "n": _ROLLUPS.c.n + rollup.excluded.n,
+            },
         )
         full = dialect.insert(_ELEMENTS)
         self._write_element = full.on_conflict_do_update(
@@ -470,6 +522,9 @@ class SqlBatchRecorder:
         ]
         async with self._engine.begin() as conn:
             await conn.execute(insert(_VALUES), rows)
+            await conn.execute(self._add_rollup, _rollups(batch_id, samples))
+            await notify_changed(conn, {batch_id})
+        self._journal.committed({batch_id})
 
     async def exception(
         self,

@@ -1,10 +1,14 @@
 // Holon operator UI: batch list and live batch view. No framework, no CDN (air-gapped plants).
 // Every value from the server is written with textContent, never as HTML.
+// The batch view is live: server-sent events (GET /api/v1/events) from whichever replica
+// answers, resumed by event id after a reconnection; the list and equipment pages poll.
 "use strict";
 
 const API = "/api/v1";
 const POLL_MS = 1000;
+const RECONNECT_MS = 1000;
 let timer = null;
+let live = null; // { batchId, source, lastId, retry } while a batch view is open
 
 const $ = (id) => document.getElementById(id);
 const token = () => sessionStorage.getItem("holon.token");
@@ -47,6 +51,8 @@ function stateBadge(state) {
 }
 
 function signOut() {
+  closeLive();
+  fetch(`${API}/events/session`, { method: "DELETE" }).catch(() => {});
   sessionStorage.removeItem("holon.token");
   sessionStorage.removeItem("holon.user");
   route();
@@ -62,6 +68,7 @@ async function signIn(event) {
     });
     sessionStorage.setItem("holon.token", body.access_token);
     sessionStorage.setItem("holon.user", $("login-user").value);
+    await api("/events/session", { method: "POST" }); // the stream's cookie (EventSource)
     $("login-password").value = "";
     route();
   } catch (error) {
@@ -137,14 +144,17 @@ async function sendCommand(batchId, path, command) {
       method: "POST",
       body: JSON.stringify({ path, command, reason: "operator UI" }),
     });
-    await renderBatch(batchId);
+    if (!live) await renderBatch(batchId); // live: the stream brings the new state
   } catch (error) {
     $("command-error").textContent = `${command} ${path}: ${error.message}`;
   }
 }
 
 async function renderBatch(batchId) {
-  const batch = await api(`/batches/${encodeURIComponent(batchId)}`);
+  showBatch(await api(`/batches/${encodeURIComponent(batchId)}`));
+}
+
+function showBatch(batch) {
   $("batch-id").textContent = batch.id;
   $("batch-state").replaceChildren(stateBadge(batch.state));
   $("batch-recipe").textContent = `${batch.recipe.name} v${batch.recipe.version}`;
@@ -167,18 +177,244 @@ async function renderBatch(batchId) {
     { class: `severity-${x.severity}` }, `${x.severity}: ${x.subject} — ${x.message}`)));
 }
 
+// ---- live batch view: server-sent events, resumed by event id -------------------------------
+
+function closeLive() {
+  if (!live) return;
+  clearTimeout(live.retry);
+  if (live.source) live.source.close();
+  live = null;
+}
+
+function setLiveStatus(state) {
+  const badge = $("live-status");
+  badge.dataset.state = state;
+  badge.textContent = state === "live" ? "live" : "reconnecting…";
+  badge.title = state === "live" ? "updates arrive as they happen" : "connection lost; retrying";
+}
+
+function openLive(batchId) {
+  closeLive();
+  live = { batchId, source: null, lastId: null, retry: null, connects: 0 };
+  connectLive();
+}
+
+// EventSource reconnects by itself after a dropped stream, sending Last-Event-ID; when it
+// gives up (an HTTP error, e.g. a replica answering 503 while it starts), a new one resumes
+// from the last event id (``after``): nothing is lost and the page is never reloaded.
+function connectLive() {
+  const state = live;
+  const query = new URLSearchParams({ batch: state.batchId });
+  if (state.lastId) query.set("after", state.lastId);
+  const source = new EventSource(`${API}/events?${query}`);
+  state.source = source;
+  const track = (handler) => (message) => {
+    if (live !== state) return;
+    state.lastId = message.lastEventId || state.lastId;
+    handler(JSON.parse(message.data));
+  };
+  source.addEventListener("batch", track((batch) => {
+    showBatch(batch);
+    refreshTimeline(batch.id);
+  }));
+  source.addEventListener("values", track((data) => trendAppend(data)));
+  source.onopen = () => {
+    if (live !== state) return;
+    state.connects += 1;
+    document.body.dataset.liveConnects = String(state.connects);
+    setLiveStatus("live");
+  };
+  source.onerror = () => {
+    if (live !== state) return;
+    setLiveStatus("reconnecting");
+    if (source.readyState === EventSource.CLOSED) {
+      source.close();
+      state.retry = setTimeout(() => { if (live === state) connectLive(); }, RECONNECT_MS);
+    }
+  };
+}
+
+// ---- trends: history downsampled by the server (min/max per bucket), then live values -------
+
+const trend = { batchId: null, series: new Map(), timeline: null, tag: null, start: null, drawn: 0 };
+
+async function loadTrend(batchId) {
+  Object.assign(trend, { batchId, series: new Map(), timeline: null, start: null });
+  const width = Math.max(200, Math.round($("trend").clientWidth || 1000));
+  const [history, timeline] = await Promise.all([
+    api(`/batches/${encodeURIComponent(batchId)}/values?points=${width}`),
+    api(`/batches/${encodeURIComponent(batchId)}/timeline`),
+  ]);
+  if (trend.batchId !== batchId) return;
+  for (const s of history.series) {
+    trend.series.set(s.tag, { unit: s.unit, t: s.t.map((x) => x * 1000), min: s.min, max: s.max, mean: s.mean });
+  }
+  trend.timeline = timeline;
+  fillTagChoice();
+  drawTrend();
+}
+
+async function refreshTimeline(batchId) {
+  if (trend.batchId !== batchId) return;
+  try { trend.timeline = await api(`/batches/${encodeURIComponent(batchId)}/timeline`); } catch { return; }
+  drawTrend();
+}
+
+function trendAppend(data) {
+  for (const v of data.values) {
+    let s = trend.series.get(v.tag);
+    if (!s) { s = { unit: "", t: [], min: [], max: [], mean: [] }; trend.series.set(v.tag, s); }
+    const t = Date.parse(v.ts);
+    s.t.push(t); s.min.push(v.value); s.max.push(v.value); s.mean.push(v.value);
+  }
+  if (data.truncated && trend.batchId) { loadTrend(trend.batchId); return; }
+  fillTagChoice();
+  scheduleDraw();
+}
+
+function fillTagChoice() {
+  const select = $("trend-tag");
+  const tags = [...trend.series.keys()].sort();
+  if (select.options.length !== tags.length) {
+    const chosen = select.value || trend.tag;
+    select.replaceChildren(...tags.map((tag) => el("option", { value: tag }, tag)));
+    const preferred = tags.includes(chosen) ? chosen
+      : tags.find((tag) => tag.endsWith(".Temperature")) || tags[0];
+    if (preferred) select.value = preferred;
+  }
+  trend.tag = select.value;
+}
+
+let drawPending = false;
+function scheduleDraw() {
+  if (drawPending) return;
+  drawPending = true;
+  requestAnimationFrame(() => { drawPending = false; drawTrend(); });
+}
+
+const PHASE_COLOURS = { running: "#2e8b57", held: "#d08c00", holding: "#d08c00", paused: "#d08c00",
+  complete: "#5b7fb5", stopped: "#b3261e", aborted: "#b3261e" };
+
+// A canvas plot of one tag: the band between each bucket's min and max (spikes stay
+// visible), the mean as a line, the limit bands of the phases that monitor the tag, and
+// the phase timeline (one row per phase, coloured by state, named) underneath.
+function drawTrend() {
+  const canvas = $("trend");
+  const s = trend.series.get(trend.tag);
+  const ratio = window.devicePixelRatio || 1;
+  const cssWidth = canvas.clientWidth || 800, cssHeight = canvas.clientHeight || 280;
+  canvas.width = cssWidth * ratio; canvas.height = cssHeight * ratio;
+  const g = canvas.getContext("2d");
+  g.setTransform(ratio, 0, 0, ratio, 0, 0);
+  g.clearRect(0, 0, cssWidth, cssHeight);
+  g.font = "12px system-ui, sans-serif";
+  canvas.dataset.tag = trend.tag || "";
+  canvas.dataset.points = String(s ? s.t.length : 0);
+  if (!s || !s.t.length) { g.fillStyle = "#555"; g.fillText("no values yet", 12, 20); return; }
+  const phases = (trend.timeline && trend.timeline.phases) || [];
+  const intervals = phases.map((p) => ({ p, spans: spansOf(p.changes) })).filter((x) => x.spans.length);
+  const left = 56, right = 12, top = 10, laneHeight = 14;
+  const lanes = intervals.length, bottom = 22 + lanes * laneHeight;
+  const plotW = cssWidth - left - right, plotH = cssHeight - top - bottom;
+  const now = Date.now();
+  let t0 = s.t[0], t1 = s.t[s.t.length - 1];
+  for (const x of intervals) for (const [a] of x.spans) t0 = Math.min(t0, a);
+  if (t1 <= t0) t1 = t0 + 1000;
+  const limits = [];
+  for (const x of intervals) for (const l of x.p.limits) if (l.tag === trend.tag) limits.push({ l, spans: x.spans });
+  let lo = Infinity, hi = -Infinity;
+  for (let i = 0; i < s.t.length; i++) { lo = Math.min(lo, s.min[i]); hi = Math.max(hi, s.max[i]); }
+  for (const { l } of limits) {
+    if (l.low !== null) lo = Math.min(lo, l.low);
+    if (l.high !== null) hi = Math.max(hi, l.high);
+  }
+  if (hi - lo < 1e-9) { hi += 1; lo -= 1; }
+  const pad = (hi - lo) * 0.08; lo -= pad; hi += pad;
+  const X = (t) => left + ((t - t0) / (t1 - t0)) * plotW;
+  const Y = (v) => top + (1 - (v - lo) / (hi - lo)) * plotH;
+  // limit bands (inside: pale green; the limits themselves: dashed red)
+  for (const { l, spans } of limits) {
+    for (const [a, b] of spans) {
+      const xa = X(a), xb = X(Math.min(b ?? now, t1));
+      const ya = Y(l.high ?? hi), yb = Y(l.low ?? lo);
+      g.fillStyle = "rgba(46,139,87,0.10)"; g.fillRect(xa, ya, xb - xa, yb - ya);
+      g.strokeStyle = "#b3261e"; g.setLineDash([4, 3]); g.lineWidth = 1;
+      for (const v of [l.low, l.high]) if (v !== null) { g.beginPath(); g.moveTo(xa, Y(v)); g.lineTo(xb, Y(v)); g.stroke(); }
+      g.setLineDash([]);
+    }
+  }
+  // axes and grid
+  g.strokeStyle = "#d5d8dc"; g.fillStyle = "#333"; g.lineWidth = 1;
+  for (let k = 0; k <= 4; k++) {
+    const v = lo + ((hi - lo) * k) / 4, y = Y(v);
+    g.beginPath(); g.moveTo(left, y); g.lineTo(left + plotW, y); g.stroke();
+    g.fillText(v.toFixed(2), 4, y + 4);
+  }
+  for (let k = 0; k <= 5; k++) {
+    const t = t0 + ((t1 - t0) * k) / 5;
+    g.fillText(new Date(t).toLocaleTimeString(), Math.min(X(t) - 24, cssWidth - 70), top + plotH + 14);
+  }
+  // min..max band, then the mean
+  g.fillStyle = "rgba(15,43,70,0.25)"; g.beginPath();
+  for (let i = 0; i < s.t.length; i++) g.lineTo(X(s.t[i]), Y(s.max[i]));
+  for (let i = s.t.length - 1; i >= 0; i--) g.lineTo(X(s.t[i]), Y(s.min[i]));
+  g.closePath(); g.fill();
+  g.strokeStyle = "#0f2b46"; g.lineWidth = 1.5; g.beginPath();
+  for (let i = 0; i < s.t.length; i++) g.lineTo(X(s.t[i]), Y(s.mean[i]));
+  g.stroke();
+  for (let i = 0; i < s.t.length; i++) if (s.max[i] - s.min[i] > 0) { // spikes: min..max whiskers
+    g.beginPath(); g.moveTo(X(s.t[i]), Y(s.max[i])); g.lineTo(X(s.t[i]), Y(s.min[i])); g.stroke();
+  }
+  g.fillStyle = "#333"; g.fillText(`${trend.tag} [${s.unit}]`, left + 6, top + 12);
+  // phase timeline: one lane per phase, state by colour and by name (not colour alone)
+  intervals.forEach(({ p, spans }, lane) => {
+    const y = top + plotH + 20 + lane * laneHeight;
+    for (const [a, b, state] of spans) {
+      const xa = X(a), xb = X(Math.min(b ?? now, t1));
+      g.fillStyle = PHASE_COLOURS[state] || "#999"; g.fillRect(xa, y, Math.max(1, xb - xa), laneHeight - 3);
+    }
+    g.fillStyle = "#111"; g.fillText(`${p.unit}/${p.name}`, 4, y + 10);
+  });
+  trend.drawn += 1;
+  canvas.dataset.drawn = String(trend.drawn);
+}
+
+function spansOf(changes) {
+  const spans = [];
+  for (let i = 0; i < changes.length; i++) {
+    const state = changes[i].state;
+    if (state === "idle") continue;
+    const a = Date.parse(changes[i].ts), b = i + 1 < changes.length ? Date.parse(changes[i + 1].ts) : null;
+    if (["complete", "stopped", "aborted"].includes(state)) { spans.push([a, a, state]); continue; }
+    spans.push([a, b, state]);
+  }
+  return spans;
+}
+
 async function route() {
   clearInterval(timer);
-  if (!token()) { show("login-view"); $("who").hidden = true; return; }
+  if (!token()) { closeLive(); show("login-view"); $("who").hidden = true; return; }
   $("who").hidden = false;
   $("who-name").textContent = sessionStorage.getItem("holon.user") || "";
   const review = location.hash.match(/^#\/review\/(.+)$/);
   if (review) { show("review-view"); await openReview(decodeURIComponent(review[1])); return; }  // review.js
   const match = location.hash.match(/^#\/batches\/(.+)$/);
   const equipment = location.hash === "#/equipment";
-  const refresh = equipment ? renderEquipment
-    : match ? () => renderBatch(decodeURIComponent(match[1])) : renderList;
-  show(equipment ? "equipment-view" : match ? "batch-view" : "list-view");
+  if (match) {
+    const batchId = decodeURIComponent(match[1]);
+    show("batch-view");
+    if (!live || live.batchId !== batchId) {
+      try {
+        await api("/events/session", { method: "POST" }); // (re)sets the stream's cookie
+        openLive(batchId);
+        await loadTrend(batchId);
+      } catch (error) { $("command-error").textContent = error.message; }
+    }
+    return;
+  }
+  closeLive();
+  const refresh = equipment ? renderEquipment : renderList;
+  show(equipment ? "equipment-view" : "list-view");
   const errors = equipment ? "equipment-error" : "command-error";
   const tick = () => refresh().catch((error) => { $(errors).textContent = error.message; });
   await tick();
@@ -190,5 +426,7 @@ window.addEventListener("DOMContentLoaded", () => {
   $("login-form").addEventListener("submit", signIn);
   $("password-form").addEventListener("submit", savePassword);
   $("logout").addEventListener("click", signOut);
+  $("trend-tag").addEventListener("change", () => { trend.tag = $("trend-tag").value; drawTrend(); });
+  window.addEventListener("resize", scheduleDraw);
   route();
 });
