@@ -65,3 +65,5 @@ def tcp_proxy(port: int, backends: list[int]) -> Iterator[None]:
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(10)
+        if not thread.is_alive():
+            loop.close()  # its self-pipe sockets, else a ResourceWarning in a later test

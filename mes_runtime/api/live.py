@@ -109,7 +109,15 @@ def _frame(event: LiveEvent, cursor: Cursor) -> bytes:
     return f"id: {cursor}\nevent: {event.kind}\ndata: {body}\n\n".encode()
 
 
-@router.get("", response_class=StreamingResponse)
+@router.get(
+    "",
+    response_class=StreamingResponse,
+    responses={  # its reader is the cookie or the bearer token, not ``require``
+        401: {"description": "neither a bearer token nor the events cookie"},
+        403: {"description": "the user may not read batches"},
+        404: {"description": "no such batch"},
+    },
+)
 async def events(
     request: Request,
     hub: HubDep,
