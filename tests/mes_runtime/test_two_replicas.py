@@ -296,19 +296,29 @@ async def test_an_owner_killed_with_a_command_in_flight_leaves_it_done_once(
     assert "exception.raised" not in actions, [e for e in journal if e[0] == "exception.raised"]
 
 
+def _cultivating(
+    demo: Demo, manifests: dict[str, Path], sim: Any, owner: Runtime, *, seen_from: Runtime
+) -> tuple[dict[str, str], str, dict[str, Any], Any]:
+    """The demo batch started on ``owner`` and its cultivation running (as ``seen_from``
+    shows it): the operator's headers, the batch id, the phase's view and its service's
+    simulated state machine."""
+    people = demo.prepare(demo.create_admin(), manifests)
+    operator = people["operator"]["headers"]
+    batch_id = create_batch(owner.http, operator, cultivation_hours=30)
+    wait_until(
+        lambda: element(seen_from.batch(operator, batch_id), CULTIVATE)["state"] == "running",
+        f"cultivation running, seen from {seen_from.name}",
+    )
+    phase = element(seen_from.batch(operator, batch_id), CULTIVATE)
+    machine = sim.server.model(phase["equipment"]).machines[phase["service"]]
+    return operator, batch_id, phase, machine
+
+
 def _kill_with_a_command_in_flight(
     demo: Demo, manifests: dict[str, Path], db_url: str, sim: Any
 ) -> tuple[dict[str, Any], dict[str, Any], str]:
     with _replicas(demo) as (a, b):
-        people = demo.prepare(demo.create_admin(), manifests)
-        operator = people["operator"]["headers"]
-        batch_id = create_batch(a.http, operator, cultivation_hours=30)  # a owns it
-        wait_until(
-            lambda: element(b.batch(operator, batch_id), CULTIVATE)["state"] == "running",
-            "cultivation running, seen from b",
-        )
-        phase = element(b.batch(operator, batch_id), CULTIVATE)
-        machine = sim.server.model(phase["equipment"]).machines[phase["service"]]
+        operator, batch_id, phase, machine = _cultivating(demo, manifests, sim, a, seen_from=b)
         machine.history = _KillOnCommand(machine.history, ServiceCommand.HOLD, a.process.pid)
         held = b.command(operator, batch_id, "hold", CULTIVATE)  # queued for a, a takes it
         assert held.status_code == 200, held.text
@@ -451,15 +461,7 @@ def _restart_database_as_a_command_is_sent(
     demo: Demo, manifests: dict[str, Path], sim: Any, server: PgServer, down: float
 ) -> tuple[dict[str, Any], dict[str, Any], str]:
     with _replicas(demo) as (a, b):
-        people = demo.prepare(demo.create_admin(), manifests)
-        operator = people["operator"]["headers"]
-        batch_id = create_batch(a.http, operator, cultivation_hours=30)  # a owns it
-        wait_until(
-            lambda: element(a.batch(operator, batch_id), CULTIVATE)["state"] == "running",
-            "cultivation running",
-        )
-        phase = element(a.batch(operator, batch_id), CULTIVATE)
-        machine = sim.server.model(phase["equipment"]).machines[phase["service"]]
+        operator, batch_id, phase, machine = _cultivating(demo, manifests, sim, a, seen_from=a)
         hook = _PauseOnCommand(machine.history, ServiceCommand.HOLD)
         machine.history = hook
         with ThreadPoolExecutor(1) as pool:
