@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from holon_testing.hang_report import HangReport
 from holon_testing.postgres import PgServer, throwaway_postgres
 
 if TYPE_CHECKING:
@@ -259,3 +260,8 @@ async def app_client(client: httpx.AsyncClient, admin: ApiUser) -> httpx.AsyncCl
     """The API client with an admin bearer token already set."""
     client.headers.update(admin.headers)
     return client
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A test that hangs reports which ``await`` it hung in (see ``hang_report``)."""
+    config.pluginmanager.register(HangReport(), "holon-hang-report")
