@@ -349,6 +349,7 @@ class BatchEngine:
                     "previous_owner": previous_owner,
                     "gap_seconds": round(gap_seconds, 3),
                     "epoch": epoch,
+                    "state": tree.state.value,  # as stored, before reconciling
                 },
             )
             await self._reconcile(tree)

@@ -68,9 +68,15 @@ class RuntimeMetrics:
             ["result"],
             registry=r,
         )
+        self.batches_taken_over = Counter(
+            "holon_batches_taken_over",
+            "Running batches this replica took over from another owner (a hand-over, or an "
+            "owner that stopped renewing its lease).",
+            registry=r,
+        )
         self.batches_running = Gauge(
             "holon_batches_running",
-            "Batches started on this replica and not yet final.",
+            "Batches executing on this replica (started or taken over here) and not yet final.",
             registry=r,
         )
         self.batches_in_state = Gauge(
@@ -164,6 +170,14 @@ class RuntimeMetrics:
             kind = "element"
         self.element_state_changes.labels(kind, state).inc()
 
+    def batch_adopted(self, batch_id: str, state: str) -> None:
+        """A batch another owner ran is executed here from now: its end is counted here."""
+        if batch_id in self._running or state in FINAL_RESULTS:
+            return
+        self.batches_taken_over.inc()
+        self._running[batch_id] = state
+        self._record_running()
+
     def batch_changed(self, batch_id: str, state: str) -> None:
         if state == "running" and batch_id not in self._running:
             self.batches_started.inc()
@@ -174,6 +188,9 @@ class RuntimeMetrics:
             self.batches_finished.labels(state).inc()
         else:
             self._running[batch_id] = state
+        self._record_running()
+
+    def _record_running(self) -> None:
         self.batches_running.set(len(self._running))
         counts = Tally(self._running.values())
         for known in {*counts, *self._states_seen}:
@@ -231,6 +248,8 @@ class MeteredRecorder:
             new_value=new_value,
             reason=reason,
         )
+        if action == "batch.resume" and batch_id is not None and isinstance(new_value, dict):
+            self._metrics.batch_adopted(batch_id, str(new_value.get("state", "running")))
 
     async def claim(self, batch_id: str) -> None:
         await self._inner.claim(batch_id)

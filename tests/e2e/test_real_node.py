@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 from e2e_cluster import Cluster
-from mes_operator.builders.context import HTTP_PORT
+from mes_operator.builders.context import HTTP_PORT, METRICS_PORT
 from real_node_support import (
     NEXT_VERSION,
     OPERATOR_IMAGE,
@@ -47,6 +47,7 @@ from real_node_support import (
 from sqlalchemy import select
 
 from holon_testing.postgres import PgServer
+from holon_testing.prometheus import running_prometheus
 from holon_testing.simulator_process import SimulatedModule
 from mes_runtime.db.engine import create_engine
 from mes_runtime.db.models import JournalEntry
@@ -60,6 +61,7 @@ CHART = REPO / "charts" / "holon"
 GROUP = "mes.holon.dev"
 MODULE = "batch"
 RUNTIME_PORT = HTTP_PORT  # the runtime container port the operator configures
+OPERATOR_METRICS_PORT = 8082  # the chart's operator.metricsPort
 RUNTIME_SELECTOR = f"app.kubernetes.io/name=mes-runtime,app.kubernetes.io/instance={MODULE}"
 RECIPE = "bioreactor-fedbatch"  # BR only: runs on the one simulated module
 CULTIVATION = "procedure/BR-UP/cultivation/run-fedbatch"
@@ -505,6 +507,61 @@ def _start_batch(base: str, operator: dict[str, str]) -> str:
             return batch_id
         assert time.monotonic() < deadline, f"the cultivation did not start: {states}"
         time.sleep(0.5)
+
+
+def test_prometheus_scrapes_the_runtime_and_the_operator(
+    cluster: Cluster, in_cluster: InCluster, tmp_path: Path
+) -> None:
+    """A real Prometheus (Debian's) scrapes the module's runtime replicas and the operator
+    in the cluster: after the rolled-over batch, the completed batch is counted once across
+    replicas, phases changed state, values were ingested, no journal verification failed;
+    a drift correction raises the operator's counter."""
+    ns = in_cluster.namespace
+    if not _module_ready(cluster, ns):
+        pytest.fail("needs the Ready module of the previous tests, which failed")
+    runtime = [
+        f"{p['status']['podIP']}:{METRICS_PORT}" for p in pods(cluster, ns, RUNTIME_SELECTOR)
+    ]
+    (operator_pod,) = pods(cluster, ns, "app.kubernetes.io/name=holon-operator")
+    operator = [f"{operator_pod['status']['podIP']}:{OPERATOR_METRICS_PORT}"]
+    with running_prometheus({"runtime": runtime, "operator": operator}, tmp_path) as prometheus:
+        cluster.eventually(
+            "Prometheus scraping every runtime replica and the operator",
+            lambda: (
+                prometheus.value('count(up{job="runtime"} == 1)') == len(runtime)
+                and prometheus.value('sum(up{job="operator"})') == 1
+            ),
+            60,
+        )
+        finished = 'sum(holon_batches_finished_total{result="complete"})'
+        cluster.eventually(  # the rolled-over batch ends on a replica of the new version
+            "the completed batch in Prometheus", lambda: (prometheus.value(finished) or 0) >= 1, 420
+        )
+        completed = prometheus.value(finished)
+        changes = prometheus.value("sum(holon_element_state_changes_total)")
+        values = prometheus.value("sum(holon_process_values_ingested_total)")
+        failed = prometheus.value('sum(holon_journal_verifications_total{result="failed"})')
+        reconciles = prometheus.value("sum(holon_operator_reconciles_total)")
+        print(
+            f"\n[prometheus] batches completed {completed}, phase changes {changes}, "
+            f"values ingested {values}, failed verifications {failed}, "
+            f"operator reconciles {reconciles}",
+            flush=True,
+        )
+        assert completed == 1
+        assert (changes or 0.0) > 0
+        assert (values or 0.0) > 0
+        assert failed in (None, 0.0)
+        assert (reconciles or 0.0) > 0
+        drift = 'sum(holon_operator_drift_corrections_total{kind="Deployment"})'
+        before = prometheus.value(drift) or 0.0
+        cluster.kubectl("scale", "deployment", f"{MODULE}-blue", "--replicas=1", "-n", ns)
+        cluster.eventually(
+            "the operator's drift counter to rise",
+            lambda: (prometheus.value(drift) or 0.0) > before,
+            60,
+        )
+    cluster.eventually("the module Ready again", lambda: _module_ready(cluster, ns), 120)
 
 
 SQLITE_MODULE = "ebr-lite"

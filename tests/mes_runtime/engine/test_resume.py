@@ -113,7 +113,13 @@ async def test_resume_is_journalled_with_owner_previous_owner_and_gap(demo: Mast
     async with resumed(demo, h1) as h2:
         entry = h2.recorder.journal_entries("batch.resume")
         assert [e["new_value"] for e in entry] == [
-            {"owner": "second", "previous_owner": "first", "gap_seconds": 1.5, "epoch": 2}
+            {
+                "owner": "second",
+                "previous_owner": "first",
+                "gap_seconds": 1.5,
+                "epoch": 2,
+                "state": "running",
+            }
         ]
         assert h2.state(FEDBATCH) is S.RUNNING
         await h2.settle()

@@ -20,6 +20,7 @@ from mes_runtime.db.models import MasterRecipe as RecipeRow
 from mes_runtime.domain.states import ElementState
 from mes_runtime.kernel.clock import utcnow
 from mes_runtime.library import load_template
+from mes_runtime.observability.metrics import RuntimeMetrics
 from mes_runtime.services.batches import NewBatch
 from mes_runtime.settings import Settings
 
@@ -152,3 +153,27 @@ async def test_a_failed_journal_verification_is_counted(db_url: str, tmp_path: P
     assert _value(samples, "holon_journal_verifications_total", result="failed") == 1
     assert _value(samples, "holon_journal_verifications_total", result="ok") == 0
     assert _value(samples, "holon_journal_appends_total") == 3
+
+
+def test_a_batch_taken_over_is_counted_where_it_ends() -> None:
+    """A replica that takes a running batch over did not start it, but its end is counted
+    there (the owner it came from counts neither)."""
+    metrics = RuntimeMetrics()
+
+    def sample(name: str, **labels: str) -> float:
+        value = metrics.registry.get_sample_value(name, labels)
+        assert value is not None, name
+        return value
+
+    metrics.batch_adopted("B-1", "held")
+    metrics.batch_adopted("B-1", "held")  # a second take-over by the same replica: once
+    metrics.batch_changed("B-1", "running")
+    assert sample("holon_batches_running") == 1
+    assert sample("holon_batches_in_state", state="running") == 1
+    metrics.batch_changed("B-1", "complete")
+    metrics.batch_adopted("B-2", "aborted")  # already final when read: nothing to run
+
+    assert sample("holon_batches_taken_over_total") == 1
+    assert sample("holon_batches_started_total") == 0
+    assert sample("holon_batches_finished_total", result="complete") == 1
+    assert sample("holon_batches_running") == 0
