@@ -59,6 +59,7 @@ __all__ = [
     "create_user",
     "enroll_user",
     "get_user",
+    "hash_new_password",
     "issue_setup_token",
     "issue_token",
     "revoke_token",
@@ -66,7 +67,9 @@ __all__ = [
     "set_password",
     "set_password_with_token",
     "sign",
+    "store_password",
     "user_for_token",
+    "user_with_setup_token",
 ]
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
@@ -240,13 +243,19 @@ async def issue_setup_token(
     return token, user.setup_expires_at
 
 
-async def set_password(
-    session: AsyncSession, user: User, new_password: str, *, now: datetime | None = None
+async def hash_new_password(new_password: str, username: str) -> str:
+    """``new_password`` checked against the policy (``InvalidUserData``) and hashed, off the
+    event loop: done before the transaction that stores it (:func:`store_password`)."""
+    _check_password(new_password, username)
+    return await off_loop(hash_password, new_password)
+
+
+async def store_password(
+    session: AsyncSession, user: User, password_hash: str, *, now: datetime | None = None
 ) -> None:
-    """Store ``user``'s new password (checked against the policy); every bearer token of
-    theirs is revoked, and any set-up token and lock are cleared."""
-    _check_password(new_password, user.username)
-    user.password_hash = await off_loop(hash_password, new_password)
+    """Store ``user``'s new password hash (from :func:`hash_new_password`); every bearer
+    token of theirs is revoked, and any set-up token and lock are cleared."""
+    user.password_hash = password_hash
     user.password_changed_at = now or utcnow()
     user.setup_token_sha256 = None
     user.setup_expires_at = None
@@ -254,6 +263,34 @@ async def set_password(
     user.locked_until = None
     await revoke_tokens(session, user)
     await session.flush()
+
+
+async def set_password(
+    session: AsyncSession, user: User, new_password: str, *, now: datetime | None = None
+) -> None:
+    """Store ``user``'s new password (checked against the policy); every bearer token of
+    theirs is revoked, and any set-up token and lock are cleared."""
+    await store_password(
+        session, user, await hash_new_password(new_password, user.username), now=now
+    )
+
+
+async def user_with_setup_token(
+    session: AsyncSession, username: str, token: str, *, now: datetime
+) -> User:
+    """The active user whose one-time set-up token ``token`` is, unused and not expired;
+    otherwise :class:`SetupTokenInvalid`."""
+    user = await get_user(session, username)
+    if (
+        user is None
+        or not user.active
+        or user.setup_token_sha256 is None
+        or user.setup_token_sha256 != token_digest(token)
+        or user.setup_expires_at is None
+        or user.setup_expires_at <= now
+    ):
+        raise SetupTokenInvalid("the set-up token is unknown, used or expired")
+    return user
 
 
 async def set_password_with_token(
@@ -266,16 +303,7 @@ async def set_password_with_token(
 ) -> User:
     """The user's own first password (or the one after a reset), with the one-time token."""
     now = now or utcnow()
-    user = await get_user(session, username)
-    if (
-        user is None
-        or not user.active
-        or user.setup_token_sha256 is None
-        or user.setup_token_sha256 != token_digest(token)
-        or user.setup_expires_at is None
-        or user.setup_expires_at <= now
-    ):
-        raise SetupTokenInvalid("the set-up token is unknown, used or expired")
+    user = await user_with_setup_token(session, username, token, now=now)
     await set_password(session, user, new_password, now=now)
     return user
 

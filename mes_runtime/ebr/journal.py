@@ -6,7 +6,11 @@ here ever updates or deletes an entry. If another process appended meanwhile (th
 on ``seq`` refuses a fork), the head is re-read and the append retried.
 
 Writes that must be journalled atomically with the entry (e.g. closing an exception) run in
-the same transaction through ``append(..., alongside=...)``.
+the same transaction through ``append(..., alongside=...)``; a write whose entry depends on
+what it found (the old value it replaced, the row it created) goes through
+:meth:`Journal.record`, whose work returns the :class:`Entry` to append. Either way a change
+and its entry commit together or not at all, and an error raised by the work (a domain
+refusal, a constraint violation) reaches the caller unchanged, nothing written.
 """
 
 from __future__ import annotations
@@ -35,7 +39,15 @@ from mes_runtime.ebr.chain import (
 )
 from mes_runtime.kernel.clock import utcnow
 
-__all__ = ["Journal", "StoredEntry", "count_entries", "notify_changed", "verify_journal"]
+__all__ = [
+    "Entry",
+    "Journal",
+    "StoredEntry",
+    "Work",
+    "count_entries",
+    "notify_changed",
+    "verify_journal",
+]
 
 _T = cast(Table, JournalEntry.__table__)
 _COLUMNS = (
@@ -60,6 +72,26 @@ _SQLITE_SELECT = f"SELECT {', '.join(_KEYS)} FROM journal"  # noqa: S608 - const
 _MAX_RETRIES = 5
 
 Extra = Callable[[AsyncConnection], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Entry:
+    """What one journal entry says, before it is chained (``seq``, ``ts`` and hashes)."""
+
+    actor: str
+    action: str
+    subject: str
+    batch_id: str | None = None
+    old_value: object = None
+    new_value: object = None
+    reason: str | None = None
+
+
+#: A change made in the entry's transaction that says which entry records it. It may run
+#: more than once (a group commit falling back to one entry per transaction, a dropped
+#: connection): each run starts from a rolled-back transaction, so it must keep no state
+#: but what it returns.
+Work = Callable[[AsyncConnection], Awaitable[Entry]]
 
 _NOTIFY = text("SELECT pg_notify(:channel, :batch_id)")
 
@@ -102,6 +134,16 @@ class _Request:
     reason: str | None
     alongside: Extra | None
     future: asyncio.Future[StoredEntry]
+    work: Work | None = None
+
+    def describe(self, entry: Entry) -> None:
+        self.actor = entry.actor
+        self.action = entry.action
+        self.subject = entry.subject
+        self.batch_id = entry.batch_id
+        self.old_text = encode_value(entry.old_value)
+        self.new_text = encode_value(entry.new_value)
+        self.reason = entry.reason
 
 
 class Journal:
@@ -165,6 +207,29 @@ class Journal:
             alongside=alongside,
             future=asyncio.get_running_loop().create_future(),
         )
+        return await self._submit(request)
+
+    async def record(self, work: Work) -> StoredEntry:
+        """Run ``work`` in a transaction and append the entry it returns in the same one.
+
+        For a change whose entry names what the change found or made. ``work`` runs under
+        the writer lock (keep it to a few statements: no password hashing, no network).
+        """
+        request = _Request(
+            actor="",
+            action="",
+            subject="",
+            batch_id=None,
+            old_text=None,
+            new_text=None,
+            reason=None,
+            alongside=None,
+            future=asyncio.get_running_loop().create_future(),
+            work=work,
+        )
+        return await self._submit(request)
+
+    async def _submit(self, request: _Request) -> StoredEntry:
         self._pending.append(request)
         async with self._lock:
             if not request.future.done():
@@ -206,6 +271,8 @@ class Journal:
                     for request in batch:
                         if request.alongside is not None:
                             await request.alongside(conn)
+                        if request.work is not None:
+                            request.describe(await request.work(conn))
                     if self._head is None or attempt:
                         self._head = await self._load_head(conn)
                     seq, prev = self._head

@@ -17,20 +17,31 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes_runtime.auth.lockout import LockoutPolicy
+from mes_runtime.auth.permissions import grant_problem
 from mes_runtime.auth.signatures import Signature, SignatureMeaning
 from mes_runtime.auth.users import (
     Attempt,
     Outcome,
+    SetupTokenInvalid,
     authenticate,
+    enroll_user,
+    get_user,
+    hash_new_password,
+    issue_setup_token,
     issue_token,
-    set_password,
+    revoke_token,
+    revoke_tokens,
     sign,
+    store_password,
+    user_with_setup_token,
 )
 from mes_runtime.db.models import User
 from mes_runtime.ebr.journal import Journal
+from mes_runtime.ebr.unit_of_work import Entry, journalled
 from mes_runtime.kernel.clock import utcnow
 from mes_runtime.settings import Settings
 
@@ -40,8 +51,18 @@ __all__ = [
     "AccountPolicy",
     "AlertHook",
     "AuthRefused",
+    "GrantRefused",
+    "OwnPasswordReset",
+    "SelfDeactivation",
+    "UserNotFound",
     "change_password",
+    "change_user",
+    "enrol_user",
+    "list_users",
     "log_in",
+    "log_out",
+    "reset_password",
+    "set_up_password",
     "sign_record",
 ]
 
@@ -187,14 +208,17 @@ async def log_in(
     now = utcnow()
     async with session.begin():
         attempt = await policy.authenticate(session, username, password, now=now)
-        if attempt.outcome is Outcome.OK and attempt.user is not None:
-            token, expires_at = await issue_token(
-                session, attempt.user, ttl_seconds=policy.token_ttl_seconds, now=now
-            )
     user = attempt.user
     if attempt.outcome is not Outcome.OK or user is None:
         raise await _refuse(journal, attempt, "login", "auth.login_failed", alert, now)
-    await journal.append(actor=user.username, action="auth.login", subject=f"user:{user.username}")
+    signed_in = user
+
+    async def issue(unit: AsyncSession) -> tuple[tuple[str, datetime], Entry]:
+        issued = await issue_token(unit, signed_in, ttl_seconds=policy.token_ttl_seconds, now=now)
+        name = signed_in.username
+        return issued, Entry(actor=name, action="auth.login", subject=f"user:{name}")
+
+    token, expires_at = await journalled(journal, issue)
     return user, token, expires_at
 
 
@@ -214,19 +238,26 @@ async def change_password(
     now = utcnow()
     async with session.begin():
         attempt = await policy.authenticate(session, username, current_password, now=now)
-        user = attempt.user
-        if attempt.outcome in (Outcome.OK, Outcome.EXPIRED) and user is not None:
-            await set_password(session, user, new_password, now=now)
+    user = attempt.user
     if attempt.outcome not in (Outcome.OK, Outcome.EXPIRED) or user is None:
         raise await _refuse(journal, attempt, "password", "auth.password_change_failed", alert, now)
-    await journal.append(
-        actor=user.username,
-        action="user.password_changed",
-        subject=f"user:{user.username}",
-        reason="changed by the user"
-        + (" (it had expired)" if attempt.outcome is Outcome.EXPIRED else ""),
-    )
-    return user
+    password_hash = await hash_new_password(new_password, user.username)  # not under the lock
+    expired = attempt.outcome is Outcome.EXPIRED
+    user_id = user.id
+
+    async def store(unit: AsyncSession) -> tuple[User, Entry]:
+        changed = await unit.get(User, user_id, populate_existing=True)
+        if changed is None:  # pragma: no cover - users are never deleted
+            raise AuthRefused(Outcome.FAILED)
+        await store_password(unit, changed, password_hash, now=now)
+        return changed, Entry(
+            actor=changed.username,
+            action="user.password_changed",
+            subject=f"user:{changed.username}",
+            reason="changed by the user" + (" (it had expired)" if expired else ""),
+        )
+
+    return await journalled(journal, store)
 
 
 async def sign_record(
@@ -273,3 +304,202 @@ async def sign_record(
         )
         raise AuthRefused(attempt.outcome, retry_after=_retry_after(attempt, now))
     return signature
+
+
+# -- enrolment and administration: each change with its journal entry, one unit of work ---
+
+
+class UserNotFound(LookupError):
+    def __init__(self, username: str) -> None:
+        super().__init__(f"no user {username!r}")
+
+
+class GrantRefused(Exception):
+    """Segregation of duties: the change would hand the administrator (or someone) a role
+    they may not grant; the message names it."""
+
+
+class SelfDeactivation(Exception):
+    """An administrator may not deactivate themselves."""
+
+
+class OwnPasswordReset(Exception):
+    """An administrator changes their own password as every user does, not by a reset."""
+
+
+async def enrol_user(
+    journal: Journal,
+    *,
+    admin: User,
+    username: str,
+    full_name: str,
+    roles: list[str],
+    setup_ttl_seconds: int,
+) -> tuple[User, str, datetime]:
+    """Enrol a user without a password: ``(user, one-time set-up token, its expiry)``, with
+    the ``user.created`` entry. Raises :class:`GrantRefused`, ``InvalidUserData``,
+    ``UserExists``; nothing is stored then."""
+    problem = grant_problem(
+        granter=admin.username,
+        granter_roles=admin.roles,
+        target=None,
+        old_roles=[],
+        new_roles=roles,
+    )
+    if problem is not None:
+        raise GrantRefused(problem)
+
+    async def enrol(session: AsyncSession) -> tuple[tuple[User, str, datetime], Entry]:
+        enrolled = await enroll_user(
+            session,
+            username=username,
+            full_name=full_name,
+            roles=roles,
+            ttl_seconds=setup_ttl_seconds,
+        )
+        user = enrolled[0]
+        return enrolled, Entry(
+            actor=admin.username,
+            action="user.created",
+            subject=f"user:{user.username}",
+            new_value={"username": user.username, "full_name": user.full_name, "roles": roles},
+            reason="enrolled; the user sets their own password with a one-time set-up token",
+        )
+
+    return await journalled(journal, enrol)
+
+
+async def change_user(
+    journal: Journal,
+    *,
+    admin: User,
+    username: str,
+    roles: list[str] | None,
+    full_name: str | None,
+    active: bool | None,
+) -> User:
+    """Change a user's roles, printed name or active flag (a deactivated user's tokens stop
+    working at once), with the ``user.changed`` entry (old and new). Raises
+    :class:`UserNotFound`, :class:`SelfDeactivation`, :class:`GrantRefused`."""
+
+    async def change(session: AsyncSession) -> tuple[User, Entry]:
+        user = await get_user(session, username)
+        if user is None:
+            raise UserNotFound(username)
+        if user.username == admin.username and active is False:
+            raise SelfDeactivation("you cannot deactivate yourself")
+        if roles is not None:
+            problem = grant_problem(
+                granter=admin.username,
+                granter_roles=admin.roles,
+                target=user.username,
+                old_roles=user.roles,
+                new_roles=roles,
+            )
+            if problem is not None:
+                raise GrantRefused(problem)
+        old = {"roles": list(user.roles), "active": user.active, "full_name": user.full_name}
+        if roles is not None:
+            user.roles = sorted(set(roles))
+        if full_name is not None:
+            user.full_name = full_name
+        if active is not None:
+            user.active = active
+            if not active:
+                await revoke_tokens(session, user)
+        new = {"roles": list(user.roles), "active": user.active, "full_name": user.full_name}
+        return user, Entry(
+            actor=admin.username,
+            action="user.changed",
+            subject=f"user:{username}",
+            old_value=old,
+            new_value=new,
+        )
+
+    return await journalled(journal, change)
+
+
+async def reset_password(
+    journal: Journal, *, admin: User, username: str, setup_ttl_seconds: int
+) -> tuple[str, datetime]:
+    """The user's password and tokens stop working; a one-time set-up token for them, with
+    the ``user.password_reset`` entry. Only for users whose every role ``admin`` holds
+    (whoever holds the token can act as the user). Raises :class:`OwnPasswordReset`,
+    :class:`UserNotFound`, :class:`GrantRefused`."""
+    if username == admin.username:
+        raise OwnPasswordReset("change your own password with POST /api/v1/auth/password")
+
+    async def reset(session: AsyncSession) -> tuple[tuple[str, datetime], Entry]:
+        user = await get_user(session, username)
+        if user is None:
+            raise UserNotFound(username)
+        problem = grant_problem(
+            granter=admin.username,
+            granter_roles=admin.roles,
+            target=None,
+            old_roles=[],
+            new_roles=user.roles,
+        )
+        if problem is not None:
+            raise GrantRefused(
+                f"resetting this password would hand you the user's roles: {problem}"
+            )
+        issued = await issue_setup_token(session, user, ttl_seconds=setup_ttl_seconds)
+        return issued, Entry(
+            actor=admin.username,
+            action="user.password_reset",
+            subject=f"user:{username}",
+            reason="password reset; the user sets a new one with a one-time set-up token",
+        )
+
+    return await journalled(journal, reset)
+
+
+async def set_up_password(
+    session: AsyncSession, journal: Journal, *, username: str, token: str, new_password: str
+) -> User:
+    """A user sets their own password with their one-time set-up token, which then stops
+    working; ``user.password_set`` commits with the password. Raises ``InvalidUserData``
+    or ``SetupTokenInvalid`` (journalled as ``auth.password_setup_failed``)."""
+    now = utcnow()
+    try:
+        async with session.begin():  # checked before hashing: no argon2 for a bad token
+            user = await user_with_setup_token(session, username, token, now=now)
+        password_hash = await hash_new_password(new_password, user.username)
+
+        async def store(unit: AsyncSession) -> tuple[User, Entry]:
+            # checked again in the writing transaction: a token is used once
+            current = await user_with_setup_token(unit, username, token, now=now)
+            await store_password(unit, current, password_hash, now=now)
+            return current, Entry(
+                actor=current.username,
+                action="user.password_set",
+                subject=f"user:{current.username}",
+                reason="set by the user with their one-time set-up token",
+            )
+
+        return await journalled(journal, store)
+    except SetupTokenInvalid:
+        await journal.append(
+            actor=ANONYMOUS,
+            action="auth.password_setup_failed",
+            subject="user:?",
+            reason="unknown, used or expired set-up token",
+        )
+        raise
+
+
+async def log_out(journal: Journal, *, user: User, token: str | None) -> None:
+    """The bearer token stops working, with the ``auth.logout`` entry."""
+
+    async def revoke(session: AsyncSession) -> tuple[None, Entry]:
+        if token is not None:
+            await revoke_token(session, token)
+        name = user.username
+        return None, Entry(actor=name, action="auth.logout", subject=f"user:{name}")
+
+    await journalled(journal, revoke)
+
+
+async def list_users(session: AsyncSession) -> list[User]:
+    return list((await session.execute(select(User).order_by(User.username))).scalars())
