@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes_runtime.auth.lockout import LockoutPolicy
@@ -57,6 +57,7 @@ __all__ = [
     "UserNotFound",
     "change_password",
     "change_user",
+    "count_admins",
     "enrol_user",
     "list_users",
     "log_in",
@@ -503,3 +504,11 @@ async def log_out(journal: Journal, *, user: User, token: str | None) -> None:
 
 async def list_users(session: AsyncSession) -> list[User]:
     return list((await session.execute(select(User).order_by(User.username))).scalars())
+
+
+async def count_admins(session: AsyncSession) -> tuple[int, int]:
+    """``(active administrators, users)``: a runtime without an administrator says so."""
+    roles = (await session.execute(select(User.roles).where(User.active))).scalars()
+    admins = sum(1 for held in roles if "admin" in held)
+    users = (await session.execute(select(func.count()).select_from(User))).scalar_one()
+    return admins, int(users)
