@@ -13,7 +13,7 @@ it anywhere.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -26,13 +26,15 @@ T = TypeVar("T")
 
 
 async def journalled(
-    journal: Journal, work: Callable[[AsyncSession], Awaitable[tuple[T, Entry]]]
+    journal: Journal,
+    work: Callable[[AsyncSession], Awaitable[tuple[T, Entry | Sequence[Entry]]]],
 ) -> T:
-    """Run ``work(session)`` and append the :class:`Entry` it returns, in one transaction;
-    returns the work's result (ORM objects stay loaded: ``expire_on_commit`` is off)."""
+    """Run ``work(session)`` and append the :class:`Entry` (or entries) it returns, in one
+    transaction; returns the work's result (ORM objects stay loaded: ``expire_on_commit``
+    is off)."""
     results: list[T] = []
 
-    async def run(conn: AsyncConnection) -> Entry:
+    async def run(conn: AsyncConnection) -> Entry | Sequence[Entry]:
         # "rollback_only": the session never commits the journal's transaction; a failed
         # flush rolls it back (the error propagates, so nothing is appended either).
         session = AsyncSession(

@@ -380,9 +380,9 @@ class MeteredJournal(Journal):
         self._metrics.journal_appends.inc()
         return stored
 
-    async def record(self, work: Work) -> StoredEntry:
+    async def record(self, work: Work) -> list[StoredEntry]:
         stored = await super().record(work)
-        self._metrics.journal_appends.inc()
+        self._metrics.journal_appends.inc(len(stored))
         return stored
 
     async def verify(self, *, chunk_size: int = 20_000) -> VerifyResult:

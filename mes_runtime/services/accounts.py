@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from mes_runtime.auth.lockout import LockoutPolicy
 from mes_runtime.auth.permissions import grant_problem
 from mes_runtime.auth.signatures import Signature, SignatureMeaning
 from mes_runtime.auth.users import (
     Attempt,
+    Check,
     Outcome,
     SetupTokenInvalid,
     authenticate,
@@ -33,14 +34,17 @@ from mes_runtime.auth.users import (
     hash_new_password,
     issue_setup_token,
     issue_token,
+    judge,
+    judge_signer,
     revoke_token,
     revoke_tokens,
-    sign,
+    settle,
+    signature_of,
     store_password,
     user_with_setup_token,
 )
 from mes_runtime.db.models import User
-from mes_runtime.ebr.journal import Journal
+from mes_runtime.ebr.journal import Journal, Work
 from mes_runtime.ebr.unit_of_work import Entry, journalled
 from mes_runtime.kernel.clock import utcnow
 from mes_runtime.settings import Settings
@@ -96,6 +100,12 @@ class AccountPolicy:
             now=now,
         )
 
+    async def settle(self, session: AsyncSession, check: Check, *, now: datetime) -> Attempt:
+        """Count a checked attempt under this policy (lockout, maximum password age)."""
+        return await settle(
+            session, check, policy=self.lockout, max_age_days=self.max_age_days, now=now
+        )
+
     @classmethod
     def from_settings(cls, settings: Settings) -> AccountPolicy:
         return cls(
@@ -126,17 +136,17 @@ def _retry_after(attempt: Attempt, now: datetime) -> int | None:
     return max(1, int((attempt.locked_until - now).total_seconds() + 0.999))
 
 
-async def _record_failure(
-    journal: Journal,
+def _failure_entries(
     attempt: Attempt,
     *,
     via: str,
     actor: str,
     action: str,
     subject: str,
-    alert: AlertHook,
     batch_id: str | None = None,
-) -> None:
+) -> list[Entry]:
+    """What a refused authentication leaves in the journal: the refusal, and ``auth.locked``
+    (by ``system``) when it locked the account; written with the count that caused them."""
     user = attempt.user
     reasons = {
         Outcome.FAILED: "wrong password" if user is not None else "unknown user name",
@@ -144,55 +154,62 @@ async def _record_failure(
         Outcome.EXPIRED: "the password has expired",
         Outcome.FORBIDDEN: "the signer's roles may not sign",
     }
-    await journal.append(
-        batch_id=batch_id,
-        actor=actor,
-        action=action,
-        subject=subject,
-        new_value={"failed_attempts": attempt.failures} if attempt.failures else None,
-        reason=reasons.get(attempt.outcome, attempt.outcome.value),
-    )
-    if attempt.outcome in (Outcome.FAILED, Outcome.LOCKED):
-        alert(via, attempt.newly_locked)
+    entries = [
+        Entry(
+            batch_id=batch_id,
+            actor=actor,
+            action=action,
+            subject=subject,
+            new_value={"failed_attempts": attempt.failures} if attempt.failures else None,
+            reason=reasons.get(attempt.outcome, attempt.outcome.value),
+        )
+    ]
     if attempt.newly_locked and attempt.locked_until is not None:
         # an unknown name is locked as an account is; it is not written down (it may be a
         # password typed into the user field)
         name = user.username if user is not None else "?"
+        entries.append(
+            Entry(
+                actor=SYSTEM,
+                action="auth.locked",
+                subject=f"user:{name}",
+                new_value={
+                    "locked_until": attempt.locked_until.isoformat(),
+                    "failed_attempts": attempt.failures,
+                    "via": via,
+                },
+                reason=f"{attempt.failures} failed authentications in a row",
+            )
+        )
+    return entries
+
+
+def _alert_failure(attempt: Attempt, *, via: str, alert: AlertHook) -> None:
+    """Tell the alert hook (and, for a lock, the log) of a refusal once it is stored."""
+    if attempt.outcome in (Outcome.FAILED, Outcome.LOCKED):
+        alert(via, attempt.newly_locked)
+    if attempt.newly_locked and attempt.locked_until is not None:
         log.warning(
             "security alert: account %s locked until %s after %d failed authentications (%s)",
-            name if user is not None else "(a user name that matches no user)",
+            attempt.user.username
+            if attempt.user is not None
+            else "(a user name that matches no user)",
             attempt.locked_until.isoformat(),
             attempt.failures,
             via,
         )
-        await journal.append(
-            actor=SYSTEM,
-            action="auth.locked",
-            subject=f"user:{name}",
-            new_value={
-                "locked_until": attempt.locked_until.isoformat(),
-                "failed_attempts": attempt.failures,
-                "via": via,
-            },
-            reason=f"{attempt.failures} failed authentications in a row",
-        )
 
 
-async def _refuse(
-    journal: Journal, attempt: Attempt, via: str, action: str, alert: AlertHook, now: datetime
-) -> AuthRefused:
-    """Record a refused attempt by a caller not yet authenticated; the error to raise."""
+def _anonymous_failure(attempt: Attempt, *, via: str, action: str) -> list[Entry]:
+    """The entries of a refusal of a caller not yet authenticated."""
     user = attempt.user
-    await _record_failure(
-        journal,
+    return _failure_entries(
         attempt,
         via=via,
         actor=ANONYMOUS,
         action=action,
         subject=f"user:{user.username}" if user is not None else "user:?",
-        alert=alert,
     )
-    return AuthRefused(attempt.outcome, retry_after=_retry_after(attempt, now))
 
 
 async def log_in(
@@ -205,22 +222,34 @@ async def log_in(
     password: str,
 ) -> tuple[User, str, datetime]:
     """A bearer token for these credentials: ``(user, token, expires_at)``; otherwise
-    :class:`AuthRefused` (FAILED, LOCKED or EXPIRED), journalled."""
+    :class:`AuthRefused` (FAILED, LOCKED or EXPIRED), journalled.
+
+    The password is verified first (argon2, outside any write); then, in one unit of work,
+    the attempt is counted and either the token is issued with ``auth.login`` or the
+    refusal (and a lock it caused) is journalled.
+    """
     now = utcnow()
     async with session.begin():
-        attempt = await policy.authenticate(session, username, password, now=now)
-    user = attempt.user
-    if attempt.outcome is not Outcome.OK or user is None:
-        raise await _refuse(journal, attempt, "login", "auth.login_failed", alert, now)
-    signed_in = user
+        check = await judge(session, username, password, now=now)
 
-    async def issue(unit: AsyncSession) -> tuple[tuple[str, datetime], Entry]:
-        issued = await issue_token(unit, signed_in, ttl_seconds=policy.token_ttl_seconds, now=now)
-        name = signed_in.username
-        return issued, Entry(actor=name, action="auth.login", subject=f"user:{name}")
+    async def settle_login(
+        unit: AsyncSession,
+    ) -> tuple[tuple[Attempt, tuple[str, datetime] | None], list[Entry]]:
+        attempt = await policy.settle(unit, check, now=now)
+        user = attempt.user
+        if attempt.outcome is not Outcome.OK or user is None:
+            return (attempt, None), _anonymous_failure(
+                attempt, via="login", action="auth.login_failed"
+            )
+        issued = await issue_token(unit, user, ttl_seconds=policy.token_ttl_seconds, now=now)
+        name = user.username
+        return (attempt, issued), [Entry(actor=name, action="auth.login", subject=f"user:{name}")]
 
-    token, expires_at = await journalled(journal, issue)
-    return user, token, expires_at
+    attempt, issued = await journalled(journal, settle_login)
+    if issued is None or attempt.user is None:
+        _alert_failure(attempt, via="login", alert=alert)
+        raise AuthRefused(attempt.outcome, retry_after=_retry_after(attempt, now))
+    return attempt.user, *issued
 
 
 async def change_password(
@@ -238,27 +267,35 @@ async def change_password(
     ``InvalidUserData`` for a new password the policy refuses (nothing is changed)."""
     now = utcnow()
     async with session.begin():
-        attempt = await policy.authenticate(session, username, current_password, now=now)
-    user = attempt.user
-    if attempt.outcome not in (Outcome.OK, Outcome.EXPIRED) or user is None:
-        raise await _refuse(journal, attempt, "password", "auth.password_change_failed", alert, now)
-    password_hash = await hash_new_password(new_password, user.username)  # not under the lock
-    expired = attempt.outcome is Outcome.EXPIRED
-    user_id = user.id
+        check = await judge(session, username, current_password, now=now)
+    password_hash = None
+    if check.right and not check.locked and check.user is not None:  # hashed before the lock
+        password_hash = await hash_new_password(new_password, check.user.username)
 
-    async def store(unit: AsyncSession) -> tuple[User, Entry]:
-        changed = await unit.get(User, user_id, populate_existing=True)
-        if changed is None:  # pragma: no cover - users are never deleted
-            raise AuthRefused(Outcome.FAILED)
-        await store_password(unit, changed, password_hash, now=now)
-        return changed, Entry(
-            actor=changed.username,
-            action="user.password_changed",
-            subject=f"user:{changed.username}",
-            reason="changed by the user" + (" (it had expired)" if expired else ""),
-        )
+    async def settle_change(unit: AsyncSession) -> tuple[Attempt, list[Entry]]:
+        attempt = await policy.settle(unit, check, now=now)
+        user = attempt.user
+        if attempt.outcome not in (Outcome.OK, Outcome.EXPIRED) or user is None:
+            return attempt, _anonymous_failure(
+                attempt, via="password", action="auth.password_change_failed"
+            )
+        assert password_hash is not None  # settled OK or EXPIRED: the password was right
+        await store_password(unit, user, password_hash, now=now)
+        expired = attempt.outcome is Outcome.EXPIRED
+        return attempt, [
+            Entry(
+                actor=user.username,
+                action="user.password_changed",
+                subject=f"user:{user.username}",
+                reason="changed by the user" + (" (it had expired)" if expired else ""),
+            )
+        ]
 
-    return await journalled(journal, store)
+    attempt = await journalled(journal, settle_change)
+    if attempt.outcome not in (Outcome.OK, Outcome.EXPIRED) or attempt.user is None:
+        _alert_failure(attempt, via="password", alert=alert)
+        raise AuthRefused(attempt.outcome, retry_after=_retry_after(attempt, now))
+    return attempt.user
 
 
 async def sign_record(
@@ -277,34 +314,47 @@ async def sign_record(
     """``user``'s electronic signature meaning ``meaning`` over ``record`` (its digest
     ``record_digest``), re-authenticated by ``password``. Raises :class:`AuthRefused`
     (FAILED, LOCKED, EXPIRED or FORBIDDEN), journalled as ``signature.rejected`` (in batch
-    ``batch_id``'s record when the record belongs to one); the caller journals the signed
-    action with ``signature.manifest()``."""
+    ``batch_id``'s record when the record belongs to one) with the count it caused; the
+    caller journals the signed action with ``signature.manifest()``."""
     now = utcnow()
     async with session.begin():
-        attempt, signature = await sign(
-            session,
-            user,
-            password,
-            meaning,
-            record=record,
-            record_digest=record_digest,
-            policy=policy.lockout,
-            max_age_days=policy.max_age_days,
-            now=now,
-        )
-    if signature is None:
-        await _record_failure(
-            journal,
+        judged = await judge_signer(session, user, password, now=now)
+
+    def refusal(attempt: Attempt) -> list[Entry]:
+        return _failure_entries(
             attempt,
             via="signature",
             actor=user.username,
             action="signature.rejected",
             subject=record,
-            alert=alert,
             batch_id=batch_id,
         )
+
+    if isinstance(judged, Attempt):  # refused before the password counts: nothing to count
+        attempt = judged
+        await journal.record(_entries(refusal(attempt)))
+    else:
+        check = judged
+
+        async def settle_signature(unit: AsyncSession) -> tuple[Attempt, list[Entry]]:
+            attempt = await policy.settle(unit, check, now=now)
+            # a success is not journalled here: the caller journals the signed action
+            return attempt, [] if attempt.outcome is Outcome.OK else refusal(attempt)
+
+        attempt = await journalled(journal, settle_signature)
+    if attempt.outcome is not Outcome.OK or attempt.user is None:
+        _alert_failure(attempt, via="signature", alert=alert)
         raise AuthRefused(attempt.outcome, retry_after=_retry_after(attempt, now))
-    return signature
+    return signature_of(attempt.user, meaning, record=record, record_digest=record_digest, now=now)
+
+
+def _entries(entries: list[Entry]) -> Work:
+    """A :meth:`Journal.record` work that changes nothing: these entries, in one commit."""
+
+    async def said(_: AsyncConnection) -> list[Entry]:
+        return entries
+
+    return said
 
 
 # -- enrolment and administration: each change with its journal entry, one unit of work ---

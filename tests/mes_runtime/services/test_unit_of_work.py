@@ -230,3 +230,39 @@ async def test_a_refused_row_leaves_no_journal_entry(
     assert await _count(engine, f"SELECT count(*) FROM {write.table}") == rows + 1  # noqa: S608
     assert await _count(engine, "SELECT count(*) FROM journal") > entries
     assert (await app.state.journal.verify()).ok
+
+
+@pytest.mark.parametrize("earlier_failures", [0, 4], ids=["counted", "locking"])
+async def test_a_refused_journal_entry_leaves_a_failed_login_uncounted(
+    earlier_failures: int, app: FastAPI, client: httpx.AsyncClient, make_user: MakeUser
+) -> None:
+    """A failed login is counted (and, the fifth in a row, locks the account) in the
+    transaction that journals it: with the entry refused, neither the count nor the lock
+    remains. Failed on main before this change (the count and the lock were committed,
+    then ``auth.login_failed`` and ``auth.locked`` were refused)."""
+    user, engine = await make_user("operator"), app.state.engine
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE users SET failed_attempts = :n WHERE username = :u"),
+            {"n": earlier_failures, "u": user.username},
+        )
+    wrong = {"username": user.username, "password": "not-the-password-at-all"}
+    state = "SELECT failed_attempts, locked_until FROM users WHERE username = :u"
+
+    async def login() -> object:
+        return await client.post("/api/v1/auth/token", json=wrong)
+
+    async with refusing_inserts(engine, "journal"):
+        await _fails(Write("users", "auth.login_failed", login))
+    async with engine.connect() as conn:
+        row = (await conn.execute(text(state), {"u": user.username})).one()
+    assert (row.failed_attempts, row.locked_until) == (earlier_failures, None)
+
+    answer = await login()  # the fault removed: counted, journalled (and locked)
+    assert answer.status_code == (429 if earlier_failures == 4 else 401), answer.text
+    async with engine.connect() as conn:
+        row = (await conn.execute(text(state), {"u": user.username})).one()
+    assert row.failed_attempts == earlier_failures + 1
+    assert (row.locked_until is not None) == (earlier_failures == 4)
+    locks = await _count(engine, "SELECT count(*) FROM journal WHERE action = 'auth.locked'")
+    assert locks == (1 if earlier_failures == 4 else 0)
