@@ -48,6 +48,7 @@ from mes_runtime.services.batches import BatchService
 from mes_runtime.services.closure import ClosureRules, follow_batch_ends
 from mes_runtime.services.commands import BatchCommands
 from mes_runtime.services.live import LiveEvents, stored_view
+from mes_runtime.services.owner_grant import read_grant
 from mes_runtime.services.ownership import RESUME_CONNECT_SECONDS, BatchOwnership
 from mes_runtime.services.qms import QmsRelay, WebhookTarget
 from mes_runtime.settings import Settings
@@ -155,6 +156,7 @@ async def batch_runtime(app: FastAPI) -> AsyncIterator[None]:
             recorder=app.state.recorder,
             sessions=app.state.session_factory,
             available=registry.connected,
+            may_own=lambda: ownership.may_own(),
         )
         inbox = CommandInbox(app.state.engine)
         app.state.batch_commands = BatchCommands(
@@ -174,6 +176,8 @@ async def batch_runtime(app: FastAPI) -> AsyncIterator[None]:
             single_process=app.state.engine.dialect.name == "sqlite",
             may_claim=lambda: not app.state.drain.draining,
             know_equipment=lambda: _load_registrations(app.state.session_factory, registry),
+            colour=settings.colour,
+            read_grant=lambda: read_grant(app.state.engine),
         )
         follow = asyncio.create_task(
             _follow_registrations(app.state.session_factory, registry, REGISTRATION_SYNC_SECONDS),

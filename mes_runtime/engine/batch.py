@@ -356,15 +356,16 @@ class BatchEngine:
             if is_final(tree.state):  # it ended while no one watched
                 self._finished[tree.batch_id].set()
 
-    async def disown(self, batch_id: str) -> None:
-        """Stop executing a batch another runtime has claimed (its writes are fenced)."""
+    async def disown(self, batch_id: str, *, why: str = "another runtime owns it now") -> None:
+        """Stop executing a batch another runtime has claimed (its writes are fenced), or
+        one this runtime hands over (after the step in flight: the engine's lock)."""
         async with self._lock:
-            self._forget(batch_id)
+            self._forget(batch_id, why=why)
 
-    def _forget(self, batch_id: str) -> None:
+    def _forget(self, batch_id: str, *, why: str = "another runtime owns it now") -> None:
         if self._batches.pop(batch_id, None) is None:
             return
-        log.warning("batch %s: another runtime owns it now; this one stops executing it", batch_id)
+        log.warning("batch %s: %s; this runtime stops executing it", batch_id, why)
         self._pending.pop(batch_id, None)
         self._monitor.drop(batch_id)
         self._finished.pop(batch_id, None)
