@@ -40,6 +40,7 @@ from mes_runtime.ebr.outbox import QmsOutbox, QmsPolicy
 from mes_runtime.ebr.recorder import SqlBatchRecorder
 from mes_runtime.engine.batch import BatchEngine
 from mes_runtime.engine.ports import EquipmentPort
+from mes_runtime.kernel.tasks import cancel_and_wait
 from mes_runtime.mtp.capabilities import capabilities_of
 from mes_runtime.mtp.equipment import MtpEquipment
 from mes_runtime.mtp.manifest import ModuleManifest, load_manifest
@@ -205,10 +206,7 @@ async def batch_runtime(app: FastAPI) -> AsyncIterator[None]:
             async with ownership, live:
                 yield
         finally:
-            for task in (follow, review):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_and_wait([follow, review])
     try:  # the engine has finished its last step: peers take over now
         await ownership.hand_over()
     except Exception as exc:  # the next owner claims them anyway, once the leases expire

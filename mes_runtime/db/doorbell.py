@@ -28,6 +28,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from mes_runtime.kernel.tasks import cancel_and_wait
+
 __all__ = [
     "CHANGED",
     "COMMANDS",
@@ -128,9 +130,7 @@ class PgDoorbell(Doorbell):
 
     async def __aexit__(self, *exc: object) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait([self._task])
         self._listening = False
         await super().__aexit__(*exc)
 
