@@ -165,6 +165,12 @@ class BatchOwnership:
             f"to {self._grant.colour} (an upgrade's switch); use the module's active Service"
         )
 
+    @property
+    def upgrade_pending(self) -> bool:
+        """Whether an upgrade waits for a safe point (the grant as last read): the engine
+        then starts no phase its recipe marks as not interruptible."""
+        return self._grant.upgrade_pending
+
     async def hand_over(self) -> list[str]:
         """Release every lease (after the engine stopped) and ring the peers."""
         released = await self._recorder.release()
