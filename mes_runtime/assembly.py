@@ -40,6 +40,7 @@ from mes_runtime.ebr.outbox import QmsOutbox, QmsPolicy
 from mes_runtime.ebr.recorder import SqlBatchRecorder
 from mes_runtime.engine.batch import BatchEngine
 from mes_runtime.engine.ports import EquipmentPort
+from mes_runtime.kernel.tasks import cancel_and_wait
 from mes_runtime.mtp.capabilities import capabilities_of
 from mes_runtime.mtp.equipment import MtpEquipment
 from mes_runtime.mtp.manifest import ModuleManifest, load_manifest
@@ -48,6 +49,7 @@ from mes_runtime.services.batches import BatchService
 from mes_runtime.services.closure import ClosureRules, follow_batch_ends
 from mes_runtime.services.commands import BatchCommands
 from mes_runtime.services.live import LiveEvents, stored_view
+from mes_runtime.services.owner_grant import read_grant
 from mes_runtime.services.ownership import RESUME_CONNECT_SECONDS, BatchOwnership
 from mes_runtime.services.qms import QmsRelay, WebhookTarget
 from mes_runtime.settings import Settings
@@ -142,7 +144,11 @@ async def batch_runtime(app: FastAPI) -> AsyncIterator[None]:
     bell: Doorbell = app.state.doorbell
     async with (
         equipment,
-        BatchEngine(equipment=port, recorder=app.state.recorder) as engine,
+        BatchEngine(
+            equipment=port,
+            recorder=app.state.recorder,
+            upgrade_pending=lambda: ownership.upgrade_pending,  # set below, before any batch
+        ) as engine,
     ):
         if metrics is not None:
             metrics.explain_paths(lambda batch, path: engine.tree(batch).by_path[path].kind)
@@ -155,6 +161,7 @@ async def batch_runtime(app: FastAPI) -> AsyncIterator[None]:
             journal=app.state.journal,
             sessions=app.state.session_factory,
             available=registry.connected,
+            may_own=lambda: ownership.may_own(),
         )
         inbox = CommandInbox(app.state.engine)
         app.state.batch_commands = BatchCommands(
@@ -174,6 +181,8 @@ async def batch_runtime(app: FastAPI) -> AsyncIterator[None]:
             single_process=app.state.engine.dialect.name == "sqlite",
             may_claim=lambda: not app.state.drain.draining,
             know_equipment=lambda: _load_registrations(app.state.session_factory, registry),
+            colour=settings.colour,
+            read_grant=lambda: read_grant(app.state.engine),
         )
         follow = asyncio.create_task(
             _follow_registrations(app.state.session_factory, registry, REGISTRATION_SYNC_SECONDS),
@@ -201,10 +210,7 @@ async def batch_runtime(app: FastAPI) -> AsyncIterator[None]:
             async with ownership, live:
                 yield
         finally:
-            for task in (follow, review):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_and_wait([follow, review])
     try:  # the engine has finished its last step: peers take over now
         await ownership.hand_over()
     except Exception as exc:  # the next owner claims them anyway, once the leases expire

@@ -177,6 +177,15 @@ class Settings(BaseSettings):
             "routing here before the server stops accepting connections."
         ),
     )
+    colour: Literal["blue", "green"] | None = Field(
+        default=None,
+        description=(
+            "Which blue-green slot this replica belongs to (set by the operator on each "
+            "colour's Deployment). While the ownership grant names a colour (an upgrade's "
+            "switch), only that colour's replicas own batches; unset: owns batches unless "
+            "the grant names a colour."
+        ),
+    )
     lease_seconds: float = Field(
         default=5,
         ge=1,

@@ -171,6 +171,10 @@ async def list_batches(_: Reader, session: SessionDep, engine: EngineDep) -> lis
     responses={
         404: {"description": "no such master recipe (version)"},
         409: {"description": "the equipment is allocated to another batch, or cannot start"},
+        503: {
+            "description": "this replica owns no batches now (an upgrade switched ownership "
+            "to the other colour): nothing was written; retry (see Retry-After)"
+        },
     },
 )
 async def create_batch(
@@ -195,6 +199,8 @@ async def create_batch(
         raise unprocessable(("body", *exc.field.split(".")), str(exc)) from exc
     except (CommandRejected, EquipmentUnavailable) as exc:
         raise conflict(("body", "start"), str(exc)) from exc
+    except OwnerUnavailable as exc:
+        raise _owner_unavailable(("body", "start"), exc) from exc
     return await _detail(session, engine, batch_id)
 
 
@@ -212,7 +218,10 @@ async def get_batch(
         403: {"description": "your roles do not grant this command"},
         404: {"description": "no such batch, or no element at that path"},
         409: {"description": "the element's state does not allow it, or equipment is down"},
-        503: {"description": "the batch's owner did not answer in time (see Retry-After)"},
+        503: {
+            "description": "the batch's owner did not answer in time, or (a start) this "
+            "replica owns no batches now; retry (see Retry-After)"
+        },
     },
 )
 async def command_batch(
@@ -246,13 +255,7 @@ async def command_batch(
                 batch_id, body.path, body.command, actor=user.username, reason=body.reason
             )
     except OwnerUnavailable as exc:
-        raise api_error(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            ("path", "batch_id"),
-            str(exc),
-            "owner_unavailable",
-            headers={"Retry-After": "1"},
-        ) from exc
+        raise _owner_unavailable(("path", "batch_id"), exc) from exc
     except UnknownBatch as exc:
         raise not_found(("path", "batch_id"), f"no batch {batch_id!r}") from exc
     except UnknownElement as exc:  # the element the request is about: not there
@@ -264,6 +267,16 @@ async def command_batch(
             status.HTTP_409_CONFLICT, ("body", "path"), str(exc), "equipment_unavailable"
         ) from exc
     return CommandOut(batch_id=batch_id, path=body.path, command=body.command, state=state)
+
+
+def _owner_unavailable(loc: tuple[str, ...], exc: OwnerUnavailable) -> Exception:
+    return api_error(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        loc,
+        str(exc),
+        "owner_unavailable",
+        headers={"Retry-After": "1"},
+    )
 
 
 async def _detail(session: SessionDep, engine: BatchEngine, batch_id: str) -> dict[str, Any]:

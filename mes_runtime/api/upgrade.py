@@ -1,25 +1,30 @@
 """``/api/v1/upgrade``: what an upgrade needs to know from the runtime (DESIGN §5).
 
 ``GET /safe-point`` answers whether batches may be handed over now (an upgrade's switch
-waits for it) and, if not, which batch and element block it. Every replica gives the same
-answer: it is read from the database.
+waits for it) and, if not, which batch and element block it. ``GET``/``PUT /owner`` read and
+move the ownership grant: which colour's replicas own batches (the switch, and a rollback's
+hand-back). Every replica gives the same answers: they are read from the database.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
-from pydantic import BaseModel
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
 
-from mes_runtime.api.deps import SessionDep, require
+from mes_runtime.api.deps import EngineDep, JournalDep, SessionDep, require
 from mes_runtime.auth.permissions import Permission
+from mes_runtime.db.doorbell import OWNER
 from mes_runtime.db.models import User
+from mes_runtime.services.owner_grant import Grant, read_grant, set_grant
 from mes_runtime.services.safe_point import safe_point
 
 router = APIRouter(prefix="/api/v1/upgrade", tags=["upgrade"])
 
 Reader = Annotated[User, require(Permission.BATCH_READ)]
+Upgrader = Annotated[User, require(Permission.UPGRADE_MANAGE)]
 
 
 class BlockerOut(BaseModel):
@@ -45,3 +50,69 @@ async def get_safe_point(_: Reader, session: SessionDep) -> SafePointOut:
             for b in point.blocking
         ],
     )
+
+
+class OwnerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    colour: Literal["blue", "green"] | None = Field(
+        description="The colour whose replicas own batches from now; null: every replica."
+    )
+    upgrade_pending: bool = Field(
+        default=False, description="An upgrade waits for a safe point (its switch is due)."
+    )
+    reason: str | None = Field(
+        default=None, max_length=500, description="Why, for the journal (e.g. the upgrade)."
+    )
+
+
+class OwnerOut(BaseModel):
+    colour: Literal["blue", "green"] | None = Field(
+        description="The colour whose replicas own batches; null: every replica."
+    )
+    upgrade_pending: bool
+    changed_by: str | None
+    changed_at: datetime | None
+    replica_colour: str | None = Field(description="The colour of the replica that answered.")
+    replica_owns_batches: bool = Field(
+        description="Whether the replica that answered may own batches under the grant."
+    )
+
+
+def _owner_out(grant: Grant, request: Request) -> OwnerOut:
+    colour = request.app.state.settings.colour
+    return OwnerOut(
+        colour=grant.colour,  # written through OwnerIn only
+        upgrade_pending=grant.upgrade_pending,
+        changed_by=grant.changed_by,
+        changed_at=grant.changed_at,
+        replica_colour=colour,
+        replica_owns_batches=grant.admits(colour),
+    )
+
+
+@router.get("/owner", response_model=OwnerOut)
+async def get_owner(_: Reader, engine: EngineDep, request: Request) -> OwnerOut:
+    """Which colour's replicas own batches now."""
+    return _owner_out(await read_grant(engine), request)
+
+
+@router.put("/owner", response_model=OwnerOut)
+async def put_owner(
+    body: OwnerIn, user: Upgrader, engine: EngineDep, journal: JournalDep, request: Request
+) -> OwnerOut:
+    """Grant batch ownership to one colour (an upgrade's switch, or its rollback): replicas
+    of the other colour hand their batches over within moments (the step in flight first)
+    and claim none; this colour's replicas take them over. Journalled with the previous
+    grant. Answers once the grant is stored; ``GET /api/v1/batches/{id}`` shows the owner."""
+    grant = await set_grant(
+        engine,
+        journal,
+        colour=body.colour,
+        upgrade_pending=body.upgrade_pending,
+        actor=user.username,
+        reason=body.reason,
+    )
+    bell = request.app.state.doorbell
+    await bell.ring(OWNER)
+    return _owner_out(grant, request)

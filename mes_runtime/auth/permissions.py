@@ -34,6 +34,7 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"
     QA = "qa"
     ADMIN = "admin"
+    UPGRADE = "upgrade"  # the operator's account: moves batch ownership at an upgrade's switch
 
 
 class Permission(StrEnum):
@@ -60,6 +61,7 @@ class Permission(StrEnum):
     USER_MANAGE = "user.manage"
     JOURNAL_READ = "journal.read"
     JOURNAL_VERIFY = "journal.verify"
+    UPGRADE_MANAGE = "upgrade.manage"  # grant batch ownership to a colour (blue-green)
 
 
 P = Permission
@@ -85,6 +87,9 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     Role.QA: _READ
     | {P.BATCH_RELEASE, P.BATCH_REPORT, P.EXCEPTION_CLOSE, P.RECIPE_APPROVE, P.JOURNAL_VERIFY},
     Role.ADMIN: _READ | {P.USER_MANAGE, P.EQUIPMENT_IMPORT, P.RECIPE_IMPORT, P.JOURNAL_VERIFY},
+    # a machine account, held by nobody else: reads batches (the safe point) and moves
+    # ownership between colours; it cannot command, sign, import or manage users
+    Role.UPGRADE: frozenset({P.BATCH_READ, P.UPGRADE_MANAGE}),
 }
 
 
@@ -104,7 +109,7 @@ def has_permission(roles: Iterable[str], permission: Permission) -> bool:
 
 
 #: Roles whose holders never sign electronically (administration is not approval).
-NON_SIGNING_ROLES = frozenset({Role.ADMIN})
+NON_SIGNING_ROLES = frozenset({Role.ADMIN, Role.UPGRADE})
 
 
 def may_sign(roles: Iterable[str]) -> bool:

@@ -28,7 +28,17 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-__all__ = ["CHANGED", "COMMANDS", "COMMAND_DONE", "RELEASED", "Doorbell", "doorbell_for"]
+from mes_runtime.kernel.tasks import cancel_and_wait
+
+__all__ = [
+    "CHANGED",
+    "COMMANDS",
+    "COMMAND_DONE",
+    "OWNER",
+    "RELEASED",
+    "Doorbell",
+    "doorbell_for",
+]
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +48,8 @@ RELEASED = "holon_released"  # batch leases were released (payload: batch ids)
 #: a batch's record changed (payload: batch id); sent inside the writing transaction, so
 #: PostgreSQL delivers it at commit and never for a write that rolled back (live events)
 CHANGED = "holon_batch_changed"
-CHANNELS = (COMMANDS, COMMAND_DONE, RELEASED, CHANGED)
+OWNER = "holon_owner"  # the ownership grant changed (an upgrade's switch or its rollback)
+CHANNELS = (COMMANDS, COMMAND_DONE, RELEASED, CHANGED, OWNER)
 
 _RECONNECT_FIRST = 0.2
 _RECONNECT_MAX = 5.0
@@ -119,9 +130,7 @@ class PgDoorbell(Doorbell):
 
     async def __aexit__(self, *exc: object) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait([self._task])
         self._listening = False
         await super().__aexit__(*exc)
 

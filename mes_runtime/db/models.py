@@ -208,6 +208,24 @@ class BatchRun(Base):
     updated_at: Mapped[datetime]
 
 
+class OwnershipGrant(Base):
+    """Which colour's replicas own batches (at most one row, ``id`` 1); no row: any replica.
+
+    Written by an upgrade's switch (``PUT /api/v1/upgrade/owner``): replicas of another
+    colour hand their batches over and claim none; ``upgrade_pending`` says an upgrade waits
+    for a safe point.
+    """
+
+    __tablename__ = "ownership_grant"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    colour: Mapped[str | None] = mapped_column(String(16))
+    upgrade_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    changed_by: Mapped[str] = mapped_column(String(128))
+    changed_at: Mapped[datetime]
+
+
 class BatchCommand(Base):
     """A batch command queued by a replica that does not own the batch (the command inbox).
 

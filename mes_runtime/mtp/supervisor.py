@@ -23,6 +23,7 @@ from asyncua.client.client import Client
 from asyncua.client.ua_client import UaClientState
 
 from mes_runtime.kernel.events import ConnectionLost, ConnectionRestored, EquipmentEvent
+from mes_runtime.kernel.tasks import cancel_and_wait
 from mes_runtime.mtp.client import MtpModuleClient
 from mes_runtime.mtp.errors import EquipmentUnavailable
 from mes_runtime.mtp.manifest import ModuleManifest
@@ -86,9 +87,7 @@ class EquipmentSupervisor:
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait([task])
 
     async def run(self) -> None:
         """Connect, serve, reconnect - until cancelled."""
@@ -146,19 +145,22 @@ class EquipmentSupervisor:
 
     async def _watch(self, client: Client, lost: asyncio.Event, reason: list[str]) -> str:
         while True:
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancel
+            # that arrives as its wait ends, and stop() then waits for this loop forever
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(lost.wait(), self.check_interval)
+                async with asyncio.timeout(self.check_interval):
+                    await lost.wait()
             if lost.is_set():
                 return reason[0] if reason else "connection lost"
             if client.state is not UaClientState.CONNECTED:
                 return f"session state {client.state.value}"
-            await asyncio.wait_for(
-                client.nodes.server_state.read_value(), timeout=self.request_timeout
-            )
+            async with asyncio.timeout(self.request_timeout):
+                await client.nodes.server_state.read_value()
 
     async def _close(self, client: Client) -> None:
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(client.disconnect(), timeout=self.request_timeout)
+            async with asyncio.timeout(self.request_timeout):
+                await client.disconnect()
 
     def _up(self, module: MtpModuleClient) -> None:
         self._module = module

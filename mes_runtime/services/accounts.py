@@ -8,6 +8,12 @@ must not land in the journal). A name that matches nobody is counted and locked 
 account is (``auth.users``): the caller cannot tell from the answers which names exist.
 When a failure locks an account, the journal gets an ``auth.locked`` entry by ``system``,
 the log a ``security alert`` warning, and the alert hook (the runtime's metrics) a count.
+
+Every change here commits with the journal entries that record it (one unit of work,
+:func:`~mes_runtime.ebr.unit_of_work.journalled`): an enrolled user with ``user.created``,
+a counted failure with its refusal (and ``auth.locked``), an issued token with
+``auth.login``. A password is verified and a new one hashed (argon2) before that unit of
+work, never inside it: it runs under the journal writer's lock.
 """
 
 from __future__ import annotations

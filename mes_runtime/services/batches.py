@@ -34,6 +34,7 @@ from mes_runtime.engine.errors import CommandRejected, EngineError, UnknownBatch
 from mes_runtime.engine.plan import build_tree
 from mes_runtime.engine.ports import Fenced
 from mes_runtime.kernel.clock import utcnow
+from mes_runtime.services.commands import OwnerUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +76,15 @@ class BatchService:
         journal: Journal,
         sessions: async_sessionmaker[AsyncSession],
         available: Callable[[], Mapping[str, Capabilities]],
+        may_own: Callable[[], str | None] = lambda: None,
     ) -> None:
         self._engine = engine
         self._journal = journal
         self._sessions = sessions
         self._available = available
+        # None while this replica may own batches, else why not (the ownership grant names
+        # the other colour): a batch it started would be owned by the wrong version
+        self._may_own = may_own
 
     async def create(self, request: NewBatch, *, actor: str) -> str:
         """Persist a new batch (and start it unless asked not to); returns its id.
@@ -89,6 +94,8 @@ class BatchService:
         is appended straight to the journal, not through the recorder: a created batch has
         no owner yet (it is claimed when it starts), so there is no epoch to fence.
         """
+        if request.start:
+            self._check_may_own()
         async with self._sessions() as session:
             master = await self._master(session, request.recipe, request.version)
             available = dict(self._available())
@@ -140,6 +147,7 @@ class BatchService:
 
     async def start(self, batch_id: str, *, actor: str, reason: str | None = None) -> None:
         """Start a created batch: load its control recipe and hand it to the engine."""
+        self._check_may_own()
         if batch_id in self._engine.batch_ids():
             await self._engine.command(batch_id, "procedure", Command.START, actor=actor)
             return
@@ -161,6 +169,11 @@ class BatchService:
         except Fenced:  # this replica's lease lapsed mid-start (a stalled process) and a
             # peer took the batch over: it continues from what was stored, so it started
             log.warning("batch %s was taken over by another runtime while starting", batch_id)
+
+    def _check_may_own(self) -> None:
+        refusal = self._may_own()
+        if refusal is not None:
+            raise OwnerUnavailable(refusal)
 
     async def _master(self, session: AsyncSession, name: str, version: int | None) -> MasterRecipe:
         query = select(RecipeRow).where(RecipeRow.name == name)

@@ -25,7 +25,6 @@ reconnects, so a slow client costs one reconnect, never unbounded memory.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -38,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from mes_runtime.db.doorbell import CHANGED, Doorbell
 from mes_runtime.db.models import BatchException, JournalEntry, ProcessValue
 from mes_runtime.engine.batch import BatchEngine
+from mes_runtime.kernel.tasks import cancel_and_wait
 from mes_runtime.services.commands import stored_batch
 
 __all__ = [
@@ -206,9 +206,7 @@ class LiveEvents:
 
     async def __aexit__(self, *exc: object) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait([self._task])
 
     def clients(self) -> int:
         return sum(len(c) for c in self._clients.values())

@@ -14,7 +14,10 @@ Every runtime replica runs one :class:`BatchOwnership` beside its batch engine:
   (:class:`~mes_runtime.ebr.inbox.CommandInbox`) and answers them;
 * *hand-over* - on shutdown it stops claiming and taking commands first, lets the engine
   finish the step in flight, then releases its leases and rings, so that a peer resumes the
-  batches within about a second instead of waiting for the lease to expire.
+  batches within about a second instead of waiting for the lease to expire;
+* *grant* - it follows the ownership grant (:mod:`mes_runtime.services.owner_grant`): when
+  an upgrade's switch grants batches to the other colour, it hands its batches over the same
+  way while it keeps running (warm, for a rollback), and claims none until granted again.
 
 A single-process runtime (SQLite) also claims every running batch at start, leased or not:
 no other process can hold one.
@@ -28,7 +31,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Self
 
-from mes_runtime.db.doorbell import COMMAND_DONE, COMMANDS, RELEASED, Doorbell
+from mes_runtime.db.doorbell import COMMAND_DONE, COMMANDS, OWNER, RELEASED, Doorbell
 from mes_runtime.domain.control_recipe import ControlRecipe
 from mes_runtime.domain.states import Command, is_final
 from mes_runtime.ebr.inbox import CommandInbox, QueuedCommand
@@ -45,6 +48,7 @@ from mes_runtime.engine.ports import Fenced
 from mes_runtime.kernel.tasks import cancel_and_wait
 from mes_runtime.mtp.equipment import MtpEquipment
 from mes_runtime.mtp.errors import EquipmentUnavailable
+from mes_runtime.services.owner_grant import Grant
 
 __all__ = ["BatchOwnership", "error_kind"]
 
@@ -82,6 +86,8 @@ class BatchOwnership:
         may_claim: Callable[[], bool] = lambda: True,
         know_equipment: Callable[[], Awaitable[None]] | None = None,
         connect_timeout: float = RESUME_CONNECT_SECONDS,
+        colour: str | None = None,
+        read_grant: Callable[[], Awaitable[Grant]] | None = None,
     ) -> None:
         self._recorder = recorder
         self._engine = engine
@@ -102,9 +108,15 @@ class BatchOwnership:
         self._tasks: list[asyncio.Task[None]] = []
         self._renewed_at: float | None = None  # loop time of the last successful heartbeat
         self._renew_error = "not started"
+        self._colour = colour
+        self._read_grant = read_grant
+        self._grant = Grant()
+        self._grant_lock = asyncio.Lock()  # one hand-over at a time
 
     async def __aenter__(self) -> Self:
-        if self._single_process:
+        with contextlib.suppress(Exception):  # database not ready: the heartbeat reads it
+            await self._follow_grant()
+        if self._single_process and self.may_own() is None:
             try:
                 for claimed in await self._recorder.claim_active():
                     await self._resume(claimed)
@@ -117,6 +129,13 @@ class BatchOwnership:
             asyncio.create_task(self._on_bell(RELEASED, self._take_over), name="take-over"),
             asyncio.create_task(self._on_bell(COMMANDS, self._apply_queued), name="inbox"),
         ]
+        if self._read_grant is not None:
+            self._tasks.append(
+                asyncio.create_task(
+                    self._on_bell(OWNER, self._follow_grant, patience=self._renew_every),
+                    name="ownership grant",
+                )
+            )
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -135,6 +154,22 @@ class BatchOwnership:
         if age > self._lease_seconds:
             return f"batch leases not renewed for {age:.1f} s: {self._renew_error}"
         return "ok"
+
+    def may_own(self) -> str | None:
+        """None while this replica may own batches; otherwise why not (the grant, as last
+        read, names the other colour)."""
+        if self._grant.admits(self._colour):
+            return None
+        return (
+            f"this replica ({self._colour or 'no colour'}) owns no batches: they are granted "
+            f"to {self._grant.colour} (an upgrade's switch); use the module's active Service"
+        )
+
+    @property
+    def upgrade_pending(self) -> bool:
+        """Whether an upgrade waits for a safe point (the grant as last read): the engine
+        then starts no phase its recipe marks as not interruptible."""
+        return self._grant.upgrade_pending
 
     async def hand_over(self) -> list[str]:
         """Release every lease (after the engine stopped) and ring the peers."""
@@ -156,14 +191,48 @@ class BatchOwnership:
                 self._renew_error = f"{type(exc).__name__}: {exc}"[:200]
                 log.warning("%s failed: %s", step.__name__.strip("_"), exc)
 
-    async def _on_bell(self, channel: str, step: Callable[[], Awaitable[None]]) -> None:
+    async def _on_bell(
+        self,
+        channel: str,
+        step: Callable[[], Awaitable[None]],
+        *,
+        patience: float | None = None,
+    ) -> None:
         while True:
             mark = self._bell.mark(channel)
             try:
                 await step()
             except Exception as exc:
                 log.warning("%s failed: %s", step.__name__.strip("_"), exc)
-            await self._bell.wait(channel, mark, self._scan_every)
+            await self._bell.wait(channel, mark, patience or self._scan_every)
+
+    async def _follow_grant(self) -> None:
+        """Read the grant; hand every batch over when it names another colour."""
+        if self._read_grant is None:
+            return
+        async with self._grant_lock:
+            grant = await self._read_grant()
+            if grant != self._grant:
+                log.info(
+                    "batch ownership granted to %s (this replica: %s)",
+                    grant.colour or "every replica",
+                    self._colour or "no colour",
+                )
+            self._grant = grant
+            if self.may_own() is not None and self._recorder.owned():
+                await self._give_up()
+
+    async def _give_up(self) -> None:
+        """Hand every batch over while this replica keeps running: the engine finishes the
+        step in flight and stops executing each, then the leases are released at once."""
+        batch_ids = sorted(self._recorder.owned())
+        for batch_id in batch_ids:
+            await self._engine.disown(batch_id, why="batch ownership was granted to another colour")
+        released = await self._recorder.release(batch_ids)
+        if released:
+            log.info("handed over %d batch(es): %s", len(released), ", ".join(released))
+            with contextlib.suppress(Exception):  # peers also scan on their own
+                await self._bell.ring(RELEASED, ",".join(released))
 
     async def _heartbeat(self) -> None:
         for batch_id in await self._recorder.renew():
@@ -181,7 +250,7 @@ class BatchOwnership:
             await self._recorder.release(ended)
 
     async def _take_over(self) -> None:
-        if not self._may_claim():
+        if not self._may_claim() or self.may_own() is not None:
             return
         for claimed in await self._recorder.claim_orphans():
             try:

@@ -125,7 +125,8 @@ class QmsRelay:
                         sent = 0
                     if not sent:
                         with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._stopping.wait(), POLL_SECONDS)
+                            async with asyncio.timeout(POLL_SECONDS):
+                                await self._stopping.wait()
             finally:
                 await self._give_back()
 

@@ -55,7 +55,8 @@ STOP_TIMEOUT_S = 10.0
 
 async def _stop_bounded(server: Server, name: str) -> None:
     try:
-        await asyncio.wait_for(server.stop(), STOP_TIMEOUT_S)
+        async with asyncio.timeout(STOP_TIMEOUT_S):
+            await server.stop()
     except TimeoutError:
         _log.warning("%s: OPC UA server did not stop in %.0f s; closing it", name, STOP_TIMEOUT_S)
         listener = getattr(getattr(server, "bserver", None), "_server", None)

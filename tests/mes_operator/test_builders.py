@@ -86,7 +86,9 @@ def test_deployment_runs_the_version_as_tag_hardened() -> None:
 def test_sqlite_is_recreated_postgres_rolls_with_the_secret() -> None:
     sqlite = build_deployment(ctx())
     assert sqlite["spec"]["strategy"] == {"type": "Recreate"}
-    assert "env" not in sqlite["spec"]["template"]["spec"]["containers"][0]
+    assert sqlite["spec"]["template"]["spec"]["containers"][0]["env"] == [
+        {"name": "HOLON_COLOUR", "value": "blue"}  # no database secret: the SQLite file
+    ]
     postgres = build_deployment(
         ctx(
             replicas=3,
@@ -99,10 +101,11 @@ def test_sqlite_is_recreated_postgres_rolls_with_the_secret() -> None:
     }
     assert postgres["spec"]["replicas"] == 3
     assert postgres["spec"]["template"]["spec"]["containers"][0]["env"] == [
+        {"name": "HOLON_COLOUR", "value": "blue"},
         {
             "name": "HOLON_DATABASE_URL",
             "valueFrom": {"secretKeyRef": {"name": "db", "key": "url"}},
-        }
+        },
     ]
     assert "HOLON_DATABASE_URL" not in config_data(
         ctx(database={"engine": "postgresql", "credentialsSecretRef": {"name": "db"}})

@@ -61,10 +61,17 @@ def _demo(workdir: Path, db_url: str) -> Demo:
 
 
 @contextmanager
-def _replicas(demo: Demo) -> Iterator[tuple[Runtime, Runtime]]:
+def _replicas(
+    demo: Demo, colours: tuple[str, str] | None = None
+) -> Iterator[tuple[Runtime, Runtime]]:
     env = {**demo.env, "HOLON_LEASE_SECONDS": LEASE}
-    a = start_runtime("a", demo.port, env, demo.workdir)
-    b = start_runtime("b", free_port(), env, demo.workdir)
+    a_env, b_env = (
+        ({**env, "HOLON_COLOUR": colours[0]}, {**env, "HOLON_COLOUR": colours[1]})
+        if colours
+        else (env, env)
+    )
+    a = start_runtime("a", demo.port, a_env, demo.workdir)
+    b = start_runtime("b", free_port(), b_env, demo.workdir)
     try:
         yield a, b
     finally:
@@ -297,12 +304,18 @@ async def test_an_owner_killed_with_a_command_in_flight_leaves_it_done_once(
 
 
 def _cultivating(
-    demo: Demo, manifests: dict[str, Path], sim: Any, owner: Runtime, *, seen_from: Runtime
+    demo: Demo,
+    manifests: dict[str, Path],
+    sim: Any,
+    owner: Runtime,
+    *,
+    seen_from: Runtime,
+    admin_password: str | None = None,
 ) -> tuple[dict[str, str], str, dict[str, Any], Any]:
     """The demo batch started on ``owner`` and its cultivation running (as ``seen_from``
     shows it): the operator's headers, the batch id, the phase's view and its service's
     simulated state machine."""
-    people = demo.prepare(demo.create_admin(), manifests)
+    people = demo.prepare(admin_password or demo.create_admin(), manifests)
     operator = people["operator"]["headers"]
     batch_id = create_batch(owner.http, operator, cultivation_hours=30)
     wait_until(
@@ -484,3 +497,102 @@ def _restart_database_as_a_command_is_sent(
         assert restarted.status_code == 200, restarted.text
         wait_until(lambda: b.batch(operator, batch_id)["state"] in FINAL, "the batch to end")
         return b.batch(operator, batch_id), answer.json(), str(phase["service"])
+
+
+async def test_a_switch_grants_batches_to_the_other_colour_and_a_rollback_hands_them_back(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """Blue-green's switch without stopping anything: a blue and a green replica on one
+    database. While blue is granted the batches, green starts none (503, nothing written).
+    Granting green makes blue hand its running batch over at once - no lease expiry - and
+    stay up serving commands (through the inbox); granting blue again hands it back. The
+    batch completes: every phase started once, only the Hold given, one journal chain with
+    both take-overs and both grants."""
+    async with running_simulator(time_factor=7200, manifest_dir=tmp_path / "manifests") as sim:
+        demo = _demo(tmp_path, pg_url)
+        batch, seen, service = await asyncio.to_thread(
+            _switch_and_back, demo, dict(sim.manifest_paths), pg_url, sim
+        )
+        ok, journal = await _journal(pg_url, batch["id"])
+        grants = await _grants(pg_url)
+
+    assert batch["state"] == "complete", batch
+    _history_checks(sim, batch, {service: 1})
+    assert ok
+    resumes = [json.loads(value) for action, value in journal if action == "batch.resume"]
+    assert [(r["previous_owner"], r["owner"]) for r in resumes] == [
+        (seen["blue"], seen["green"]),
+        (seen["green"], seen["blue"]),
+    ], resumes
+    gaps = [r["gap_seconds"] for r in resumes]
+    print(f"\n[switch] hand-over gaps {gaps} s (lease {LEASE} s)", flush=True)
+    assert all(gap < float(LEASE) for gap in gaps), gaps  # released, not left to expire
+    assert [(old["colour"], new["colour"], new["upgrade_pending"]) for old, new in grants] == [
+        (None, "blue", False),
+        ("blue", "green", True),
+        ("green", "blue", False),
+    ], grants
+
+
+async def _grants(db_url: str) -> list[tuple[Any, Any]]:
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(JournalEntry.old_value, JournalEntry.new_value)
+                    .where(JournalEntry.action == "upgrade.owner")
+                    .order_by(JournalEntry.seq)
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    return [(json.loads(r.old_value), json.loads(r.new_value)) for r in rows]
+
+
+def _switch_and_back(
+    demo: Demo, manifests: dict[str, Path], db_url: str, sim: Any
+) -> tuple[dict[str, Any], dict[str, str], str]:
+    with _replicas(demo, colours=("blue", "green")) as (blue, green):
+        admin_password = demo.create_admin()
+        upgrader = demo.login("upgrader", demo.enrol("upgrader", "upgrade"))
+
+        def grant(via: Runtime, colour: str, pending: bool = False) -> dict[str, Any]:
+            response = via.http.put(
+                "/api/v1/upgrade/owner",
+                json={"colour": colour, "upgrade_pending": pending, "reason": "test"},
+                headers=upgrader,
+            )
+            assert response.status_code == 200, response.text
+            body: dict[str, Any] = response.json()
+            return body
+
+        assert grant(green, "blue")["replica_owns_batches"] is False  # green answered
+        operator, batch_id, phase, _ = _cultivating(
+            demo, manifests, sim, blue, seen_from=green, admin_password=admin_password
+        )
+        refused = green.http.post(
+            "/api/v1/batches", json={"recipe": "mab-fedbatch-demo"}, headers=operator
+        )
+        assert refused.status_code == 503, refused.text
+        assert "granted to blue" in refused.text, refused.text
+        assert len(green.http.get("/api/v1/batches", headers=operator).json()) == 1
+        seen = {"blue": _owner(db_url, batch_id)}
+
+        assert grant(blue, "green", pending=True)["replica_owns_batches"] is False  # the switch
+        wait_until(lambda: _owner(db_url, batch_id) != seen["blue"], "green to take over")
+        seen["green"] = _owner(db_url, batch_id)
+        assert "handed over 1 batch(es)" in blue.log.read_text()
+        assert blue.process.poll() is None  # warm: still serving
+        held = blue.command(operator, batch_id, "hold", CULTIVATE)  # through the inbox
+        assert held.status_code == 200, held.text
+        wait_until(
+            lambda: element(green.batch(operator, batch_id), CULTIVATE)["state"] == "held", "held"
+        )
+        restarted = blue.command(operator, batch_id, "restart", CULTIVATE)
+        assert restarted.status_code == 200, restarted.text
+
+        grant(green, "blue")  # the rollback: a hand-back
+        wait_until(lambda: _owner(db_url, batch_id) == seen["blue"], "blue to take it back")
+        wait_until(lambda: blue.batch(operator, batch_id)["state"] in FINAL, "the batch to end")
+        return blue.batch(operator, batch_id), seen, str(phase["service"])

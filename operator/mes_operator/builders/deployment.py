@@ -37,15 +37,18 @@ MIN_READY_SECONDS = 2
 
 
 def _env(ctx: ModuleContext) -> list[dict[str, Any]]:
+    # the slot's colour: while an upgrade's switch grants batches to one colour, only its
+    # replicas own batches (the runtime reads the grant from the database)
+    env: list[dict[str, Any]] = [{"name": "HOLON_COLOUR", "value": ctx.colour.value}]
     ref = ctx.spec.database.credentials_secret_ref
     if ctx.spec.database.engine is DatabaseEngine.POSTGRESQL and ref is not None:
-        return [
+        env.append(
             {
                 "name": "HOLON_DATABASE_URL",
                 "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}},
             }
-        ]
-    return []
+        )
+    return env
 
 
 def _probe(path: str, *, period: int, failures: int) -> dict[str, Any]:
@@ -93,9 +96,7 @@ def _container(ctx: ModuleContext) -> dict[str, Any]:
             {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - an emptyDir, not the host's
         ],
     }
-    env = _env(ctx)
-    if env:
-        container["env"] = env
+    container["env"] = _env(ctx)
     return container
 
 

@@ -17,7 +17,7 @@ from mes_runtime.auth.permissions import (
 P = Permission
 # Expected: which roles hold each permission (written out by hand from the brief).
 EXPECTED: dict[str, set[str]] = {
-    "batch.read": {"operator", "supervisor", "qa", "admin"},
+    "batch.read": {"operator", "supervisor", "qa", "admin", "upgrade"},
     "batch.create": {"operator", "supervisor"},
     "batch.command.start": {"operator", "supervisor"},
     "batch.command.pause": {"operator", "supervisor"},
@@ -40,6 +40,7 @@ EXPECTED: dict[str, set[str]] = {
     "user.manage": {"admin"},
     "journal.read": {"operator", "supervisor", "qa", "admin"},
     "journal.verify": {"qa", "admin"},
+    "upgrade.manage": {"upgrade"},
 }
 
 
