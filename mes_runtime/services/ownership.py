@@ -301,7 +301,7 @@ class BatchOwnership:
                 await self._inbox.requeue(queued.id, given=outcome is not None)
                 continue
             await self._inbox.answer(queued.id, done="state" in outcome, outcome=outcome)
-            await self._bell.ring(COMMAND_DONE, str(queued.id))
+            self._bell.committed(COMMAND_DONE)
 
     async def _apply(self, queued: QueuedCommand) -> dict[str, Any] | None:
         try:
