@@ -158,7 +158,7 @@ async def batch_runtime(app: FastAPI) -> AsyncIterator[None]:
         app.state.batch_engine = engine
         app.state.batch_service = BatchService(
             engine=engine,
-            recorder=app.state.recorder,
+            journal=app.state.journal,
             sessions=app.state.session_factory,
             available=registry.connected,
             may_own=lambda: ownership.may_own(),

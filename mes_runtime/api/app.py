@@ -27,7 +27,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -59,7 +58,6 @@ from mes_runtime.api.limits import BodyLimit
 from mes_runtime.assembly import batch_runtime, qms_outbox, qms_relay
 from mes_runtime.db.doorbell import CHANGED, doorbell_for
 from mes_runtime.db.engine import create_engine, session_factory
-from mes_runtime.db.models import User
 from mes_runtime.ebr.journal import Journal
 from mes_runtime.ebr.recorder import SqlBatchRecorder
 from mes_runtime.observability import (
@@ -68,6 +66,7 @@ from mes_runtime.observability import (
     RuntimeMetrics,
     serve_metrics,
 )
+from mes_runtime.services.accounts import count_admins
 from mes_runtime.settings import Settings, get_settings
 
 __all__ = ["create_app"]
@@ -335,12 +334,7 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 
 async def _warn_without_admin(app: FastAPI) -> None:
     async with app.state.session_factory() as session:
-        admins = [
-            roles
-            for roles in (await session.execute(select(User.roles).where(User.active))).scalars()
-            if "admin" in roles
-        ]
-        users = (await session.execute(select(func.count()).select_from(User))).scalar_one()
+        admins, users = await count_admins(session)
     if not admins:
         log.warning(
             "no active admin user (%d users): create one with `mes-runtime create-admin`", users

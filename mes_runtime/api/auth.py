@@ -27,14 +27,9 @@ from mes_runtime.api.deps import (
 from mes_runtime.api.errors import api_error, unauthorized, unprocessable
 from mes_runtime.auth.password_policy import MAX_LENGTH, MIN_LENGTH
 from mes_runtime.auth.permissions import permissions_of
-from mes_runtime.auth.users import (
-    InvalidUserData,
-    Outcome,
-    SetupTokenInvalid,
-    revoke_token,
-    set_password_with_token,
-)
-from mes_runtime.services.accounts import ANONYMOUS, AuthRefused, change_password, log_in
+from mes_runtime.auth.users import InvalidUserData, Outcome, SetupTokenInvalid
+from mes_runtime.services.accounts import AuthRefused, change_password, log_in, log_out
+from mes_runtime.services.accounts import set_up_password as set_up_own_password
 
 __all__ = ["refused", "router"]
 
@@ -184,26 +179,17 @@ async def set_up_password(body: PasswordSetupIn, session: SessionDep, journal: J
     """A new user (or one whose password was reset) sets their own password with the
     one-time set-up token; the token then stops working."""
     try:
-        async with session.begin():
-            user = await set_password_with_token(
-                session, body.username, body.setup_token, body.new_password
-            )
+        await set_up_own_password(
+            session,
+            journal,
+            username=body.username,
+            token=body.setup_token,
+            new_password=body.new_password,
+        )
     except InvalidUserData as exc:
         raise unprocessable(("body", "new_password"), exc.problem) from None
     except SetupTokenInvalid as exc:
-        await journal.append(
-            actor=ANONYMOUS,
-            action="auth.password_setup_failed",
-            subject="user:?",
-            reason="unknown, used or expired set-up token",
-        )
         raise unauthorized(str(exc), loc=("body", "setup_token")) from None
-    await journal.append(
-        actor=user.username,
-        action="user.password_set",
-        subject=f"user:{user.username}",
-        reason="set by the user with their one-time set-up token",
-    )
 
 
 _bearer = HTTPBearer(auto_error=False)
@@ -212,14 +198,12 @@ _bearer = HTTPBearer(auto_error=False)
 @router.delete("/token", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(
     user: CurrentUser,
-    session: SessionDep,
     journal: JournalDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
-    if credentials is not None:
-        async with session.begin():
-            await revoke_token(session, credentials.credentials)
-    await journal.append(actor=user.username, action="auth.logout", subject=f"user:{user.username}")
+    await log_out(
+        journal, user=user, token=None if credentials is None else credentials.credentials
+    )
 
 
 @router.get("/me", response_model=MeOut)

@@ -13,15 +13,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from mes_runtime.api.deps import CurrentUser, SessionDep, require
 from mes_runtime.api.errors import api_error, conflict, forbidden, not_found, unprocessable
 from mes_runtime.api.schemas import INT32_MAX, BatchId
 from mes_runtime.auth.permissions import Permission, has_permission
-from mes_runtime.db.models import Batch, BatchException, BatchRun, User
+from mes_runtime.db.models import User
 from mes_runtime.domain.states import Command, ElementState
-from mes_runtime.ebr.recorder import FINAL_BATCH_STATES
 from mes_runtime.engine.batch import BatchEngine
 from mes_runtime.engine.errors import (
     CommandRejected,
@@ -29,10 +27,9 @@ from mes_runtime.engine.errors import (
     UnknownBatch,
     UnknownElement,
 )
-from mes_runtime.kernel.clock import utcnow
+from mes_runtime.services import batch_views
 from mes_runtime.services.batches import BatchRequestError, BatchService, NewBatch
 from mes_runtime.services.commands import BatchCommands, OwnerUnavailable
-from mes_runtime.services.live import stored_view
 
 __all__ = ["COMMAND_PERMISSIONS", "router"]
 
@@ -162,25 +159,9 @@ class CommandOut(BaseModel):
     state: ElementState
 
 
-def _summary(row: Batch, state: str | None = None) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "recipe": {"name": row.recipe_name, "version": row.recipe_version},
-        "state": state or row.state,
-        "created_by": row.created_by,
-        "created_at": row.created_at,
-        "started_at": row.started_at,
-        "ended_at": row.ended_at,
-    }
-
-
 @router.get("", response_model=list[BatchSummary])
 async def list_batches(_: Reader, session: SessionDep, engine: EngineDep) -> list[dict[str, Any]]:
-    rows = (await session.execute(select(Batch).order_by(Batch.created_at.desc()))).scalars()
-    live = set(engine.batch_ids())
-    return [
-        _summary(row, engine.tree(row.id).state.value if row.id in live else None) for row in rows
-    ]
+    return await batch_views.batch_summaries(session, engine)
 
 
 @router.post(
@@ -255,7 +236,7 @@ async def command_batch(
     permission = COMMAND_PERMISSIONS[body.command]
     if not has_permission(user.roles, permission):
         raise forbidden(permission.value)
-    row = await session.get(Batch, batch_id)
+    row = await batch_views.batch_row(session, batch_id)
     if row is None:
         raise not_found(("path", "batch_id"), f"no batch {batch_id!r}")
     starts = (
@@ -299,40 +280,7 @@ def _owner_unavailable(loc: tuple[str, ...], exc: OwnerUnavailable) -> Exception
 
 
 async def _detail(session: SessionDep, engine: BatchEngine, batch_id: str) -> dict[str, Any]:
-    row = await session.get(Batch, batch_id)
-    if row is None:
+    detail = await batch_views.batch_detail(session, engine, batch_id)
+    if detail is None:
         raise not_found(("path", "batch_id"), f"no batch {batch_id!r}")
-    exceptions = (
-        (
-            await session.execute(
-                select(BatchException)
-                .where(BatchException.batch_id == batch_id, BatchException.status == "open")
-                .order_by(BatchException.id)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    if batch_id in engine.batch_ids():  # executed here: the engine's view
-        snapshot = engine.snapshot(batch_id)
-        state, elements, values = snapshot["state"], snapshot["elements"], snapshot["values"]
-    else:  # executed elsewhere (or ended): the same view from what the owner committed
-        view = await stored_view(session, engine, batch_id)
-        assert view is not None
-        state, elements, values = row.state, view["elements"], view["values"]
-    run = await session.get(BatchRun, batch_id)
-    live = (
-        run is not None
-        and run.lease_until is not None
-        and run.lease_until > utcnow()
-        and state not in FINAL_BATCH_STATES
-        and state != ElementState.IDLE.value
-    )
-    return {
-        **_summary(row, state),
-        "live": live,
-        "bindings": row.bindings,
-        "elements": elements,
-        "values": values,
-        "exceptions": exceptions,
-    }
+    return detail

@@ -6,13 +6,11 @@ stored verbatim with its digest, so what was imported can always be shown and re
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from mes_runtime.api.bodies import read_upload
 from mes_runtime.api.deps import JournalDep, SessionDep, require
@@ -20,9 +18,10 @@ from mes_runtime.api.errors import conflict, not_found, unprocessable, unprocess
 from mes_runtime.api.schemas import Name
 from mes_runtime.auth.permissions import Permission
 from mes_runtime.db.models import Equipment, User
-from mes_runtime.kernel.clock import utcnow
 from mes_runtime.mtp.errors import ManifestError
 from mes_runtime.mtp.model import ManifestIssue, ParameterManifest
+from mes_runtime.services import equipment
+from mes_runtime.services.equipment import EquipmentExists, EquipmentNotFound
 
 __all__ = ["router"]
 
@@ -191,7 +190,6 @@ def _rejected(exc: ManifestError) -> HTTPException:
 async def import_manifest(
     request: Request,
     user: Importer,
-    session: SessionDep,
     journal: JournalDep,
     replace: Annotated[bool, Query(description="replace an existing module's manifest")] = False,
     monitoring_only: Annotated[
@@ -213,33 +211,12 @@ async def import_manifest(
             "?monitoring_only=true if it is only monitored",
             "manifest",
         )
-    digest = "sha256:" + hashlib.sha256(data).hexdigest()
-    now = utcnow()
-    async with session.begin():
-        row = (
-            await session.execute(select(Equipment).where(Equipment.name == manifest.name))
-        ).scalar_one_or_none()
-        old = None if row is None else {"digest": row.manifest_digest, "endpoint": row.endpoint}
-        if row is not None and not replace:
-            raise conflict(
-                ("body", "name"),
-                f"equipment {manifest.name!r} is already imported; pass ?replace=true to update",
-            )
-        if row is None:
-            row = Equipment(name=manifest.name)
-            session.add(row)
-        row.endpoint = manifest.endpoint
-        row.manifest = data
-        row.manifest_digest = digest
-        row.imported_by = user.username
-        row.imported_at = now
-    await journal.append(
-        actor=user.username,
-        action="equipment.replaced" if old else "equipment.imported",
-        subject=f"equipment:{manifest.name}",
-        old_value=old,
-        new_value={"digest": digest, "endpoint": manifest.endpoint},
-    )
+    try:
+        row = await equipment.import_manifest(
+            journal, manifest, data, actor=user.username, replace=replace
+        )
+    except EquipmentExists as exc:
+        raise conflict(("body", "name"), str(exc)) from None
     # Supervise the module from now on (a replaced manifest takes effect on restart).
     request.app.state.equipment_registry.add(manifest)
     return _detail(row)
@@ -247,7 +224,7 @@ async def import_manifest(
 
 @router.get("", response_model=list[EquipmentOut])
 async def list_equipment(request: Request, _: Reader, session: SessionDep) -> list[EquipmentOut]:
-    rows = (await session.execute(select(Equipment).order_by(Equipment.name))).scalars()
+    rows = await equipment.list_equipment(session)
     registry = request.app.state.equipment_registry
     return [
         EquipmentOut.model_validate(r).model_copy(
@@ -261,12 +238,10 @@ async def list_equipment(request: Request, _: Reader, session: SessionDep) -> li
 
 
 async def _get(session: SessionDep, name: str) -> Equipment:
-    row = (
-        await session.execute(select(Equipment).where(Equipment.name == name))
-    ).scalar_one_or_none()
-    if row is None:
-        raise not_found(("path", "name"), f"no equipment named {name!r}")
-    return row
+    try:
+        return await equipment.get_equipment(session, name)
+    except EquipmentNotFound as exc:
+        raise not_found(("path", "name"), str(exc)) from None
 
 
 @router.get("/{name}", response_model=EquipmentDetail)

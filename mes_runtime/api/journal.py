@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, cast
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy import Table, select
 
 from mes_runtime.api.deps import JournalDep, SessionDep, require
 from mes_runtime.api.schemas import INT64_MAX, Page
 from mes_runtime.auth.permissions import Permission
-from mes_runtime.db.models import JournalEntry, User
+from mes_runtime.db.models import User
+from mes_runtime.services import audit
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/journal", tags=["journal"])
-_T = cast(Table, JournalEntry.__table__)
 
 Reader = Annotated[User, require(Permission.JOURNAL_READ)]
 Verifier = Annotated[User, require(Permission.JOURNAL_VERIFY)]
@@ -58,12 +57,9 @@ async def list_entries(
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> JournalPage:
-    query = select(_T).where(_T.c.seq > after).order_by(_T.c.seq).limit(limit)
-    if batch_id is not None:
-        query = query.where(_T.c.batch_id == batch_id)
-    if action is not None:
-        query = query.where(_T.c.action == action)
-    rows = (await session.execute(query)).mappings().all()
+    rows = await audit.list_entries(
+        session, after=after, limit=limit, batch_id=batch_id, action=action
+    )
     entries = [JournalEntryOut.model_validate(dict(r)) for r in rows]
     return JournalPage(
         entries=entries, next_after=entries[-1].seq if len(entries) == limit else None
@@ -72,17 +68,7 @@ async def list_entries(
 
 @router.get("/verify", response_model=VerifyOut)
 async def verify(user: Verifier, journal: JournalDep) -> VerifyOut:
-    result = await journal.verify()
-    await journal.append(
-        actor=user.username,
-        action="journal.verified",
-        subject="journal",
-        new_value={
-            "ok": result.ok,
-            "entries_checked": result.entries_checked,
-            "first_bad_seq": result.first_bad_seq,
-        },
-    )
+    result = await audit.verify_and_record(journal, actor=user.username)
     return VerifyOut(
         ok=result.ok,
         entries_checked=result.entries_checked,

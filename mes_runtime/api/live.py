@@ -32,7 +32,8 @@ from mes_runtime.api.deps import CurrentUser, SessionDep
 from mes_runtime.api.errors import forbidden, not_found, unauthorized
 from mes_runtime.auth.permissions import Permission, has_permission
 from mes_runtime.auth.users import user_for_token
-from mes_runtime.db.models import Batch, User
+from mes_runtime.db.models import User
+from mes_runtime.services.batch_views import batch_row
 from mes_runtime.services.live import Cursor, LiveEvent, LiveEvents
 
 __all__ = ["COOKIE", "HEARTBEAT_SECONDS", "router"]
@@ -132,7 +133,7 @@ async def events(
 ) -> StreamingResponse:
     """The batch's live events (``text/event-stream``), from ``Last-Event-ID`` on (or
     ``after``: a new ``EventSource`` cannot send the header itself)."""
-    if await session.get(Batch, batch) is None:
+    if await batch_row(session, batch) is None:
         raise not_found(("query", "batch"), f"no batch {batch!r}")
     await session.close()  # nothing held open for the stream's lifetime
     drain = request.app.state.drain

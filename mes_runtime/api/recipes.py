@@ -10,13 +10,10 @@ author may not approve their own recipe.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Table, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mes_runtime.api.auth import refused
 from mes_runtime.api.bodies import read_document
@@ -25,17 +22,15 @@ from mes_runtime.api.errors import api_error, conflict, not_found, unprocessable
 from mes_runtime.api.openapi import RECIPE_SCHEMA
 from mes_runtime.api.schemas import RecipeName, SignatureIn, SignatureOut, Version
 from mes_runtime.auth.permissions import Permission
-from mes_runtime.auth.signatures import SignatureMeaning
-from mes_runtime.db.models import MasterRecipe as RecipeRow
 from mes_runtime.db.models import User
 from mes_runtime.domain.recipe import MasterRecipe
-from mes_runtime.kernel.clock import utcnow
-from mes_runtime.services.accounts import AuthRefused, sign_record
+from mes_runtime.services import recipes
+from mes_runtime.services.accounts import AuthRefused
+from mes_runtime.services.recipes import RecipeExists, RecipeNotDraft, RecipeNotFound, SelfApproval
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/recipes", tags=["recipes"])
-_RECIPES = cast(Table, RecipeRow.__table__)
 
 Reader = Annotated[User, require(Permission.RECIPE_READ)]
 Importer = Annotated[User, require(Permission.RECIPE_IMPORT)]
@@ -57,10 +52,6 @@ class RecipeSummary(BaseModel):
 
 class RecipeOut(RecipeSummary):
     body: dict[str, Any]
-
-
-class _NotDraft(Exception):
-    pass
 
 
 _OPENAPI_BODY: dict[str, Any] = {
@@ -91,9 +82,7 @@ _DOCUMENT_ERRORS: dict[int | str, dict[str, Any]] = {
     openapi_extra=_OPENAPI_BODY,
     responses={**_DOCUMENT_ERRORS, 409: {"description": "that version exists"}},
 )
-async def import_recipe(
-    request: Request, user: Importer, session: SessionDep, journal: JournalDep
-) -> RecipeOut:
+async def import_recipe(request: Request, user: Importer, journal: JournalDep) -> RecipeOut:
     from mes_runtime.domain.validation import validate_recipe
 
     recipe = _parse(await read_document(request))
@@ -109,30 +98,10 @@ async def import_recipe(
                 for issue in issues
             ]
         )
-    row = RecipeRow(
-        name=recipe.header.name,
-        version=recipe.header.version,
-        status="draft",
-        body=recipe.to_canonical_data(include_status=False),
-        digest=recipe.digest(),
-        created_by=user.username,
-        created_at=utcnow(),
-    )
     try:
-        async with session.begin():
-            session.add(row)
-    except IntegrityError:
-        raise conflict(
-            ("body", "header", "version"),
-            f"recipe {row.name!r} version {row.version} already exists; "
-            "import a new version number",
-        ) from None
-    await journal.append(
-        actor=user.username,
-        action="recipe.imported",
-        subject=f"recipe:{row.name}/{row.version}",
-        new_value={"digest": row.digest, "status": "draft"},
-    )
+        row = await recipes.import_recipe(journal, recipe, actor=user.username)
+    except RecipeExists as exc:
+        raise conflict(("body", "header", "version"), str(exc)) from None
     return RecipeOut.model_validate(row)
 
 
@@ -194,43 +163,28 @@ async def list_recipes(
     name: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
     status_: Annotated[str | None, Query(alias="status", pattern="^(draft|approved)$")] = None,
 ) -> list[RecipeSummary]:
-    query = select(RecipeRow).order_by(RecipeRow.name, RecipeRow.version)
-    if name is not None:
-        query = query.where(RecipeRow.name == name)
-    if status_ is not None:
-        query = query.where(RecipeRow.status == status_)
-    return [RecipeSummary.model_validate(r) for r in (await session.execute(query)).scalars()]
+    rows = await recipes.list_recipes(session, name=name, status=status_)
+    return [RecipeSummary.model_validate(r) for r in rows]
 
 
 @router.get("/{name}", response_model=list[RecipeSummary])
 async def recipe_versions(name: RecipeName, _: Reader, session: SessionDep) -> list[RecipeSummary]:
-    rows = (
-        await session.execute(
-            select(RecipeRow).where(RecipeRow.name == name).order_by(RecipeRow.version)
-        )
-    ).scalars()
-    result = [RecipeSummary.model_validate(r) for r in rows]
-    if not result:
-        raise not_found(("path", "name"), f"no recipe named {name!r}")
-    return result
-
-
-async def _get(session: SessionDep, name: str, version: int) -> RecipeRow:
-    row = (
-        await session.execute(
-            select(RecipeRow).where(RecipeRow.name == name, RecipeRow.version == version)
-        )
-    ).scalar_one_or_none()
-    if row is None:
-        raise not_found(("path", "version"), f"recipe {name!r} has no version {version}")
-    return row
+    try:
+        rows = await recipes.recipe_versions(session, name)
+    except RecipeNotFound as exc:
+        raise not_found(("path", "name"), str(exc)) from None
+    return [RecipeSummary.model_validate(r) for r in rows]
 
 
 @router.get("/{name}/{version}", response_model=RecipeOut)
 async def get_recipe(
     name: RecipeName, version: Version, _: Reader, session: SessionDep
 ) -> RecipeOut:
-    return RecipeOut.model_validate(await _get(session, name, version))
+    try:
+        row = await recipes.get_recipe(session, name, version)
+    except RecipeNotFound as exc:
+        raise not_found(("path", "version"), str(exc)) from None
+    return RecipeOut.model_validate(row)
 
 
 class SignedRecipeOut(RecipeOut):
@@ -258,65 +212,28 @@ async def approve_recipe(
 ) -> SignedRecipeOut:
     """QA's electronic signature over a draft: meaning ``approved`` approves it,
     ``rejected`` rejects it (for good: a new version is needed)."""
-    async with session.begin():
-        row = await _get(session, name, version)
-        if row.status != "draft":
-            raise conflict(("path", "version"), f"recipe {name}/{version} is already {row.status}")
-        if row.created_by == user.username:
-            raise api_error(
-                status.HTTP_403_FORBIDDEN,
-                ("path", "version"),
-                "the author of a recipe may not approve it (segregation of duties)",
-                "forbidden",
-            )
-        recipe_id, digest = row.id, row.digest
-    subject = f"recipe:{name}/{version}"
     try:
-        signature = await sign_record(
+        row, signature = await recipes.decide_recipe(
             session,
             journal,
             policy,
             alert,
             user=user,
+            name=name,
+            version=version,
             password=signature_in.password,
             meaning=signature_in.meaning,
-            record=subject,
-            record_digest=digest,
         )
+    except RecipeNotFound as exc:
+        raise not_found(("path", "version"), str(exc)) from None
+    except RecipeNotDraft as exc:
+        raise conflict(("path", "version"), str(exc)) from None
+    except SelfApproval as exc:
+        raise api_error(
+            status.HTTP_403_FORBIDDEN, ("path", "version"), str(exc), "forbidden"
+        ) from None
     except AuthRefused as exc:
         raise refused(exc, ("body", "password"), "signature") from None
-    approved = signature.meaning is SignatureMeaning.APPROVED
-    new_status = "approved" if approved else "rejected"
-
-    async def _decide(conn: AsyncConnection) -> None:
-        result = await conn.execute(
-            update(_RECIPES)
-            .where(_RECIPES.c.id == recipe_id, _RECIPES.c.status == "draft")
-            .values(
-                status=new_status,
-                approved_by=signature.username if approved else None,
-                approved_at=signature.signed_at if approved else None,
-            )
-        )
-        if result.rowcount != 1:
-            raise _NotDraft
-
-    manifest = signature.manifest()
-    try:
-        await journal.append(
-            actor=user.username,
-            action=f"recipe.{new_status}",
-            subject=subject,
-            old_value={"status": "draft"},
-            new_value={"status": new_status, "digest": digest, "signature": manifest},
-            alongside=_decide,
-        )
-    except _NotDraft:
-        raise conflict(
-            ("path", "version"), f"recipe {name}/{version} was decided meanwhile"
-        ) from None
-    async with session.begin():
-        await session.refresh(row)
     return SignedRecipeOut(
-        **RecipeOut.model_validate(row).model_dump(), signature=SignatureOut(**manifest)
+        **RecipeOut.model_validate(row).model_dump(), signature=SignatureOut(**signature.manifest())
     )

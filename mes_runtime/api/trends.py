@@ -17,7 +17,8 @@ from pydantic import AwareDatetime
 from mes_runtime.api.deps import SessionDep, require
 from mes_runtime.api.errors import not_found, unprocessable
 from mes_runtime.auth.permissions import Permission
-from mes_runtime.db.models import Batch, User
+from mes_runtime.db.models import User
+from mes_runtime.services.batch_views import batch_row
 from mes_runtime.services.history import MAX_POINTS, history, phase_timeline
 
 __all__ = ["router"]
@@ -40,7 +41,7 @@ async def batch_values(
     ] = None,
 ) -> dict[str, Any]:
     """The batch's process values, downsampled to ``points`` buckets per tag (min/max kept)."""
-    if await session.get(Batch, batch_id) is None:
+    if await batch_row(session, batch_id) is None:
         raise not_found(("path", "batch_id"), f"no batch {batch_id!r}")
     if start is not None and end is not None and end <= start:
         raise unprocessable(("query", "end"), "end must be after start")

@@ -20,10 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mes_runtime.auth.passwords import generate_password
 from mes_runtime.auth.users import InvalidUserData, UserExists, create_user
-from mes_runtime.db.engine import create_engine, session_factory
+from mes_runtime.db.engine import create_engine
 from mes_runtime.db.migrate import upgrade
 from mes_runtime.db.models import User
 from mes_runtime.ebr.journal import Journal
+from mes_runtime.ebr.unit_of_work import Entry, journalled
 from mes_runtime.settings import Settings, get_settings
 
 __all__ = ["create_in_database", "in_database", "main", "settings_for"]
@@ -45,29 +46,32 @@ def _parser() -> argparse.ArgumentParser:
 async def in_database(
     settings: Settings, create: Callable[[AsyncSession], Awaitable[User]], reason: str
 ) -> User:
-    """Run ``create`` in one transaction, then journal the user it created (actor ``cli``)."""
+    """Run ``create`` and journal the user it created (actor ``cli``) in one transaction:
+    a user is never stored without its ``user.created`` entry."""
     engine = create_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     try:
-        async with session_factory(engine)() as session, session.begin():
-            user = await create(session)
         journal = Journal(engine)
         try:
-            await journal.append(
-                actor="cli",
-                action="user.created",
-                subject=f"user:{user.username}",
-                new_value={
-                    "username": user.username,
-                    "full_name": user.full_name,
-                    "roles": list(user.roles),
-                },
-                reason=reason,
-            )
+
+            async def created(session: AsyncSession) -> tuple[User, Entry]:
+                user = await create(session)
+                return user, Entry(
+                    actor="cli",
+                    action="user.created",
+                    subject=f"user:{user.username}",
+                    new_value={
+                        "username": user.username,
+                        "full_name": user.full_name,
+                        "roles": list(user.roles),
+                    },
+                    reason=reason,
+                )
+
+            return await journalled(journal, created)
         finally:
             await journal.close()
     finally:
         await engine.dispose()
-    return user
 
 
 def create_in_database(

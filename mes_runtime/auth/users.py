@@ -50,6 +50,7 @@ __all__ = [
     "RESERVED_USERNAMES",
     "USERNAME_PATTERN",
     "Attempt",
+    "Check",
     "InvalidUserData",
     "Outcome",
     "SetupTokenInvalid",
@@ -59,14 +60,22 @@ __all__ = [
     "create_user",
     "enroll_user",
     "get_user",
+    "hash_new_password",
     "issue_setup_token",
     "issue_token",
+    "judge",
+    "judge_signer",
+    "judge_user",
     "revoke_token",
     "revoke_tokens",
     "set_password",
     "set_password_with_token",
+    "settle",
     "sign",
+    "signature_of",
+    "store_password",
     "user_for_token",
+    "user_with_setup_token",
 ]
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
@@ -240,13 +249,19 @@ async def issue_setup_token(
     return token, user.setup_expires_at
 
 
-async def set_password(
-    session: AsyncSession, user: User, new_password: str, *, now: datetime | None = None
+async def hash_new_password(new_password: str, username: str) -> str:
+    """``new_password`` checked against the policy (``InvalidUserData``) and hashed, off the
+    event loop: done before the transaction that stores it (:func:`store_password`)."""
+    _check_password(new_password, username)
+    return await off_loop(hash_password, new_password)
+
+
+async def store_password(
+    session: AsyncSession, user: User, password_hash: str, *, now: datetime | None = None
 ) -> None:
-    """Store ``user``'s new password (checked against the policy); every bearer token of
-    theirs is revoked, and any set-up token and lock are cleared."""
-    _check_password(new_password, user.username)
-    user.password_hash = await off_loop(hash_password, new_password)
+    """Store ``user``'s new password hash (from :func:`hash_new_password`); every bearer
+    token of theirs is revoked, and any set-up token and lock are cleared."""
+    user.password_hash = password_hash
     user.password_changed_at = now or utcnow()
     user.setup_token_sha256 = None
     user.setup_expires_at = None
@@ -254,6 +269,34 @@ async def set_password(
     user.locked_until = None
     await revoke_tokens(session, user)
     await session.flush()
+
+
+async def set_password(
+    session: AsyncSession, user: User, new_password: str, *, now: datetime | None = None
+) -> None:
+    """Store ``user``'s new password (checked against the policy); every bearer token of
+    theirs is revoked, and any set-up token and lock are cleared."""
+    await store_password(
+        session, user, await hash_new_password(new_password, user.username), now=now
+    )
+
+
+async def user_with_setup_token(
+    session: AsyncSession, username: str, token: str, *, now: datetime
+) -> User:
+    """The active user whose one-time set-up token ``token`` is, unused and not expired;
+    otherwise :class:`SetupTokenInvalid`."""
+    user = await get_user(session, username)
+    if (
+        user is None
+        or not user.active
+        or user.setup_token_sha256 is None
+        or user.setup_token_sha256 != token_digest(token)
+        or user.setup_expires_at is None
+        or user.setup_expires_at <= now
+    ):
+        raise SetupTokenInvalid("the set-up token is unknown, used or expired")
+    return user
 
 
 async def set_password_with_token(
@@ -266,16 +309,7 @@ async def set_password_with_token(
 ) -> User:
     """The user's own first password (or the one after a reset), with the one-time token."""
     now = now or utcnow()
-    user = await get_user(session, username)
-    if (
-        user is None
-        or not user.active
-        or user.setup_token_sha256 is None
-        or user.setup_token_sha256 != token_digest(token)
-        or user.setup_expires_at is None
-        or user.setup_expires_at <= now
-    ):
-        raise SetupTokenInvalid("the set-up token is unknown, used or expired")
+    user = await user_with_setup_token(session, username, token, now=now)
     await set_password(session, user, new_password, now=now)
     return user
 
@@ -299,30 +333,68 @@ async def _count_failure(
     return Attempt(Outcome.LOCKED, user, failures=failures, locked_until=until, newly_locked=True)
 
 
-async def check_password(
+@dataclass(frozen=True, slots=True)
+class Check:
+    """What checking a password found, before anything is counted (:func:`judge`): the
+    slow part (argon2) done outside the transaction that counts it (:func:`settle`)."""
+
+    user: User | None  # None: the name matches nobody
+    name_key: str  # the name's SHA-256 (how an unknown name is counted)
+    locked: bool  # locked when checked: the password was not considered
+    right: bool  # the password is the active user's
+    rehash: str | None = None  # the right password hashed afresh (parameters changed)
+
+
+async def judge_user(user: User, password: str, *, now: datetime) -> Check:
+    """Check ``password`` against ``user`` as loaded (no write)."""
+    key = hashlib.sha256(user.username.encode()).hexdigest()
+    if user.locked_until is not None and user.locked_until > now:
+        await off_loop(dummy_verify, password)
+        return Check(user, key, locked=True, right=False)
+    if user.password_hash == NO_PASSWORD:  # not set up yet: spend the time all the same
+        await off_loop(dummy_verify, password)
+        return Check(user, key, locked=False, right=False)
+    right = await off_loop(verify_password, user.password_hash, password) and user.active
+    rehash = None
+    if right and needs_rehash(user.password_hash):
+        rehash = await off_loop(hash_password, password)
+    return Check(user, key, locked=False, right=right, rehash=rehash)
+
+
+async def judge(session: AsyncSession, username: str, password: str, *, now: datetime) -> Check:
+    """Check a login's password (no write); a name that matches nobody costs the same
+    verification as a wrong password does."""
+    user = await get_user(session, username)
+    if user is not None:
+        return await judge_user(user, password, now=now)
+    await off_loop(dummy_verify, password)
+    key = hashlib.sha256(username.encode()).hexdigest()
+    row = await session.get(AuthFailure, key)
+    locked = row is not None and row.locked_until is not None and row.locked_until > now
+    return Check(None, key, locked=locked, right=False)
+
+
+async def settle(
     session: AsyncSession,
-    user: User,
-    password: str,
+    check: Check,
     *,
     policy: LockoutPolicy,
     max_age_days: int = 0,
-    now: datetime | None = None,
+    now: datetime,
 ) -> Attempt:
-    """Whether ``password`` is ``user``'s, counting the failure or resetting the count.
-
-    A locked account is refused without checking the password; an account locked while
-    this check ran (parallel guesses) is refused even if the password was right.
-    """
-    now = now or utcnow()
-    if user.locked_until is not None and user.locked_until > now:
-        await off_loop(dummy_verify, password)
+    """Count what :func:`judge` found: a failure (perhaps locking), or a success resetting
+    the count. A success refused because the account was locked meanwhile (parallel
+    guesses) is LOCKED even though the password was right."""
+    if check.user is None:
+        return await _settle_unknown_name(session, check, policy=policy, now=now)
+    user = await session.get(User, check.user.id, populate_existing=True)
+    if user is None:  # pragma: no cover - users are never deleted
+        return Attempt(Outcome.FAILED, None)
+    if check.locked:
         return Attempt(
             Outcome.LOCKED, user, failures=user.failed_attempts, locked_until=user.locked_until
         )
-    if user.password_hash == NO_PASSWORD:  # not set up yet: spend the time all the same
-        await off_loop(dummy_verify, password)
-        return await _count_failure(session, user, policy, now)
-    if not await off_loop(verify_password, user.password_hash, password) or not user.active:
+    if not check.right:
         return await _count_failure(session, user, policy, now)
     cleared: CursorResult[Any] = await session.execute(  # type: ignore[assignment]
         update(User)
@@ -336,12 +408,32 @@ async def check_password(
         return Attempt(
             Outcome.LOCKED, user, failures=user.failed_attempts, locked_until=user.locked_until
         )
-    if needs_rehash(user.password_hash):
-        user.password_hash = await off_loop(hash_password, password)
+    if check.rehash is not None:
+        user.password_hash = check.rehash
     changed_at = user.password_changed_at or user.created_at
     if password_expired(changed_at, now, max_age_days=max_age_days):
         return Attempt(Outcome.EXPIRED, user)
     return Attempt(Outcome.OK, user)
+
+
+async def check_password(
+    session: AsyncSession,
+    user: User,
+    password: str,
+    *,
+    policy: LockoutPolicy,
+    max_age_days: int = 0,
+    now: datetime | None = None,
+) -> Attempt:
+    """Whether ``password`` is ``user``'s, counting the failure or resetting the count
+    (:func:`judge_user` then :func:`settle`, in ``session``).
+
+    A locked account is refused without checking the password; an account locked while
+    this check ran (parallel guesses) is refused even if the password was right.
+    """
+    now = now or utcnow()
+    check = await judge_user(user, password, now=now)
+    return await settle(session, check, policy=policy, max_age_days=max_age_days, now=now)
 
 
 async def authenticate(
@@ -354,29 +446,20 @@ async def authenticate(
     now: datetime | None = None,
 ) -> Attempt:
     """One login attempt (see :func:`check_password`); never says which part was wrong."""
-    user = await get_user(session, username)
-    if user is None:
-        return await _fail_unknown_name(
-            session, username, password, policy=policy or LockoutPolicy(), now=now or utcnow()
-        )
-    return await check_password(
-        session,
-        user,
-        password,
-        policy=policy or LockoutPolicy(),
-        max_age_days=max_age_days,
-        now=now,
+    now = now or utcnow()
+    check = await judge(session, username, password, now=now)
+    return await settle(
+        session, check, policy=policy or LockoutPolicy(), max_age_days=max_age_days, now=now
     )
 
 
-async def _fail_unknown_name(
-    session: AsyncSession, username: str, password: str, *, policy: LockoutPolicy, now: datetime
+async def _settle_unknown_name(
+    session: AsyncSession, check: Check, *, policy: LockoutPolicy, now: datetime
 ) -> Attempt:
     """An attempt with a name that matches no user: refused as an account's wrong password
     or lock would be (the same verification cost, the same counting and locking)."""
-    await off_loop(dummy_verify, password)
-    key = hashlib.sha256(username.encode()).hexdigest()
-    row = await session.get(AuthFailure, key)
+    key = check.name_key
+    row = await session.get(AuthFailure, key, populate_existing=True)
     if row is not None and row.locked_until is not None and row.locked_until > now:
         return Attempt(
             Outcome.LOCKED, None, failures=row.failed_attempts, locked_until=row.locked_until
@@ -427,6 +510,34 @@ async def _prune_unknown_names(session: AsyncSession, policy: LockoutPolicy, now
         await session.execute(delete(AuthFailure).where(AuthFailure.name_sha256.in_(oldest)))
 
 
+async def judge_signer(
+    session: AsyncSession, user: User, password: str, *, now: datetime
+) -> Check | Attempt:
+    """The signer's password checked (no write): a :class:`Check` to :func:`settle`, or
+    the refusal that needs no password check (an :class:`Attempt`: FAILED for a user gone,
+    FORBIDDEN for someone whose roles may not sign)."""
+    fresh = await session.get(User, user.id, populate_existing=True)
+    if fresh is None:
+        return Attempt(Outcome.FAILED, None)
+    if not may_sign(fresh.roles):
+        return Attempt(Outcome.FORBIDDEN, fresh)
+    return await judge_user(fresh, password, now=now)
+
+
+def signature_of(
+    user: User, meaning: SignatureMeaning, *, record: str, record_digest: str, now: datetime
+) -> Signature:
+    """The manifestation of ``user``'s signature (after a successful :func:`settle`)."""
+    return Signature(
+        username=user.username,
+        printed_name=user.full_name or user.username,
+        meaning=meaning,
+        signed_at=now,
+        record=record,
+        record_digest=record_digest,
+    )
+
+
 async def sign(
     session: AsyncSession,
     user: User,
@@ -446,28 +557,16 @@ async def sign(
     holds a role that may not sign is refused before their password is checked.
     """
     now = now or utcnow()
-    fresh = await session.get(User, user.id, populate_existing=True)
-    if fresh is None:
-        return Attempt(Outcome.FAILED, None), None
-    if not may_sign(fresh.roles):
-        return Attempt(Outcome.FORBIDDEN, fresh), None
-    attempt = await check_password(
-        session,
-        fresh,
-        password,
-        policy=policy or LockoutPolicy(),
-        max_age_days=max_age_days,
-        now=now,
+    judged = await judge_signer(session, user, password, now=now)
+    if isinstance(judged, Attempt):
+        return judged, None
+    attempt = await settle(
+        session, judged, policy=policy or LockoutPolicy(), max_age_days=max_age_days, now=now
     )
-    if attempt.outcome is not Outcome.OK:
+    if attempt.outcome is not Outcome.OK or attempt.user is None:
         return attempt, None
-    return attempt, Signature(
-        username=fresh.username,
-        printed_name=fresh.full_name or fresh.username,
-        meaning=meaning,
-        signed_at=now,
-        record=record,
-        record_digest=record_digest,
+    return attempt, signature_of(
+        attempt.user, meaning, record=record, record_digest=record_digest, now=now
     )
 
 

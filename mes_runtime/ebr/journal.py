@@ -6,7 +6,11 @@ here ever updates or deletes an entry. If another process appended meanwhile (th
 on ``seq`` refuses a fork), the head is re-read and the append retried.
 
 Writes that must be journalled atomically with the entry (e.g. closing an exception) run in
-the same transaction through ``append(..., alongside=...)``.
+the same transaction through ``append(..., alongside=...)``; a write whose entry depends on
+what it found (the old value it replaced, the row it created) goes through
+:meth:`Journal.record`, whose work returns the :class:`Entry` to append. Either way a change
+and its entry commit together or not at all, and an error raised by the work (a domain
+refusal, a constraint violation) reaches the caller unchanged, nothing written.
 """
 
 from __future__ import annotations
@@ -35,7 +39,15 @@ from mes_runtime.ebr.chain import (
 )
 from mes_runtime.kernel.clock import utcnow
 
-__all__ = ["Journal", "StoredEntry", "count_entries", "notify_changed", "verify_journal"]
+__all__ = [
+    "Entry",
+    "Journal",
+    "StoredEntry",
+    "Work",
+    "count_entries",
+    "notify_changed",
+    "verify_journal",
+]
 
 _T = cast(Table, JournalEntry.__table__)
 _COLUMNS = (
@@ -60,6 +72,27 @@ _SQLITE_SELECT = f"SELECT {', '.join(_KEYS)} FROM journal"  # noqa: S608 - const
 _MAX_RETRIES = 5
 
 Extra = Callable[[AsyncConnection], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Entry:
+    """What one journal entry says, before it is chained (``seq``, ``ts`` and hashes)."""
+
+    actor: str
+    action: str
+    subject: str
+    batch_id: str | None = None
+    old_value: object = None
+    new_value: object = None
+    reason: str | None = None
+
+
+#: A change made in the entries' transaction that says which entries record it (one, or a
+#: sequence: several, or none for a run that turned out to change nothing worth an entry).
+#: It may run more than once (a group commit falling back to one request per transaction,
+#: a dropped connection): each run starts from a rolled-back transaction, so it must keep
+#: no state but what it returns.
+Work = Callable[[AsyncConnection], Awaitable[Entry | Sequence[Entry]]]
 
 _NOTIFY = text("SELECT pg_notify(:channel, :batch_id)")
 
@@ -92,7 +125,9 @@ class StoredEntry:
 
 
 @dataclass(slots=True)
-class _Request:
+class _Text:
+    """An entry's fields as hashed (values already canonical JSON text)."""
+
     actor: str
     action: str
     subject: str
@@ -100,8 +135,31 @@ class _Request:
     old_text: str | None
     new_text: str | None
     reason: str | None
+
+    @classmethod
+    def of(cls, entry: Entry) -> _Text:
+        return cls(
+            entry.actor,
+            entry.action,
+            entry.subject,
+            entry.batch_id,
+            encode_value(entry.old_value),
+            encode_value(entry.new_value),
+            entry.reason,
+        )
+
+
+@dataclass(slots=True)
+class _Request:
+    texts: list[_Text]  # a work's request: filled by each run of the work
     alongside: Extra | None
-    future: asyncio.Future[StoredEntry]
+    future: asyncio.Future[list[StoredEntry]]
+    work: Work | None = None
+
+
+def _batch_ids(batch: list[_Request]) -> set[str]:
+    """The batches whose record these requests change (for live events)."""
+    return {t.batch_id for r in batch for t in r.texts if t.batch_id}
 
 
 class Journal:
@@ -155,16 +213,37 @@ class Journal:
         per entry if that fails, so one bad ``alongside`` cannot fail its neighbours).
         """
         request = _Request(
-            actor=actor,
-            action=action,
-            subject=subject,
-            batch_id=batch_id,
-            old_text=encode_value(old_value),
-            new_text=encode_value(new_value),
-            reason=reason,
+            texts=[
+                _Text(
+                    actor,
+                    action,
+                    subject,
+                    batch_id,
+                    encode_value(old_value),
+                    encode_value(new_value),
+                    reason,
+                )
+            ],
             alongside=alongside,
             future=asyncio.get_running_loop().create_future(),
         )
+        return (await self._submit(request))[0]
+
+    async def record(self, work: Work) -> list[StoredEntry]:
+        """Run ``work`` in a transaction and append the entries it returns in the same one.
+
+        For a change whose entries name what the change found or made. ``work`` runs under
+        the writer lock (keep it to a few statements: no password hashing, no network).
+        """
+        request = _Request(
+            texts=[],
+            alongside=None,
+            future=asyncio.get_running_loop().create_future(),
+            work=work,
+        )
+        return await self._submit(request)
+
+    async def _submit(self, request: _Request) -> list[StoredEntry]:
         self._pending.append(request)
         async with self._lock:
             if not request.future.done():
@@ -182,12 +261,12 @@ class Journal:
 
     async def _write_batch(self, batch: list[_Request]) -> None:
         if len(batch) > 1:
-            entries: list[StoredEntry] | None = None
+            written: list[list[StoredEntry]] | None = None
             with contextlib.suppress(Exception):  # retried one by one below, errors go there
-                entries = await self._write(batch)
-            if entries is not None:
-                for request, entry in zip(batch, entries, strict=True):
-                    request.future.set_result(entry)
+                written = await self._write(batch)
+            if written is not None:
+                for request, stored in zip(batch, written, strict=True):
+                    request.future.set_result(stored)
                 return
         for request in batch:
             try:
@@ -195,53 +274,63 @@ class Journal:
             except Exception as exc:
                 request.future.set_exception(exc)
 
-    async def _write(self, batch: list[_Request]) -> list[StoredEntry]:
+    async def _write(self, batch: list[_Request]) -> list[list[StoredEntry]]:
         for attempt in range(_MAX_RETRIES):
             conn = self._conn
             if conn is None:
                 conn = self._conn = await self._engine.connect()
             entries: list[StoredEntry] = []
+            written: list[list[StoredEntry]] = []
             try:
                 async with conn.begin():
                     for request in batch:
                         if request.alongside is not None:
                             await request.alongside(conn)
+                        if request.work is not None:
+                            said = await request.work(conn)
+                            said = [said] if isinstance(said, Entry) else said
+                            request.texts = [_Text.of(e) for e in said]
                     if self._head is None or attempt:
                         self._head = await self._load_head(conn)
                     seq, prev = self._head
                     for request in batch:
-                        seq += 1
-                        ts = format_ts(self._clock())
-                        digest = entry_hash(
-                            seq=seq,
-                            ts=ts,
-                            actor=request.actor,
-                            action=request.action,
-                            subject=request.subject,
-                            batch_id=request.batch_id,
-                            old_value=request.old_text,
-                            new_value=request.new_text,
-                            reason=request.reason,
-                            prev_hash=prev,
-                        )
-                        entries.append(
-                            StoredEntry(
-                                seq,
-                                ts,
-                                request.actor,
-                                request.action,
-                                request.subject,
-                                request.batch_id,
-                                request.old_text,
-                                request.new_text,
-                                request.reason,
-                                prev,
-                                digest,
+                        stored: list[StoredEntry] = []
+                        for t in request.texts:
+                            seq += 1
+                            ts = format_ts(self._clock())
+                            digest = entry_hash(
+                                seq=seq,
+                                ts=ts,
+                                actor=t.actor,
+                                action=t.action,
+                                subject=t.subject,
+                                batch_id=t.batch_id,
+                                old_value=t.old_text,
+                                new_value=t.new_text,
+                                reason=t.reason,
+                                prev_hash=prev,
                             )
-                        )
-                        prev = digest
-                    await self._insert(conn, entries)
-                    await notify_changed(conn, {r.batch_id for r in batch if r.batch_id})
+                            stored.append(
+                                StoredEntry(
+                                    seq,
+                                    ts,
+                                    t.actor,
+                                    t.action,
+                                    t.subject,
+                                    t.batch_id,
+                                    t.old_text,
+                                    t.new_text,
+                                    t.reason,
+                                    prev,
+                                    digest,
+                                )
+                            )
+                            prev = digest
+                        entries.extend(stored)
+                        written.append(stored)
+                    if entries:
+                        await self._insert(conn, entries)
+                    await notify_changed(conn, _batch_ids(batch))
             except (IntegrityError, sqlite3.IntegrityError):  # (raw SQLite path: the latter)
                 # Another writer took these seqs, or an ``alongside`` violated a constraint.
                 self._head = None
@@ -262,9 +351,10 @@ class Journal:
                 self._head = None
                 await self._drop_connection()
                 raise
-            self._head = (entries[-1].seq, entries[-1].hash)
-            self.committed({r.batch_id for r in batch if r.batch_id})
-            return entries
+            if entries:
+                self._head = (entries[-1].seq, entries[-1].hash)
+            self.committed(_batch_ids(batch))
+            return written
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _insert(self, conn: AsyncConnection, entries: list[StoredEntry]) -> None:

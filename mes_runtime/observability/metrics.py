@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mes_runtime.domain.exceptions import Category
 from mes_runtime.ebr.chain import VerifyResult
-from mes_runtime.ebr.journal import Extra, Journal, StoredEntry
+from mes_runtime.ebr.journal import Extra, Journal, StoredEntry, Work
 from mes_runtime.engine.ports import (
     BatchRecorder,
     EquipmentEvent,
@@ -378,6 +378,11 @@ class MeteredJournal(Journal):
             alongside=alongside,
         )
         self._metrics.journal_appends.inc()
+        return stored
+
+    async def record(self, work: Work) -> list[StoredEntry]:
+        stored = await super().record(work)
+        self._metrics.journal_appends.inc(len(stored))
         return stored
 
     async def verify(self, *, chunk_size: int = 20_000) -> VerifyResult:

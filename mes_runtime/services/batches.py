@@ -26,11 +26,13 @@ from mes_runtime.domain.errors import RecipeError
 from mes_runtime.domain.recipe import MasterRecipe
 from mes_runtime.domain.states import Command, ElementState
 from mes_runtime.domain.validation import validate_recipe
+from mes_runtime.ebr.journal import Journal
 from mes_runtime.ebr.recorder import FINAL_BATCH_STATES
+from mes_runtime.ebr.unit_of_work import Entry, journalled
 from mes_runtime.engine.batch import BatchEngine
 from mes_runtime.engine.errors import CommandRejected, EngineError, UnknownBatch
 from mes_runtime.engine.plan import build_tree
-from mes_runtime.engine.ports import BatchRecorder, Fenced
+from mes_runtime.engine.ports import Fenced
 from mes_runtime.kernel.clock import utcnow
 from mes_runtime.services.commands import OwnerUnavailable
 
@@ -71,13 +73,13 @@ class BatchService:
         self,
         *,
         engine: BatchEngine,
-        recorder: BatchRecorder,
+        journal: Journal,
         sessions: async_sessionmaker[AsyncSession],
         available: Callable[[], Mapping[str, Capabilities]],
         may_own: Callable[[], str | None] = lambda: None,
     ) -> None:
         self._engine = engine
-        self._recorder = recorder
+        self._journal = journal
         self._sessions = sessions
         self._available = available
         # None while this replica may own batches, else why not (the ownership grant names
@@ -85,7 +87,13 @@ class BatchService:
         self._may_own = may_own
 
     async def create(self, request: NewBatch, *, actor: str) -> str:
-        """Persist a new batch (and start it unless asked not to); returns its id."""
+        """Persist a new batch (and start it unless asked not to); returns its id.
+
+        The batch row and its ``batch.create`` entry commit together (one unit of work): a
+        batch never exists without the entry that says who created it from what. The entry
+        is appended straight to the journal, not through the recorder: a created batch has
+        no owner yet (it is claimed when it starts), so there is no epoch to fence.
+        """
         if request.start:
             self._check_may_own()
         async with self._sessions() as session:
@@ -97,13 +105,15 @@ class BatchService:
                 raise BatchRequestError("recipe", f"recipe does not fit the equipment: {text}")
             bindings = self._bind(master, request.bindings or {}, available)
             await _check_allocation(session, bindings, None)
-            batch_id = _new_batch_id()
-            try:
-                control = ControlRecipe.from_master(
-                    master, batch_id=batch_id, bindings=bindings, overrides=request.overrides
-                )
-            except RecipeError as exc:
-                raise BatchRequestError("overrides", str(exc)) from exc
+        batch_id = _new_batch_id()
+        try:
+            control = ControlRecipe.from_master(
+                master, batch_id=batch_id, bindings=bindings, overrides=request.overrides
+            )
+        except RecipeError as exc:
+            raise BatchRequestError("overrides", str(exc)) from exc
+
+        async def insert(session: AsyncSession) -> tuple[None, Entry]:
             session.add(
                 Batch(
                     id=batch_id,
@@ -116,20 +126,21 @@ class BatchService:
                     created_at=utcnow(),
                 )
             )
-            await session.commit()
-        await self._recorder.journal(
-            batch_id=batch_id,
-            actor=actor,
-            action="batch.create",
-            subject=batch_id,
-            new_value={
-                "recipe": master.header.name,
-                "version": master.header.version,
-                "digest": control.master_digest,
-                "bindings": dict(bindings),
-                "overrides": dict(request.overrides or {}),
-            },
-        )
+            return None, Entry(
+                batch_id=batch_id,
+                actor=actor,
+                action="batch.create",
+                subject=batch_id,
+                new_value={
+                    "recipe": master.header.name,
+                    "version": master.header.version,
+                    "digest": control.master_digest,
+                    "bindings": dict(bindings),
+                    "overrides": dict(request.overrides or {}),
+                },
+            )
+
+        await journalled(self._journal, insert)
         if request.start:
             await self.start(batch_id, actor=actor)
         return batch_id

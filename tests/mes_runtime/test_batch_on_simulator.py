@@ -56,7 +56,9 @@ class Plant:
 
 @pytest.fixture
 async def plant(
-    recorder: SqlBatchRecorder, session_factory: async_sessionmaker[AsyncSession]
+    recorder: SqlBatchRecorder,
+    journal: Journal,
+    session_factory: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[Plant]:
     async with (
         running_simulator(time_factor=7200) as sim,
@@ -70,7 +72,7 @@ async def plant(
         async with BatchEngine(equipment=equipment, recorder=recorder) as engine:
             service = BatchService(
                 engine=engine,
-                recorder=recorder,
+                journal=journal,
                 sessions=session_factory,
                 available=registry.connected,
             )

@@ -101,7 +101,7 @@ async def test_a_connection_killed_as_a_phase_completes_is_retried_and_lands_onc
             async with BatchEngine(equipment=equipment, recorder=recorder) as batch_engine:
                 service = BatchService(
                     engine=batch_engine,
-                    recorder=recorder,
+                    journal=journal,
                     sessions=sessions,
                     available=registry.connected,
                 )

@@ -7,10 +7,11 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mes_runtime.ebr.chain import GENESIS_HASH
-from mes_runtime.ebr.journal import Journal, count_entries, verify_journal
+from mes_runtime.ebr.journal import Entry, Journal, StoredEntry, count_entries, verify_journal
 
 COLUMNS = ["seq", "ts", "actor", "action", "subject", "batch_id", "old_value", "new_value",
            "reason", "prev_hash", "hash"]  # fmt: skip
@@ -217,3 +218,71 @@ async def test_cancelling_the_writing_caller_does_not_strand_the_others(
     assert sorted(e.action for e in done) == ["o0", "o1", "o2"]
     result = await verify_journal(engine)
     assert (result.ok, result.entries_checked) == (True, 4)
+
+
+async def test_a_work_writes_its_entries_with_its_change(
+    journal: Journal, engine: AsyncEngine
+) -> None:
+    """``record``: the entries a work returns are chained in its transaction, in order;
+    a work may return none (its change commits alone)."""
+
+    async def two(conn: AsyncConnection) -> list[Entry]:
+        await conn.execute(text("CREATE TABLE uow_probe (n INTEGER)"))
+        await conn.execute(text("INSERT INTO uow_probe VALUES (1)"))
+        return [Entry(actor="a", action="first", subject="s"), Entry(actor="system",
+                action="second", subject="s", new_value={"n": 1})]  # fmt: skip
+
+    async def none(conn: AsyncConnection) -> list[Entry]:
+        await conn.execute(text("INSERT INTO uow_probe VALUES (2)"))
+        return []
+
+    stored = await journal.record(two)
+    assert [(e.seq, e.action) for e in stored] == [(1, "first"), (2, "second")]
+    assert stored[1].prev_hash == stored[0].hash
+    assert await journal.record(none) == []
+    assert (await journal.append(actor="a", action="third", subject="s")).seq == 3
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM uow_probe"))).scalar_one() == 2
+    assert (await journal.verify()).ok
+
+
+async def test_an_error_raised_by_a_work_reaches_its_caller_once(journal: Journal) -> None:
+    """A refusal raised inside a work (a domain error, a constraint violation) comes back
+    to the caller as raised, after at most the group commit's one retry on its own - never
+    retried without end, never swallowed - and its neighbours are written."""
+    runs = 0
+
+    class Refused(Exception):
+        pass
+
+    async def refuse(conn: AsyncConnection) -> Entry:
+        nonlocal runs
+        runs += 1
+        raise Refused("no")
+
+    async def duplicate(conn: AsyncConnection) -> Entry:  # an IntegrityError from the database
+        await conn.execute(
+            text("INSERT INTO users (username, password_hash, roles, active, created_at, "
+                 "failed_attempts) VALUES ('x', 'h', '[]', true, CURRENT_TIMESTAMP, 0)")
+        )  # fmt: skip
+        await conn.execute(
+            text("INSERT INTO users (username, password_hash, roles, active, created_at, "
+                 "failed_attempts) VALUES ('x', 'h', '[]', true, CURRENT_TIMESTAMP, 0)")
+        )  # fmt: skip
+        return Entry(actor="a", action="never", subject="s")
+
+    results = await asyncio.gather(
+        journal.append(actor="a", action="ok1", subject="s"),
+        journal.record(refuse),
+        journal.record(duplicate),
+        journal.append(actor="a", action="ok2", subject="s"),
+        return_exceptions=True,
+    )
+    assert isinstance(results[1], Refused)
+    assert isinstance(results[2], IntegrityError)
+    assert 1 <= runs <= 2  # the group's attempt, then its own
+    assert sorted(r.action for r in (results[0], results[3]) if isinstance(r, StoredEntry)) == [
+        "ok1",
+        "ok2",
+    ]
+    assert (await journal.verify()).entries_checked == 2
