@@ -296,3 +296,14 @@ async def test_the_live_event_stream_is_counted_when_it_starts_and_never_timed(
     login_route = "/api/v1/auth/token"
     assert value(closed, "holon_http_request_duration_seconds_count", method="POST",
                   route=login_route) == 1  # fmt: skip
+
+
+def test_a_negative_subscription_lag_clock_skew_counts_as_zero() -> None:
+    metrics = RuntimeMetrics()
+    metrics.sample_lag("BR-101", -3.0)  # the module's clock runs ahead of ours
+    metrics.sample_lag("BR-101", 0.25)
+    lag = "holon_opcua_subscription_lag_seconds"
+    registry = metrics.registry
+    assert registry.get_sample_value(f"{lag}_count", {"equipment": "BR-101"}) == 2
+    assert registry.get_sample_value(f"{lag}_sum", {"equipment": "BR-101"}) == 0.25
+    assert registry.get_sample_value(f"{lag}_bucket", {"equipment": "BR-101", "le": "0.005"}) == 1
