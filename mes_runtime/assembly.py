@@ -144,7 +144,11 @@ async def batch_runtime(app: FastAPI) -> AsyncIterator[None]:
     bell: Doorbell = app.state.doorbell
     async with (
         equipment,
-        BatchEngine(equipment=port, recorder=app.state.recorder) as engine,
+        BatchEngine(
+            equipment=port,
+            recorder=app.state.recorder,
+            upgrade_pending=lambda: ownership.upgrade_pending,  # set below, before any batch
+        ) as engine,
     ):
         if metrics is not None:
             metrics.explain_paths(lambda batch, path: engine.tree(batch).by_path[path].kind)

@@ -26,7 +26,7 @@ from typing import Self
 import psycopg
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mes_runtime.kernel.tasks import cancel_and_wait
 
@@ -38,6 +38,7 @@ __all__ = [
     "RELEASED",
     "Doorbell",
     "doorbell_for",
+    "notify_in",
 ]
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,17 @@ CHANGED = "holon_batch_changed"
 OWNER = "holon_owner"  # the ownership grant changed (an upgrade's switch or its rollback)
 CHANNELS = (COMMANDS, COMMAND_DONE, RELEASED, CHANGED, OWNER)
 
+_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
 _RECONNECT_FIRST = 0.2
 _RECONNECT_MAX = 5.0
+
+
+async def notify_in(conn: AsyncConnection, channel: str, payload: str = "") -> None:
+    """Ring ``channel`` from inside a writing transaction: PostgreSQL delivers it at commit
+    (never for a rollback), one round trip fewer than a ring after the commit. Then call
+    :meth:`Doorbell.committed`, which rings the in-process bell (SQLite)."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(_NOTIFY, {"channel": channel, "payload": payload})
 
 
 class Doorbell:
@@ -99,6 +109,11 @@ class Doorbell:
         """Ring ``channel`` in this process only (a write of this process just committed)."""
         self._wake((channel,))
 
+    def committed(self, channel: str) -> None:
+        """A write that rang ``channel`` inside its transaction (:func:`notify_in`) has
+        committed: ring it here, where no database delivers it (one process)."""
+        self._wake((channel,))
+
     def _wake(self, channels: Iterable[str]) -> None:
         for channel in channels:
             self._rings[channel] += 1
@@ -123,6 +138,10 @@ class PgDoorbell(Doorbell):
     @property
     def listening(self) -> bool:
         return self._listening
+
+    def committed(self, channel: str) -> None:
+        """PostgreSQL delivers the ``NOTIFY`` of :func:`notify_in` at commit, to every
+        listener, this process's included: nothing to do."""
 
     async def __aenter__(self) -> Self:
         self._task = asyncio.create_task(self._listen(), name="doorbell listener")

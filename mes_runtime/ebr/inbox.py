@@ -27,6 +27,7 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from mes_runtime.db.doorbell import COMMAND_DONE, COMMANDS, notify_in
 from mes_runtime.db.models import BatchCommand, JournalEntry
 from mes_runtime.kernel.clock import utcnow
 
@@ -60,7 +61,8 @@ class CommandInbox:
     async def submit(
         self, *, batch_id: str, path: str, command: str, actor: str, reason: str | None
     ) -> int:
-        """Queue a command for the batch's owner; returns its id."""
+        """Queue a command for the batch's owner (ringing ``COMMANDS`` at commit: then call
+        :meth:`Doorbell.committed`); returns its id."""
         async with self._engine.begin() as conn:
             result = await conn.execute(
                 insert(_COMMANDS).returning(_COMMANDS.c.id),
@@ -74,6 +76,7 @@ class CommandInbox:
                     "created_at": self._clock(),
                 },
             )
+            await notify_in(conn, COMMANDS, batch_id)  # the owner wakes at commit
             return int(result.scalar_one())
 
     async def take(self, batch_ids: Collection[str], *, owner: str) -> list[QueuedCommand]:
@@ -110,7 +113,8 @@ class CommandInbox:
         return taken
 
     async def answer(self, command_id: int, *, done: bool, outcome: dict[str, Any]) -> None:
-        """Write the owner's answer to a command it took."""
+        """Write the owner's answer to a command it took (ringing ``COMMAND_DONE`` at
+        commit: then call :meth:`Doorbell.committed`)."""
         async with self._engine.begin() as conn:
             await conn.execute(
                 update(_COMMANDS)
@@ -119,6 +123,7 @@ class CommandInbox:
                     status="done" if done else "refused", outcome=outcome, done_at=self._clock()
                 )
             )
+            await notify_in(conn, COMMAND_DONE, str(command_id))  # the sender wakes at commit
 
     async def requeue(self, command_id: int, *, given: bool = False) -> None:
         """Give a taken command back: its batch moved to another owner before it applied

@@ -174,9 +174,15 @@ class BatchEngine:
         idle_timeout: float = 10.0,
         retain_finished: int = 50,
         retry_for: float = 600.0,
+        upgrade_pending: Callable[[], bool] = lambda: False,
     ) -> None:
         self._equipment = equipment
         self._recorder = recorder
+        # while an upgrade waits for a safe point, a phase its recipe marks as not
+        # interruptible is not started (it would push the safe point out, maybe for ever):
+        # it waits, Idle in its active step, and starts once the upgrade is no longer pending
+        self._upgrade_pending = upgrade_pending
+        self._deferred: dict[str, set[str]] = defaultdict(set)  # batch id -> phase paths
         self._timing = _Timing(
             flush_interval=flush_interval, idle_timeout=idle_timeout, retry_for=retry_for
         )
@@ -366,6 +372,7 @@ class BatchEngine:
         if self._batches.pop(batch_id, None) is None:
             return
         log.warning("batch %s: %s; this runtime stops executing it", batch_id, why)
+        self._deferred.pop(batch_id, None)
         self._pending.pop(batch_id, None)
         self._monitor.drop(batch_id)
         self._finished.pop(batch_id, None)
@@ -580,6 +587,10 @@ class BatchEngine:
             await self._advance(tree, node)
             return
         phase = node.phase
+        if not phase.interruptible and self._upgrade_pending():
+            await self._defer(tree, node)
+            return
+        self._deferred[tree.batch_id].discard(node.path)
         try:
             await self._ensure_idle(phase.equipment, phase.service)
             await self._record_command(tree, node, "start")
@@ -601,6 +612,41 @@ class BatchEngine:
             procedure_started=True,
             outcome="done",
         )
+
+    async def _defer(self, tree: BatchTree, node: Node) -> None:
+        """Leave a non-interruptible phase Idle while an upgrade is pending (journalled
+        once); :meth:`_start_deferred` starts it when the upgrade no longer waits."""
+        if node.path in self._deferred[tree.batch_id]:
+            return
+        self._deferred[tree.batch_id].add(node.path)
+        await self._journal(
+            batch_id=tree.batch_id,
+            actor=SYSTEM,
+            action="phase.deferred",
+            subject=node.path,
+            reason="an upgrade waits for a safe point; this phase is not interruptible, "
+            "so it starts once the upgrade has switched",
+        )
+
+    async def _start_deferred(self, tree: BatchTree) -> None:
+        """Start the phases deferred for an upgrade, if none is pending any more and each
+        is still due (Idle, in an active step of a running parent)."""
+        paths = self._deferred.get(tree.batch_id)
+        if not paths or self._upgrade_pending():
+            return
+        for path in sorted(paths):
+            node = tree.by_path[path]
+            parent = node.parent
+            due = (
+                node.state is ElementState.IDLE
+                and parent is not None
+                and parent.state is ElementState.RUNNING
+                and parent.run is not None
+                and node.step_id in parent.run.active_steps()
+            )
+            paths.discard(path)
+            if due:
+                await self._start_node(tree, node, actor=SYSTEM)
 
     async def _start_child(
         self, tree: BatchTree, parent: Node, step_id: str, *, actor: str
@@ -1191,13 +1237,17 @@ class BatchEngine:
 
     async def _completer(self) -> None:
         """Send Complete to continuous procedures whose time is up (checked twice a second;
-        conditions are checked as values arrive)."""
+        conditions are checked as values arrive); start phases deferred for an upgrade
+        once it no longer waits."""
         while True:
             await asyncio.sleep(_COMPLETE_CHECK_SECONDS)
             async with self._lock:
                 for tree in list(self._batches.values()):
-                    if not is_final(tree.state):
-                        await self._complete_due(tree)
+                    if is_final(tree.state):
+                        self._deferred.pop(tree.batch_id, None)
+                        continue
+                    await self._complete_due(tree)
+                    await self._start_deferred(tree)
 
     async def _complete_due(self, tree: BatchTree) -> None:
         """Send Complete (once) to each running phase whose completion rule holds now."""

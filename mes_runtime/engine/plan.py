@@ -69,6 +69,7 @@ def _node(element: Element, *, parent: Node | None, depth: int) -> Node:
             procedure=element.procedure,
             parameters=element.parameter_values(),
             complete_after_seconds=element.complete_after_seconds,
+            interruptible=element.interruptible,
             complete_when=element.complete_when,
         )
     node = Node(

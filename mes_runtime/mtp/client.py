@@ -134,7 +134,7 @@ class MtpModuleClient:
         namespaces: Sequence[str],
         *,
         timeout: float = 5.0,
-        poll_interval: float = 0.02,
+        poll_interval: float = 0.005,
     ) -> None:
         self.client = client
         self.manifest = manifest

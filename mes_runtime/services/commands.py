@@ -114,7 +114,7 @@ class BatchCommands:
         command_id = await self._inbox.submit(
             batch_id=batch_id, path=path, command=command.value, actor=actor, reason=reason
         )
-        await self._bell.ring(COMMANDS, batch_id)
+        self._bell.committed(COMMANDS)
         return await self._answer(command_id, batch_id, path)
 
     async def _carried_out(self, batch_id: str, path: str) -> ElementState:

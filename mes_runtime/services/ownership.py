@@ -168,6 +168,12 @@ class BatchOwnership:
             f"to {self._grant.colour} (an upgrade's switch); use the module's active Service"
         )
 
+    @property
+    def upgrade_pending(self) -> bool:
+        """Whether an upgrade waits for a safe point (the grant as last read): the engine
+        then starts no phase its recipe marks as not interruptible."""
+        return self._grant.upgrade_pending
+
     async def hand_over(self) -> list[str]:
         """Release every lease (after the engine stopped) and ring the peers."""
         released = await self._recorder.release()
@@ -301,7 +307,7 @@ class BatchOwnership:
                 await self._inbox.requeue(queued.id, given=outcome is not None)
                 continue
             await self._inbox.answer(queued.id, done="state" in outcome, outcome=outcome)
-            await self._bell.ring(COMMAND_DONE, str(queued.id))
+            self._bell.committed(COMMAND_DONE)
 
     async def _apply(self, queued: QueuedCommand) -> dict[str, Any] | None:
         try:
