@@ -131,13 +131,13 @@ async def _registered(sessions: async_sessionmaker[AsyncSession]) -> list[Module
 @asynccontextmanager
 async def batch_runtime(app: FastAPI) -> AsyncIterator[None]:
     """Start equipment supervision and the batch engine for the app's lifetime."""
-    equipment = MtpEquipment()
+    metrics: RuntimeMetrics | None = app.state.metrics
+    equipment = MtpEquipment(lag=None if metrics is None else metrics.sample_lag)
     registry = EquipmentRegistry(equipment)
     try:
         await _load_registrations(app.state.session_factory, registry)
     except Exception as exc:  # database not migrated yet: /readyz reports it
         log.warning("equipment registry not loaded: %s", exc)
-    metrics: RuntimeMetrics | None = app.state.metrics
     port: EquipmentPort = equipment if metrics is None else MeteredEquipment(equipment, metrics)
     settings: Settings = app.state.settings
     records: SqlBatchRecorder = app.state.batch_records
@@ -183,6 +183,7 @@ async def batch_runtime(app: FastAPI) -> AsyncIterator[None]:
             know_equipment=lambda: _load_registrations(app.state.session_factory, registry),
             colour=settings.colour,
             read_grant=lambda: read_grant(app.state.engine),
+            handed_over=None if metrics is None else metrics.batches_released,
         )
         follow = asyncio.create_task(
             _follow_registrations(app.state.session_factory, registry, REGISTRATION_SYNC_SECONDS),

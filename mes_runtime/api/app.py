@@ -61,6 +61,7 @@ from mes_runtime.db.engine import create_engine, session_factory
 from mes_runtime.ebr.journal import Journal
 from mes_runtime.ebr.recorder import SqlBatchRecorder
 from mes_runtime.observability import (
+    MeteredHttp,
     MeteredJournal,
     MeteredRecorder,
     RuntimeMetrics,
@@ -127,6 +128,8 @@ def create_app(settings: Settings | None = None, *, drain: Drain | None = None) 
             settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
         )
         metrics = RuntimeMetrics() if Capability.METRICS in capabilities else None
+        if metrics is not None:
+            metrics.watch_database(engine)
         writer = Journal(engine) if metrics is None else MeteredJournal(engine, metrics=metrics)
         outbox = qms_outbox(engine, settings)
         recorder = SqlBatchRecorder(
@@ -179,6 +182,8 @@ def create_app(settings: Settings | None = None, *, drain: Drain | None = None) 
     app.add_middleware(CloseWhenDraining, drain=drain)
     app.add_middleware(BodyLimit, default=DEFAULT_BODY_LIMIT, routes=DOCUMENT_ROUTES)
     app.add_middleware(SecurityHeaders)
+    if Capability.METRICS in capabilities:  # outermost: times what the others add too
+        app.add_middleware(MeteredHttp, metrics=lambda: getattr(app.state, "metrics", None))
     routes = _include_routers(app, capabilities)
     app.state.route_table = [(route.path_regex, route.methods) for route in routes]
     openapi.install(app, (route for route in routes if route.include_in_schema))

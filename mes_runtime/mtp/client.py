@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import math
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,7 +40,11 @@ from mes_runtime.mtp.manifest import (
     ServiceManifest,
 )
 
-__all__ = ["MtpModuleClient", "MtpSubscriptionHandler"]
+__all__ = ["LagHook", "MtpModuleClient", "MtpSubscriptionHandler"]
+
+#: ``lag(equipment, seconds)``: told, for each data change received, how long after its
+#: source timestamp it arrived (negative under clock skew: the hook decides).
+LagHook = Callable[[str, float], None]
 
 _STATE_CODES = frozenset(int(s) for s in ServiceState)
 
@@ -75,11 +79,15 @@ class MtpSubscriptionHandler:
         equipment: str,
         queue: asyncio.Queue[EquipmentEvent],
         targets: Mapping[ua.NodeId, tuple[str, str, str]],
+        *,
+        lag: LagHook | None = None,
     ) -> None:
         self.equipment = equipment
         self.queue = queue
         self.targets = dict(targets)  # node id -> (kind, name, unit)
         self.procedure: dict[str, int | None] = {}
+        self.lag = lag
+        self._seen: set[ua.NodeId] = set()  # monitored items past their initial value
 
     def datachange_notification(self, node: Node, val: Any, data: Any) -> None:
         target = self.targets.get(node.nodeid)
@@ -87,7 +95,10 @@ class MtpSubscriptionHandler:
             return
         kind, name, unit = target
         value = data.monitored_item.Value
-        stamp = _aware(value.SourceTimestamp or value.ServerTimestamp)
+        source = value.SourceTimestamp or value.ServerTimestamp
+        stamp = _aware(source)
+        if self.lag is not None and source is not None:
+            self._observe_lag(node.nodeid, stamp)
         if kind == "pv":
             self.queue.put_nowait(ProcessSample(self.equipment, name, float(val), unit, stamp))
         elif kind == "procedure":
@@ -98,6 +109,16 @@ class MtpSubscriptionHandler:
                     self.equipment, name, ServiceState(int(val)), self.procedure.get(name), stamp
                 )
             )
+
+    def _observe_lag(self, node_id: ua.NodeId, stamp: datetime) -> None:
+        """Report the lag of a *change*: a monitored item's first notification is its
+        current value, whose timestamp may be hours old (a value that has not changed
+        since), so it is skipped."""
+        if node_id not in self._seen:
+            self._seen.add(node_id)
+            return
+        assert self.lag is not None
+        self.lag(self.equipment, time.time() - stamp.timestamp())
 
     def status_change_notification(self, status: Any) -> None:
         """Subscription status changes are handled by the supervisor's connection check."""
@@ -327,6 +348,7 @@ class MtpModuleClient:
         publishing_interval_ms: float = 50.0,
         state_interval_ms: float = 10.0,
         held: bool = False,
+        lag: LagHook | None = None,
     ) -> tuple[Subscription, Subscription]:
         """Subscribe to every service's ``StateCur``/``ProcedureCur`` and every process
         value's ``V``; events go to ``queue``. Returns (state, process-value) subscriptions.
@@ -345,6 +367,7 @@ class MtpModuleClient:
 
         ``held=True`` keeps notifications back until :meth:`deliver`: the supervisor first
         announces ``ConnectionRestored``, so the fresh states follow it in the queue.
+        ``lag`` is told each change's delay from its source timestamp (metrics).
         """
         if not held:
             self._gate.set()
@@ -352,8 +375,8 @@ class MtpModuleClient:
         states = {n: t for n, t in targets.items() if t[0] != "pv"}
         values = {n: t for n, t in targets.items() if t[0] == "pv"}
         return (
-            await self._subscription(queue, states, state_interval_ms),
-            await self._subscription(queue, values, publishing_interval_ms),
+            await self._subscription(queue, states, state_interval_ms, lag),
+            await self._subscription(queue, values, publishing_interval_ms, lag),
         )
 
     async def _subscription(
@@ -361,8 +384,9 @@ class MtpModuleClient:
         queue: asyncio.Queue[EquipmentEvent],
         targets: Mapping[ua.NodeId, tuple[str, str, str]],
         interval_ms: float,
+        lag: LagHook | None,
     ) -> Subscription:
-        handler = MtpSubscriptionHandler(self.name, queue, targets)
+        handler = MtpSubscriptionHandler(self.name, queue, targets, lag=lag)
         subscription = await self.client.create_subscription(interval_ms, None, queue_maxsize=0)
         events = aiter(subscription)  # creates the iterator queue before any notification
         pump = asyncio.create_task(self._pump(events, handler), name=f"pump {self.name}")

@@ -20,6 +20,7 @@ from types import TracebackType
 
 from mes_runtime.kernel.errors import EquipmentError, EquipmentUnavailable
 from mes_runtime.kernel.events import EquipmentEvent
+from mes_runtime.mtp.client import LagHook
 from mes_runtime.mtp.codes import ServiceCommand, ServiceState
 from mes_runtime.mtp.manifest import ModuleManifest, ParameterManifest
 from mes_runtime.mtp.presence import NodeProblem
@@ -53,6 +54,7 @@ class MtpEquipment:
         request_timeout: float = 4.0,
         publishing_interval_ms: float = 50.0,
         queue_maxsize: int = 0,
+        lag: LagHook | None = None,
     ) -> None:
         self._events: asyncio.Queue[EquipmentEvent] = asyncio.Queue(maxsize=queue_maxsize)
         self._supervisors: dict[str, EquipmentSupervisor] = {}
@@ -62,6 +64,7 @@ class MtpEquipment:
             "request_timeout": request_timeout,
             "publishing_interval_ms": publishing_interval_ms,
         }
+        self._lag = lag  # each data change's delay from its source timestamp (metrics)
         self._started = False
 
     @property
@@ -72,7 +75,7 @@ class MtpEquipment:
         """Register a module; supervised from :meth:`start` (or at once if started)."""
         if manifest.name in self._supervisors:
             raise ValueError(f"module {manifest.name!r} is already added")
-        supervisor = EquipmentSupervisor(manifest, self._events, **self._options)
+        supervisor = EquipmentSupervisor(manifest, self._events, lag=self._lag, **self._options)
         self._supervisors[manifest.name] = supervisor
         if self._started:
             supervisor.start()

@@ -24,7 +24,7 @@ from asyncua.client.ua_client import UaClientState
 
 from mes_runtime.kernel.events import ConnectionLost, ConnectionRestored, EquipmentEvent
 from mes_runtime.kernel.tasks import cancel_and_wait
-from mes_runtime.mtp.client import MtpModuleClient
+from mes_runtime.mtp.client import LagHook, MtpModuleClient
 from mes_runtime.mtp.errors import EquipmentUnavailable
 from mes_runtime.mtp.manifest import ModuleManifest
 from mes_runtime.mtp.presence import NodeProblem, describe, node_problems
@@ -46,8 +46,10 @@ class EquipmentSupervisor:
         check_interval: float = 0.5,
         request_timeout: float = 4.0,
         publishing_interval_ms: float = 50.0,
+        lag: LagHook | None = None,
     ) -> None:
         self.manifest = manifest
+        self.lag = lag
         self.events = events_queue
         self.reconnect_delay = reconnect_delay
         self.check_interval = check_interval
@@ -127,7 +129,10 @@ class EquipmentSupervisor:
             if self.node_problems:
                 return describe(self.node_problems)
             await module.subscribe(
-                self.events, publishing_interval_ms=self.publishing_interval_ms, held=True
+                self.events,
+                publishing_interval_ms=self.publishing_interval_ms,
+                held=True,
+                lag=self.lag,
             )
             self._up(module)  # ConnectionRestored first, then the fresh states behind it
             module.deliver()

@@ -1,5 +1,6 @@
 """Observability of the runtime: structured, redacted logs and Prometheus metrics."""
 
+from mes_runtime.observability.http_metrics import MeteredHttp
 from mes_runtime.observability.logs import (
     JsonFormatter,
     RedactingFormatter,
@@ -19,6 +20,7 @@ __all__ = [
     "MASK",
     "JsonFormatter",
     "MeteredEquipment",
+    "MeteredHttp",
     "MeteredJournal",
     "MeteredRecorder",
     "RedactingFormatter",

@@ -22,7 +22,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import Pool, QueuePool
 
 from mes_runtime.domain.exceptions import Category
 from mes_runtime.ebr.chain import VerifyResult
@@ -40,17 +42,24 @@ from mes_runtime.kernel.codes import ServiceCommand, ServiceState
 __all__ = [
     "AUTH_VIAS",
     "FINAL_RESULTS",
+    "STATEMENT_KINDS",
     "MeteredEquipment",
     "MeteredJournal",
     "MeteredRecorder",
     "RuntimeMetrics",
+    "time_queries",
 ]
 
 #: What a failed authentication was for, the ``via`` label of the auth metrics.
 AUTH_VIAS = ("login", "password", "signature")
 #: Final batch states, the ``result`` label of ``holon_batches_finished_total``.
 FINAL_RESULTS = ("complete", "stopped", "aborted")
+#: The ``statement`` label of ``holon_db_query_duration_seconds`` (anything else: other).
+STATEMENT_KINDS = ("select", "insert", "update", "delete", "other")
 _COMMAND_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+_HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+_QUERY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+_LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
 class RuntimeMetrics:
@@ -72,6 +81,12 @@ class RuntimeMetrics:
             "holon_batches_taken_over",
             "Running batches this replica took over from another owner (a hand-over, or an "
             "owner that stopped renewing its lease).",
+            registry=r,
+        )
+        self.batches_handed_over = Counter(
+            "holon_batches_handed_over",
+            "Batch leases this replica released while the batch ran on: at shutdown, or when "
+            "the ownership grant moved to the other colour (a peer takes the batch over).",
             registry=r,
         )
         self.batches_running = Gauge(
@@ -137,6 +152,41 @@ class RuntimeMetrics:
             ["via"],
             registry=r,
         )
+        self.http_requests = Counter(
+            "holon_http_requests",
+            "HTTP requests answered, by method, route template (unmatched: one value) and "
+            "status; the live event stream is counted when its response starts.",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.http_seconds = Histogram(
+            "holon_http_request_duration_seconds",
+            "Time from a request's arrival until its response was sent, by method and route "
+            "template (the endless live event stream is not timed).",
+            ["method", "route"],
+            buckets=_HTTP_BUCKETS,
+            registry=r,
+        )
+        self.query_seconds = Histogram(
+            "holon_db_query_duration_seconds",
+            "Time the database driver took for one statement, by statement kind "
+            "(select, insert, update, delete, other).",
+            ["statement"],
+            buckets=_QUERY_BUCKETS,
+            registry=r,
+        )
+        self.subscription_lag = Histogram(
+            "holon_opcua_subscription_lag_seconds",
+            "Time from a value's source timestamp (the server's when the module sets none) "
+            "to its receipt here, by equipment; negative lags (clock skew) count as 0.",
+            ["equipment"],
+            buckets=_LAG_BUCKETS,
+            registry=r,
+        )
+        self._pool = _PoolCollector()
+        r.register(self._pool)
+        for kind in STATEMENT_KINDS:
+            self.query_seconds.labels(kind)
         for via in AUTH_VIAS:
             self.auth_failures.labels(via)
             self.auth_lockouts.labels(via)
@@ -190,6 +240,24 @@ class RuntimeMetrics:
             self._running[batch_id] = state
         self._record_running()
 
+    def batches_released(self, batch_ids: Sequence[str]) -> None:
+        """The hand-over hook (``BatchOwnership``): these leases were released while their
+        batches run on; they no longer execute here (a later take-over counts again)."""
+        self.batches_handed_over.inc(len(batch_ids))
+        for batch_id in batch_ids:
+            self._running.pop(batch_id, None)
+        self._record_running()
+
+    def sample_lag(self, equipment: str, seconds: float) -> None:
+        """The OPC UA subscription hook: one value's lag (clamped at 0: clock skew)."""
+        self.subscription_lag.labels(equipment).observe(max(seconds, 0.0))
+
+    def watch_database(self, engine: AsyncEngine) -> None:
+        """Time every statement of ``engine`` by kind, and export its pool's use (read at
+        scrape time)."""
+        self._pool.pool = engine.sync_engine.pool
+        time_queries(engine, self.query_seconds)
+
     def _record_running(self) -> None:
         self.batches_running.set(len(self._running))
         counts = Tally(self._running.values())
@@ -216,6 +284,56 @@ class _ConnectedCollector(Collector):
         for name, connected in sorted(dict(self._modules()).items()):
             family.add_metric([name], 1.0 if connected else 0.0)
         yield family
+
+
+class _PoolCollector(Collector):
+    """``holon_db_pool_*`` of the engine's pool, read at scrape time (families without a
+    sample until an engine is watched, and for a pool that does not count)."""
+
+    def __init__(self) -> None:
+        self.pool: Pool | None = None
+
+    def collect(self) -> Iterable[Metric]:
+        in_use = GaugeMetricFamily(
+            "holon_db_pool_connections_in_use",
+            "Database connections checked out of this replica's pool now.",
+        )
+        size = GaugeMetricFamily(
+            "holon_db_pool_size",
+            "Connections this replica's pool keeps open (it may open max_overflow more).",
+        )
+        pool = self.pool
+        if isinstance(pool, QueuePool):  # the async engines' AsyncAdaptedQueuePool too
+            in_use.add_metric([], float(pool.checkedout()))
+            size.add_metric([], float(pool.size()))
+        yield in_use
+        yield size
+
+
+def time_queries(engine: AsyncEngine, histogram: Histogram) -> None:
+    """Observe each statement's driver time in ``histogram`` (label: statement kind), from
+    SQLAlchemy's cursor events on the engine's sync core (an AsyncEngine has no events of
+    its own). A statement that fails is not observed (the error is what matters)."""
+    children = {kind: histogram.labels(kind) for kind in STATEMENT_KINDS}
+    other = children["other"]
+    started_at = "holon_query_started"
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _before(
+        _conn: Any, _cursor: Any, _sql: str, _params: Any, context: Any, _many: bool
+    ) -> None:
+        if context is not None:
+            setattr(context, started_at, time.perf_counter())
+
+    @event.listens_for(engine.sync_engine, "after_cursor_execute")
+    def _after(_conn: Any, _cursor: Any, sql: str, _params: Any, context: Any, _many: bool) -> None:
+        started = getattr(context, started_at, None)
+        if started is None:
+            return
+        elapsed = time.perf_counter() - started
+        words = sql[:24].split(None, 1)  # the first keyword, without copying the statement
+        kind = words[0].lower() if words else "other"
+        children.get(kind, other).observe(elapsed)
 
 
 class MeteredRecorder:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Self
 
 from mes_runtime.db.doorbell import COMMAND_DONE, COMMANDS, OWNER, RELEASED, Doorbell
@@ -88,6 +88,7 @@ class BatchOwnership:
         connect_timeout: float = RESUME_CONNECT_SECONDS,
         colour: str | None = None,
         read_grant: Callable[[], Awaitable[Grant]] | None = None,
+        handed_over: Callable[[Sequence[str]], None] | None = None,
     ) -> None:
         self._recorder = recorder
         self._engine = engine
@@ -112,6 +113,8 @@ class BatchOwnership:
         self._read_grant = read_grant
         self._grant = Grant()
         self._grant_lock = asyncio.Lock()  # one hand-over at a time
+        # told the batches whose leases were released while they run on (metrics)
+        self._handed_over = handed_over
 
     async def __aenter__(self) -> Self:
         with contextlib.suppress(Exception):  # database not ready: the heartbeat reads it
@@ -174,10 +177,7 @@ class BatchOwnership:
     async def hand_over(self) -> list[str]:
         """Release every lease (after the engine stopped) and ring the peers."""
         released = await self._recorder.release()
-        if released:
-            log.info("handed over %d batch(es): %s", len(released), ", ".join(released))
-            with contextlib.suppress(Exception):  # peers also scan on their own
-                await self._bell.ring(RELEASED, ",".join(released))
+        await self._announce(released)
         return released
 
     # -- loops ---------------------------------------------------------------------------
@@ -228,11 +228,17 @@ class BatchOwnership:
         batch_ids = sorted(self._recorder.owned())
         for batch_id in batch_ids:
             await self._engine.disown(batch_id, why="batch ownership was granted to another colour")
-        released = await self._recorder.release(batch_ids)
-        if released:
-            log.info("handed over %d batch(es): %s", len(released), ", ".join(released))
-            with contextlib.suppress(Exception):  # peers also scan on their own
-                await self._bell.ring(RELEASED, ",".join(released))
+        await self._announce(await self._recorder.release(batch_ids))
+
+    async def _announce(self, released: Sequence[str]) -> None:
+        """A hand-over's end: count it, log it and ring the peers."""
+        if not released:
+            return
+        if self._handed_over is not None:
+            self._handed_over(released)
+        log.info("handed over %d batch(es): %s", len(released), ", ".join(released))
+        with contextlib.suppress(Exception):  # peers also scan on their own
+            await self._bell.ring(RELEASED, ",".join(released))
 
     async def _heartbeat(self) -> None:
         for batch_id in await self._recorder.renew():

@@ -18,6 +18,7 @@ import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -222,8 +223,14 @@ class _Module:
         if not force and self.written.get(path) == value:
             return
         kind = self.space.variables[path].kind
+        # stamped as a PLC stamps its values: the runtime measures its subscription lag
+        # from the source timestamp (and stores samples at it)
+        now = ua.DateTime.now(UTC)
         await self.server.write_attribute_value(
-            self.node_ids[path], ua.DataValue(ua.Variant(value, _VARIANT[kind]))
+            self.node_ids[path],
+            ua.DataValue(
+                ua.Variant(value, _VARIANT[kind]), SourceTimestamp=now, ServerTimestamp=now
+            ),
         )
         self.written[path] = value
 

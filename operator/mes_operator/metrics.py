@@ -5,6 +5,14 @@ counted by the kind of child that was restored. Each operator replica exports it
 series; only the active one (kopf peering) reconciles, so the standby's counters stay
 flat, which is what a dashboard should show.
 
+Equipment verifications (the OPC UA check of an ``Equipment``) are counted and timed by
+their result, the ``Verified`` condition's reason: ``AllServicesPresent`` (verified), or
+why not (``ServiceMissing``, ``Unreachable``, ``ConnectionRejected``, ``CertificateRejected``,
+``BrowseFailed``, ``CertificateSecretMissing``).
+
+kopf's own work queue is not exported: kopf keeps its per-object queues in a local of its
+watcher and publishes no depth, so there is nothing to read without patching kopf.
+
 Results: ``ok``; ``retry`` (``kopf.TemporaryError``: not yet, e.g. a busy API server);
 ``invalid`` (``kopf.PermanentError``: a spec the operator cannot act on); ``error``
 (anything else: kopf retries it, and the ``HolonOperatorReconcileErrors`` alert fires).
@@ -21,11 +29,15 @@ import kopf
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 
 __all__ = [
+    "CHECK_RESULTS",
     "DRIFT_CORRECTIONS",
+    "EQUIPMENT_CHECKS",
+    "EQUIPMENT_CHECK_SECONDS",
     "RECONCILES",
     "RECONCILE_SECONDS",
     "REGISTRY",
     "RESULTS",
+    "equipment_checked",
     "measured_reconcile",
     "serve_metrics",
 ]
@@ -55,6 +67,33 @@ DRIFT_CORRECTIONS = Counter(
     ["kind"],
     registry=REGISTRY,
 )
+EQUIPMENT_CHECKS = Counter(
+    "holon_operator_equipment_checks",
+    "Equipment verifications (OPC UA check of the required MTP services), by result: the "
+    "Verified condition's reason.",
+    ["result"],
+    registry=REGISTRY,
+)
+EQUIPMENT_CHECK_SECONDS = Histogram(
+    "holon_operator_equipment_check_duration_seconds",
+    "Time one Equipment verification took (connect, browse), by result.",
+    ["result"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60),
+    registry=REGISTRY,
+)
+#: The reasons a check ends with (``mes_operator.equipment.check`` and the reconcile).
+CHECK_RESULTS = (
+    "AllServicesPresent",
+    "ServiceMissing",
+    "Unreachable",
+    "ConnectionRejected",
+    "CertificateRejected",
+    "BrowseFailed",
+    "CertificateSecretMissing",
+)
+for _result in CHECK_RESULTS:
+    EQUIPMENT_CHECKS.labels(_result)
+    EQUIPMENT_CHECK_SECONDS.labels(_result)
 for _kind in KINDS:
     RECONCILE_SECONDS.labels(_kind)
     for _result in RESULTS:
@@ -80,6 +119,12 @@ async def measured_reconcile(kind: str) -> AsyncIterator[None]:
     finally:
         RECONCILES.labels(kind, result).inc()
         RECONCILE_SECONDS.labels(kind).observe(time.perf_counter() - started)
+
+
+def equipment_checked(result: str, seconds: float) -> None:
+    """Count one Equipment verification by its result (condition reason) and time it."""
+    EQUIPMENT_CHECKS.labels(result).inc()
+    EQUIPMENT_CHECK_SECONDS.labels(result).observe(seconds)
 
 
 def serve_metrics(port: int, *, host: str = "0.0.0.0") -> int | None:  # noqa: S104 - Pod IP

@@ -515,7 +515,8 @@ def test_prometheus_scrapes_the_runtime_and_the_operator(
     """A real Prometheus (Debian's) scrapes the module's runtime replicas and the operator
     in the cluster: after the rolled-over batch, the completed batch is counted once across
     replicas, phases changed state, values were ingested, no journal verification failed;
-    a drift correction raises the operator's counter."""
+    requests, each replica's database pool, statements and OPC UA lags are measured; a
+    drift correction raises the operator's counter."""
     ns = in_cluster.namespace
     if not _module_ready(cluster, ns):
         pytest.fail("needs the Ready module of the previous tests, which failed")
@@ -542,12 +543,21 @@ def test_prometheus_scrapes_the_runtime_and_the_operator(
         values = prometheus.value("sum(holon_process_values_ingested_total)")
         failed = prometheus.value('sum(holon_journal_verifications_total{result="failed"})')
         reconciles = prometheus.value("sum(holon_operator_reconciles_total)")
+        requests = prometheus.value("sum(holon_http_requests_total)")  # the probes at least
+        pools = prometheus.value("count(holon_db_pool_size > 0)")
+        statements = prometheus.value("sum(holon_db_query_duration_seconds_count)")
+        lags = prometheus.value("sum(holon_opcua_subscription_lag_seconds_count)")
         print(
             f"\n[prometheus] batches completed {completed}, phase changes {changes}, "
             f"values ingested {values}, failed verifications {failed}, "
-            f"operator reconciles {reconciles}",
+            f"operator reconciles {reconciles}, HTTP requests {requests}, pools {pools}, "
+            f"statements {statements}, OPC UA changes timed {lags}",
             flush=True,
         )
+        assert (requests or 0.0) > 0
+        assert pools == len(runtime)
+        assert (statements or 0.0) > 0
+        assert (lags or 0.0) > 0
         assert completed == 1
         assert (changes or 0.0) > 0
         assert (values or 0.0) > 0

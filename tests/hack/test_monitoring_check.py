@@ -58,6 +58,15 @@ def test_every_metric_family_is_known(known: set[str]) -> None:
         "holon_auth_lockouts_total",
         "holon_operator_reconciles_total",
         "holon_operator_drift_corrections_total",
+        "holon_http_requests_total",
+        "holon_http_request_duration_seconds_bucket",
+        "holon_db_pool_connections_in_use",
+        "holon_db_pool_size",
+        "holon_db_query_duration_seconds_bucket",
+        "holon_opcua_subscription_lag_seconds_bucket",
+        "holon_batches_handed_over_total",
+        "holon_operator_equipment_checks_total",
+        "holon_operator_equipment_check_duration_seconds_bucket",
     } <= known
 
 

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import httpx
 import kopf
 import pytest
-from mes_operator.metrics import REGISTRY, measured_reconcile, serve_metrics
+from mes_operator.equipment.check import check_equipment
+from mes_operator.metrics import (
+    CHECK_RESULTS,
+    REGISTRY,
+    equipment_checked,
+    measured_reconcile,
+    serve_metrics,
+)
 from prometheus_client.parser import text_string_to_metric_families
+
+from holon_testing.net import free_port
+from holon_testing.simulator_process import simulated_module
 
 
 def _value(name: str, **labels: str) -> float:
@@ -60,3 +71,47 @@ def test_the_endpoint_serves_every_family_and_a_taken_port_is_no_crash() -> None
         "holon_operator_reconcile_duration_seconds",
         "holon_operator_drift_corrections",
     } <= families
+
+
+async def test_equipment_checks_are_counted_and_timed_by_result(tmp_path: Path) -> None:
+    """A real check of the simulator's tank (verified) and of a port nobody serves, each
+    counted under its result, as the Equipment reconcile reports them."""
+    results = ("AllServicesPresent", "Unreachable")
+    before = {
+        r: (
+            _value("holon_operator_equipment_checks_total", result=r),
+            _value("holon_operator_equipment_check_duration_seconds_count", result=r),
+        )
+        for r in results
+    }
+    with simulated_module("TK-201", ("string",), tmp_path) as modules:
+        verified = await check_equipment(modules["string"].endpoint, ["Charge", "Mix"])
+    unreachable = await check_equipment(
+        f"opc.tcp://127.0.0.1:{free_port()}", ["Charge"], connect_timeout=1.0
+    )
+    for result in (verified, unreachable):
+        equipment_checked(result.reason, result.duration_seconds)
+
+    assert (verified.reason, unreachable.reason) == results
+    for r in results:
+        checks, timed = before[r]
+        assert _value("holon_operator_equipment_checks_total", result=r) == checks + 1
+        assert (
+            _value("holon_operator_equipment_check_duration_seconds_count", result=r) == timed + 1
+        )
+    assert (
+        _value("holon_operator_equipment_check_duration_seconds_sum", result="AllServicesPresent")
+        >= verified.duration_seconds
+        > 0
+    )
+    port = serve_metrics(free_port(), host="127.0.0.1")
+    assert port is not None
+    async with httpx.AsyncClient(timeout=10) as http:
+        text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+    checks = {
+        s.labels["result"]
+        for f in text_string_to_metric_families(text)
+        if f.name == "holon_operator_equipment_checks"
+        for s in f.samples
+    }
+    assert set(CHECK_RESULTS) <= checks  # every result queryable before it first happens

@@ -16,6 +16,7 @@ from lightkube.types import PatchType
 
 from mes_operator.equipment.check import CheckResult, ClientCredentials, check_equipment
 from mes_operator.kube.resources import Equipment, Secret
+from mes_operator.metrics import equipment_checked
 from mes_operator.models.equipment import EquipmentSpec, SecurityPolicy
 from mes_operator.reconcile.events import Event, EventSink
 from mes_operator.status.conditions import condition, now_rfc3339
@@ -39,6 +40,7 @@ async def reconcile_equipment(
     if not (force or due):
         return None
     result = await _check(client, spec, meta["namespace"])
+    equipment_checked(result.reason, result.duration_seconds)
     status = equipment_status(previous, result, generation=generation, now=now_rfc3339())
     await client.patch(
         Equipment.Status,
