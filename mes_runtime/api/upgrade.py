@@ -99,14 +99,13 @@ async def get_owner(_: Reader, engine: EngineDep, request: Request) -> OwnerOut:
 
 @router.put("/owner", response_model=OwnerOut)
 async def put_owner(
-    body: OwnerIn, user: Upgrader, engine: EngineDep, journal: JournalDep, request: Request
+    body: OwnerIn, user: Upgrader, journal: JournalDep, request: Request
 ) -> OwnerOut:
     """Grant batch ownership to one colour (an upgrade's switch, or its rollback): replicas
     of the other colour hand their batches over within moments (the step in flight first)
     and claim none; this colour's replicas take them over. Journalled with the previous
     grant. Answers once the grant is stored; ``GET /api/v1/batches/{id}`` shows the owner."""
     grant = await set_grant(
-        engine,
         journal,
         colour=body.colour,
         upgrade_pending=body.upgrade_pending,

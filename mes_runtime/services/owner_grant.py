@@ -23,7 +23,7 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mes_runtime.db.models import OwnershipGrant
-from mes_runtime.ebr.journal import Journal
+from mes_runtime.ebr.journal import Entry, Journal
 from mes_runtime.kernel.clock import utcnow
 
 __all__ = ["COLOURS", "Grant", "read_grant", "set_grant"]
@@ -70,7 +70,6 @@ async def _read(conn: AsyncConnection) -> Grant:
 
 
 async def set_grant(
-    engine: AsyncEngine,
     journal: Journal,
     *,
     colour: str | None,
@@ -82,7 +81,6 @@ async def set_grant(
     previous grant in the same transaction."""
     if colour is not None and colour not in COLOURS:
         raise ValueError(f"colour must be one of {', '.join(COLOURS)} or null, not {colour!r}")
-    before = await read_grant(engine)
     after = Grant(
         colour=colour, upgrade_pending=upgrade_pending, changed_by=actor, changed_at=utcnow()
     )
@@ -93,18 +91,19 @@ async def set_grant(
         "changed_at": after.changed_at,
     }
 
-    async def _write(conn: AsyncConnection) -> None:
+    async def _write(conn: AsyncConnection) -> Entry:
+        before = await _read(conn)  # in the writing transaction: the grant it replaces
         result = await conn.execute(update(_GRANT).where(_GRANT.c.id == _ROW).values(**values))
         if result.rowcount == 0:
             await conn.execute(insert(_GRANT).values(id=_ROW, **values))
+        return Entry(
+            actor=actor,
+            action="upgrade.owner",
+            subject="ownership",
+            old_value=before.to_journal(),
+            new_value=after.to_journal(),
+            reason=reason,
+        )
 
-    await journal.append(
-        actor=actor,
-        action="upgrade.owner",
-        subject="ownership",
-        old_value=before.to_journal(),
-        new_value=after.to_journal(),
-        reason=reason,
-        alongside=_write,
-    )
+    await journal.record(_write)
     return after

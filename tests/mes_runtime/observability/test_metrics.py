@@ -206,11 +206,11 @@ async def test_a_batch_handed_over_by_the_grant_and_taken_back_is_counted(
     and no longer running here), and takes it over again when the grant comes back."""
     settings = _settings(db_url, tmp_path, metrics=True, colour="blue")
     async with _plant(settings, 600) as (app, _):
-        engine, journal, bell = app.state.engine, app.state.journal, app.state.doorbell
+        journal, bell = app.state.journal, app.state.doorbell
         await _start_demo_batch(app)
         await _until(app, lambda s: value(s, "holon_batches_running") == 1, "running")
 
-        await set_grant(engine, journal, colour="green", upgrade_pending=False, actor="test")
+        await set_grant(journal, colour="green", upgrade_pending=False, actor="test")
         await bell.ring(OWNER)
         away = await _until(
             app, lambda s: value(s, "holon_batches_handed_over_total") == 1, "handed over"
@@ -218,7 +218,7 @@ async def test_a_batch_handed_over_by_the_grant_and_taken_back_is_counted(
         assert value(away, "holon_batches_running") == 0
         assert value(away, "holon_batches_taken_over_total") == 0
 
-        await set_grant(engine, journal, colour="blue", upgrade_pending=False, actor="test")
+        await set_grant(journal, colour="blue", upgrade_pending=False, actor="test")
         await bell.ring(OWNER)
         back = await _until(
             app, lambda s: value(s, "holon_batches_taken_over_total") == 1, "taken back"

@@ -25,8 +25,8 @@ def test_no_grant_admits_every_replica_and_a_colour_only_its_own() -> None:
 async def test_a_grant_is_one_row_written_with_its_journal_entry(app: FastAPI) -> None:
     engine, journal = app.state.engine, app.state.journal
     assert await read_grant(engine) == Grant()
-    await set_grant(engine, journal, colour="green", upgrade_pending=True, actor="op")
-    await set_grant(engine, journal, colour="blue", upgrade_pending=False, actor="op")
+    await set_grant(journal, colour="green", upgrade_pending=True, actor="op")
+    await set_grant(journal, colour="blue", upgrade_pending=False, actor="op")
     grant = await read_grant(engine)
     assert (grant.colour, grant.upgrade_pending, grant.changed_by) == ("blue", False, "op")
     async with engine.connect() as conn:
@@ -46,7 +46,7 @@ async def test_a_grant_is_one_row_written_with_its_journal_entry(app: FastAPI) -
         ),
     ]
     with pytest.raises(ValueError, match="colour must be one of blue, green"):
-        await set_grant(engine, journal, colour="red", upgrade_pending=False, actor="op")
+        await set_grant(journal, colour="red", upgrade_pending=False, actor="op")
 
 
 async def test_only_the_upgrade_role_moves_the_grant(
