@@ -14,6 +14,7 @@ the grace period covers the runtime's drain and graceful shutdown (``builders.sh
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from mes_operator.builders.configmap import DATA_DIR, config_data, config_hash
@@ -125,6 +126,7 @@ def _placement(ctx: ModuleContext) -> dict[str, Any]:
 def build_deployment(ctx: ModuleContext, *, colour: Colour | None = None) -> dict[str, Any]:
     """The Deployment running one colour (default: the active one) of the module."""
     colour = colour or ctx.colour
+    ctx = replace(ctx, colour=colour)  # HOLON_COLOUR names the slot built, not the active one
     pod_labels = {**labels(ctx), **colour_selector_labels(ctx, colour)}
     return {
         "apiVersion": "apps/v1",
