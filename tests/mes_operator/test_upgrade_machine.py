@@ -122,6 +122,14 @@ def test_new_version_never_ready_rolls_back_with_the_schema_expanded() -> None:
     assert run.world.jobs[(JobKind.EXPAND, "1.1.0", 1)] is JobState.SUCCEEDED
 
 
+def test_the_new_slot_starts_only_once_the_old_one_holds_the_grant() -> None:
+    run = Run(World(grant_refused=True), plan()).until_done()
+    assert P.DEPLOY_GREEN in run.phases
+    assert Colour.GREEN not in run.world.deployments  # never started, so owned nothing
+    assert run.status is not None
+    assert (run.status.phase, run.status.cause) == (P.ROLLED_BACK, "GrantNotTaken")
+
+
 def test_failing_checks_roll_back() -> None:
     run = Run(World(checks=CheckState.FAILED), plan()).until_done()
     _rolled_back(run, "NewVersionChecksFailed")

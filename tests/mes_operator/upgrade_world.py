@@ -60,6 +60,7 @@ class World:
     new_never_ready: bool = False
     checks: CheckState = CheckState.PASSED
     safe: bool = True
+    grant_refused: bool = False
     grant: Colour | None = None
     pending: bool = False
     selector: Colour = Colour.BLUE
@@ -79,7 +80,8 @@ class World:
                 case MovePreviewService(colour=colour):
                     self.preview = colour
                 case SetGrant(colour=colour, upgrade_pending=pending):
-                    self.grant, self.pending = colour, pending
+                    if not self.grant_refused:
+                        self.grant, self.pending = colour, pending
                 case MoveActiveSelector(colour=colour):
                     self.selector = colour
                 case DeleteColour(colour=colour):

@@ -235,20 +235,20 @@ def _step(
         MovePreviewService(colour=new),
     ]
     if phase is P.DEPLOY_GREEN:
+        # the old slot holds the grant before the new one starts, so it never owns a batch
         grant = SetGrant(
             colour=old, upgrade_pending=False, reason=f"{new.value} starting; owns no batches"
         )
-        if obs.new_ready:
+        granted = obs.grant is old
+        if granted and obs.new_ready:
             return _move(status, P.OPERATIONAL_QUALIFICATION, obs), [grant, *green]
         if _elapsed(status, obs.now) > t.green_ready:
+            cause = "NewVersionNotReady" if granted else "GrantNotTaken"
+            why = f"{new.value} not ready" if granted else f"the runtime did not grant {old.value}"
             return _fail(
-                status,
-                plan,
-                obs,
-                "NewVersionNotReady",
-                obs.new_problem or f"{new.value} not ready within {t.green_ready}s",
+                status, plan, obs, cause, obs.new_problem or f"{why} within {t.green_ready}s"
             )
-        return status, [grant, *green]
+        return status, [grant, *green] if granted else [grant]
     watched = {P.OPERATIONAL_QUALIFICATION, P.SAFE_POINT, P.SWITCH, P.OBSERVE}
     if phase in watched and (not obs.new_ready or obs.new_checks is CheckState.FAILED):
         cause = "NewVersionChecksFailed" if obs.new_ready else "NewVersionNotReady"
