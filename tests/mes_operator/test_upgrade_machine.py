@@ -176,6 +176,20 @@ def test_a_new_version_after_a_rollback_starts_a_new_upgrade() -> None:
     run.until_done()
     assert run.status is not None
     assert (run.status.phase, run.status.to_version) == (P.QUALIFIED, "1.1.1")
+    assert run.status.attempt == 2
+
+
+def test_a_backup_is_never_reused_by_a_later_upgrade_to_the_same_version() -> None:
+    run = Run(World(new_never_ready=True), plan()).until_done()
+    run.plan = replace(run.plan, version="1.1.1")
+    run.until_done()
+    run.world.new_never_ready = False
+    run.plan = replace(run.plan, version="1.1.0")
+    run.until_done()
+    assert run.status is not None
+    assert (run.status.phase, run.status.attempt) == (P.QUALIFIED, 3)
+    backups = sorted((v, a) for k, v, a in run.world.jobs if k is JobKind.BACKUP)
+    assert backups == [("1.1.0", 1), ("1.1.0", 3), ("1.1.1", 2)]
 
 
 def test_a_version_changed_mid_upgrade_rolls_back_then_upgrades_to_it() -> None:

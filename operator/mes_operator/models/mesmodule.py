@@ -458,7 +458,8 @@ class UpgradeStatus(ResourceModel):
     attempt: int = Field(
         default=1,
         ge=1,
-        description="Which attempt at this version (a retry starts the next); names the Jobs.",
+        description="Upgrade attempts on this module so far, this one included (each new "
+        "version or retry starts the next); names the Jobs, so none is ever reused.",
     )
     handled_request: str | None = Field(
         default=None,

@@ -149,7 +149,11 @@ def _start(status: UpgradeStatus | None, plan: Plan, obs: Observation) -> Upgrad
     if plan.version == plan.current_version:
         return None
     if status is None or status.to_version != plan.version or status.phase is P.QUALIFIED:
-        return _begin(plan, obs, attempt=1, handled=status.handled_request if status else None)
+        # attempts count on across versions: a Job (a backup above all) is never reused
+        attempt = status.attempt + 1 if status else 1
+        return _begin(
+            plan, obs, attempt=attempt, handled=status.handled_request if status else None
+        )
     if retry:
         return _begin(plan, obs, attempt=status.attempt + 1, handled=token)
     return None  # rolled back or failed at this version: a retry or a new version is needed
