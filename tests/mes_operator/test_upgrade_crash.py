@@ -44,3 +44,17 @@ def test_crash_in_a_phase_reaches_the_same_end(
 def test_every_phase_is_covered() -> None:
     covered = {phase for _, phase in SCENARIOS}
     assert covered == set(P)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("scenario", ["happy", "rollback", "contract-fails"])
+def test_a_crash_at_any_step_reaches_the_same_end(scenario: str, mode: str) -> None:
+    clean = Run(_world(scenario), plan()).until_done()
+    steps = 0
+    probe = Run(_world(scenario), plan())
+    while probe.status is None or probe.status.phase not in {P.QUALIFIED, P.ROLLED_BACK, P.FAILED}:
+        probe.step()
+        steps += 1
+    for index in range(steps + 1):
+        crashed = Run(_world(scenario), plan()).until_done(crash_at=index, mode=mode)
+        assert crashed.end_state() == clean.end_state(), f"crash at step {index}"

@@ -161,12 +161,20 @@ class Run:
         self.world.tick()
 
     def until_done(
-        self, *, crash_in: UpgradePhase | None = None, mode: str = "after-actions", limit: int = 60
+        self,
+        *,
+        crash_in: UpgradePhase | None = None,
+        crash_at: int | None = None,
+        mode: str = "after-actions",
+        limit: int = 60,
     ) -> Run:
+        """Reconcile until a terminal phase; crash once, at the first step in ``crash_in``
+        or at step number ``crash_at``."""
         crashed = False
-        for _ in range(limit):
+        for index in range(limit):
             here = self.status.phase if self.status else None
-            if crash_in is not None and here is crash_in and not crashed:
+            due = (crash_in is not None and here is crash_in) or index == crash_at
+            if due and not crashed:
                 crashed = True
                 self.step(crash=mode)
             else:
