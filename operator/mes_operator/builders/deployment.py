@@ -69,6 +69,18 @@ def _ports(ctx: ModuleContext) -> list[dict[str, Any]]:
     return ports
 
 
+def container_security() -> dict[str, Any]:
+    """Every runtime container's hardening (the Pods' and the upgrade Jobs')."""
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": RUNTIME_UID,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
 def _container(ctx: ModuleContext) -> dict[str, Any]:
     resources = ctx.spec.resources
     container: dict[str, Any] = {
@@ -84,14 +96,7 @@ def _container(ctx: ModuleContext) -> dict[str, Any]:
             "requests": {"cpu": resources.cpu, "memory": resources.memory},
             "limits": {"memory": resources.memory_limit},
         },
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "runAsUser": RUNTIME_UID,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": container_security(),
         "volumeMounts": [
             {"name": "data", "mountPath": DATA_DIR},
             {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - an emptyDir, not the host's

@@ -23,7 +23,7 @@ from mes_operator.builders.context import (
     labels,
     metadata,
 )
-from mes_operator.builders.deployment import RUNTIME_UID, build_deployment
+from mes_operator.builders.deployment import build_deployment, container_security
 from mes_operator.models.mesmodule import Colour, DatabaseEngine
 
 __all__ = [
@@ -131,14 +131,7 @@ def _job(
             "requests": {"cpu": ctx.spec.resources.cpu, "memory": ctx.spec.resources.memory},
             "limits": {"memory": ctx.spec.resources.memory_limit},
         },
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "runAsUser": RUNTIME_UID,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": container_security(),
         "volumeMounts": [
             {"name": "data", "mountPath": DATA_DIR},
             {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - an emptyDir, not the host's
