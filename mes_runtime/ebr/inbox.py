@@ -35,6 +35,16 @@ __all__ = ["CommandInbox", "QueuedCommand"]
 
 _COMMANDS = cast(Table, BatchCommand.__table__)
 _JOURNAL = cast(Table, JournalEntry.__table__)
+# what a taken command carries to its owner, and who took it before (a reclaimed command)
+_QUEUED = (
+    _COMMANDS.c.id,
+    _COMMANDS.c.batch_id,
+    _COMMANDS.c.path,
+    _COMMANDS.c.command,
+    _COMMANDS.c.actor,
+    _COMMANDS.c.reason,
+)
+_PREVIOUS = _COMMANDS.c.taken_by.label("previous")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,37 +90,52 @@ class CommandInbox:
             return int(result.scalar_one())
 
     async def take(self, batch_ids: Collection[str], *, owner: str) -> list[QueuedCommand]:
-        """Take the pending commands of the given batches, oldest first."""
+        """Take the pending commands of the given batches, oldest first.
+
+        On PostgreSQL one statement picks the rows (``FOR UPDATE SKIP LOCKED``) and marks
+        them taken, so the owner spends one round trip on it; SQLite (one process, writes
+        serialised) selects, then marks each row."""
         if not batch_ids:
             return []
-        query = (
-            select(_COMMANDS)
-            .where(_COMMANDS.c.status == "pending", _COMMANDS.c.batch_id.in_(list(batch_ids)))
-            .order_by(_COMMANDS.c.id)
-        )
-        if self._engine.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        taken: list[QueuedCommand] = []
+        pending = (_COMMANDS.c.status == "pending", _COMMANDS.c.batch_id.in_(list(batch_ids)))
         async with self._engine.begin() as conn:
-            for row in (await conn.execute(query)).all():
-                result = await conn.execute(
-                    update(_COMMANDS)
-                    .where(_COMMANDS.c.id == row.id, _COMMANDS.c.status == "pending")
-                    .values(status="taken", taken_by=owner)
+            if conn.dialect.name == "postgresql":
+                picked = (
+                    select(_COMMANDS.c.id, _PREVIOUS)
+                    .where(*pending)
+                    .with_for_update(skip_locked=True)
+                    .subquery("picked")
                 )
-                if result.rowcount == 1:
-                    taken.append(
-                        QueuedCommand(
-                            id=int(row.id),
-                            batch_id=row.batch_id,
-                            path=row.path,
-                            command=row.command,
-                            actor=row.actor,
-                            reason=row.reason,
-                            reclaimed=row.taken_by is not None,
-                        )
+                rows = (
+                    await conn.execute(
+                        update(_COMMANDS)
+                        .where(_COMMANDS.c.id == picked.c.id)
+                        .values(status="taken", taken_by=owner)
+                        .returning(*_QUEUED, picked.c.previous)
                     )
-        return taken
+                ).all()
+            else:
+                rows = []
+                for row in (await conn.execute(select(*_QUEUED, _PREVIOUS).where(*pending))).all():
+                    result = await conn.execute(
+                        update(_COMMANDS)
+                        .where(_COMMANDS.c.id == row.id, _COMMANDS.c.status == "pending")
+                        .values(status="taken", taken_by=owner)
+                    )
+                    if result.rowcount == 1:
+                        rows.append(row)
+        return [
+            QueuedCommand(
+                id=int(row.id),
+                batch_id=row.batch_id,
+                path=row.path,
+                command=row.command,
+                actor=row.actor,
+                reason=row.reason,
+                reclaimed=row.previous is not None,
+            )
+            for row in sorted(rows, key=lambda row: int(row.id))
+        ]
 
     async def answer(self, command_id: int, *, done: bool, outcome: dict[str, Any]) -> None:
         """Write the owner's answer to a command it took (ringing ``COMMAND_DONE`` at

@@ -111,11 +111,12 @@ class BatchCommands:
         if node is None:
             raise UnknownElement(batch_id, path)
         self._engine.require_allowed(stored.tree, node, command)
+        answered = self._bell.mark(COMMAND_DONE)  # before the owner can answer
         command_id = await self._inbox.submit(
             batch_id=batch_id, path=path, command=command.value, actor=actor, reason=reason
         )
         self._bell.committed(COMMANDS)
-        return await self._answer(command_id, batch_id, path)
+        return await self._answer(command_id, batch_id, path, answered)
 
     async def _carried_out(self, batch_id: str, path: str) -> ElementState:
         """The element's state once the runtime that took the batch over has settled the
@@ -144,12 +145,18 @@ class BatchCommands:
             "equipment; look at the batch before giving it again"
         )
 
-    async def _answer(self, command_id: int, batch_id: str, path: str) -> ElementState:
+    async def _answer(
+        self, command_id: int, batch_id: str, path: str, submitted: int
+    ) -> ElementState:
+        """Wait for the owner's answer. ``submitted`` is the answer bell's mark taken before
+        the command was queued: the first read waits for a ring after it (nothing can be
+        answered before the owner has it), later reads come after every ring or _POLL."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._wait
         # a taken command is waited for longer (its owner applies it, or dies and the one
         # taking the batch over answers it), but not for ever
         give_up = loop.time() + _TAKEN_WAITS * self._wait
+        await self._bell.wait(COMMAND_DONE, submitted, _POLL)
         while True:
             mark = self._bell.mark(COMMAND_DONE)
             status, outcome = await self._inbox.outcome(command_id)
