@@ -100,10 +100,15 @@ class EquipmentSupervisor:
 
     async def _session(self) -> str:
         """One session from connect to loss; returns why it ended."""
+        # asyncua's own watchdog probes the server with a timeout of its interval: at the
+        # check interval (0.5 s) a half-second stall of a busy PLC counted as a lost
+        # connection and held the running phase. It probes at the request timeout; this
+        # supervisor's checks (_watch) stay frequent, each allowed the request timeout too,
+        # and a closed connection is noticed at once either way.
         client = Client(
             self.manifest.endpoint,
             timeout=self.request_timeout,
-            watchdog_intervall=self.check_interval,
+            watchdog_intervall=self.request_timeout,
         )
         lost = asyncio.Event()
         reason: list[str] = []
@@ -127,7 +132,7 @@ class EquipmentSupervisor:
                 await node_problems(client, self.manifest, module.namespaces)
             )
             if self.node_problems:
-                return describe(self.node_problems)
+                return self._lost(describe(self.node_problems))
             await module.subscribe(
                 self.events,
                 publishing_interval_ms=self.publishing_interval_ms,
@@ -136,17 +141,26 @@ class EquipmentSupervisor:
             )
             self._up(module)  # ConnectionRestored first, then the fresh states behind it
             module.deliver()
-            return await self._watch(client, lost, reason)
+            return self._lost(await self._watch(client, lost, reason))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            return f"{type(exc).__name__}: {exc}"
+            return self._lost(f"{type(exc).__name__}: {exc}")
         finally:
             self._module = None
             self._connected.clear()
             if module is not None:
                 await module.close()
             await self._close(client)
+
+    def _lost(self, reason: str) -> str:
+        """Report the loss before the session is closed: closing a session whose server
+        does not answer waits out its requests' timeouts, and the engine must not wait for
+        that to hold what runs on the module."""
+        self._module = None
+        self._connected.clear()
+        self._down(reason)
+        return reason
 
     async def _watch(self, client: Client, lost: asyncio.Event, reason: list[str]) -> str:
         while True:
