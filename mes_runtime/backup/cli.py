@@ -79,11 +79,25 @@ def _parser() -> argparse.ArgumentParser:
         "--to",
         help="s3://bucket/prefix (default: s3://$HOLON_BACKUP_S3_BUCKET/backups)",
     )
+    create.add_argument(
+        "--verify",
+        action="store_true",
+        help="verify the backup just written (the exit code is then the verification's)",
+    )
+    create.add_argument(
+        "--result-file",
+        type=Path,
+        help=(
+            "also write a compact JSON summary here ({ok, exit_code, location, digest, size,"
+            " verified, mismatches, error}), e.g. /dev/termination-log in a Kubernetes Job"
+        ),
+    )
     verify = sub.add_parser("verify", help="restore a backup into a scratch database, compare")
     verify.add_argument("location", help="s3://bucket/prefix/<id>, as printed by create")
     verify.add_argument(
         "--sha256", help="the dump's digest recorded elsewhere (e.g. in the module's status)"
     )
+    verify.add_argument("--result-file", type=Path, help="also write a compact JSON summary here")
     verify.add_argument(
         "--scratch-url",
         help=(
@@ -94,7 +108,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: every JSON result printed by this run, in order (``--result-file`` summarises them)
+_emitted: list[dict[str, Any]] = []
+
+
 def _emit(result: dict[str, Any]) -> None:
+    _emitted.append(result)
     print(json.dumps(result, indent=2, sort_keys=True), flush=True)
 
 
@@ -317,8 +336,33 @@ def _verdict(verdict: dict[str, Any]) -> int:
     return int(verdict["exit_code"])
 
 
+def _summary(code: int) -> dict[str, Any]:
+    """What a Job's termination message carries (at most a few hundred bytes)."""
+    summary: dict[str, Any] = {"ok": code == OK, "exit_code": code}
+    for result in _emitted:
+        if "dump" in result:
+            summary["digest"] = result["dump"]["sha256"]
+            summary["size"] = result["dump"]["size"]
+        for key in ("location", "mismatches", "error"):
+            if result.get(key):
+                summary[key] = result[key]
+    summary["verified"] = any("checks" in r for r in _emitted) and code == OK
+    return summary
+
+
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
+    _emitted.clear()
+    code = _main(args)
+    if args.result_file is not None:
+        try:
+            args.result_file.write_text(json.dumps(_summary(code), sort_keys=True))
+        except OSError as exc:
+            print(f"backup: cannot write {args.result_file}: {exc.strerror}", file=sys.stderr)
+    return code
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         config, default_bucket = load_store()
         url = _database_url(args.database_url)
@@ -338,5 +382,13 @@ def main(argv: list[str]) -> int:
         return _fail(CONFIG, str(exc))
     with StoreClient(config) as client:
         if args.action == "create":
-            return _create(client, where, target)
+            code = _create(client, where, target)
+            if code != OK or not args.verify:
+                return code
+            created = _emitted[-1]
+            verify_at = parse_location(str(created["location"]))
+            pinned = str(created["dump"]["sha256"])
+            scratch_url = os.environ.get("HOLON_BACKUP_SCRATCH_DATABASE_URL") or url
+            scratch = PgTarget.from_url(scratch_url)
+            return _verify(client, verify_at, scratch, scratch_url, pinned)
         return _verify(client, where, target, url, args.sha256)

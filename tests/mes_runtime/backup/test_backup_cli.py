@@ -42,7 +42,10 @@ def run_backup(env: dict[str, str], *args: str) -> Run:
         timeout=180,
         check=False,
     )
-    out = json.loads(proc.stdout) if proc.stdout.strip().startswith("{") else {}
+    try:
+        out = json.loads(proc.stdout)
+    except ValueError:  # nothing, or several documents (create --verify)
+        out = {}
     return Run(proc.returncode, out, proc.stdout, proc.stderr)
 
 
@@ -275,3 +278,42 @@ async def test_backup_while_the_journal_grows_still_verifies(
     assert verified.code == 0, verified.stdout
     assert verified.out["checks"]["journal_chain"]["ok"] is True
     assert verified.out["checks"]["journal_head"]["ok"] is True
+
+
+def test_create_with_verify_writes_a_summary_for_the_job(
+    s3_server: S3Server, bucket: str, batch_db: str, tmp_path: Path
+) -> None:
+    """One Job: create, then verify what was written; the summary is its termination message."""
+    result = tmp_path / "termination-log"
+    env = _env(s3_server, batch_db)
+    run = run_backup(
+        env, "create", "--verify", "--to", f"s3://{bucket}/job", "--result-file", str(result)
+    )
+    assert run.code == 0, run.stdout + run.stderr
+    summary = json.loads(result.read_text())
+    assert summary["ok"] is True
+    assert summary["verified"] is True
+    assert summary["exit_code"] == 0
+    assert summary["location"].startswith(f"s3://{bucket}/job/")
+    with s3_server.client() as client:
+        key = summary["location"].removeprefix(f"s3://{bucket}/") + "/manifest.json"
+        manifest = json.loads(client.get_bytes(bucket, key))
+    assert summary["digest"] == manifest["dump"]["sha256"]
+    assert summary["size"] == manifest["dump"]["size"]
+    assert len(result.read_bytes()) < 1024  # a termination message holds 4 KiB at most
+    assert_no_secret(run, s3_server.secret_key)
+
+    gone = run_backup(
+        {**env, "HOLON_BACKUP_S3_ENDPOINT": "http://127.0.0.1:9"},
+        "create",
+        "--verify",
+        "--to",
+        f"s3://{bucket}/job",
+        "--result-file",
+        str(result),
+    )
+    assert gone.code == 3
+    summary = json.loads(result.read_text())
+    assert summary["ok"] is False
+    assert summary["verified"] is False
+    assert summary["error"].startswith("object store unreachable at http://127.0.0.1:9: ")
