@@ -1,4 +1,4 @@
-"""A real SeaweedFS S3 server for the session (built once by hack/seaweedfs.py)."""
+"""A real SeaweedFS S3 server for the session (built once by hack/cluster/seaweedfs.py)."""
 
 from __future__ import annotations
 

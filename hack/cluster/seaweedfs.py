@@ -10,8 +10,8 @@ The binary lands in ~/.cache/holon/bin/<key>/weed ($HOLON_CACHE), the key hashin
 version, the Go version and the flags; Go's module and build caches are the ones the cluster
 build uses (~/.cache/holon/go), so shared dependencies are compiled once.
 
-    python3 hack/seaweedfs.py build   # build if missing (progress on stderr), print the path
-    python3 hack/seaweedfs.py path    # print the path if cached, exit 1 otherwise
+    python3 hack/cluster/seaweedfs.py build   # build if missing (progress: stderr), print path
+    python3 hack/cluster/seaweedfs.py path    # print the path if cached, exit 1 otherwise
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import contextlib
 import fcntl
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -28,23 +27,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from build import cache_root, go_env  # the cluster build's cache and Go environment
+
 MODULE = "github.com/seaweedfs/seaweedfs"
 VERSION = "v0.0.0-20261109003541-7506e5f91cd6"
 LDFLAGS = "-s -w"
 STAMP = ".complete"
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("HOLON_CACHE", Path.home() / ".cache" / "holon"))
-
-
-def go_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["GOMODCACHE"] = str(cache_root() / "go" / "mod")
-    env["GOCACHE"] = str(cache_root() / "go" / "build")
-    env["GOFLAGS"] = "-buildvcs=false"
-    env.setdefault("GOTOOLCHAIN", "local")
-    return env
 
 
 def _go(*args: str, cwd: Path | None = None) -> str:
