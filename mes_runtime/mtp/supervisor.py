@@ -177,9 +177,16 @@ class EquipmentSupervisor:
                 await client.nodes.server_state.read_value()
 
     async def _close(self, client: Client) -> None:
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(self.request_timeout):
-                await client.disconnect()
+        closed = False
+        try:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(self.request_timeout):
+                    await client.disconnect()
+                    closed = True
+        finally:
+            if not closed:  # the server did not answer the close: the socket closes anyway
+                with contextlib.suppress(Exception):
+                    client.disconnect_socket()
 
     def _up(self, module: MtpModuleClient) -> None:
         self._module = module
