@@ -44,7 +44,7 @@ import contextlib
 import functools
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -74,15 +74,14 @@ from mes_runtime.engine.ports import (
     BatchRecorder,
     ConnectionLost,
     ConnectionRestored,
-    ElementRecord,
     EquipmentEvent,
     EquipmentPort,
     Fenced,
     ProcessSample,
     ServiceStateChanged,
     Severity,
-    StateChange,
 )
+from mes_runtime.engine.recording import SYSTEM, RetryPolicy, StepRecorder
 from mes_runtime.engine.tree import BatchTree, Node
 from mes_runtime.kernel.clock import utcnow
 from mes_runtime.kernel.codes import ServiceCommand, ServiceState
@@ -91,8 +90,6 @@ from mes_runtime.kernel.tasks import cancel_and_wait
 __all__ = ["BatchEngine"]
 
 log = logging.getLogger(__name__)
-
-SYSTEM = "system"
 
 PHASE_COMMANDS: Mapping[Command, ServiceCommand] = {
     Command.PAUSE: ServiceCommand.PAUSE,
@@ -156,9 +153,6 @@ _SETTLING = frozenset({ElementState.STOPPING, ElementState.ABORTING, *_SETTLED_W
 class _Timing:
     flush_interval: float
     idle_timeout: float
-    retry_first: float = 0.05  # first back-off of a failed write
-    retry_max: float = 2.0  # longest back-off
-    retry_for: float = 600.0  # give up (and log an error) after this many seconds
     stop_grace: float = 5.0  # at shutdown, how long the step in flight may take to finish
 
 
@@ -183,8 +177,9 @@ class BatchEngine:
         # it waits, Idle in its active step, and starts once the upgrade is no longer pending
         self._upgrade_pending = upgrade_pending
         self._deferred: dict[str, set[str]] = defaultdict(set)  # batch id -> phase paths
-        self._timing = _Timing(
-            flush_interval=flush_interval, idle_timeout=idle_timeout, retry_for=retry_for
+        self._timing = _Timing(flush_interval=flush_interval, idle_timeout=idle_timeout)
+        self._steps = StepRecorder(
+            recorder, policy=RetryPolicy(retry_for=retry_for), on_fenced=self._forget
         )
         self._lock = asyncio.Lock()
         self._batches: dict[str, BatchTree] = {}
@@ -313,7 +308,7 @@ class BatchEngine:
         """Register a batch and start its procedure."""
         async with self._lock:
             await self._register(tree, claim=True)
-            await self._journal(
+            await self._steps.journal(
                 batch_id=tree.batch_id,
                 actor=actor,
                 action="batch.start",
@@ -345,7 +340,7 @@ class BatchEngine:
         """
         async with self._lock:
             await self._register(tree, claim=False)
-            await self._journal(
+            await self._steps.journal(
                 batch_id=tree.batch_id,
                 actor=SYSTEM,
                 action="batch.resume",
@@ -385,7 +380,7 @@ class BatchEngine:
         if tree.batch_id in self._batches:
             raise CommandRejected(f"batch {tree.batch_id!r} is already running")
         if claim:
-            await self._retry("claim", lambda: self._recorder.claim(tree.batch_id))
+            await self._steps.claim(tree.batch_id)
         self._batches[tree.batch_id] = tree
         self._finished[tree.batch_id] = asyncio.Event()
         self._monitor.register(tree)
@@ -410,7 +405,7 @@ class BatchEngine:
             return  # nothing of this phase can be running on the equipment
         if not self._equipment.is_connected(phase.equipment):
             if pending_start:  # unknown whether Start arrived: a Restart reads the service
-                await self._set_state(
+                await self._steps.set_state(
                     tree, node, ElementState.RUNNING, SYSTEM, procedure_started=True
                 )
             await self._hold_for_equipment(tree, node, "not connected when the batch resumed")
@@ -420,7 +415,7 @@ class BatchEngine:
             if state is ServiceState.IDLE:  # the Start never arrived: send it (once)
                 await self._start_node(tree, node, actor=SYSTEM)
                 return
-            await self._set_state(  # it arrived: the phase owns this run
+            await self._steps.set_state(  # it arrived: the phase owns this run
                 tree, node, ElementState.RUNNING, SYSTEM, procedure_started=True, outcome="done"
             )
         if state in {ServiceState.IDLE, ServiceState.RESETTING}:  # the module lost the run
@@ -434,7 +429,7 @@ class BatchEngine:
         }
         await self._follow_service(tree, node, state)
         if held_meanwhile:
-            await self._exception(
+            await self._steps.exception(
                 batch_id=tree.batch_id,
                 category=Category.EQUIPMENT_LOSS,
                 severity=Severity.MAJOR,
@@ -469,9 +464,9 @@ class BatchEngine:
                 node.last_command,
                 exc,
             )
-            await self._save(tree, node, outcome="failed")
+            await self._steps.save(tree, node, outcome="failed")
             return state
-        await self._set_state(tree, node, target, SYSTEM, outcome="done")
+        await self._steps.set_state(tree, node, target, SYSTEM, outcome="done")
         return state
 
     async def _reconcile_composite(self, tree: BatchTree, node: Node) -> None:
@@ -521,7 +516,7 @@ class BatchEngine:
                 return node.state
             self.require_allowed(tree, node, command)
             self._require_reachable(tree, node, command)
-            await self._journal(
+            await self._steps.journal(
                 batch_id=batch_id,
                 actor=actor,
                 action=f"command.{command.value}",
@@ -536,7 +531,7 @@ class BatchEngine:
                 in_flight = any(n.command_outcome == "pending" for n in tree.root.walk())
                 raise Fenced(batch_id, str(exc), in_flight=in_flight) from exc
             except (EngineError, EquipmentError) as exc:  # refused: nothing changed, say so
-                await self._journal(
+                await self._steps.journal(
                     batch_id=batch_id,
                     actor=SYSTEM,
                     action="command.failed",
@@ -580,7 +575,7 @@ class BatchEngine:
 
     async def _start_node(self, tree: BatchTree, node: Node, *, actor: str) -> None:
         if node.phase is None:
-            await self._set_state(tree, node, apply_command(node.state, Command.START), actor)
+            await self._steps.set_state(tree, node, apply_command(node.state, Command.START), actor)
             node.run = GraphRun(node.element)
             for step_id in node.run.start():
                 await self._start_child(tree, node, step_id, actor=actor)
@@ -593,18 +588,18 @@ class BatchEngine:
         self._deferred[tree.batch_id].discard(node.path)
         try:
             await self._ensure_idle(phase.equipment, phase.service)
-            await self._record_command(tree, node, "start")
+            await self._steps.record_command(tree, node, "start")
             await self._equipment.start_procedure(
                 phase.equipment, phase.service, phase.procedure, phase.parameters
             )
         except EquipmentError as exc:  # unreachable module or refused command: hold, never lose
             failed = "failed" if node.command_outcome == "pending" else None
-            await self._set_state(
+            await self._steps.set_state(
                 tree, node, apply_command(node.state, Command.START), actor, outcome=failed
             )
             await self._hold_for_equipment(tree, node, f"could not start: {exc}")
             return
-        await self._set_state(
+        await self._steps.set_state(
             tree,
             node,
             apply_command(node.state, Command.START),
@@ -619,7 +614,7 @@ class BatchEngine:
         if node.path in self._deferred[tree.batch_id]:
             return
         self._deferred[tree.batch_id].add(node.path)
-        await self._journal(
+        await self._steps.journal(
             batch_id=tree.batch_id,
             actor=SYSTEM,
             action="phase.deferred",
@@ -663,7 +658,7 @@ class BatchEngine:
             descendant.procedure_started = False
             self._monitor.forget(tree.batch_id, descendant.path)
             if descendant.state is not ElementState.IDLE:
-                await self._set_state(tree, descendant, ElementState.IDLE, SYSTEM)
+                await self._steps.set_state(tree, descendant, ElementState.IDLE, SYSTEM)
 
     async def _ensure_idle(self, equipment: str, service: str) -> None:
         """Bring a service back to Idle (Reset after an earlier run) before a Start."""
@@ -692,13 +687,13 @@ class BatchEngine:
     ) -> None:
         target = node.state if command is Command.COMPLETE else apply_command(node.state, command)
         if node.phase is None:
-            await self._set_state(tree, node, target, actor)
+            await self._steps.set_state(tree, node, target, actor)
             for child in node.active_children():
                 if command in self.allowed(tree, child):
                     try:
                         await self._command_node(tree, child, command, actor=actor)
                     except (EngineError, EquipmentError) as exc:  # e.g. it ended meanwhile
-                        await self._exception(
+                        await self._steps.exception(
                             batch_id=tree.batch_id,
                             category=Category.MANUAL_INTERVENTION,
                             severity=Severity.MAJOR,
@@ -719,15 +714,15 @@ class BatchEngine:
                 f"{phase.equipment} is not connected; {command.value} of {node.path} "
                 "cannot reach it"
             )
-        await self._record_command(tree, node, PHASE_COMMANDS[command].name.lower())
+        await self._steps.record_command(tree, node, PHASE_COMMANDS[command].name.lower())
         try:
             await self._equipment.command(phase.equipment, phase.service, PHASE_COMMANDS[command])
         except EquipmentError as exc:
-            await self._save(tree, node, outcome="failed")
+            await self._steps.save(tree, node, outcome="failed")
             raise EquipmentUnavailable(
                 f"{phase.equipment}/{phase.service} refused {command.value}: {exc}"
             ) from exc
-        await self._set_state(tree, node, target, actor, outcome="done")
+        await self._steps.set_state(tree, node, target, actor, outcome="done")
 
     async def _restart_phase(self, tree: BatchTree, node: Node, *, actor: str) -> None:
         """Continue a held phase from wherever its equipment is now.
@@ -751,17 +746,17 @@ class BatchEngine:
                 ServiceState.RESETTING,
             }:
                 await self._ensure_idle(phase.equipment, phase.service)
-                await self._record_command(tree, node, "start")
+                await self._steps.record_command(tree, node, "start")
                 await self._equipment.start_procedure(
                     phase.equipment, phase.service, phase.procedure, phase.parameters
                 )
                 state = ServiceState.STARTING
             elif state is ServiceState.HELD:
-                await self._record_command(tree, node, "unhold")
+                await self._steps.record_command(tree, node, "unhold")
                 await self._equipment.command(phase.equipment, phase.service, ServiceCommand.UNHOLD)
                 state = ServiceState.UNHOLDING
             elif state is ServiceState.PAUSED:
-                await self._record_command(tree, node, "resume")
+                await self._steps.record_command(tree, node, "resume")
                 await self._equipment.command(phase.equipment, phase.service, ServiceCommand.RESUME)
                 state = ServiceState.RESUMING
             elif state in {ServiceState.HOLDING, ServiceState.PAUSING}:
@@ -771,13 +766,13 @@ class BatchEngine:
                 )
         except EquipmentError as exc:  # refused by the module, or the session dropped just now
             if node.command_outcome == "pending":
-                await self._save(tree, node, outcome="failed")
+                await self._steps.save(tree, node, outcome="failed")
             if isinstance(exc, EquipmentUnavailable):
                 raise
             raise EquipmentUnavailable(
                 f"{phase.equipment}/{phase.service} refused the restart of {node.path}: {exc}"
             ) from exc
-        await self._set_state(
+        await self._steps.set_state(
             tree,
             node,
             apply_command(node.state, Command.RESTART),
@@ -868,7 +863,7 @@ class BatchEngine:
                 continue
             for finding in self._monitor.check(tree, sample):
                 if finding.recovered:
-                    await self._journal(
+                    await self._steps.journal(
                         batch_id=tree.batch_id,
                         actor=SYSTEM,
                         action="limit.recovered",
@@ -876,7 +871,7 @@ class BatchEngine:
                         reason=finding.message,
                     )
                     continue
-                await self._exception(
+                await self._steps.exception(
                     batch_id=tree.batch_id,
                     category=finding.category,
                     severity=finding.severity,
@@ -893,50 +888,52 @@ class BatchEngine:
             ElementState.RESTARTING,
         }:
             if current is ElementState.RESTARTING:
-                await self._set_state(tree, node, complete_transient(current), SYSTEM)
-            await self._set_state(tree, node, complete_transient(node.state), SYSTEM)
+                await self._steps.set_state(tree, node, complete_transient(current), SYSTEM)
+            await self._steps.set_state(tree, node, complete_transient(node.state), SYSTEM)
             await self._reset_service(node)
             await self._child_finished(tree, node)
         elif state in {ServiceState.EXECUTE, ServiceState.STARTING} and current in {
             ElementState.RESTARTING
         }:
-            await self._set_state(tree, node, complete_transient(current), SYSTEM)
+            await self._steps.set_state(tree, node, complete_transient(current), SYSTEM)
             await self._settle_parents(tree, node)
         elif state is ServiceState.EXECUTE and current is ElementState.PAUSED:
-            await self._set_state(tree, node, ElementState.RUNNING, SYSTEM)
+            await self._steps.set_state(tree, node, ElementState.RUNNING, SYSTEM)
             await self._settle_parents(tree, node)
         elif (
             state is ServiceState.EXECUTE
             and current is ElementState.HELD
             and not node.lost_connection
         ):  # unheld at the module itself
-            await self._set_state(tree, node, ElementState.RESTARTING, SYSTEM)
-            await self._set_state(tree, node, ElementState.RUNNING, SYSTEM)
+            await self._steps.set_state(tree, node, ElementState.RESTARTING, SYSTEM)
+            await self._steps.set_state(tree, node, ElementState.RUNNING, SYSTEM)
             await self._settle_parents(tree, node)
         elif state is ServiceState.PAUSED and current in {
             ElementState.RUNNING,  # paused at the module itself
             ElementState.PAUSING,
         }:
             if current is ElementState.RUNNING:
-                await self._set_state(tree, node, ElementState.PAUSING, SYSTEM)
-            await self._set_state(tree, node, ElementState.PAUSED, SYSTEM)
+                await self._steps.set_state(tree, node, ElementState.PAUSING, SYSTEM)
+            await self._steps.set_state(tree, node, ElementState.PAUSED, SYSTEM)
             await self._settle_parents(tree, node)
         elif state is ServiceState.HELD and not node.lost_connection:
             # Not from Restarting: a Held notification queued before our Unhold is stale.
             if current in {ElementState.RUNNING, ElementState.PAUSED, ElementState.PAUSING}:
-                await self._set_state(tree, node, apply_command(current, Command.HOLD), SYSTEM)
+                await self._steps.set_state(
+                    tree, node, apply_command(current, Command.HOLD), SYSTEM
+                )
             if node.state is ElementState.HOLDING:
-                await self._set_state(tree, node, complete_transient(node.state), SYSTEM)
+                await self._steps.set_state(tree, node, complete_transient(node.state), SYSTEM)
                 await self._settle_parents(tree, node)
         elif state in _EQUIPMENT_ENDINGS and not is_final(current):
             command = _EQUIPMENT_ENDINGS[state]
             # Stopping that the module turned into Aborted ends Aborted; Aborting stays.
             if current is not ElementState.ABORTING and current is not _ENDING_STATE[command]:
                 try:
-                    await self._set_state(tree, node, apply_command(current, command), SYSTEM)
+                    await self._steps.set_state(tree, node, apply_command(current, command), SYSTEM)
                 except CommandNotAllowed:
                     return
-            await self._set_state(tree, node, complete_transient(node.state), SYSTEM)
+            await self._steps.set_state(tree, node, complete_transient(node.state), SYSTEM)
             await self._child_finished(tree, node)
 
     async def _reset_service(self, node: Node) -> None:
@@ -952,7 +949,7 @@ class BatchEngine:
         for tree in list(self._batches.values()):
             if event.equipment not in tree.bindings.values() or is_final(tree.state):
                 continue
-            await self._journal(
+            await self._steps.journal(
                 batch_id=tree.batch_id,
                 actor=SYSTEM,
                 action="equipment.connection_lost",
@@ -965,7 +962,7 @@ class BatchEngine:
     async def _connection_restored(self, event: ConnectionRestored) -> None:
         for tree in list(self._batches.values()):
             if event.equipment in tree.bindings.values() and not is_final(tree.state):
-                await self._journal(
+                await self._steps.journal(
                     batch_id=tree.batch_id,
                     actor=SYSTEM,
                     action="equipment.connection_restored",
@@ -980,14 +977,14 @@ class BatchEngine:
             ElementState.PAUSED,
             ElementState.RESTARTING,
         }:
-            await self._set_state(tree, node, apply_command(node.state, Command.HOLD), SYSTEM)
+            await self._steps.set_state(tree, node, apply_command(node.state, Command.HOLD), SYSTEM)
         if node.state is ElementState.HOLDING:
-            await self._set_state(
+            await self._steps.set_state(
                 tree, node, complete_transient(node.state), SYSTEM, lost_connection=True
             )
         node.lost_connection = True
         assert node.phase is not None
-        await self._exception(
+        await self._steps.exception(
             batch_id=tree.batch_id,
             category=Category.EQUIPMENT_LOSS,
             severity=Severity.MAJOR,
@@ -1012,7 +1009,9 @@ class BatchEngine:
         }:
             command = Command.ABORT if child.state is ElementState.ABORTED else Command.STOP
             if command in allowed_commands(parent.state):
-                await self._set_state(tree, parent, apply_command(parent.state, command), SYSTEM)
+                await self._steps.set_state(
+                    tree, parent, apply_command(parent.state, command), SYSTEM
+                )
                 for sibling in parent.active_children():
                     if command in self.allowed(tree, sibling):
                         with contextlib.suppress(Exception):
@@ -1032,7 +1031,7 @@ class BatchEngine:
         for step_id in advance.start:
             await self._start_child(tree, node, step_id, actor=SYSTEM)
         if advance.ended and node.state is ElementState.RUNNING:
-            await self._set_state(tree, node, complete_transient(node.state), SYSTEM)
+            await self._steps.set_state(tree, node, complete_transient(node.state), SYSTEM)
             await self._child_finished(tree, node)
 
     async def _settle(self, tree: BatchTree, node: Node) -> None:
@@ -1041,12 +1040,12 @@ class BatchEngine:
         active = node.active_children()
         if state in {ElementState.STOPPING, ElementState.ABORTING}:
             if not active:
-                await self._set_state(tree, node, complete_transient(state), SYSTEM)
+                await self._steps.set_state(tree, node, complete_transient(state), SYSTEM)
                 await self._child_finished(tree, node)
             return
         wanted = _SETTLED_WHEN.get(state)
         if wanted is not None and all(child.state in wanted for child in active):
-            await self._set_state(tree, node, complete_transient(state), SYSTEM)
+            await self._steps.set_state(tree, node, complete_transient(state), SYSTEM)
             if node.state is ElementState.RUNNING:
                 await self._advance(tree, node)
             await self._settle_parents(tree, node)
@@ -1057,7 +1056,7 @@ class BatchEngine:
 
     async def _batch_finished(self, tree: BatchTree) -> None:
         await self._flush()
-        await self._journal(
+        await self._steps.journal(
             batch_id=tree.batch_id,
             actor=SYSTEM,
             action="batch.end",
@@ -1081,159 +1080,6 @@ class BatchEngine:
         return values
 
     # -- recording ---------------------------------------------------------------------
-
-    async def _set_state(
-        self,
-        tree: BatchTree,
-        node: Node,
-        state: ElementState,
-        actor: str,
-        *,
-        procedure_started: bool | None = None,
-        lost_connection: bool | None = None,
-        outcome: str | None = None,
-    ) -> None:
-        """Persist an element's new state with its journal entry (one unit of work), then
-        change it in memory. Resume flags given here are written with the state."""
-        old = node.state
-        record = self._record(
-            node,
-            state=state,
-            procedure_started=procedure_started,
-            lost_connection=lost_connection,
-            outcome=outcome,
-        )
-        if old is state:
-            if record != self._record(node):
-                await self._save(
-                    tree,
-                    node,
-                    procedure_started=procedure_started,
-                    lost_connection=lost_connection,
-                    outcome=outcome,
-                )
-            return
-        change = StateChange(
-            batch_id=tree.batch_id,
-            element=record,
-            graph=tree.graph(),
-            actor=actor,
-            action="element.state",
-            old_value=old.value,
-            new_value=state.value,
-            batch_state=state.value if node is tree.root else None,
-        )
-        await self._retry(f"{node.path} -> {state.value}", lambda: self._recorder.change(change))
-        node.apply(record)
-
-    def _record(
-        self,
-        node: Node,
-        *,
-        state: ElementState | None = None,
-        procedure_started: bool | None = None,
-        lost_connection: bool | None = None,
-        command: str | None = None,
-        outcome: str | None = None,
-    ) -> ElementRecord:
-        """The durable form of ``node``, with the given fields changed."""
-        state = node.state if state is None else state
-        since = node.executing_since
-        if state is ElementState.IDLE:
-            since = None
-        elif node.state is ElementState.IDLE and state is ElementState.RUNNING:
-            since = utcnow()
-        return ElementRecord(
-            path=node.path,
-            state=state.value,
-            procedure_started=(
-                node.procedure_started if procedure_started is None else procedure_started
-            ),
-            lost_connection=node.lost_connection if lost_connection is None else lost_connection,
-            executing_since=since,
-            last_command=node.last_command if command is None else command,
-            command_outcome=node.command_outcome if outcome is None else outcome,
-        )
-
-    async def _save(
-        self,
-        tree: BatchTree,
-        node: Node,
-        *,
-        procedure_started: bool | None = None,
-        lost_connection: bool | None = None,
-        command: str | None = None,
-        outcome: str | None = None,
-    ) -> None:
-        """Persist a phase's resume fields without a state change (journalled as
-        ``equipment.command`` with the command and its outcome)."""
-        record = self._record(
-            node,
-            procedure_started=procedure_started,
-            lost_connection=lost_connection,
-            command=command,
-            outcome=outcome,
-        )
-        assert node.phase is not None
-        change = StateChange(
-            batch_id=tree.batch_id,
-            element=record,
-            graph=tree.graph(),
-            actor=SYSTEM,
-            action="equipment.command",
-            new_value={
-                "service": f"{node.phase.equipment}/{node.phase.service}",
-                "command": record.last_command,
-                "outcome": record.command_outcome,
-            },
-        )
-        await self._retry(f"{node.path} record", lambda: self._recorder.change(change))
-        node.apply(record)
-
-    async def _record_command(self, tree: BatchTree, node: Node, command: str) -> None:
-        """Record (fenced) that ``command`` is about to be sent to the phase's service: a
-        resuming runtime then reads the service instead of sending it again."""
-        await self._save(tree, node, command=command, outcome="pending")
-
-    async def _retry(self, what: str, write: Callable[[], Awaitable[None]]) -> None:
-        """Run a storage write until it succeeds: back-off doubling up to ``retry_max``,
-        each failure logged; after ``retry_for`` seconds the error is raised (and logged
-        by the caller). A fenced write is never retried: another runtime owns the batch."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._timing.retry_for
-        delay = self._timing.retry_first
-        attempt = 0
-        while True:
-            try:
-                await write()
-                if attempt:
-                    log.warning("%s: stored after %d failed attempt(s)", what, attempt)
-                return
-            except Fenced as fenced:  # never retried: forget the batch, tell the caller
-                self._forget(fenced.batch_id)
-                raise
-            except Exception as exc:
-                attempt += 1
-                if loop.time() + delay > deadline:
-                    log.error("%s: giving up after %d attempts: %s", what, attempt, exc)
-                    raise
-                log.warning(
-                    "%s: storing failed (attempt %d, retry in %.2f s): %s",
-                    what,
-                    attempt,
-                    delay,
-                    exc,
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self._timing.retry_max)
-
-    async def _journal(self, **entry: Any) -> None:
-        await self._retry(f"journal {entry.get('action')}", lambda: self._recorder.journal(**entry))
-
-    async def _exception(self, **entry: Any) -> None:
-        await self._retry(
-            f"exception on {entry.get('subject')}", lambda: self._recorder.exception(**entry)
-        )
 
     async def _completer(self) -> None:
         """Send Complete to continuous procedures whose time is up (checked twice a second;
@@ -1279,7 +1125,7 @@ class BatchEngine:
             if why is None:
                 continue
             try:
-                await self._journal(
+                await self._steps.journal(
                     batch_id=tree.batch_id,
                     actor=SYSTEM,
                     action="command.complete",
@@ -1291,7 +1137,7 @@ class BatchEngine:
             except Fenced:
                 raise
             except (EngineError, EquipmentError) as exc:
-                await self._exception(
+                await self._steps.exception(
                     batch_id=tree.batch_id,
                     category=Category.EQUIPMENT_LOSS,
                     severity=Severity.MAJOR,
