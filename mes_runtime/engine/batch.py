@@ -43,7 +43,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Self
@@ -66,10 +65,9 @@ from mes_runtime.engine.errors import (
     EngineError,
     EquipmentError,
     EquipmentUnavailable,
-    UnknownBatch,
     UnknownElement,
 )
-from mes_runtime.engine.monitoring import LimitMonitor
+from mes_runtime.engine.live import LiveBatches
 from mes_runtime.engine.ports import (
     BatchRecorder,
     ConnectionLost,
@@ -83,6 +81,7 @@ from mes_runtime.engine.ports import (
 )
 from mes_runtime.engine.recording import SYSTEM, RetryPolicy, StepRecorder
 from mes_runtime.engine.tree import BatchTree, Node
+from mes_runtime.engine.values import ProcessValues
 from mes_runtime.kernel.clock import utcnow
 from mes_runtime.kernel.codes import ServiceCommand, ServiceState
 from mes_runtime.kernel.tasks import cancel_and_wait
@@ -176,22 +175,16 @@ class BatchEngine:
         # interruptible is not started (it would push the safe point out, maybe for ever):
         # it waits, Idle in its active step, and starts once the upgrade is no longer pending
         self._upgrade_pending = upgrade_pending
-        self._deferred: dict[str, set[str]] = defaultdict(set)  # batch id -> phase paths
         self._timing = _Timing(flush_interval=flush_interval, idle_timeout=idle_timeout)
         self._steps = StepRecorder(
             recorder, policy=RetryPolicy(retry_for=retry_for), on_fenced=self._forget
         )
         self._lock = asyncio.Lock()
-        self._batches: dict[str, BatchTree] = {}
-        self._latest: dict[str, dict[str, ProcessSample]] = defaultdict(dict)
-        self._pending: dict[str, list[ProcessSample]] = defaultdict(list)
-        self._monitor = LimitMonitor()
         self._tasks: list[asyncio.Task[None]] = []
-        self._finished: dict[str, asyncio.Event] = {}
+        self._values = ProcessValues(recorder, steps=self._steps)
         # Finished batches stay live (snapshot, wait_finished) until this many newer ones
         # have finished; older ones are read from the database (memory stays bounded).
-        self._retain_finished = retain_finished
-        self._ended: list[str] = []
+        self._live = LiveBatches(values=self._values, retain_finished=retain_finished)
         self._inbox: list[EquipmentEvent] = []  # taken from the queue, not yet handled
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -199,7 +192,10 @@ class BatchEngine:
     async def __aenter__(self) -> Self:
         self._tasks = [
             asyncio.create_task(self._pump(), name="batch-engine-pump"),
-            asyncio.create_task(self._flusher(), name="batch-engine-flush"),
+            asyncio.create_task(
+                self._values.run_flusher(self._timing.flush_interval),
+                name="batch-engine-flush",
+            ),
             asyncio.create_task(self._completer(), name="batch-engine-complete"),
         ]
         return self
@@ -221,18 +217,15 @@ class BatchEngine:
         finally:
             if locked:
                 self._lock.release()
-        await self._flush()
+        await self._values.flush()
 
     # -- queries -----------------------------------------------------------------------
 
     def batch_ids(self) -> list[str]:
-        return list(self._batches)
+        return list(self._live.batches)
 
     def tree(self, batch_id: str) -> BatchTree:
-        try:
-            return self._batches[batch_id]
-        except KeyError:
-            raise UnknownBatch(batch_id) from None
+        return self._live.tree(batch_id)
 
     def snapshot(self, batch_id: str) -> dict[str, Any]:
         """State of every element, the commands each allows now, and the latest values."""
@@ -247,18 +240,7 @@ class BatchEngine:
     def latest_values(self, bindings: Mapping[str, str]) -> list[dict[str, Any]]:
         """The latest process value of every module bound to a batch (unit -> module), as
         this runtime's equipment sessions see them (every replica supervises every module)."""
-        return [
-            {
-                "unit": unit,
-                "equipment": equipment,
-                "name": sample.name,
-                "value": sample.value,
-                "unit_of_measure": sample.unit,
-                "timestamp": sample.timestamp.isoformat(),
-            }
-            for unit, equipment in sorted(bindings.items())
-            for sample in sorted(self._latest[equipment].values(), key=lambda s: s.name)
-        ]
+        return self._values.latest_values(bindings)
 
     def allowed(self, tree: BatchTree, node: Node) -> frozenset[Command]:
         """Commands the engine accepts for an element: the state machine, narrowed by policy.
@@ -299,7 +281,7 @@ class BatchEngine:
         Bound the wait with ``asyncio.timeout`` at the call site.
         """
         tree = self.tree(batch_id)
-        await self._finished[batch_id].wait()
+        await self._live.wait_finished(batch_id)
         return tree.state
 
     # -- commands ----------------------------------------------------------------------
@@ -355,7 +337,7 @@ class BatchEngine:
             )
             await self._reconcile(tree)
             if is_final(tree.state):  # it ended while no one watched
-                self._finished[tree.batch_id].set()
+                self._live.signal_finished(tree.batch_id)
 
     async def disown(self, batch_id: str, *, why: str = "another runtime owns it now") -> None:
         """Stop executing a batch another runtime has claimed (its writes are fenced), or
@@ -364,26 +346,16 @@ class BatchEngine:
             self._forget(batch_id, why=why)
 
     def _forget(self, batch_id: str, *, why: str = "another runtime owns it now") -> None:
-        if self._batches.pop(batch_id, None) is None:
-            return
-        log.warning("batch %s: %s; this runtime stops executing it", batch_id, why)
-        self._deferred.pop(batch_id, None)
-        self._pending.pop(batch_id, None)
-        self._monitor.drop(batch_id)
-        self._finished.pop(batch_id, None)
-        with contextlib.suppress(ValueError):
-            self._ended.remove(batch_id)
+        self._live.forget(batch_id, why=why)
 
     async def _register(self, tree: BatchTree, *, claim: bool) -> None:
         """Make a batch live here (under the lock); ``claim``: a new one, owned from now."""
         await self._drain()
-        if tree.batch_id in self._batches:
+        if tree.batch_id in self._live.batches:
             raise CommandRejected(f"batch {tree.batch_id!r} is already running")
         if claim:
             await self._steps.claim(tree.batch_id)
-        self._batches[tree.batch_id] = tree
-        self._finished[tree.batch_id] = asyncio.Event()
-        self._monitor.register(tree)
+        self._live.add(tree)
 
     async def _reconcile(self, tree: BatchTree) -> None:
         for node in list(tree.root.walk()):
@@ -585,7 +557,7 @@ class BatchEngine:
         if not phase.interruptible and self._upgrade_pending():
             await self._defer(tree, node)
             return
-        self._deferred[tree.batch_id].discard(node.path)
+        self._live.deferred[tree.batch_id].discard(node.path)
         try:
             await self._ensure_idle(phase.equipment, phase.service)
             await self._steps.record_command(tree, node, "start")
@@ -611,9 +583,9 @@ class BatchEngine:
     async def _defer(self, tree: BatchTree, node: Node) -> None:
         """Leave a non-interruptible phase Idle while an upgrade is pending (journalled
         once); :meth:`_start_deferred` starts it when the upgrade no longer waits."""
-        if node.path in self._deferred[tree.batch_id]:
+        if node.path in self._live.deferred[tree.batch_id]:
             return
-        self._deferred[tree.batch_id].add(node.path)
+        self._live.deferred[tree.batch_id].add(node.path)
         await self._steps.journal(
             batch_id=tree.batch_id,
             actor=SYSTEM,
@@ -626,7 +598,7 @@ class BatchEngine:
     async def _start_deferred(self, tree: BatchTree) -> None:
         """Start the phases deferred for an upgrade, if none is pending any more and each
         is still due (Idle, in an active step of a running parent)."""
-        paths = self._deferred.get(tree.batch_id)
+        paths = self._live.deferred.get(tree.batch_id)
         if not paths or self._upgrade_pending():
             return
         for path in sorted(paths):
@@ -656,7 +628,7 @@ class BatchEngine:
             descendant.run = None
             descendant.lost_connection = False
             descendant.procedure_started = False
-            self._monitor.forget(tree.batch_id, descendant.path)
+            self._values.forget_element(tree.batch_id, descendant.path)
             if descendant.state is not ElementState.IDLE:
                 await self._steps.set_state(tree, descendant, ElementState.IDLE, SYSTEM)
 
@@ -819,11 +791,11 @@ class BatchEngine:
         for event in events:
             try:
                 if isinstance(event, ProcessSample):
-                    self._take_sample(event)
-                    await self._check_limits(event)
+                    self._values.take(event, self._live.batches.values())
+                    await self._values.check_limits(event, self._live.batches.values())
                     samples_seen = True
                 elif isinstance(event, ServiceStateChanged):
-                    for tree in list(self._batches.values()):
+                    for tree in list(self._live.batches.values()):
                         for node in tree.phases_on(event.equipment, event.service):
                             # A phase whose Start never reached the module (held at once)
                             # does not own the service: its state is someone else's run.
@@ -838,7 +810,7 @@ class BatchEngine:
             except Exception:  # one bad event must not stop the engine nor drop the others
                 log.exception("batch engine failed to handle %r", event)
         if samples_seen:  # new values may satisfy transition and completion conditions
-            for tree in list(self._batches.values()):
+            for tree in list(self._live.batches.values()):
                 if is_final(tree.state):
                     continue
                 await self._complete_due(tree)
@@ -850,35 +822,6 @@ class BatchEngine:
                             break
                         except Exception:  # logged; the other batches go on
                             log.exception("batch engine failed to advance %s", node.path)
-
-    def _take_sample(self, sample: ProcessSample) -> None:
-        self._latest[sample.equipment][sample.name] = sample
-        for tree in self._batches.values():
-            if not is_final(tree.state) and sample.equipment in tree.bindings.values():
-                self._pending[tree.batch_id].append(sample)
-
-    async def _check_limits(self, sample: ProcessSample) -> None:
-        for tree in list(self._batches.values()):
-            if is_final(tree.state):
-                continue
-            for finding in self._monitor.check(tree, sample):
-                if finding.recovered:
-                    await self._steps.journal(
-                        batch_id=tree.batch_id,
-                        actor=SYSTEM,
-                        action="limit.recovered",
-                        subject=finding.subject,
-                        reason=finding.message,
-                    )
-                    continue
-                await self._steps.exception(
-                    batch_id=tree.batch_id,
-                    category=finding.category,
-                    severity=finding.severity,
-                    subject=finding.subject,
-                    message=finding.message,
-                    trigger=finding.trigger,
-                )
 
     async def _follow_service(self, tree: BatchTree, node: Node, state: ServiceState) -> None:
         """Move a phase along with its MTP service's state."""
@@ -946,7 +889,7 @@ class BatchEngine:
             log.warning("reset of %s/%s failed: %s", node.phase.equipment, node.phase.service, exc)
 
     async def _connection_lost(self, event: ConnectionLost) -> None:
-        for tree in list(self._batches.values()):
+        for tree in list(self._live.batches.values()):
             if event.equipment not in tree.bindings.values() or is_final(tree.state):
                 continue
             await self._steps.journal(
@@ -960,7 +903,7 @@ class BatchEngine:
                 await self._hold_for_equipment(tree, node, f"connection lost: {event.reason}")
 
     async def _connection_restored(self, event: ConnectionRestored) -> None:
-        for tree in list(self._batches.values()):
+        for tree in list(self._live.batches.values()):
             if event.equipment in tree.bindings.values() and not is_final(tree.state):
                 await self._steps.journal(
                     batch_id=tree.batch_id,
@@ -1027,7 +970,7 @@ class BatchEngine:
     async def _advance(self, tree: BatchTree, node: Node) -> None:
         if node.state is not ElementState.RUNNING or node.run is None:
             return
-        advance = node.run.advance(self._condition_values(tree))
+        advance = node.run.advance(self._values.condition_values(tree))
         for step_id in advance.start:
             await self._start_child(tree, node, step_id, actor=SYSTEM)
         if advance.ended and node.state is ElementState.RUNNING:
@@ -1055,7 +998,7 @@ class BatchEngine:
             await self._settle(tree, node.parent)
 
     async def _batch_finished(self, tree: BatchTree) -> None:
-        await self._flush()
+        await self._values.flush()
         await self._steps.journal(
             batch_id=tree.batch_id,
             actor=SYSTEM,
@@ -1063,21 +1006,7 @@ class BatchEngine:
             subject=tree.root.path,
             new_value=tree.state.value,
         )
-        self._finished[tree.batch_id].set()
-        self._ended.append(tree.batch_id)
-        while len(self._ended) > self._retain_finished:
-            gone = self._ended.pop(0)
-            self._batches.pop(gone, None)
-            self._finished.pop(gone, None)
-            self._pending.pop(gone, None)
-            self._monitor.drop(gone)
-
-    def _condition_values(self, tree: BatchTree) -> dict[str, float]:
-        values: dict[str, float] = dict(tree.formula_values)
-        for unit, equipment in tree.bindings.items():
-            for name, sample in self._latest[equipment].items():
-                values[f"{unit}.{name}"] = sample.value
-        return values
+        self._live.finished(tree.batch_id)
 
     # -- recording ---------------------------------------------------------------------
 
@@ -1088,9 +1017,9 @@ class BatchEngine:
         while True:
             await asyncio.sleep(_COMPLETE_CHECK_SECONDS)
             async with self._lock:
-                for tree in list(self._batches.values()):
+                for tree in list(self._live.batches.values()):
                     if is_final(tree.state):
-                        self._deferred.pop(tree.batch_id, None)
+                        self._live.deferred.pop(tree.batch_id, None)
                         continue
                     await self._complete_due(tree)
                     await self._start_deferred(tree)
@@ -1118,7 +1047,7 @@ class BatchEngine:
             ):
                 why = f"executed for {after:g} s"
             if why is None and phase.complete_when is not None:
-                values = self._condition_values(tree) if values is None else values
+                values = self._values.condition_values(tree) if values is None else values
                 condition = _parsed(phase.complete_when)
                 if not condition.names - values.keys() and condition.evaluate(values):
                     why = f"condition {phase.complete_when!r} holds"
@@ -1144,26 +1073,4 @@ class BatchEngine:
                     subject=node.path,
                     message=f"Complete could not be sent ({why}): {exc}; "
                     "give the Complete command when the equipment is back",
-                )
-
-    async def _flusher(self) -> None:
-        while True:
-            await asyncio.sleep(self._timing.flush_interval)
-            await self._flush()
-
-    async def _flush(self) -> None:
-        """Store pending process values; what fails to store is kept for the next flush."""
-        pending, self._pending = self._pending, defaultdict(list)
-        for batch_id, samples in pending.items():
-            if not samples:
-                continue
-            try:
-                await self._recorder.process_values(batch_id=batch_id, samples=samples)
-            except Exception as exc:  # storage hiccup: keep the values, in order, and retry
-                self._pending[batch_id][:0] = samples
-                log.warning(
-                    "storing %d process values of %s failed (kept for retry): %s",
-                    len(samples),
-                    batch_id,
-                    exc,
                 )
