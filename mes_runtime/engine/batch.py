@@ -35,6 +35,17 @@ The rules it enforces:
 * an equipment command is recorded (``pending``) before it is sent, so that a runtime
   resuming the batch (:meth:`BatchEngine.resume`) knows it may have arrived, reads the
   service's state and never sends a Start twice.
+
+:class:`BatchEngine` is the façade (it still runs the event pump and the completion task);
+the work is done by collaborators that share its lock:
+
+* :mod:`~mes_runtime.engine.live`       - the batches live here, finish signals, retention;
+* :mod:`~mes_runtime.engine.policy`     - which commands an element accepts;
+* :mod:`~mes_runtime.engine.commands`   - a person's command: checked, journalled, applied;
+* :mod:`~mes_runtime.engine.execution`  - starting, commanding, sequencing, following phases;
+* :mod:`~mes_runtime.engine.values`     - latest values, limit checks, the value flusher;
+* :mod:`~mes_runtime.engine.recording`  - journalling and storing states, with retries;
+* :mod:`~mes_runtime.engine.takeover`   - reconciling a batch taken over with its equipment.
 """
 
 from __future__ import annotations
@@ -44,30 +55,16 @@ import contextlib
 import functools
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Self
 
 from mes_runtime.domain.conditions import Condition, parse_condition
 from mes_runtime.domain.exceptions import Category
-from mes_runtime.domain.execution import GraphRun
-from mes_runtime.domain.states import (
-    Command,
-    CommandNotAllowed,
-    ElementState,
-    allowed_commands,
-    apply_command,
-    complete_transient,
-    is_active,
-    is_final,
-)
-from mes_runtime.engine.errors import (
-    CommandRejected,
-    EngineError,
-    EquipmentError,
-    EquipmentUnavailable,
-    UnknownElement,
-)
+from mes_runtime.domain.states import Command, ElementState, is_final
+from mes_runtime.engine.commands import Commands
+from mes_runtime.engine.errors import CommandRejected, EngineError, EquipmentError, UnknownElement
+from mes_runtime.engine.execution import Execution
 from mes_runtime.engine.live import LiveBatches
+from mes_runtime.engine.policy import allowed, require_allowed
 from mes_runtime.engine.ports import (
     BatchRecorder,
     ConnectionLost,
@@ -80,62 +77,18 @@ from mes_runtime.engine.ports import (
     Severity,
 )
 from mes_runtime.engine.recording import SYSTEM, RetryPolicy, StepRecorder
+from mes_runtime.engine.takeover import Reconciler
 from mes_runtime.engine.tree import BatchTree, Node
 from mes_runtime.engine.values import ProcessValues
 from mes_runtime.kernel.clock import utcnow
-from mes_runtime.kernel.codes import ServiceCommand, ServiceState
 from mes_runtime.kernel.tasks import cancel_and_wait
 
 __all__ = ["BatchEngine"]
 
 log = logging.getLogger(__name__)
 
-PHASE_COMMANDS: Mapping[Command, ServiceCommand] = {
-    Command.PAUSE: ServiceCommand.PAUSE,
-    Command.RESUME: ServiceCommand.RESUME,
-    Command.HOLD: ServiceCommand.HOLD,
-    Command.RESTART: ServiceCommand.UNHOLD,
-    Command.STOP: ServiceCommand.STOP,
-    Command.ABORT: ServiceCommand.ABORT,
-    Command.COMPLETE: ServiceCommand.COMPLETE,
-}
-
-# A phase command recorded as pending (sent or about to be sent when its owner died): the
-# element command it carries out, and the service states that show it arrived.
-_PENDING_COMMANDS: Mapping[str, tuple[Command, frozenset[ServiceState]]] = {
-    "hold": (Command.HOLD, frozenset({ServiceState.HOLDING, ServiceState.HELD})),
-    "pause": (Command.PAUSE, frozenset({ServiceState.PAUSING, ServiceState.PAUSED})),
-    "stop": (Command.STOP, frozenset({ServiceState.STOPPING, ServiceState.STOPPED})),
-    "abort": (Command.ABORT, frozenset({ServiceState.ABORTING, ServiceState.ABORTED})),
-    "resume": (
-        Command.RESUME,
-        frozenset({ServiceState.RESUMING, ServiceState.EXECUTE, ServiceState.COMPLETED}),
-    ),
-    "unhold": (
-        Command.RESTART,
-        frozenset({ServiceState.UNHOLDING, ServiceState.EXECUTE, ServiceState.COMPLETED}),
-    ),
-}
-
-# Service states that end a procedure run, and the phase command that leads there.
-_EQUIPMENT_ENDINGS: Mapping[ServiceState, Command] = {
-    ServiceState.STOPPED: Command.STOP,
-    ServiceState.ABORTED: Command.ABORT,
-}
-
-# Composite transient state -> (what every active child must be in, for it to settle).
-_SETTLED_WHEN: Mapping[ElementState, frozenset[ElementState]] = {
-    ElementState.HOLDING: frozenset({ElementState.HELD}),
-    ElementState.PAUSING: frozenset({ElementState.PAUSED}),
-    ElementState.RESTARTING: frozenset({ElementState.RUNNING}),
-}
-
-# The transient state each ending command leads to.
-_ENDING_STATE: Mapping[Command, ElementState] = {
-    Command.STOP: ElementState.STOPPING,
-    Command.ABORT: ElementState.ABORTING,
-}
-
+#: At shutdown, how long the step in flight may take to finish.
+_STOP_GRACE_SECONDS = 5.0
 _MAX_EVENTS_PER_DRAIN = 5000
 _COMPLETE_CHECK_SECONDS = 0.5
 
@@ -143,16 +96,6 @@ _COMPLETE_CHECK_SECONDS = 0.5
 @functools.lru_cache(maxsize=256)
 def _parsed(text: str) -> Condition:
     return parse_condition(text)
-
-
-_SETTLING = frozenset({ElementState.STOPPING, ElementState.ABORTING, *_SETTLED_WHEN})
-
-
-@dataclass(frozen=True, slots=True)
-class _Timing:
-    flush_interval: float
-    idle_timeout: float
-    stop_grace: float = 5.0  # at shutdown, how long the step in flight may take to finish
 
 
 class BatchEngine:
@@ -170,21 +113,29 @@ class BatchEngine:
         upgrade_pending: Callable[[], bool] = lambda: False,
     ) -> None:
         self._equipment = equipment
-        self._recorder = recorder
-        # while an upgrade waits for a safe point, a phase its recipe marks as not
-        # interruptible is not started (it would push the safe point out, maybe for ever):
-        # it waits, Idle in its active step, and starts once the upgrade is no longer pending
-        self._upgrade_pending = upgrade_pending
-        self._timing = _Timing(flush_interval=flush_interval, idle_timeout=idle_timeout)
+        self._flush_interval = flush_interval
+        self._lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task[None]] = []
         self._steps = StepRecorder(
             recorder, policy=RetryPolicy(retry_for=retry_for), on_fenced=self._forget
         )
-        self._lock = asyncio.Lock()
-        self._tasks: list[asyncio.Task[None]] = []
         self._values = ProcessValues(recorder, steps=self._steps)
         # Finished batches stay live (snapshot, wait_finished) until this many newer ones
         # have finished; older ones are read from the database (memory stays bounded).
         self._live = LiveBatches(values=self._values, retain_finished=retain_finished)
+        self._execution = Execution(
+            equipment=equipment,
+            steps=self._steps,
+            values=self._values,
+            live=self._live,
+            upgrade_pending=upgrade_pending,
+            idle_timeout=idle_timeout,
+        )
+        self._commands = Commands(equipment=equipment, steps=self._steps, execution=self._execution)
+        self._reconciler = Reconciler(
+            equipment=equipment, steps=self._steps, execution=self._execution
+        )
+        self._upgrade_pending = upgrade_pending
         self._inbox: list[EquipmentEvent] = []  # taken from the queue, not yet handled
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -193,8 +144,7 @@ class BatchEngine:
         self._tasks = [
             asyncio.create_task(self._pump(), name="batch-engine-pump"),
             asyncio.create_task(
-                self._values.run_flusher(self._timing.flush_interval),
-                name="batch-engine-flush",
+                self._values.run_flusher(self._flush_interval), name="batch-engine-flush"
             ),
             asyncio.create_task(self._completer(), name="batch-engine-complete"),
         ]
@@ -208,7 +158,7 @@ class BatchEngine:
         # next owner reconciles from what was stored (that is what resume is for)
         locked = False
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self._timing.stop_grace):
+            async with asyncio.timeout(_STOP_GRACE_SECONDS):
                 await self._lock.acquire()
                 locked = True
         try:
@@ -243,37 +193,14 @@ class BatchEngine:
         return self._values.latest_values(bindings)
 
     def allowed(self, tree: BatchTree, node: Node) -> frozenset[Command]:
-        """Commands the engine accepts for an element: the state machine, narrowed by policy.
-
-        Start is only for the batch itself (the recipe graph starts everything else); Reset is
-        never offered: a final batch is never re-run, a new batch is created instead.
-        """
-        commands = set(allowed_commands(node.state)) - {Command.RESET}
-        if node is not tree.root:
-            commands.discard(Command.START)
-        phase = node.phase
-        if (
-            phase is not None
-            and node.state is ElementState.RUNNING
-            and node.procedure_started
-            and (
-                phase.complete_after_seconds is not None
-                or phase.complete_when is not None
-                or self._equipment.is_continuous(phase.equipment, phase.service, phase.procedure)
-            )
-        ):
-            commands.add(Command.COMPLETE)  # ends a continuous procedure (or its rule early)
-        return frozenset(commands)
+        """Commands the engine accepts for an element (:func:`~mes_runtime.engine.policy.
+        allowed`): the state machine, narrowed by policy."""
+        return allowed(self._equipment, tree, node)
 
     def require_allowed(self, tree: BatchTree, node: Node, command: Command) -> None:
         """Refuse a command the element's state (or engine policy) does not allow; the same
         answer for a live tree and for one read from storage (any replica gives it)."""
-        if command not in self.allowed(tree, node):
-            allowed = ", ".join(sorted(c.value for c in self.allowed(tree, node))) or "none"
-            raise CommandRejected(
-                f"{command.value} is not allowed for {node.path} in state {node.state.value} "
-                f"(allowed: {allowed})"
-            )
+        require_allowed(self._equipment, tree, node, command)
 
     async def wait_finished(self, batch_id: str) -> ElementState:
         """Wait until the batch reaches a final state (Complete, Stopped, Aborted).
@@ -298,7 +225,7 @@ class BatchEngine:
                 new_value={"recipe": tree.recipe_name, "version": tree.recipe_version},
                 reason=reason,
             )
-            await self._start_node(tree, tree.root, actor=actor)
+            await self._execution.start_node(tree, tree.root, actor=actor)
 
     async def resume(
         self,
@@ -310,7 +237,8 @@ class BatchEngine:
         epoch: int,
     ) -> None:
         """Take over a batch restored from storage (:func:`~mes_runtime.engine.plan.
-        restore_tree`) and reconcile it with its equipment as it stands now.
+        restore_tree`) and reconcile it with its equipment as it stands now
+        (:mod:`~mes_runtime.engine.takeover`).
 
         Journalled first (``batch.resume``: who took over, from whom, the gap). Then each
         phase whose service may be running for it is read, not commanded: a phase whose
@@ -335,7 +263,7 @@ class BatchEngine:
                     "state": tree.state.value,  # as stored, before reconciling
                 },
             )
-            await self._reconcile(tree)
+            await self._reconciler.reconcile(tree)
             if is_final(tree.state):  # it ended while no one watched
                 self._live.signal_finished(tree.batch_id)
 
@@ -357,112 +285,6 @@ class BatchEngine:
             await self._steps.claim(tree.batch_id)
         self._live.add(tree)
 
-    async def _reconcile(self, tree: BatchTree) -> None:
-        for node in list(tree.root.walk()):
-            if node.phase is not None:
-                await self._reconcile_phase(tree, node)
-        for node in reversed(list(tree.root.walk())):  # children before their parents
-            if node.phase is None and is_active(node.state):
-                await self._reconcile_composite(tree, node)
-
-    async def _reconcile_phase(self, tree: BatchTree, node: Node) -> None:
-        assert node.phase is not None
-        phase = node.phase
-        pending_start = (
-            node.state is ElementState.IDLE
-            and node.last_command == "start"
-            and node.command_outcome == "pending"
-        )
-        if not pending_start and not (is_active(node.state) and node.procedure_started):
-            return  # nothing of this phase can be running on the equipment
-        if not self._equipment.is_connected(phase.equipment):
-            if pending_start:  # unknown whether Start arrived: a Restart reads the service
-                await self._steps.set_state(
-                    tree, node, ElementState.RUNNING, SYSTEM, procedure_started=True
-                )
-            await self._hold_for_equipment(tree, node, "not connected when the batch resumed")
-            return
-        state = await self._equipment.service_state(phase.equipment, phase.service)
-        if pending_start:
-            if state is ServiceState.IDLE:  # the Start never arrived: send it (once)
-                await self._start_node(tree, node, actor=SYSTEM)
-                return
-            await self._steps.set_state(  # it arrived: the phase owns this run
-                tree, node, ElementState.RUNNING, SYSTEM, procedure_started=True, outcome="done"
-            )
-        if state in {ServiceState.IDLE, ServiceState.RESETTING}:  # the module lost the run
-            await self._hold_for_equipment(tree, node, "found Idle when the batch resumed")
-            return
-        if node.command_outcome == "pending" and node.last_command in _PENDING_COMMANDS:
-            state = await self._finish_pending_command(tree, node, state)
-        held_meanwhile = state is ServiceState.HELD and node.state not in {
-            ElementState.HELD,
-            ElementState.HOLDING,
-        }
-        await self._follow_service(tree, node, state)
-        if held_meanwhile:
-            await self._steps.exception(
-                batch_id=tree.batch_id,
-                category=Category.EQUIPMENT_LOSS,
-                severity=Severity.MAJOR,
-                subject=node.path,
-                message=f"{phase.equipment}/{phase.service} was found Held when the batch "
-                "resumed; phase held, restart it when the cause is cleared",
-            )
-
-    async def _finish_pending_command(
-        self, tree: BatchTree, node: Node, state: ServiceState
-    ) -> ServiceState:
-        """Carry out a phase command the previous owner recorded but did not see through
-        (it died with the command in flight): if the service shows it arrived, the phase
-        takes its effect; if not, it is sent now, once; if the service can no longer take
-        it (the procedure ended meanwhile, say), it is recorded as failed. The command was
-        journalled when it was given, so the batch ends where its operator asked."""
-        assert node.phase is not None
-        assert node.last_command is not None
-        phase = node.phase
-        command, arrived = _PENDING_COMMANDS[node.last_command]
-        try:
-            target = apply_command(node.state, command)
-            if state not in arrived:
-                await self._equipment.command(
-                    phase.equipment, phase.service, ServiceCommand[node.last_command.upper()]
-                )
-                state = await self._equipment.service_state(phase.equipment, phase.service)
-        except (CommandNotAllowed, EquipmentError) as exc:
-            log.warning(
-                "%s: the %s recorded before the take-over cannot be carried out: %s",
-                node.path,
-                node.last_command,
-                exc,
-            )
-            await self._steps.save(tree, node, outcome="failed")
-            return state
-        await self._steps.set_state(tree, node, target, SYSTEM, outcome="done")
-        return state
-
-    async def _reconcile_composite(self, tree: BatchTree, node: Node) -> None:
-        """Finish what the previous owner had not persisted around a composite: children
-        that ended, steps activated but not started, a graph not started yet."""
-        if node.run is None:
-            if node.state is ElementState.RUNNING:
-                node.run = GraphRun(node.element)
-                for step_id in node.run.start():
-                    await self._start_child(tree, node, step_id, actor=SYSTEM)
-            return
-        for step_id in node.run.active_steps():
-            child = node.children[step_id]
-            if is_final(child.state):
-                await self._child_finished(tree, child)
-            elif child.state is ElementState.IDLE and not (
-                child.last_command == "start" and child.command_outcome == "pending"
-            ):
-                await self._start_node(tree, child, actor=SYSTEM)
-        if node.state in _SETTLING:
-            await self._settle(tree, node)
-        else:
-            await self._advance(tree, node)
-
     async def command(
         self,
         batch_id: str,
@@ -473,7 +295,8 @@ class BatchEngine:
         reason: str | None = None,
         inbox_id: int | None = None,
     ) -> ElementState:
-        """Apply one command to one element; returns the element's new state.
+        """Apply one command to one element; returns the element's new state
+        (:mod:`~mes_runtime.engine.commands`).
 
         ``inbox_id`` names the queued command being applied (journalled with it, so that a
         replica taking the batch over knows it was given already)."""
@@ -483,279 +306,11 @@ class BatchEngine:
             if node is None:
                 raise UnknownElement(batch_id, path)
             await self._drain()
-            if command is Command.START and node is tree.root and node.state is ElementState.IDLE:
-                await self._start_node(tree, node, actor=actor)
-                return node.state
-            self.require_allowed(tree, node, command)
-            self._require_reachable(tree, node, command)
-            await self._steps.journal(
-                batch_id=batch_id,
-                actor=actor,
-                action=f"command.{command.value}",
-                subject=path,
-                old_value=node.state.value,
-                new_value=None if inbox_id is None else {"inbox": inbox_id},
-                reason=reason,
-            )
-            try:
-                await self._command_node(tree, node, command, actor=actor)
-            except Fenced as exc:  # taken over meanwhile: was an equipment command on its way?
-                in_flight = any(n.command_outcome == "pending" for n in tree.root.walk())
-                raise Fenced(batch_id, str(exc), in_flight=in_flight) from exc
-            except (EngineError, EquipmentError) as exc:  # refused: nothing changed, say so
-                await self._steps.journal(
-                    batch_id=batch_id,
-                    actor=SYSTEM,
-                    action="command.failed",
-                    subject=path,
-                    old_value=node.state.value,
-                    reason=str(exc),
-                )
-                raise
-            return node.state
-
-    def _require_reachable(self, tree: BatchTree, node: Node, command: Command) -> None:
-        """Refuse, before anything changes, a command that cannot reach every module it
-        needs (the phases it would reach, through the composites it passes)."""
-        down = sorted(
-            {
-                phase.phase.equipment
-                for phase in self._command_targets(tree, node, command)
-                if phase.phase is not None
-                and not self._equipment.is_connected(phase.phase.equipment)
-            }
-        )
-        if down:
-            verb = "is" if len(down) == 1 else "are"
-            raise EquipmentUnavailable(
-                f"{', '.join(down)} {verb} disconnected: {command.value} of {node.path} cannot "
-                "reach it; give the command again once the equipment is back"
+            return await self._commands.apply(
+                tree, node, command, actor=actor, reason=reason, inbox_id=inbox_id
             )
 
-    def _command_targets(self, tree: BatchTree, node: Node, command: Command) -> list[Node]:
-        """The phases a command on ``node`` is passed down to."""
-        if node.phase is not None:
-            return [node]
-        return [
-            target
-            for child in node.active_children()
-            if command in self.allowed(tree, child)
-            for target in self._command_targets(tree, child, command)
-        ]
-
-    # -- starting ----------------------------------------------------------------------
-
-    async def _start_node(self, tree: BatchTree, node: Node, *, actor: str) -> None:
-        if node.phase is None:
-            await self._steps.set_state(tree, node, apply_command(node.state, Command.START), actor)
-            node.run = GraphRun(node.element)
-            for step_id in node.run.start():
-                await self._start_child(tree, node, step_id, actor=actor)
-            await self._advance(tree, node)
-            return
-        phase = node.phase
-        if not phase.interruptible and self._upgrade_pending():
-            await self._defer(tree, node)
-            return
-        self._live.deferred[tree.batch_id].discard(node.path)
-        try:
-            await self._ensure_idle(phase.equipment, phase.service)
-            await self._steps.record_command(tree, node, "start")
-            await self._equipment.start_procedure(
-                phase.equipment, phase.service, phase.procedure, phase.parameters
-            )
-        except EquipmentError as exc:  # unreachable module or refused command: hold, never lose
-            failed = "failed" if node.command_outcome == "pending" else None
-            await self._steps.set_state(
-                tree, node, apply_command(node.state, Command.START), actor, outcome=failed
-            )
-            await self._hold_for_equipment(tree, node, f"could not start: {exc}")
-            return
-        await self._steps.set_state(
-            tree,
-            node,
-            apply_command(node.state, Command.START),
-            actor,
-            procedure_started=True,
-            outcome="done",
-        )
-
-    async def _defer(self, tree: BatchTree, node: Node) -> None:
-        """Leave a non-interruptible phase Idle while an upgrade is pending (journalled
-        once); :meth:`_start_deferred` starts it when the upgrade no longer waits."""
-        if node.path in self._live.deferred[tree.batch_id]:
-            return
-        self._live.deferred[tree.batch_id].add(node.path)
-        await self._steps.journal(
-            batch_id=tree.batch_id,
-            actor=SYSTEM,
-            action="phase.deferred",
-            subject=node.path,
-            reason="an upgrade waits for a safe point; this phase is not interruptible, "
-            "so it starts once the upgrade has switched",
-        )
-
-    async def _start_deferred(self, tree: BatchTree) -> None:
-        """Start the phases deferred for an upgrade, if none is pending any more and each
-        is still due (Idle, in an active step of a running parent)."""
-        paths = self._live.deferred.get(tree.batch_id)
-        if not paths or self._upgrade_pending():
-            return
-        for path in sorted(paths):
-            node = tree.by_path[path]
-            parent = node.parent
-            due = (
-                node.state is ElementState.IDLE
-                and parent is not None
-                and parent.state is ElementState.RUNNING
-                and parent.run is not None
-                and node.step_id in parent.run.active_steps()
-            )
-            paths.discard(path)
-            if due:
-                await self._start_node(tree, node, actor=SYSTEM)
-
-    async def _start_child(
-        self, tree: BatchTree, parent: Node, step_id: str, *, actor: str
-    ) -> None:
-        child = parent.children[step_id]
-        if child.state is not ElementState.IDLE:  # a loop re-enters a finished step
-            await self._reset_subtree(tree, child)
-        await self._start_node(tree, child, actor=actor)
-
-    async def _reset_subtree(self, tree: BatchTree, node: Node) -> None:
-        for descendant in node.walk():
-            descendant.run = None
-            descendant.lost_connection = False
-            descendant.procedure_started = False
-            self._values.forget_element(tree.batch_id, descendant.path)
-            if descendant.state is not ElementState.IDLE:
-                await self._steps.set_state(tree, descendant, ElementState.IDLE, SYSTEM)
-
-    async def _ensure_idle(self, equipment: str, service: str) -> None:
-        """Bring a service back to Idle (Reset after an earlier run) before a Start."""
-        deadline = asyncio.get_running_loop().time() + self._timing.idle_timeout
-        reset_sent = False
-        while True:
-            state = await self._equipment.service_state(equipment, service)
-            if state is ServiceState.IDLE:
-                return
-            if state in {ServiceState.COMPLETED, ServiceState.STOPPED, ServiceState.ABORTED}:
-                if not reset_sent:
-                    await self._equipment.command(equipment, service, ServiceCommand.RESET)
-                    reset_sent = True
-            elif state is not ServiceState.RESETTING:
-                raise EquipmentUnavailable(
-                    f"{equipment}/{service} is busy ({state.name}); it must be Idle to start"
-                )
-            if asyncio.get_running_loop().time() > deadline:
-                raise EquipmentUnavailable(f"{equipment}/{service} did not return to Idle")
-            await asyncio.sleep(0.02)
-
-    # -- commands on elements ----------------------------------------------------------
-
-    async def _command_node(
-        self, tree: BatchTree, node: Node, command: Command, *, actor: str
-    ) -> None:
-        target = node.state if command is Command.COMPLETE else apply_command(node.state, command)
-        if node.phase is None:
-            await self._steps.set_state(tree, node, target, actor)
-            for child in node.active_children():
-                if command in self.allowed(tree, child):
-                    try:
-                        await self._command_node(tree, child, command, actor=actor)
-                    except (EngineError, EquipmentError) as exc:  # e.g. it ended meanwhile
-                        await self._steps.exception(
-                            batch_id=tree.batch_id,
-                            category=Category.MANUAL_INTERVENTION,
-                            severity=Severity.MAJOR,
-                            subject=child.path,
-                            message=f"{command.value} of {node.path} did not reach "
-                            f"{child.path}: {exc}",
-                        )
-            await self._settle(tree, node)
-            if node.state is ElementState.RUNNING:  # Resume: steps may have become due
-                await self._advance(tree, node)
-            return
-        phase = node.phase
-        if command is Command.RESTART:
-            await self._restart_phase(tree, node, actor=actor)
-            return
-        if not self._equipment.is_connected(phase.equipment):
-            raise EquipmentUnavailable(
-                f"{phase.equipment} is not connected; {command.value} of {node.path} "
-                "cannot reach it"
-            )
-        await self._steps.record_command(tree, node, PHASE_COMMANDS[command].name.lower())
-        try:
-            await self._equipment.command(phase.equipment, phase.service, PHASE_COMMANDS[command])
-        except EquipmentError as exc:
-            await self._steps.save(tree, node, outcome="failed")
-            raise EquipmentUnavailable(
-                f"{phase.equipment}/{phase.service} refused {command.value}: {exc}"
-            ) from exc
-        await self._steps.set_state(tree, node, target, actor, outcome="done")
-
-    async def _restart_phase(self, tree: BatchTree, node: Node, *, actor: str) -> None:
-        """Continue a held phase from wherever its equipment is now.
-
-        Held by the operator: Unhold. Held because the module was unreachable: the module
-        may still execute, be held or paused, or have finished meanwhile - the phase
-        follows it; or it lost the run (Idle after a power cycle) - the procedure is
-        started again. A procedure that never started (the start failed) is started now:
-        the service's state then belongs to an earlier phase, not to this one.
-        """
-        assert node.phase is not None
-        phase = node.phase
-        if not self._equipment.is_connected(phase.equipment):
-            raise EquipmentUnavailable(
-                f"{phase.equipment} is still disconnected; restart {node.path} after it is back"
-            )
-        try:
-            state = await self._equipment.service_state(phase.equipment, phase.service)
-            if not node.procedure_started or state in {
-                ServiceState.IDLE,
-                ServiceState.RESETTING,
-            }:
-                await self._ensure_idle(phase.equipment, phase.service)
-                await self._steps.record_command(tree, node, "start")
-                await self._equipment.start_procedure(
-                    phase.equipment, phase.service, phase.procedure, phase.parameters
-                )
-                state = ServiceState.STARTING
-            elif state is ServiceState.HELD:
-                await self._steps.record_command(tree, node, "unhold")
-                await self._equipment.command(phase.equipment, phase.service, ServiceCommand.UNHOLD)
-                state = ServiceState.UNHOLDING
-            elif state is ServiceState.PAUSED:
-                await self._steps.record_command(tree, node, "resume")
-                await self._equipment.command(phase.equipment, phase.service, ServiceCommand.RESUME)
-                state = ServiceState.RESUMING
-            elif state in {ServiceState.HOLDING, ServiceState.PAUSING}:
-                raise EquipmentUnavailable(
-                    f"{phase.equipment}/{phase.service} is {state.name}; restart {node.path} "
-                    "once it has settled"
-                )
-        except EquipmentError as exc:  # refused by the module, or the session dropped just now
-            if node.command_outcome == "pending":
-                await self._steps.save(tree, node, outcome="failed")
-            if isinstance(exc, EquipmentUnavailable):
-                raise
-            raise EquipmentUnavailable(
-                f"{phase.equipment}/{phase.service} refused the restart of {node.path}: {exc}"
-            ) from exc
-        await self._steps.set_state(
-            tree,
-            node,
-            apply_command(node.state, Command.RESTART),
-            actor,
-            procedure_started=True,
-            lost_connection=False,
-            outcome="done" if node.command_outcome == "pending" else None,
-        )
-        await self._follow_service(tree, node, state)
-
-    # -- equipment events --------------------------------------------------------------
+    # -- equipment events and completion -----------------------------------------------
 
     async def _pump(self) -> None:
         queue = self._equipment.events
@@ -800,7 +355,7 @@ class BatchEngine:
                             # A phase whose Start never reached the module (held at once)
                             # does not own the service: its state is someone else's run.
                             if node.procedure_started:
-                                await self._follow_service(tree, node, event.state)
+                                await self._execution.follow_service(tree, node, event.state)
                 elif isinstance(event, ConnectionLost):
                     await self._connection_lost(event)
                 elif isinstance(event, ConnectionRestored):
@@ -817,76 +372,11 @@ class BatchEngine:
                 for node in list(tree.root.walk()):
                     if node.phase is None and node.state is ElementState.RUNNING:
                         try:
-                            await self._advance(tree, node)
+                            await self._execution.advance(tree, node)
                         except Fenced:
                             break
                         except Exception:  # logged; the other batches go on
                             log.exception("batch engine failed to advance %s", node.path)
-
-    async def _follow_service(self, tree: BatchTree, node: Node, state: ServiceState) -> None:
-        """Move a phase along with its MTP service's state."""
-        current = node.state
-        if state is ServiceState.COMPLETED and current in {
-            ElementState.RUNNING,
-            ElementState.RESTARTING,
-        }:
-            if current is ElementState.RESTARTING:
-                await self._steps.set_state(tree, node, complete_transient(current), SYSTEM)
-            await self._steps.set_state(tree, node, complete_transient(node.state), SYSTEM)
-            await self._reset_service(node)
-            await self._child_finished(tree, node)
-        elif state in {ServiceState.EXECUTE, ServiceState.STARTING} and current in {
-            ElementState.RESTARTING
-        }:
-            await self._steps.set_state(tree, node, complete_transient(current), SYSTEM)
-            await self._settle_parents(tree, node)
-        elif state is ServiceState.EXECUTE and current is ElementState.PAUSED:
-            await self._steps.set_state(tree, node, ElementState.RUNNING, SYSTEM)
-            await self._settle_parents(tree, node)
-        elif (
-            state is ServiceState.EXECUTE
-            and current is ElementState.HELD
-            and not node.lost_connection
-        ):  # unheld at the module itself
-            await self._steps.set_state(tree, node, ElementState.RESTARTING, SYSTEM)
-            await self._steps.set_state(tree, node, ElementState.RUNNING, SYSTEM)
-            await self._settle_parents(tree, node)
-        elif state is ServiceState.PAUSED and current in {
-            ElementState.RUNNING,  # paused at the module itself
-            ElementState.PAUSING,
-        }:
-            if current is ElementState.RUNNING:
-                await self._steps.set_state(tree, node, ElementState.PAUSING, SYSTEM)
-            await self._steps.set_state(tree, node, ElementState.PAUSED, SYSTEM)
-            await self._settle_parents(tree, node)
-        elif state is ServiceState.HELD and not node.lost_connection:
-            # Not from Restarting: a Held notification queued before our Unhold is stale.
-            if current in {ElementState.RUNNING, ElementState.PAUSED, ElementState.PAUSING}:
-                await self._steps.set_state(
-                    tree, node, apply_command(current, Command.HOLD), SYSTEM
-                )
-            if node.state is ElementState.HOLDING:
-                await self._steps.set_state(tree, node, complete_transient(node.state), SYSTEM)
-                await self._settle_parents(tree, node)
-        elif state in _EQUIPMENT_ENDINGS and not is_final(current):
-            command = _EQUIPMENT_ENDINGS[state]
-            # Stopping that the module turned into Aborted ends Aborted; Aborting stays.
-            if current is not ElementState.ABORTING and current is not _ENDING_STATE[command]:
-                try:
-                    await self._steps.set_state(tree, node, apply_command(current, command), SYSTEM)
-                except CommandNotAllowed:
-                    return
-            await self._steps.set_state(tree, node, complete_transient(node.state), SYSTEM)
-            await self._child_finished(tree, node)
-
-    async def _reset_service(self, node: Node) -> None:
-        assert node.phase is not None
-        try:
-            await self._equipment.command(
-                node.phase.equipment, node.phase.service, ServiceCommand.RESET
-            )
-        except EquipmentError as exc:  # the next start resets again; nothing is lost
-            log.warning("reset of %s/%s failed: %s", node.phase.equipment, node.phase.service, exc)
 
     async def _connection_lost(self, event: ConnectionLost) -> None:
         for tree in list(self._live.batches.values()):
@@ -900,7 +390,9 @@ class BatchEngine:
                 reason=event.reason,
             )
             for node in tree.phases_on(event.equipment):
-                await self._hold_for_equipment(tree, node, f"connection lost: {event.reason}")
+                await self._execution.hold_for_equipment(
+                    tree, node, f"connection lost: {event.reason}"
+                )
 
     async def _connection_restored(self, event: ConnectionRestored) -> None:
         for tree in list(self._live.batches.values()):
@@ -911,104 +403,6 @@ class BatchEngine:
                     action="equipment.connection_restored",
                     subject=event.equipment,
                 )
-
-    async def _hold_for_equipment(self, tree: BatchTree, node: Node, why: str) -> None:
-        """Hold a phase whose equipment cannot be reached; record an exception."""
-        if node.state in {
-            ElementState.RUNNING,
-            ElementState.PAUSING,
-            ElementState.PAUSED,
-            ElementState.RESTARTING,
-        }:
-            await self._steps.set_state(tree, node, apply_command(node.state, Command.HOLD), SYSTEM)
-        if node.state is ElementState.HOLDING:
-            await self._steps.set_state(
-                tree, node, complete_transient(node.state), SYSTEM, lost_connection=True
-            )
-        node.lost_connection = True
-        assert node.phase is not None
-        await self._steps.exception(
-            batch_id=tree.batch_id,
-            category=Category.EQUIPMENT_LOSS,
-            severity=Severity.MAJOR,
-            subject=node.path,
-            message=f"{node.phase.equipment}: {why}; phase held, restart it once the "
-            "equipment is back",
-        )
-        await self._settle_parents(tree, node)
-
-    # -- sequencing --------------------------------------------------------------------
-
-    async def _child_finished(self, tree: BatchTree, child: Node) -> None:
-        parent = child.parent
-        if parent is None:
-            await self._batch_finished(tree)
-            return
-        if parent.run is not None:
-            parent.run.step_finished(child.step_id, child.state)
-        if child.state in {ElementState.STOPPED, ElementState.ABORTED} and parent.state not in {
-            ElementState.STOPPING,
-            ElementState.ABORTING,
-        }:
-            command = Command.ABORT if child.state is ElementState.ABORTED else Command.STOP
-            if command in allowed_commands(parent.state):
-                await self._steps.set_state(
-                    tree, parent, apply_command(parent.state, command), SYSTEM
-                )
-                for sibling in parent.active_children():
-                    if command in self.allowed(tree, sibling):
-                        with contextlib.suppress(Exception):
-                            await self._command_node(tree, sibling, command, actor=SYSTEM)
-        if (
-            parent.state in {ElementState.STOPPING, ElementState.ABORTING}
-            or parent.state in _SETTLED_WHEN
-        ):
-            await self._settle(tree, parent)
-            return
-        await self._advance(tree, parent)
-
-    async def _advance(self, tree: BatchTree, node: Node) -> None:
-        if node.state is not ElementState.RUNNING or node.run is None:
-            return
-        advance = node.run.advance(self._values.condition_values(tree))
-        for step_id in advance.start:
-            await self._start_child(tree, node, step_id, actor=SYSTEM)
-        if advance.ended and node.state is ElementState.RUNNING:
-            await self._steps.set_state(tree, node, complete_transient(node.state), SYSTEM)
-            await self._child_finished(tree, node)
-
-    async def _settle(self, tree: BatchTree, node: Node) -> None:
-        """Finish a composite's transient state once its active children have."""
-        state = node.state
-        active = node.active_children()
-        if state in {ElementState.STOPPING, ElementState.ABORTING}:
-            if not active:
-                await self._steps.set_state(tree, node, complete_transient(state), SYSTEM)
-                await self._child_finished(tree, node)
-            return
-        wanted = _SETTLED_WHEN.get(state)
-        if wanted is not None and all(child.state in wanted for child in active):
-            await self._steps.set_state(tree, node, complete_transient(state), SYSTEM)
-            if node.state is ElementState.RUNNING:
-                await self._advance(tree, node)
-            await self._settle_parents(tree, node)
-
-    async def _settle_parents(self, tree: BatchTree, node: Node) -> None:
-        if node.parent is not None and node.parent.state in _SETTLED_WHEN:
-            await self._settle(tree, node.parent)
-
-    async def _batch_finished(self, tree: BatchTree) -> None:
-        await self._values.flush()
-        await self._steps.journal(
-            batch_id=tree.batch_id,
-            actor=SYSTEM,
-            action="batch.end",
-            subject=tree.root.path,
-            new_value=tree.state.value,
-        )
-        self._live.finished(tree.batch_id)
-
-    # -- recording ---------------------------------------------------------------------
 
     async def _completer(self) -> None:
         """Send Complete to continuous procedures whose time is up (checked twice a second;
@@ -1062,7 +456,7 @@ class BatchEngine:
                     old_value=node.state.value,
                     reason=why,
                 )
-                await self._command_node(tree, node, Command.COMPLETE, actor=SYSTEM)
+                await self._execution.command_node(tree, node, Command.COMPLETE, actor=SYSTEM)
             except Fenced:
                 raise
             except (EngineError, EquipmentError) as exc:
@@ -1074,3 +468,23 @@ class BatchEngine:
                     message=f"Complete could not be sent ({why}): {exc}; "
                     "give the Complete command when the equipment is back",
                 )
+
+    async def _start_deferred(self, tree: BatchTree) -> None:
+        """Start the phases deferred for an upgrade, if none is pending any more and each
+        is still due (Idle, in an active step of a running parent)."""
+        paths = self._live.deferred.get(tree.batch_id)
+        if not paths or self._upgrade_pending():
+            return
+        for path in sorted(paths):
+            node = tree.by_path[path]
+            parent = node.parent
+            due = (
+                node.state is ElementState.IDLE
+                and parent is not None
+                and parent.state is ElementState.RUNNING
+                and parent.run is not None
+                and node.step_id in parent.run.active_steps()
+            )
+            paths.discard(path)
+            if due:
+                await self._execution.start_node(tree, node, actor=SYSTEM)
