@@ -36,13 +36,14 @@ The rules it enforces:
   resuming the batch (:meth:`BatchEngine.resume`) knows it may have arrived, reads the
   service's state and never sends a Start twice.
 
-:class:`BatchEngine` is the façade (it still runs the event pump and the completion task);
-the work is done by collaborators that share its lock:
+:class:`BatchEngine` is the façade; the work is done by collaborators that share its lock:
 
 * :mod:`~mes_runtime.engine.live`       - the batches live here, finish signals, retention;
 * :mod:`~mes_runtime.engine.policy`     - which commands an element accepts;
 * :mod:`~mes_runtime.engine.commands`   - a person's command: checked, journalled, applied;
 * :mod:`~mes_runtime.engine.execution`  - starting, commanding, sequencing, following phases;
+* :mod:`~mes_runtime.engine.pump`       - the equipment event pump;
+* :mod:`~mes_runtime.engine.completion` - due Completes, phases deferred for an upgrade;
 * :mod:`~mes_runtime.engine.values`     - latest values, limit checks, the value flusher;
 * :mod:`~mes_runtime.engine.recording`  - journalling and storing states, with retries;
 * :mod:`~mes_runtime.engine.takeover`   - reconciling a batch taken over with its equipment.
@@ -52,50 +53,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Self
 
-from mes_runtime.domain.conditions import Condition, parse_condition
-from mes_runtime.domain.exceptions import Category
 from mes_runtime.domain.states import Command, ElementState, is_final
 from mes_runtime.engine.commands import Commands
-from mes_runtime.engine.errors import CommandRejected, EngineError, EquipmentError, UnknownElement
+from mes_runtime.engine.completion import Completion
+from mes_runtime.engine.errors import CommandRejected, UnknownElement
 from mes_runtime.engine.execution import Execution
 from mes_runtime.engine.live import LiveBatches
 from mes_runtime.engine.policy import allowed, require_allowed
-from mes_runtime.engine.ports import (
-    BatchRecorder,
-    ConnectionLost,
-    ConnectionRestored,
-    EquipmentEvent,
-    EquipmentPort,
-    Fenced,
-    ProcessSample,
-    ServiceStateChanged,
-    Severity,
-)
+from mes_runtime.engine.ports import BatchRecorder, EquipmentPort
+from mes_runtime.engine.pump import EventPump
 from mes_runtime.engine.recording import SYSTEM, RetryPolicy, StepRecorder
 from mes_runtime.engine.takeover import Reconciler
 from mes_runtime.engine.tree import BatchTree, Node
 from mes_runtime.engine.values import ProcessValues
-from mes_runtime.kernel.clock import utcnow
 from mes_runtime.kernel.tasks import cancel_and_wait
 
 __all__ = ["BatchEngine"]
 
-log = logging.getLogger(__name__)
-
 #: At shutdown, how long the step in flight may take to finish.
 _STOP_GRACE_SECONDS = 5.0
-_MAX_EVENTS_PER_DRAIN = 5000
-_COMPLETE_CHECK_SECONDS = 0.5
-
-
-@functools.lru_cache(maxsize=256)
-def _parsed(text: str) -> Condition:
-    return parse_condition(text)
 
 
 class BatchEngine:
@@ -135,18 +114,33 @@ class BatchEngine:
         self._reconciler = Reconciler(
             equipment=equipment, steps=self._steps, execution=self._execution
         )
-        self._upgrade_pending = upgrade_pending
-        self._inbox: list[EquipmentEvent] = []  # taken from the queue, not yet handled
+        self._completion = Completion(
+            lock=self._lock,
+            live=self._live,
+            execution=self._execution,
+            steps=self._steps,
+            values=self._values,
+            upgrade_pending=upgrade_pending,
+        )
+        self._events = EventPump(
+            equipment=equipment,
+            lock=self._lock,
+            live=self._live,
+            execution=self._execution,
+            steps=self._steps,
+            values=self._values,
+            completion=self._completion,
+        )
 
     # -- lifecycle ---------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
         self._tasks = [
-            asyncio.create_task(self._pump(), name="batch-engine-pump"),
+            asyncio.create_task(self._events.run(), name="batch-engine-pump"),
             asyncio.create_task(
                 self._values.run_flusher(self._flush_interval), name="batch-engine-flush"
             ),
-            asyncio.create_task(self._completer(), name="batch-engine-complete"),
+            asyncio.create_task(self._completion.run(), name="batch-engine-complete"),
         ]
         return self
 
@@ -278,7 +272,7 @@ class BatchEngine:
 
     async def _register(self, tree: BatchTree, *, claim: bool) -> None:
         """Make a batch live here (under the lock); ``claim``: a new one, owned from now."""
-        await self._drain()
+        await self._events.drain()
         if tree.batch_id in self._live.batches:
             raise CommandRejected(f"batch {tree.batch_id!r} is already running")
         if claim:
@@ -305,186 +299,7 @@ class BatchEngine:
             node = tree.by_path.get(path)
             if node is None:
                 raise UnknownElement(batch_id, path)
-            await self._drain()
+            await self._events.drain()
             return await self._commands.apply(
                 tree, node, command, actor=actor, reason=reason, inbox_id=inbox_id
             )
-
-    # -- equipment events and completion -----------------------------------------------
-
-    async def _pump(self) -> None:
-        queue = self._equipment.events
-        while True:
-            event = await queue.get()  # not inbox.append(await ...): a drain swaps the list
-            self._inbox.append(event)
-            async with self._lock:
-                try:
-                    await self._drain()
-                except Exception:  # the pump must outlive any bug in handling
-                    log.exception("batch engine failed to handle equipment events")
-
-    async def _drain(self) -> None:
-        """Handle every equipment event received so far; called under the lock.
-
-        Commands drain too before they act: an operator's command then meets the engine's
-        view of every event that arrived before it (e.g. the Completed a restored session
-        reports), never a stale one that would be applied after it - to the next phase
-        started on the same service.
-        """
-        queue = self._equipment.events
-        events, self._inbox = self._inbox, []
-        while len(events) < _MAX_EVENTS_PER_DRAIN:  # bounds one hold of the lock
-            try:
-                events.append(queue.get_nowait())
-            except asyncio.QueueEmpty:
-                break
-        if events:
-            await self._handle(events)
-
-    async def _handle(self, events: list[EquipmentEvent]) -> None:
-        samples_seen = False
-        for event in events:
-            try:
-                if isinstance(event, ProcessSample):
-                    self._values.take(event, self._live.batches.values())
-                    await self._values.check_limits(event, self._live.batches.values())
-                    samples_seen = True
-                elif isinstance(event, ServiceStateChanged):
-                    for tree in list(self._live.batches.values()):
-                        for node in tree.phases_on(event.equipment, event.service):
-                            # A phase whose Start never reached the module (held at once)
-                            # does not own the service: its state is someone else's run.
-                            if node.procedure_started:
-                                await self._execution.follow_service(tree, node, event.state)
-                elif isinstance(event, ConnectionLost):
-                    await self._connection_lost(event)
-                elif isinstance(event, ConnectionRestored):
-                    await self._connection_restored(event)
-            except Fenced:  # another runtime took the batch over: forgotten already
-                continue
-            except Exception:  # one bad event must not stop the engine nor drop the others
-                log.exception("batch engine failed to handle %r", event)
-        if samples_seen:  # new values may satisfy transition and completion conditions
-            for tree in list(self._live.batches.values()):
-                if is_final(tree.state):
-                    continue
-                await self._complete_due(tree)
-                for node in list(tree.root.walk()):
-                    if node.phase is None and node.state is ElementState.RUNNING:
-                        try:
-                            await self._execution.advance(tree, node)
-                        except Fenced:
-                            break
-                        except Exception:  # logged; the other batches go on
-                            log.exception("batch engine failed to advance %s", node.path)
-
-    async def _connection_lost(self, event: ConnectionLost) -> None:
-        for tree in list(self._live.batches.values()):
-            if event.equipment not in tree.bindings.values() or is_final(tree.state):
-                continue
-            await self._steps.journal(
-                batch_id=tree.batch_id,
-                actor=SYSTEM,
-                action="equipment.connection_lost",
-                subject=event.equipment,
-                reason=event.reason,
-            )
-            for node in tree.phases_on(event.equipment):
-                await self._execution.hold_for_equipment(
-                    tree, node, f"connection lost: {event.reason}"
-                )
-
-    async def _connection_restored(self, event: ConnectionRestored) -> None:
-        for tree in list(self._live.batches.values()):
-            if event.equipment in tree.bindings.values() and not is_final(tree.state):
-                await self._steps.journal(
-                    batch_id=tree.batch_id,
-                    actor=SYSTEM,
-                    action="equipment.connection_restored",
-                    subject=event.equipment,
-                )
-
-    async def _completer(self) -> None:
-        """Send Complete to continuous procedures whose time is up (checked twice a second;
-        conditions are checked as values arrive); start phases deferred for an upgrade
-        once it no longer waits."""
-        while True:
-            await asyncio.sleep(_COMPLETE_CHECK_SECONDS)
-            async with self._lock:
-                for tree in list(self._live.batches.values()):
-                    if is_final(tree.state):
-                        self._live.deferred.pop(tree.batch_id, None)
-                        continue
-                    await self._complete_due(tree)
-                    await self._start_deferred(tree)
-
-    async def _complete_due(self, tree: BatchTree) -> None:
-        """Send Complete (once) to each running phase whose completion rule holds now."""
-        values: dict[str, float] | None = None
-        for node in tree.root.walk():
-            phase = node.phase
-            if (
-                phase is None
-                or node.state is not ElementState.RUNNING
-                or not node.procedure_started
-                or node.last_command == "complete"  # sent already (or tried and failed)
-                or (phase.complete_after_seconds is None and phase.complete_when is None)
-            ):
-                continue
-            why = None
-            since = node.executing_since
-            after = phase.complete_after_seconds
-            if (
-                after is not None
-                and since is not None
-                and (utcnow() - since).total_seconds() >= after
-            ):
-                why = f"executed for {after:g} s"
-            if why is None and phase.complete_when is not None:
-                values = self._values.condition_values(tree) if values is None else values
-                condition = _parsed(phase.complete_when)
-                if not condition.names - values.keys() and condition.evaluate(values):
-                    why = f"condition {phase.complete_when!r} holds"
-            if why is None:
-                continue
-            try:
-                await self._steps.journal(
-                    batch_id=tree.batch_id,
-                    actor=SYSTEM,
-                    action="command.complete",
-                    subject=node.path,
-                    old_value=node.state.value,
-                    reason=why,
-                )
-                await self._execution.command_node(tree, node, Command.COMPLETE, actor=SYSTEM)
-            except Fenced:
-                raise
-            except (EngineError, EquipmentError) as exc:
-                await self._steps.exception(
-                    batch_id=tree.batch_id,
-                    category=Category.EQUIPMENT_LOSS,
-                    severity=Severity.MAJOR,
-                    subject=node.path,
-                    message=f"Complete could not be sent ({why}): {exc}; "
-                    "give the Complete command when the equipment is back",
-                )
-
-    async def _start_deferred(self, tree: BatchTree) -> None:
-        """Start the phases deferred for an upgrade, if none is pending any more and each
-        is still due (Idle, in an active step of a running parent)."""
-        paths = self._live.deferred.get(tree.batch_id)
-        if not paths or self._upgrade_pending():
-            return
-        for path in sorted(paths):
-            node = tree.by_path[path]
-            parent = node.parent
-            due = (
-                node.state is ElementState.IDLE
-                and parent is not None
-                and parent.state is ElementState.RUNNING
-                and parent.run is not None
-                and node.step_id in parent.run.active_steps()
-            )
-            paths.discard(path)
-            if due:
-                await self._execution.start_node(tree, node, actor=SYSTEM)
