@@ -49,14 +49,14 @@ lint: setup ## ruff + mypy (strict on the packages) + import contracts (layers i
 
 .PHONY: test-fast
 test-fast: setup ## Unit and integration tests (no cluster).
-	@$(PYTEST) -q
+	@$(PYTEST) -q --durations=25
 
 .PHONY: test
 test: lint test-fast test-e2e chart-check ## Everything CI runs: lint, unit/integration, end-to-end, chart.
 
 .PHONY: test-e2e
 test-e2e: setup ## End-to-end tests against the local Kubernetes cluster.
-	@$(PYTEST) -q -m e2e tests/e2e tests/bench tests/hack
+	@$(PYTEST) -q --durations=15 -m e2e tests/e2e tests/bench tests/hack
 
 ##@ Benchmarks
 

@@ -28,10 +28,15 @@ def wait_until(
     what: str,
     timeout: float = TIMEOUT,
     message: list[str] | None = None,
+    explain: Callable[[], str] | None = None,
 ) -> None:
+    """Poll ``predicate`` until it holds; on timeout fail naming ``what``, with ``message``
+    and what ``explain`` says then (the state a failure report needs)."""
     deadline = time.monotonic() + timeout  # a wait, not a timing assertion
     while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}: {message}"
+        if time.monotonic() >= deadline:
+            detail = explain() if explain else ""
+            raise AssertionError(f"timed out waiting for {what}: {message}\n{detail}")
         time.sleep(0.05)
 
 
@@ -62,6 +67,20 @@ class Runtime:
             json={"command": command, "path": path},
             headers=headers,
         )
+
+    def explain(self, headers: dict[str, str], batch_id: str, lines: int = 40) -> str:
+        """What this replica shows of a batch and the end of its log: a failed wait's
+        report."""
+        try:
+            view = self.batch(headers, batch_id)
+            shown = f"state {view['state']}, owner {view.get('owner')}: " + ", ".join(
+                f"{e['path'].rsplit('/', 1)[-1]}={e['state']}" for e in view["elements"]
+            )
+        except (httpx.HTTPError, KeyError) as error:
+            shown = f"no view ({error!r})"
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        tail = text.splitlines()[-lines:]
+        return f"[{self.name}] {shown}\n[{self.name} log]\n" + "\n".join(tail)
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -107,6 +107,13 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # asyncua logs every subscription publish (a whole notification's repr) at INFO: at a
+    # plant's sampling rates that is a flood of lines, and formatting them costs the event
+    # loop. Its warnings and errors still show; DEBUG shows everything.
+    chatty = logging.getLogger("asyncua")
+    chatty.setLevel(
+        logging.NOTSET if root.level <= logging.DEBUG else max(root.level, logging.WARNING)
+    )
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
         for old in list(logger.handlers):

@@ -1,6 +1,13 @@
 """``kubectl mes``: Holon's kubectl plugin (installed as ``kubectl-mes``).
 
     kubectl mes status NAME [-n NAMESPACE]   a tree of the module's resources and conditions
+    kubectl mes upgrade status NAME          the upgrade's phase table, cause and conditions
+    kubectl mes upgrade pause|resume NAME    spec.paused (resume also ends a safe-point hold)
+    kubectl mes upgrade retry NAME           a new attempt after a rollback or a failure
+    kubectl mes rollback NAME                back to the old slot (before the contract only)
+
+Requests (retry, resume, rollback) are written to the ``mes.holon.dev/upgrade-request``
+annotation as ``<verb>/<UTC time>``; the operator acts on each distinct value once.
 
 In the spirit of ``kubectl argo rollouts get rollout``: one screen that says whether the
 module is healthy, what it consists of, and why not. Rendering is a pure function of the
@@ -12,7 +19,18 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
+
+from mes_operator.models.mesmodule import UpgradePhase
+from mes_operator.upgrade.observation import REQUEST_ANNOTATION
+
+UPGRADE_ORDER = [
+    p
+    for p in UpgradePhase
+    if p not in {UpgradePhase.ROLLING_BACK, UpgradePhase.ROLLED_BACK, UpgradePhase.FAILED}
+]
+"""The phases of a successful upgrade, in order."""
 
 NEGATIVE = frozenset({"Degraded", "MigrationInProgress", "Progressing"})
 """Conditions that are healthy when False."""
@@ -143,6 +161,7 @@ def _fetch(
         ("Deployment", f"{name}-blue"),
         ("Deployment", f"{name}-green"),
         ("Service", name),
+        ("Service", f"{name}-preview"),  # during a blue-green upgrade
         ("PodDisruptionBudget", name),
     ]
     children = []
@@ -166,24 +185,112 @@ def _fetch(
     return module, children, pods
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``kubectl-mes``; returns the exit code."""
+def render_upgrade(module: Mapping[str, Any]) -> str:
+    """The text `kubectl mes upgrade status` prints: one row per phase, ✔ done, ⟳ now."""
+    meta = module.get("metadata") or {}
+    status = module.get("status") or {}
+    upgrade = status.get("upgrade")
+    lines = [f"Name:          {meta.get('name')}"]
+    if not upgrade:
+        lines.append(f"Upgrade:       none (version {status.get('currentVersion', '-')})")
+        return "\n".join(lines) + "\n"
+    phase = str(upgrade.get("phase"))
+    lines += [
+        f"Upgrade:       {upgrade.get('fromVersion')} -> {upgrade.get('toVersion')} "
+        f"in {upgrade.get('colour', 'green')} (attempt {upgrade.get('attempt', 1)})",
+        f"Phase:         {phase}" + (" (held)" if upgrade.get("held") else ""),
+        f"Started:       {upgrade.get('startedAt')}",
+    ]
+    for label, key in (("Cause", "cause"), ("Message", "message"), ("Backup", "backupLocation")):
+        if upgrade.get(key):
+            lines.append(f"{label + ':':<15}{upgrade[key]}")
+    order = [p.value for p in UPGRADE_ORDER]
+    reached = order.index(phase) if phase in order else -1
+    lines += ["", f"  {'PHASE':<28} STATE"]
+    for index, name in enumerate(order):
+        if phase == UpgradePhase.QUALIFIED.value or index < reached:
+            state = "✔ done"
+        elif index == reached:
+            state = "⟳ now" + (
+                f", since {upgrade.get('phaseStartedAt')}" if upgrade.get("phaseStartedAt") else ""
+            )
+        else:
+            state = "·"
+        lines.append(f"  {name:<28} {state}")
+    if reached < 0:
+        lines.append(f"  {phase:<28} ✖ {upgrade.get('cause', '')}".rstrip())
+    lines += ["", "Conditions:"]
+    for c in status.get("conditions") or []:
+        if c.get("type") in NEGATIVE:
+            symbol = _symbol(str(c.get("type")), str(c.get("status")))
+            lines.append(
+                f"  {symbol} {c.get('type', ''):<20} {c.get('status', ''):<8}"
+                f"{c.get('reason', ''):<24} {c.get('message', '')}".rstrip()
+            )
+    return "\n".join(lines) + "\n"
+
+
+def upgrade_patch(action: str, *, now: datetime) -> dict[str, Any]:
+    """The merge patch ``kubectl mes upgrade ACTION`` / ``kubectl mes rollback`` sends."""
+    if action == "pause":
+        return {"spec": {"paused": True}}
+    request = {
+        "metadata": {"annotations": {REQUEST_ANNOTATION: f"{action}/{now:%Y-%m-%dT%H:%M:%S.%fZ}"}}
+    }
+    if action == "resume":
+        return {"spec": {"paused": False}, **request}
+    if action in {"retry", "rollback"}:
+        return request
+    raise ValueError(f"unknown upgrade action {action!r}")
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kubectl mes", description="Holon's kubectl plugin")
     sub = parser.add_subparsers(dest="command", required=True)
-    status = sub.add_parser("status", help="tree of a MESModule's resources and conditions")
-    status.add_argument("name", help="MESModule name")
-    status.add_argument("-n", "--namespace", default=None, help="namespace (default: context's)")
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+
+    def named(target: Any, command: str, help_: str) -> None:
+        p = target.add_parser(command, help=help_)
+        p.add_argument("name", help="MESModule name")
+        p.add_argument("-n", "--namespace", default=None, help="namespace (default: context's)")
+
+    named(sub, "status", "tree of a MESModule's resources and conditions")
+    named(sub, "rollback", "roll an upgrade back to the old slot (before its contract only)")
+    upgrade = sub.add_parser("upgrade", help="the blue-green upgrade of a MESModule")
+    actions = upgrade.add_subparsers(dest="action", required=True)
+    named(actions, "status", "the upgrade's phase table")
+    named(actions, "pause", "hold the upgrade between phases (spec.paused)")
+    named(actions, "resume", "continue a paused or held upgrade")
+    named(actions, "retry", "a new attempt after a rollback or a failure")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``kubectl-mes``; returns the exit code."""
+    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
     from lightkube import ApiError, Client
+    from lightkube.types import PatchType
+
+    from mes_operator.kube.resources import MESModule
 
     client = Client()
     namespace = args.namespace or client.namespace
+    action = "rollback" if args.command == "rollback" else getattr(args, "action", None)
     try:
-        module, children, pods = _fetch(client, args.name, namespace)
+        if args.command == "status":
+            module, children, pods = _fetch(client, args.name, namespace)
+            sys.stdout.write(render_status(module, children, pods))
+        elif action == "status":
+            obj = client.get(MESModule, args.name, namespace=namespace)
+            sys.stdout.write(render_upgrade(dict(obj.to_dict())))
+        else:
+            patch = upgrade_patch(str(action), now=datetime.now(UTC))
+            client.patch(
+                MESModule, args.name, patch, namespace=namespace, patch_type=PatchType.MERGE
+            )
+            print(f"mesmodule/{args.name}: {action} requested")
     except ApiError as exc:
         print(f"kubectl mes: {exc.status.message}", file=sys.stderr)
         return 1
-    sys.stdout.write(render_status(module, children, pods))
     return 0
 
 

@@ -255,7 +255,11 @@ def _kill_owner(
         )
         a.process.send_signal(kill)
         a.process.wait(timeout=60)
-        wait_until(lambda: b.batch(operator, batch_id)["state"] in FINAL, "the batch to end")
+        wait_until(
+            lambda: b.batch(operator, batch_id)["state"] in FINAL,
+            "the batch to end",
+            explain=lambda: a.explain(operator, batch_id) + "\n" + b.explain(operator, batch_id),
+        )
         handed_over = "handed over 1 batch(es)" in a.log.read_text()
         return (
             b.batch(operator, batch_id),

@@ -14,6 +14,7 @@ the grace period covers the runtime's drain and graceful shutdown (``builders.sh
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from mes_operator.builders.configmap import DATA_DIR, config_data, config_hash
@@ -68,6 +69,18 @@ def _ports(ctx: ModuleContext) -> list[dict[str, Any]]:
     return ports
 
 
+def container_security() -> dict[str, Any]:
+    """Every runtime container's hardening (the Pods' and the upgrade Jobs')."""
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": RUNTIME_UID,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
 def _container(ctx: ModuleContext) -> dict[str, Any]:
     resources = ctx.spec.resources
     container: dict[str, Any] = {
@@ -83,14 +96,7 @@ def _container(ctx: ModuleContext) -> dict[str, Any]:
             "requests": {"cpu": resources.cpu, "memory": resources.memory},
             "limits": {"memory": resources.memory_limit},
         },
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "runAsUser": RUNTIME_UID,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": container_security(),
         "volumeMounts": [
             {"name": "data", "mountPath": DATA_DIR},
             {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - an emptyDir, not the host's
@@ -125,6 +131,7 @@ def _placement(ctx: ModuleContext) -> dict[str, Any]:
 def build_deployment(ctx: ModuleContext, *, colour: Colour | None = None) -> dict[str, Any]:
     """The Deployment running one colour (default: the active one) of the module."""
     colour = colour or ctx.colour
+    ctx = replace(ctx, colour=colour)  # HOLON_COLOUR names the slot built, not the active one
     pod_labels = {**labels(ctx), **colour_selector_labels(ctx, colour)}
     return {
         "apiVersion": "apps/v1",

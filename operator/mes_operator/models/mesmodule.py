@@ -406,6 +406,7 @@ class UpgradePhase(StrEnum):
     """Steps of the zero-downtime upgrade state machine (DESIGN §5), in order."""
 
     PREFLIGHT = "Preflight"
+    VERIFIED_BACKUP = "VerifiedBackup"
     EXPAND_MIGRATION = "ExpandMigration"
     DEPLOY_GREEN = "DeployGreen"
     OPERATIONAL_QUALIFICATION = "OperationalQualification"
@@ -436,6 +437,35 @@ class UpgradeStatus(ResourceModel):
         json_schema_extra={"format": "date-time"},
     )
     message: str | None = Field(default=None, description="What the current step is doing.")
+    colour: Colour = Field(
+        default=Colour.GREEN,
+        description="The slot the new version is deployed to (the other slot runs the "
+        "old version until the switch).",
+    )
+    cause: str | None = Field(
+        default=None,
+        description="Why the upgrade rolled back, failed or holds (a CamelCase reason).",
+    )
+    held: bool = Field(
+        default=False,
+        description="Held by the operator (a safe-point wait longer than its timeout) "
+        "until `kubectl mes upgrade resume`.",
+    )
+    backup_location: str | None = Field(
+        default=None, description="Where the verified backup taken before the expand lies."
+    )
+    backup_digest: str | None = Field(default=None, description="sha256 digest of that backup.")
+    attempt: int = Field(
+        default=1,
+        ge=1,
+        description="Upgrade attempts on this module so far, this one included (each new "
+        "version or retry starts the next); names the Jobs, so none is ever reused.",
+    )
+    handled_request: str | None = Field(
+        default=None,
+        description="The last mes.holon.dev/upgrade-request annotation value acted on "
+        "(retry, resume, rollback), so each request is acted on once.",
+    )
 
 
 class Verdict(StrEnum):

@@ -13,6 +13,7 @@ import pytest
 
 from mes_runtime.demo import Demo, _free_port
 from mes_runtime.observability import MASK, JsonFormatter, Redactor, log_context
+from mes_runtime.observability.logs import configure_logging
 from mes_runtime.settings import Settings
 
 
@@ -87,6 +88,32 @@ def test_registered_secrets_are_masked_in_messages_context_and_tracebacks() -> N
     assert secret not in str(data)
     assert data["client_secret"] == MASK
     assert data["message"] == f"with {MASK}"
+
+
+@pytest.mark.parametrize(
+    ("level", "publish_shown", "warning_shown"),
+    [("INFO", False, True), ("WARNING", False, True), ("DEBUG", True, True)],
+)
+def test_asyncua_publish_chatter_is_kept_out_below_debug(
+    level: str, publish_shown: bool, warning_shown: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """asyncua logs each subscription publish at INFO: a runtime at INFO shows asyncua's
+    warnings, not that flood; at DEBUG everything."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level, logging.getLogger("asyncua").level)
+    try:
+        configure_logging(level=level, fmt="json", redactor=Redactor())
+        logging.getLogger("asyncua.common.subscription").info("Publish callback called")
+        logging.getLogger("asyncua.client.ua_client").warning("connection lost")
+        logging.getLogger("mes_runtime.test").warning("ours")
+        err = capsys.readouterr().err
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        logging.getLogger("asyncua").setLevel(saved[2])
+    assert ("Publish callback called" in err) is publish_shown, err
+    assert ("connection lost" in err) is warning_shown, err
+    assert "ours" in err
 
 
 def test_the_database_password_is_a_registered_secret(tmp_path: Path) -> None:

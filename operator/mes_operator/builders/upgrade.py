@@ -1,0 +1,196 @@
+"""Pure builders for a blue-green upgrade (DESIGN §5): the new slot, its preview Service,
+and the Jobs the upgrade runs (backup, expand and contract migrations).
+
+The new slot is the same Deployment as the active one (``builders.deployment``) with its
+colour (label, selector, ``HOLON_COLOUR``) and the target version (image tag, version
+label, ``HOLON_MODULE_VERSION``); its settings come from its own ConfigMap, since the two
+slots run different versions side by side. Migrations run ``mes-runtime db upgrade
+expand@head|contract@head`` with the *new* image, so the revisions applied are the ones the
+new version ships. Job names are a function of module, kind, version and attempt: a
+re-run after an operator crash finds the Job it created and never starts a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from typing import Any
+
+from mes_operator.builders.configmap import DATA_DIR, build_config_map
+from mes_operator.builders.context import (
+    ModuleContext,
+    colour_selector_labels,
+    labels,
+    metadata,
+)
+from mes_operator.builders.deployment import build_deployment, container_security
+from mes_operator.models.mesmodule import Colour, DatabaseEngine
+
+__all__ = [
+    "BACKUP",
+    "JOB_BACKOFF_LIMIT",
+    "JOB_KIND_LABEL",
+    "MIGRATION_BRANCHES",
+    "build_backup_job",
+    "build_migration_job",
+    "build_new_slot",
+    "build_preview_service",
+    "job_name",
+    "preview_service_name",
+    "slot_config_map_name",
+]
+
+JOB_KIND_LABEL = "mes.holon.dev/upgrade-job"
+BACKUP = "backup"
+MIGRATION_BRANCHES = ("expand", "contract")
+"""The alembic branches, run in this order (``mes_runtime/db/compat.py``)."""
+JOB_BACKOFF_LIMIT = 2
+_MAX_NAME = 63
+
+
+def at_version(ctx: ModuleContext, version: str) -> ModuleContext:
+    """The module as it is at ``version`` (the image tag and version labels follow)."""
+    return replace(ctx, spec=ctx.spec.model_copy(update={"version": version}))
+
+
+def slot_config_map_name(ctx: ModuleContext, colour: Colour) -> str:
+    """The new slot's own ConfigMap (its settings name its version)."""
+    return f"{ctx.name}-config-{colour.value}"
+
+
+def build_new_slot(ctx: ModuleContext, colour: Colour, version: str) -> list[dict[str, Any]]:
+    """The new slot's ConfigMap and Deployment, in the order to apply them."""
+    new = at_version(ctx, version)
+    config = build_config_map(new)
+    config["metadata"]["name"] = slot_config_map_name(ctx, colour)
+    config["metadata"]["labels"].update(colour_selector_labels(ctx, colour))
+    deployment = build_deployment(new, colour=colour)
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    container["envFrom"] = [{"configMapRef": {"name": slot_config_map_name(ctx, colour)}}]
+    return [config, deployment]
+
+
+def preview_service_name(ctx: ModuleContext) -> str:
+    """The Service that reaches the slot under test before the switch."""
+    return f"{ctx.name}-preview"
+
+
+def build_preview_service(ctx: ModuleContext, colour: Colour) -> dict[str, Any]:
+    """ClusterIP Service on port 80 selecting the slot under test (checks, OQ run)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(ctx, preview_service_name(ctx)),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": colour_selector_labels(ctx, colour),
+            "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def job_name(ctx: ModuleContext, kind: str, version: str, attempt: int) -> str:
+    """``<module>-<kind>-<6 hex of version and attempt>``: stable, at most 63 characters.
+    ``kind`` is ``backup``, ``expand`` or ``contract`` (``upgrade.actions.JobKind``)."""
+    digest = hashlib.sha256(f"{version}/{attempt}".encode()).hexdigest()[:6]
+    return f"{ctx.name[: _MAX_NAME - len(kind) - 8]}-{kind}-{digest}"
+
+
+def _database_env(ctx: ModuleContext) -> list[dict[str, Any]]:
+    ref = ctx.spec.database.credentials_secret_ref
+    if ctx.spec.database.engine is not DatabaseEngine.POSTGRESQL or ref is None:
+        raise ValueError("upgrade Jobs need a PostgreSQL module (spec.database)")
+    return [
+        {
+            "name": "HOLON_DATABASE_URL",
+            "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}},
+        }
+    ]
+
+
+def _job(
+    ctx: ModuleContext,
+    kind: str,
+    version: str,
+    attempt: int,
+    *,
+    args: list[str],
+    env_from: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    new = at_version(ctx, version)
+    job_labels = {**labels(new), JOB_KIND_LABEL: kind}
+    container: dict[str, Any] = {
+        "name": kind,
+        "image": new.image,
+        "imagePullPolicy": "IfNotPresent",
+        "args": args,
+        "env": _database_env(ctx),
+        # the Job's result (backup location and digest) is read from the Pod's status
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "resources": {
+            "requests": {"cpu": ctx.spec.resources.cpu, "memory": ctx.spec.resources.memory},
+            "limits": {"memory": ctx.spec.resources.memory_limit},
+        },
+        "securityContext": container_security(),
+        "volumeMounts": [
+            {"name": "data", "mountPath": DATA_DIR},
+            {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - an emptyDir, not the host's
+        ],
+    }
+    if env_from:
+        container["envFrom"] = env_from
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            **metadata(new, job_name(ctx, kind, version, attempt)),
+            "labels": job_labels,
+            "annotations": {"mes.holon.dev/attempt": str(attempt)},
+        },
+        "spec": {
+            "backoffLimit": JOB_BACKOFF_LIMIT,
+            "template": {
+                "metadata": {"labels": job_labels},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "serviceAccountName": ctx.name,
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "containers": [container],
+                    "volumes": [
+                        {"name": "data", "emptyDir": {}},
+                        {"name": "tmp", "emptyDir": {}},
+                    ],
+                },
+            },
+        },
+    }
+
+
+def build_migration_job(
+    ctx: ModuleContext, branch: str, version: str, attempt: int
+) -> dict[str, Any]:
+    """The ``expand`` or ``contract`` migration, run with the new version's image."""
+    if branch not in MIGRATION_BRANCHES:
+        raise ValueError(f"not a migration branch: {branch!r} (expand or contract)")
+    return _job(ctx, branch, version, attempt, args=["db", "upgrade", f"{branch}@head"])
+
+
+def build_backup_job(
+    ctx: ModuleContext, version: str, attempt: int, *, store_secret: str
+) -> dict[str, Any]:
+    """The verified backup before the expand migration, with the *running* version's image
+    (it knows the schema it dumps). Needs ``mes-runtime db backup --verify --to URL``
+    (not in the runtime yet): pg_dump to the object store named by ``store_secret``
+    (``HOLON_BACKUP_S3_*`` variables), restore into a scratch database, compare row counts
+    and the journal's head hash, and write ``{"location", "digest"}`` as the termination
+    message."""
+    target = f"s3://holon-backups/{ctx.namespace}/{ctx.name}/{version}-{attempt}.dump"
+    return _job(
+        ctx,
+        BACKUP,
+        version,
+        attempt,
+        args=["db", "backup", "--verify", "--to", target],
+        env_from=[{"secretRef": {"name": store_secret}}],
+    )

@@ -1,0 +1,133 @@
+"""What the upgrade machine is told: the module's wish and what the operator observed.
+
+Both are plain frozen data, gathered by the operator before each decision (the cluster,
+the runtime's safe-point and grant endpoints, the Jobs), so the machine stays pure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from mes_operator.models.mesmodule import Colour, UpgradeStrategyType
+
+__all__ = [
+    "CheckState",
+    "JobState",
+    "Observation",
+    "Plan",
+    "Request",
+    "RequestVerb",
+    "SafePoint",
+    "Timeouts",
+]
+
+
+class JobState(StrEnum):
+    """A Job as observed: not there yet, running, or finished either way."""
+
+    ABSENT = "Absent"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
+class CheckState(StrEnum):
+    """The new slot's checks (readiness, then OQ): still running, passed or failed."""
+
+    PENDING = "Pending"
+    PASSED = "Passed"
+    FAILED = "Failed"
+
+
+class RequestVerb(StrEnum):
+    """What ``kubectl mes upgrade retry|resume`` and ``kubectl mes rollback`` ask for."""
+
+    RETRY = "retry"
+    RESUME = "resume"
+    ROLLBACK = "rollback"
+
+
+REQUEST_ANNOTATION = "mes.holon.dev/upgrade-request"
+"""Annotation holding ``<verb>/<unique token>``; each distinct value is acted on once."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Request:
+    """One user request, as read from :data:`REQUEST_ANNOTATION`."""
+
+    verb: RequestVerb
+    token: str
+
+    @classmethod
+    def parse(cls, value: str | None) -> Request | None:
+        """``retry/2026-11-30T19:50:00Z`` → a request; anything else → None."""
+        if not value or "/" not in value:
+            return None
+        verb, _, _ = value.partition("/")
+        try:
+            return cls(verb=RequestVerb(verb), token=value)
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Timeouts:
+    """How long each waiting step may take (seconds). Not in the CRD yet: the defaults."""
+
+    green_ready: int = 600
+    checks: int = 900
+    safe_point: int = 3600
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    """What the MESModule asks for, as far as upgrades are concerned."""
+
+    version: str
+    current_version: str | None
+    active_colour: Colour
+    strategy: UpgradeStrategyType
+    postgresql: bool
+    paused: bool = False
+    observe_seconds: int = 300
+    auto_rollback: bool = True
+    timeouts: Timeouts = field(default_factory=Timeouts)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SafePoint:
+    """``GET /api/v1/upgrade/safe-point``: may batches be handed over now, else who blocks."""
+
+    safe: bool
+    batch: str | None = None
+    element: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Observation:
+    """The world as the operator saw it just before this decision."""
+
+    now: datetime
+    jobs: dict[str, JobState] = field(default_factory=dict)
+    """Job state by :class:`~mes_operator.upgrade.actions.JobKind` value."""
+    backup_location: str | None = None
+    backup_digest: str | None = None
+    backup_problem: str | None = None
+    """Why the backup is not verified (store unreachable, restore mismatch), if it is not."""
+    new_ready: bool = False
+    """The new slot's Deployment has all its replicas ready on the target version."""
+    new_checks: CheckState = CheckState.PENDING
+    new_problem: str | None = None
+    new_exists: bool = False
+    old_exists: bool = True
+    safe_point: SafePoint = field(default_factory=lambda: SafePoint(safe=False))
+    grant: Colour | None = None
+    upgrade_pending: bool = False
+    selector: Colour | None = None
+    request: Request | None = None
+
+    def job(self, kind: str) -> JobState:
+        """One Job's state (absent when not observed)."""
+        return self.jobs.get(kind, JobState.ABSENT)

@@ -1,0 +1,104 @@
+"""Pure readers: Kubernetes objects and runtime answers -> what the machine observes.
+
+The operator fetches (a Job, its Pod, a Deployment, ``GET /api/v1/upgrade/safe-point``
+and ``/owner``) and these turn the raw answers into :class:`.observation.Observation`
+parts, so that the only untested code left is the fetching itself.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mes_operator.models.mesmodule import Colour
+from mes_operator.upgrade.observation import JobState, SafePoint
+
+__all__ = ["BackupResult", "backup_result", "grant", "job_state", "safe_point", "slot_ready"]
+
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def _true(conditions: Any, type_: str) -> bool:
+    return any(c.get("type") == type_ and c.get("status") == "True" for c in conditions or ())
+
+
+def job_state(job: Mapping[str, Any] | None) -> JobState:
+    """A Job's state from its status conditions (``Complete`` / ``Failed``)."""
+    if job is None:
+        return JobState.ABSENT
+    conditions = (job.get("status") or {}).get("conditions")
+    if _true(conditions, "Complete"):
+        return JobState.SUCCEEDED
+    if _true(conditions, "Failed"):
+        return JobState.FAILED
+    return JobState.RUNNING
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackupResult:
+    """What the backup Job reported (its Pod's termination message)."""
+
+    location: str | None = None
+    digest: str | None = None
+    problem: str | None = None
+
+
+def backup_result(pod: Mapping[str, Any] | None) -> BackupResult:
+    """The backup Job's result: ``{"location", "digest", "verified", "problem"}`` written as
+    its container's termination message. Anything short of a verified backup with a
+    well-formed location and digest is a problem, named."""
+    statuses = ((pod or {}).get("status") or {}).get("containerStatuses") or []
+    terminated = ((statuses[0].get("state") or {}).get("terminated") or {}) if statuses else {}
+    message = terminated.get("message")
+    if not message:
+        return BackupResult(problem="the backup Job reported nothing")
+    try:
+        data = json.loads(message)
+    except ValueError:
+        return BackupResult(problem=f"the backup Job said: {message.strip()[-500:]}")
+    if not isinstance(data, dict):
+        return BackupResult(problem="the backup Job's report is not an object")
+    location, digest = data.get("location"), data.get("digest")
+    if data.get("verified") is not True:
+        return BackupResult(problem=str(data.get("problem") or "backup not verified"))
+    if not isinstance(location, str) or not location.startswith("s3://"):
+        return BackupResult(problem=f"backup location {location!r} is not s3://")
+    if not isinstance(digest, str) or not _DIGEST.match(digest):
+        return BackupResult(problem=f"backup digest {digest!r} is not sha256:<64 hex>")
+    return BackupResult(location=location, digest=digest)
+
+
+def slot_ready(deployment: Mapping[str, Any] | None, version: str) -> bool:
+    """Every replica of the slot's Deployment is updated, ready and runs ``version``."""
+    if deployment is None:
+        return False
+    spec, status = deployment.get("spec") or {}, deployment.get("status") or {}
+    meta = deployment.get("metadata") or {}
+    containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or [{}]
+    replicas = int(spec.get("replicas", 1))
+    return (
+        str(containers[0].get("image", "")).endswith(f":{version}")
+        and int(status.get("observedGeneration", 0)) >= int(meta.get("generation", 0))
+        and int(status.get("updatedReplicas", 0)) == replicas
+        and int(status.get("readyReplicas", 0)) == replicas
+        and int(status.get("replicas", 0)) == replicas
+    )
+
+
+def safe_point(answer: Mapping[str, Any]) -> SafePoint:
+    """``GET /api/v1/upgrade/safe-point``: the first blocker names batch and element."""
+    blocking = answer.get("blocking") or []
+    if answer.get("safe") is True and not blocking:
+        return SafePoint(safe=True)
+    first = blocking[0] if blocking else {}
+    return SafePoint(safe=False, batch=first.get("batch_id"), element=first.get("element"))
+
+
+def grant(answer: Mapping[str, Any]) -> tuple[Colour | None, bool]:
+    """``GET /api/v1/upgrade/owner``: the colour granted (None: every replica) and whether
+    an upgrade is pending."""
+    colour = answer.get("colour")
+    return (Colour(colour) if colour else None), bool(answer.get("upgrade_pending"))
