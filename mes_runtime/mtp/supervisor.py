@@ -123,6 +123,10 @@ class EquipmentSupervisor:
         except Exception as exc:  # any OPC UA error during the handshake: try again later
             await self._close(client)
             return f"cannot connect to {self.manifest.endpoint}: {type(exc).__name__}: {exc}"
+        except BaseException:  # stopped mid-handshake: the socket it opened closes too
+            with contextlib.suppress(Exception):
+                client.disconnect_socket()
+            raise
         module: MtpModuleClient | None = None
         try:
             module = await MtpModuleClient.connect(
@@ -149,9 +153,11 @@ class EquipmentSupervisor:
         finally:
             self._module = None
             self._connected.clear()
-            if module is not None:
-                await module.close()
-            await self._close(client)
+            try:
+                if module is not None:
+                    await module.close()
+            finally:  # even when a second cancel (stop) lands in the pumps' shutdown
+                await self._close(client)
 
     def _lost(self, reason: str) -> str:
         """Report the loss before the session is closed: closing a session whose server
