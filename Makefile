@@ -67,3 +67,4 @@ bench: setup ## Benchmarks (medians, ratios against an in-run baseline).
 -include hack/cluster.mk
 -include hack/images.mk
 -include hack/chart.mk
+-include hack/seaweedfs.mk

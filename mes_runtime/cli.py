@@ -22,6 +22,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "enrol a user with any roles (prints a one-time password set-up token)",
     ),
     "db": ("mes_runtime.db.cli", "database migrations: upgrade, current, heads"),
+    "backup": (
+        "mes_runtime.backup.cli",
+        "verified backups in an S3-compatible store: create, verify",
+    ),
 }
 
 

@@ -57,8 +57,15 @@ QMS_SEVERITIES = Literal["critical", "major", "minor"]
 ModuleKind = Literal["batch-execution", "ebr", "equipment-logbook", "review-by-exception"]
 
 #: ``HOLON_*`` variables (or prefixes) that belong to Holon's other programs, not the
-#: runtime: the operator, the local cluster and image tooling, the e2e tests.
-OTHER_PROGRAMS = ("HOLON_OPERATOR_", "HOLON_E2E_", "HOLON_CACHE", "HOLON_CLUSTER_DIR")
+#: runtime: the operator, the local cluster and image tooling, the e2e tests, and the
+#: backup command's object store (``mes-runtime backup``, run as a Job: HOLON_BACKUP_*).
+OTHER_PROGRAMS = (
+    "HOLON_OPERATOR_",
+    "HOLON_E2E_",
+    "HOLON_CACHE",
+    "HOLON_CLUSTER_DIR",
+    "HOLON_BACKUP_",
+)
 
 PLACEHOLDER_SECRETS = frozenset(
     {

@@ -10,7 +10,9 @@ implements the engine's ``EquipmentPort`` structurally and imports only the shar
 * ``caex``         - namespace-agnostic CAEX access and class derivation;
 * ``reader``       - manifests as vendors write them (1.0.0 and 1.1.0), located issues;
 * ``units``        - 2658 unit codes to unit names;
-* ``manifest``     - load (``load_manifest``) and write (``write_manifest``) manifests;
+* ``document``     - a ``.aml``/``.mtp`` to a safely parsed, bounded XML root (``load_manifest``);
+* ``writer``       - a module back to AutomationML or ``.mtp`` (``write_manifest``);
+* ``manifest``     - re-exports model, loading and writing for callers outside ``mtp``;
 * ``capabilities`` - a manifest as the domain's ``Capabilities``;
 * ``presence``     - whether a module serves every node its manifest declares;
 * ``client``       - ``MtpModuleClient``: one module over one asyncua session;

@@ -4,7 +4,7 @@ The orchestration layer (POL) takes a service by requesting Automatic operation 
 External source, then writes parameters to ``VExt`` and applies them (``ApplyExt``),
 selects the procedure (``ProcedureExt``) and sends commands through ``CommandExt`` -
 each command only when the module's ``CommandEn`` enables it (2658-4). Nothing here knows
-a node id: every variable comes from the :class:`~mes_runtime.mtp.manifest.ModuleManifest`.
+a node id: every variable comes from the :class:`~mes_runtime.mtp.model.ModuleManifest`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from mes_runtime.mtp.errors import (
     ParameterRejected,
     UnknownElement,
 )
-from mes_runtime.mtp.manifest import (
+from mes_runtime.mtp.model import (
     ModuleManifest,
     NodeRef,
     ParameterManifest,

@@ -1,29 +1,20 @@
-"""MTP manifests (VDI/VDE/NAMUR 2658-1): load and write the AutomationML (CAEX) description.
+"""MTP manifests (VDI/VDE/NAMUR 2658-1): one import for the model, loading and writing.
 
 Plug and play means the equipment describes itself. A module's manifest lists its OPC UA
 endpoint, its services with their ``ServiceControl`` variables, their procedures with
 ``ProcedureID`` and parameters (``AnaServParam``), and its process values (``AnaView``).
-Reading - of vendor files as much as of Holon's own - is :mod:`mes_runtime.mtp.reader`;
-this module unpacks and safely parses the file, and writes Holon's manifests.
+The work is done in four modules, re-exported here for the many callers that load or
+write a manifest:
 
-Written: manifest 1.0.0 structure (CAEX 2.15, no default namespace, ``xs:IDREF`` links,
-identifiers typed by ``AttributeDataType``) with the class names of the released
-2658-4:2022 (``MTPServiceSUCLib/ServiceSet``, ``MTPServiceSUCLib/Service/Procedure``,
-``.../ServiceElement/ServiceControl``).
+* :mod:`mes_runtime.mtp.model`    - what the runtime knows about a module;
+* :mod:`mes_runtime.mtp.document` - a ``.aml``/``.mtp`` to a safely parsed, bounded XML root;
+* :mod:`mes_runtime.mtp.reader`   - that root to a :class:`ModuleManifest` (vendor or Holon);
+* :mod:`mes_runtime.mtp.writer`   - a :class:`ModuleManifest` back to AutomationML.
 """
 
 from __future__ import annotations
 
-import io
-import uuid
-import zipfile
-from pathlib import Path
-from typing import Any, Literal
-from xml.etree.ElementTree import Element, ParseError, SubElement, indent, tostring
-
-import defusedxml.ElementTree as SafeET
-from defusedxml import DefusedXmlException
-
+from mes_runtime.mtp.document import MAX_AML_BYTES, MAX_XML_DEPTH, load_manifest, parse_document
 from mes_runtime.mtp.errors import ManifestError
 from mes_runtime.mtp.model import (
     ManifestIssue,
@@ -34,14 +25,12 @@ from mes_runtime.mtp.model import (
     ProcessValueManifest,
     ServiceManifest,
 )
-from mes_runtime.mtp.reader import (
-    REQUIRED_PARAMETER_VARIABLES,
-    REQUIRED_SERVICE_VARIABLES,
-    read_document,
-)
-from mes_runtime.mtp.units import UNIT_NAMES
+from mes_runtime.mtp.reader import REQUIRED_PARAMETER_VARIABLES, REQUIRED_SERVICE_VARIABLES
+from mes_runtime.mtp.writer import Structure, write_manifest, write_mtp_zip
 
 __all__ = [
+    "MAX_AML_BYTES",
+    "MAX_XML_DEPTH",
     "REQUIRED_PARAMETER_VARIABLES",
     "REQUIRED_SERVICE_VARIABLES",
     "ManifestError",
@@ -52,371 +41,9 @@ __all__ = [
     "ProcedureManifest",
     "ProcessValueManifest",
     "ServiceManifest",
+    "Structure",
     "load_manifest",
     "parse_document",
     "write_manifest",
     "write_mtp_zip",
 ]
-
-
-# Role/system-unit class paths of the MTP libraries (2658-1 / -4 / -5.1), as written.
-MODULE_CLASS = "MTPSUCLib/ModuleTypePackage"
-COMMUNICATION_SET_CLASS = "MTPSUCLib/CommunicationSet"
-INSTANCE_LIST_CLASS = "MTPSUCLib/CommunicationSet/InstanceList"
-SOURCE_LIST_CLASS = "MTPSUCLib/CommunicationSet/SourceList"
-SERVICE_SET_CLASS = "MTPServiceSUCLib/ServiceSet"
-OPC_SERVER_CLASS = "MTPCommunicationSUCLib/ServerAssembly/OPCUAServer"
-OPC_ITEM_CLASS = "MTPCommunicationICLib/DataItem/OPCUAItem"
-SERVICE_CONTROL_CLASS = "MTPDataObjectSUCLib/DataAssembly/ServiceElement/ServiceControl"
-ANA_SERV_PARAM_CLASS = (
-    "MTPDataObjectSUCLib/DataAssembly/ServiceElement/ParameterElement/AnaServParam"
-)
-ANA_VIEW_CLASS = "MTPDataObjectSUCLib/DataAssembly/IndicatorElement/AnaView"
-SERVICE_CLASS = "MTPServiceSUCLib/Service"
-PROCEDURE_CLASS = "MTPServiceSUCLib/Service/Procedure"
-XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
-PROCEDURE_PARAMETER_CLASS = "MTPServiceSUCLib/ServiceParameter/ProcedureParameter"
-CONFIGURATION_PARAMETER_CLASS = "MTPServiceSUCLib/ServiceParameter/ConfigurationParameter"
-BIN_VIEW_CLASS = "MTPDataObjectSUCLib/DataAssembly/IndicatorElement/BinView"
-ASPECT_REFERENCE_CLASS = "MTPICLib/AspectSetReference"
-CAEX_NS = "http://www.dke.de/CAEX"
-ID_LINK = "MTPATLib/IDReferenceType/IDLinkAttributeType"
-REF_ID = "MTPATLib/IDReferenceType/RefIDAttributeType"
-
-#: The two structures :func:`write_manifest` writes.
-Structure = Literal["holon", "vendor"]
-#: Unit names back to 2658 unit codes (the vendor structure codes its units).
-_UNIT_CODES = {name: code for code, name in UNIT_NAMES.items()}
-
-
-# --------------------------------------------------------------------------- reading
-
-
-def load_manifest(source: bytes | Path) -> ModuleManifest:
-    """Parse a ``.aml`` document or a zipped ``.mtp`` package (bytes or a file path).
-
-    Raises :class:`ManifestError` listing every located error; the returned manifest
-    carries the reader's warnings in ``issues``."""
-    return read_document(parse_document(source))
-
-
-def parse_document(source: bytes | Path) -> Any:
-    """The XML root of a ``.aml`` or ``.mtp`` (safely parsed, bounded), nothing more."""
-    data = source.read_bytes() if isinstance(source, Path) else source
-    if data[:4] == b"PK\x03\x04":
-        data = _aml_from_zip(data)
-    try:
-        root = SafeET.fromstring(data)
-    except (ParseError, DefusedXmlException) as exc:
-        raise ManifestError("", f"not XML: {exc}") from exc
-    _check_depth(root)
-    return root
-
-
-#: Bounds on what a manifest may cost before it is read: an AutomationML module nests a
-#: few tens of levels, and its .aml is a few MiB at most.
-MAX_XML_DEPTH = 256
-MAX_AML_BYTES = 64 * 1024 * 1024
-
-
-def _check_depth(root: Any) -> None:
-    """Refuse documents nested deeper than ``MAX_XML_DEPTH`` (the reader walks recursively)."""
-    stack = [(root, 1)]
-    while stack:
-        element, depth = stack.pop()
-        if depth > MAX_XML_DEPTH:
-            raise ManifestError("", f"the document is nested deeper than {MAX_XML_DEPTH} levels")
-        stack.extend((child, depth + 1) for child in element)
-
-
-def _aml_from_zip(data: bytes) -> bytes:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            names = [n for n in archive.namelist() if n.lower().endswith(".aml")]
-            if len(names) != 1:
-                found = "no .aml" if not names else f"{len(names)} .aml files"
-                raise ManifestError("", f"MTP package must contain one .aml, found {found}")
-            return _read_bounded(archive, names[0])
-    except zipfile.BadZipFile as exc:
-        raise ManifestError("", f"not a valid .mtp zip: {exc}") from exc
-
-
-def _read_bounded(archive: zipfile.ZipFile, name: str) -> bytes:
-    """A member's bytes, refusing more than ``MAX_AML_BYTES`` whatever its header claims."""
-    too_big = f"{name} unpacks to more than {MAX_AML_BYTES} bytes"
-    if archive.getinfo(name).file_size > MAX_AML_BYTES:
-        raise ManifestError("", too_big)
-    with archive.open(name) as member:
-        data = member.read(MAX_AML_BYTES + 1)
-    if len(data) > MAX_AML_BYTES:
-        raise ManifestError("", too_big)
-    return data
-
-
-# --------------------------------------------------------------------------- writing
-
-
-def _id(module: str, *parts: str) -> str:
-    """Deterministic CAEX IDs, so a module's manifest is byte-stable across runs."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, "holon-mtp:" + module + "/" + "/".join(parts)))
-
-
-def _element(parent: Element, name: str, class_path: str, element_id: str) -> Element:
-    return SubElement(
-        parent,
-        "InternalElement",
-        {"Name": name, "ID": element_id, "RefBaseSystemUnitPath": class_path},
-    )
-
-
-def _attribute(parent: Element, name: str, value: str, data_type: str = "xs:string") -> None:
-    attribute = SubElement(parent, "Attribute", {"Name": name, "AttributeDataType": data_type})
-    SubElement(attribute, "Value").text = value
-
-
-def _number_text(value: float) -> str:
-    return repr(float(value))
-
-
-class _Writer:
-    """One manifest in one of two structures (see :func:`write_manifest`)."""
-
-    def __init__(self, module: ModuleManifest, structure: Structure) -> None:
-        self.module = module
-        self.vendor = structure == "vendor"
-        self.items: dict[tuple[NodeRef, str], str] = {}
-        self.root = Element(
-            "CAEXFile",
-            {"FileName": f"{module.name}.aml", "SchemaVersion": "3.0", "xmlns": CAEX_NS}
-            if self.vendor
-            else {
-                "FileName": f"{module.name}.aml",
-                "SchemaVersion": "2.15",
-                "xmlns:xsi": XSI_NS,
-                "xsi:noNamespaceSchemaLocation": "CAEX_ClassModel_V2.15.xsd",
-            },
-        )
-
-    def item(self, ref: NodeRef, name: str) -> str:
-        key = (ref, name)
-        if key not in self.items:
-            self.items[key] = _id(self.module.name, "item", name)
-        return self.items[key]
-
-    def link(self, parent: Element, name: str, item_id: str) -> None:
-        """An attribute bound to another element's ID (an OPC UA item)."""
-        if self.vendor:
-            attrs = {"Name": name, "AttributeDataType": "xs:string", "RefAttributeType": ID_LINK}
-            SubElement(SubElement(parent, "Attribute", attrs), "Value").text = item_id
-        else:
-            _attribute(parent, name, item_id, "xs:IDREF")
-
-    def ref_id(self, parent: Element, value: str, *, identity: bool) -> None:
-        """``RefID``: the shared identity (vendor) or the target's element ID (Holon)."""
-        if self.vendor:
-            attrs = {"Name": "RefID", "AttributeDataType": "xs:string", "RefAttributeType": REF_ID}
-            SubElement(SubElement(parent, "Attribute", attrs), "Value").text = value
-        elif not identity:
-            _attribute(parent, "RefID", value, "xs:IDREF")
-
-    def unit(self, parent: Element, unit: str) -> None:
-        code = _UNIT_CODES.get(unit) if self.vendor else None
-        if code is None:
-            _attribute(parent, "VUnit", unit)
-        else:
-            _attribute(parent, "VUnit", str(code), "xs:int")
-
-    def assembly(
-        self, parent: Element, name: str, class_path: str, *parts: str
-    ) -> tuple[Element, str]:
-        """A data assembly and the value other aspects link to it by."""
-        name_id = _id(self.module.name, *parts)
-        element = _element(parent, name, class_path, name_id)
-        if not self.vendor:
-            return element, name_id
-        shared = _id(self.module.name, "refid", *parts)
-        self.ref_id(element, shared, identity=True)
-        _attribute(element, "TagName", name)
-        return element, shared
-
-    def build(self) -> bytes:
-        module = self.module
-        version = "1.1.0" if self.vendor else "1.0.0"
-        SubElement(self.root, "AdditionalInformation", {"AutomationMLVersion": "2.0"})
-        SubElement(
-            self.root,
-            "AdditionalInformation",
-            {"ManifestVersion": version, "Writer": "Holon MTP writer"},
-        )
-        hierarchy = SubElement(
-            self.root,
-            "InstanceHierarchy",
-            {"Name": "ModuleTypePackage", "ID": _id(module.name, "ih-mtp")}
-            if self.vendor
-            else {"Name": "ModuleTypePackage"},
-        )
-        pea = _element(hierarchy, module.name, MODULE_CLASS, _id(module.name, "module"))
-        if self.vendor:
-            _attribute(pea, "Version", version)
-        comm = _element(pea, "CommunicationSet", COMMUNICATION_SET_CLASS, _id(module.name, "cs"))
-        instances = _element(comm, "InstanceList", INSTANCE_LIST_CLASS, _id(module.name, "il"))
-        sources = _element(comm, "SourceList", SOURCE_LIST_CLASS, _id(module.name, "sl"))
-        service_set = _element(pea, "Services", SERVICE_SET_CLASS, _id(module.name, "ss"))
-        services_parent = service_set
-        if self.vendor:
-            aspect_id = _id(module.name, "ih-services")
-            reference = SubElement(
-                service_set,
-                "ExternalInterface",
-                {
-                    "Name": "ServicesAspect",
-                    "ID": _id(module.name, "ss-ref"),
-                    "RefBaseClassPath": ASPECT_REFERENCE_CLASS,
-                },
-            )
-            _attribute(reference, "AspectRef", aspect_id)
-            services_parent = Element("InstanceHierarchy", {"Name": "Services", "ID": aspect_id})
-
-        for service in module.services.values():
-            control, control_ref = self.assembly(
-                instances, service.name, SERVICE_CONTROL_CLASS, "sc", service.name
-            )
-            for var, ref in service.control.items():
-                self.link(control, var, self.item(ref, f"{service.name}.{var}"))
-            service_el = _element(
-                services_parent, service.name, SERVICE_CLASS, _id(module.name, "srv", service.name)
-            )
-            self.ref_id(service_el, control_ref, identity=False)
-            for name, parameter in service.configuration.items():
-                path = (service.name, name)
-                self.parameter(
-                    instances, service_el, CONFIGURATION_PARAMETER_CLASS, path, parameter
-                )
-            for procedure in service.procedures.values():
-                proc_el = _element(
-                    service_el,
-                    procedure.name,
-                    PROCEDURE_CLASS,
-                    _id(module.name, "proc", service.name, procedure.name),
-                )
-                _attribute(proc_el, "ProcedureID", str(procedure.procedure_id), "xs:unsignedInt")
-                completing = "true" if procedure.self_completing else "false"
-                _attribute(proc_el, "IsSelfCompleting", completing, "xs:boolean")
-                for parameter in procedure.parameters.values():
-                    self.parameter(
-                        instances,
-                        proc_el,
-                        PROCEDURE_PARAMETER_CLASS,
-                        (service.name, procedure.name, parameter.name),
-                        parameter,
-                    )
-
-        for value in module.process_values.values():
-            binary = value.unit == "" and value.unit_node is None
-            view, _ = self.assembly(
-                instances,
-                value.name,
-                BIN_VIEW_CLASS if binary else ANA_VIEW_CLASS,
-                "view",
-                value.name,
-            )
-            if value.unit_node is not None:
-                self.link(view, "VUnit", self.item(value.unit_node, f"{value.name}.VUnit"))
-            elif not binary:
-                self.unit(view, value.unit)
-            self.link(view, "V", self.item(value.node, f"{value.name}.V"))
-
-        server = _element(sources, "OPCServer", OPC_SERVER_CLASS, _id(module.name, "srv-opc"))
-        _attribute(server, "Endpoint", module.endpoint, "xs:anyURI")
-        for (ref, name), item_id in self.items.items():
-            interface = SubElement(
-                server,
-                "ExternalInterface",
-                {"Name": name, "ID": item_id, "RefBaseClassPath": OPC_ITEM_CLASS},
-            )
-            _attribute(interface, "Identifier", *_identifier(ref.identifier))
-            _attribute(interface, "Namespace", ref.namespace)
-            access = "3" if name.rsplit(".", 1)[-1] in _WRITABLE else "1"
-            _attribute(interface, "Access", access, "xs:unsignedByte")
-        if services_parent is not service_set:
-            self.root.append(services_parent)
-        indent(self.root)
-        body: bytes = tostring(self.root, "utf-8")
-        return b'<?xml version="1.0" encoding="utf-8"?>\n' + body
-
-    def parameter(
-        self,
-        instances: Element,
-        owner: Element,
-        class_path: str,
-        path: tuple[str, ...],
-        parameter: ParameterManifest,
-    ) -> None:
-        """The parameter's data assembly and its element below the procedure/service."""
-        assembly, assembly_ref = self.assembly(
-            instances, ".".join(path), ANA_SERV_PARAM_CLASS, "asp", *path
-        )
-        # A live unit or limit is written as a link (it is in ``nodes``).
-        if "VUnit" not in parameter.nodes:
-            self.unit(assembly, parameter.unit)
-        for limit, number in (("VMin", parameter.minimum), ("VMax", parameter.maximum)):
-            if number is not None and limit not in parameter.nodes:
-                _attribute(assembly, limit, _number_text(number), "xs:double")
-        for var, ref in parameter.nodes.items():
-            self.link(assembly, var, self.item(ref, ".".join((*path, var))))
-        element = _element(owner, parameter.name, class_path, _id(self.module.name, "pp", *path))
-        self.ref_id(element, assembly_ref, identity=False)
-
-
-#: OPC UA identifier prefix -> the AttributeDataType 2658-1 types it by.
-_IDENTIFIER_TYPES = {"s": "xs:string", "i": "xs:unsignedInt", "g": "xs:ID", "b": "xs:base64Binary"}
-
-
-def _identifier(identifier: str) -> tuple[str, str]:
-    """(value, AttributeDataType) of an ``Identifier``: typed as vendors type it."""
-    kind, _, value = identifier.partition("=")
-    return value, _IDENTIFIER_TYPES[kind]
-
-
-_WRITABLE = frozenset(
-    {
-        "CommandOp",
-        "CommandExt",
-        "CommandInt",
-        "ProcedureOp",
-        "ProcedureExt",
-        "ProcedureInt",
-        "StateOffOp",
-        "StateOpOp",
-        "StateAutOp",
-        "SrcIntOp",
-        "SrcExtOp",
-        "VOp",
-        "VExt",
-        "VInt",
-        "ApplyOp",
-        "ApplyExt",
-        "ApplyInt",
-    }
-)
-
-
-def write_manifest(module: ModuleManifest, *, structure: Structure = "holon") -> bytes:
-    """Serialise a module as an AutomationML document (the ``.aml``).
-
-    ``structure="holon"``: manifest 1.0.0 (CAEX 2.15, services inside the ServiceSet,
-    ``xs:IDREF`` links, a service's ``RefID`` is its ServiceControl's element ID).
-    ``structure="vendor"``: manifest 1.1.0 as engineering tools export it (CAEX 3.0, the
-    services in their own hierarchy behind an ``AspectRef``, ``IDLinkAttributeType``
-    links, shared ``RefID`` identities, ``TagName``, 2658 unit codes where one exists).
-    """
-    return _Writer(module, structure).build()
-
-
-def write_mtp_zip(module: ModuleManifest, *, structure: Structure = "holon") -> bytes:
-    """The ``.mtp`` package: a zip holding the module's ``.aml``."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        info = zipfile.ZipInfo(f"{module.name}.aml", date_time=(1980, 1, 1, 0, 0, 0))
-        archive.writestr(info, write_manifest(module, structure=structure))
-    return buffer.getvalue()

@@ -1,7 +1,7 @@
 """What the runtime knows about one MTP module (PEA), independent of how the manifest said it.
 
 The reader (:mod:`mes_runtime.mtp.reader`) builds these from vendor or Holon manifests; the
-writer (:mod:`mes_runtime.mtp.manifest`) turns them back into AutomationML; the client and
+writer (:mod:`mes_runtime.mtp.writer`) turns them back into AutomationML; the client and
 the supervisor drive a module from them alone.
 """
 

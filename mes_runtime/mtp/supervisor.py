@@ -26,7 +26,7 @@ from mes_runtime.kernel.events import ConnectionLost, ConnectionRestored, Equipm
 from mes_runtime.kernel.tasks import cancel_and_wait
 from mes_runtime.mtp.client import LagHook, MtpModuleClient
 from mes_runtime.mtp.errors import EquipmentUnavailable
-from mes_runtime.mtp.manifest import ModuleManifest
+from mes_runtime.mtp.model import ModuleManifest
 from mes_runtime.mtp.presence import NodeProblem, describe, node_problems
 
 __all__ = ["EquipmentSupervisor"]
@@ -100,10 +100,15 @@ class EquipmentSupervisor:
 
     async def _session(self) -> str:
         """One session from connect to loss; returns why it ended."""
+        # asyncua's own watchdog probes the server with a timeout of its interval: at the
+        # check interval (0.5 s) a half-second stall of a busy PLC counted as a lost
+        # connection and held the running phase. It probes at the request timeout; this
+        # supervisor's checks (_watch) stay frequent, each allowed the request timeout too,
+        # and a closed connection is noticed at once either way.
         client = Client(
             self.manifest.endpoint,
             timeout=self.request_timeout,
-            watchdog_intervall=self.check_interval,
+            watchdog_intervall=self.request_timeout,
         )
         lost = asyncio.Event()
         reason: list[str] = []
@@ -118,6 +123,10 @@ class EquipmentSupervisor:
         except Exception as exc:  # any OPC UA error during the handshake: try again later
             await self._close(client)
             return f"cannot connect to {self.manifest.endpoint}: {type(exc).__name__}: {exc}"
+        except BaseException:  # stopped mid-handshake: the socket it opened closes too
+            with contextlib.suppress(Exception):
+                client.disconnect_socket()
+            raise
         module: MtpModuleClient | None = None
         try:
             module = await MtpModuleClient.connect(
@@ -127,7 +136,7 @@ class EquipmentSupervisor:
                 await node_problems(client, self.manifest, module.namespaces)
             )
             if self.node_problems:
-                return describe(self.node_problems)
+                return self._lost(describe(self.node_problems))
             await module.subscribe(
                 self.events,
                 publishing_interval_ms=self.publishing_interval_ms,
@@ -136,17 +145,28 @@ class EquipmentSupervisor:
             )
             self._up(module)  # ConnectionRestored first, then the fresh states behind it
             module.deliver()
-            return await self._watch(client, lost, reason)
+            return self._lost(await self._watch(client, lost, reason))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            return f"{type(exc).__name__}: {exc}"
+            return self._lost(f"{type(exc).__name__}: {exc}")
         finally:
             self._module = None
             self._connected.clear()
-            if module is not None:
-                await module.close()
-            await self._close(client)
+            try:
+                if module is not None:
+                    await module.close()
+            finally:  # even when a second cancel (stop) lands in the pumps' shutdown
+                await self._close(client)
+
+    def _lost(self, reason: str) -> str:
+        """Report the loss before the session is closed: closing a session whose server
+        does not answer waits out its requests' timeouts, and the engine must not wait for
+        that to hold what runs on the module."""
+        self._module = None
+        self._connected.clear()
+        self._down(reason)
+        return reason
 
     async def _watch(self, client: Client, lost: asyncio.Event, reason: list[str]) -> str:
         while True:
@@ -163,9 +183,16 @@ class EquipmentSupervisor:
                 await client.nodes.server_state.read_value()
 
     async def _close(self, client: Client) -> None:
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(self.request_timeout):
-                await client.disconnect()
+        closed = False
+        try:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(self.request_timeout):
+                    await client.disconnect()
+                    closed = True
+        finally:
+            if not closed:  # the server did not answer the close: the socket closes anyway
+                with contextlib.suppress(Exception):
+                    client.disconnect_socket()
 
     def _up(self, module: MtpModuleClient) -> None:
         self._module = module

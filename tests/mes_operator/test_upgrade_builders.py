@@ -16,6 +16,7 @@ from mes_operator.builders.upgrade import (
 )
 from mes_operator.models import Colour
 
+from mes_runtime.backup.cli import _parser as backup_parser
 from mes_runtime.db.cli import _parser
 from mes_runtime.settings import Settings
 
@@ -116,6 +117,9 @@ def test_backup_job_names_its_store_and_target() -> None:
     job = build_backup_job(ctx(), "1.1.0", 1, store_secret="backup-store")
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == "ghcr.io/holon/mes-runtime:1.1.0"
-    assert container["args"][:3] == ["db", "backup", "--verify"]
-    assert container["args"][-1] == "s3://holon-backups/plant/batch/1.1.0-1.dump"
+    args = container["args"]
+    assert args[:3] == ["backup", "create", "--verify"]
+    parsed = backup_parser().parse_args(args[1:])  # the runtime's own CLI accepts it
+    assert parsed.to == "s3://$(HOLON_BACKUP_S3_BUCKET)/plant/batch/1.1.0-1"
+    assert str(parsed.result_file) == "/dev/termination-log"
     assert container["envFrom"] == [{"secretRef": {"name": "backup-store"}}]

@@ -13,6 +13,7 @@ from mes_operator.upgrade import JobState, SafePoint
 from mes_operator.upgrade.read import backup_result, grant, job_state, safe_point, slot_ready
 
 from mes_runtime.api.upgrade import BlockerOut, OwnerOut, SafePointOut
+from mes_runtime.backup import cli
 from tests.mes_operator.test_upgrade_builders import ctx
 
 DIGEST = "sha256:" + "0f" * 32
@@ -37,10 +38,38 @@ def _pod(message: str | None) -> dict[str, Any]:
     return {"status": {"containerStatuses": [{"state": {"terminated": terminated}}]}}
 
 
+def _summary(**emitted: Any) -> str:
+    """The termination message the runtime's ``backup create --result-file`` writes, built
+    by the runtime's own summary function from what its steps emitted."""
+    cli._emitted.clear()
+    try:
+        cli._emitted.extend(emitted.get("steps", []))
+        return json.dumps(cli._summary(emitted["code"]), sort_keys=True)
+    finally:
+        cli._emitted.clear()
+
+
+LOCATION = "s3://holon-backups/plant/batch/1.1.0-1/20261130T120000Z"
+CREATED = {"location": LOCATION, "dump": {"sha256": "0f" * 32, "size": 123}}
+
+
 def test_a_verified_backup_is_read_with_location_and_digest() -> None:
-    report = {"location": "s3://holon-backups/p/b/1.1.0-1.dump", "digest": DIGEST, "verified": True}
-    result = backup_result(_pod(json.dumps(report)))
-    assert (result.location, result.digest, result.problem) == (report["location"], DIGEST, None)
+    message = _summary(steps=[CREATED, {"location": LOCATION, "checks": {}}], code=cli.OK)
+    result = backup_result(_pod(message))
+    assert (result.location, result.digest, result.problem) == (LOCATION, DIGEST, None)
+
+
+def test_a_backup_that_differs_names_what() -> None:
+    failed = {"location": LOCATION, "checks": {}, "mismatches": ["tables", "journal_head"]}
+    result = backup_result(_pod(_summary(steps=[CREATED, failed], code=cli.MISMATCH)))
+    assert result.location is None
+    assert "tables, journal_head" in (result.problem or "")
+
+
+def test_an_unreachable_store_is_named() -> None:
+    error = {"error": "object store unreachable at http://s3.local:8333: refused"}
+    result = backup_result(_pod(_summary(steps=[error], code=cli.UNREACHABLE)))
+    assert "object store unreachable at http://s3.local:8333" in (result.problem or "")
 
 
 @pytest.mark.parametrize(
@@ -48,7 +77,7 @@ def test_a_verified_backup_is_read_with_location_and_digest() -> None:
     [
         (None, "reported nothing"),
         ("connect: s3.local:8333 refused", "s3.local:8333 refused"),
-        ('{"verified": false, "problem": "row counts differ: batches 12 != 11"}', "row counts"),
+        ('{"verified": false, "exit_code": 6}', "exit code 6"),
         (
             json.dumps({"location": "file:///backups/x", "digest": DIGEST, "verified": True}),
             "not s3://",

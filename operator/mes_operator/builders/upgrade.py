@@ -180,17 +180,28 @@ def build_backup_job(
     ctx: ModuleContext, version: str, attempt: int, *, store_secret: str
 ) -> dict[str, Any]:
     """The verified backup before the expand migration, with the *running* version's image
-    (it knows the schema it dumps). Needs ``mes-runtime db backup --verify --to URL``
-    (not in the runtime yet): pg_dump to the object store named by ``store_secret``
-    (``HOLON_BACKUP_S3_*`` variables), restore into a scratch database, compare row counts
-    and the journal's head hash, and write ``{"location", "digest"}`` as the termination
-    message."""
-    target = f"s3://holon-backups/{ctx.namespace}/{ctx.name}/{version}-{attempt}.dump"
+    (it knows the schema it dumps): ``mes-runtime backup create --verify`` dumps into the
+    object store named by ``store_secret`` (its ``HOLON_BACKUP_S3_*`` variables, bucket
+    included), under this module's prefix, restores it into a scratch database, compares
+    row counts, the journal's head and the schema revisions, and writes its summary
+    (``location``, ``digest``, ``verified``, ``mismatches`` or ``error``) as the
+    termination message (:func:`mes_operator.upgrade.read.backup_result`)."""
+    # $(VAR) in args is expanded by the kubelet from the container's environment (the
+    # Secret's variables included)
+    target = f"s3://$(HOLON_BACKUP_S3_BUCKET)/{ctx.namespace}/{ctx.name}/{version}-{attempt}"
     return _job(
         ctx,
         BACKUP,
         version,
         attempt,
-        args=["db", "backup", "--verify", "--to", target],
+        args=[
+            "backup",
+            "create",
+            "--verify",
+            "--to",
+            target,
+            "--result-file",
+            "/dev/termination-log",
+        ],
         env_from=[{"secretRef": {"name": store_secret}}],
     )

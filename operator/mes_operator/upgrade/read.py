@@ -19,6 +19,7 @@ from mes_operator.upgrade.observation import JobState, SafePoint
 __all__ = ["BackupResult", "backup_result", "grant", "job_state", "safe_point", "slot_ready"]
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_HEX = re.compile(r"^[0-9a-f]{64}$")  # the runtime writes the bare hex digest
 
 
 def _true(conditions: Any, type_: str) -> bool:
@@ -47,9 +48,11 @@ class BackupResult:
 
 
 def backup_result(pod: Mapping[str, Any] | None) -> BackupResult:
-    """The backup Job's result: ``{"location", "digest", "verified", "problem"}`` written as
-    its container's termination message. Anything short of a verified backup with a
-    well-formed location and digest is a problem, named."""
+    """The backup Job's result: the summary ``mes-runtime backup create --verify
+    --result-file`` writes as its container's termination message (``verified``,
+    ``location``, ``digest`` - the dump's sha256 - and ``mismatches`` or ``error``).
+    Anything short of a verified backup with a well-formed location and digest is a
+    problem, named."""
     statuses = ((pod or {}).get("status") or {}).get("containerStatuses") or []
     terminated = ((statuses[0].get("state") or {}).get("terminated") or {}) if statuses else {}
     message = terminated.get("message")
@@ -61,14 +64,26 @@ def backup_result(pod: Mapping[str, Any] | None) -> BackupResult:
         return BackupResult(problem=f"the backup Job said: {message.strip()[-500:]}")
     if not isinstance(data, dict):
         return BackupResult(problem="the backup Job's report is not an object")
-    location, digest = data.get("location"), data.get("digest")
     if data.get("verified") is not True:
-        return BackupResult(problem=str(data.get("problem") or "backup not verified"))
+        return BackupResult(problem=_why_not_verified(data))
+    location, digest = data.get("location"), data.get("digest")
+    if isinstance(digest, str) and _HEX.match(digest):
+        digest = f"sha256:{digest}"
     if not isinstance(location, str) or not location.startswith("s3://"):
         return BackupResult(problem=f"backup location {location!r} is not s3://")
     if not isinstance(digest, str) or not _DIGEST.match(digest):
         return BackupResult(problem=f"backup digest {digest!r} is not sha256:<64 hex>")
     return BackupResult(location=location, digest=digest)
+
+
+def _why_not_verified(data: Mapping[str, Any]) -> str:
+    if data.get("error"):
+        return str(data["error"])[:500]
+    mismatches = data.get("mismatches")
+    if isinstance(mismatches, list) and mismatches:
+        return "the restored backup differs in: " + ", ".join(str(m) for m in mismatches)
+    code = data.get("exit_code")
+    return "backup not verified" + (f" (exit code {code})" if code is not None else "")
 
 
 def slot_ready(deployment: Mapping[str, Any] | None, version: str) -> bool:

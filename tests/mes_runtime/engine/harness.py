@@ -85,7 +85,7 @@ class Harness:
                 async with self.engine._lock:  # the pump handles a batch under this lock
                     pass
                 await asyncio.sleep(0)
-                if queue.empty() and not self.engine._inbox and not self.equipment.busy:
+                if queue.empty() and not self.engine._events.inbox and not self.equipment.busy:
                     return
 
     async def executing(self, path: str) -> None:
