@@ -12,6 +12,11 @@ coordinate but do not notify. On SQLite (one process) the bell rings in process.
 
 Waiting without a race: take :meth:`Doorbell.mark` *before* reading the database, then
 :meth:`Doorbell.wait` with that mark: a ring between the read and the wait is not missed.
+
+One exception to "no data": an answered command's ring (``COMMAND_DONE``) may carry the
+answer itself, committed in the same statement that rings; the bell keeps the last few
+such payloads (:meth:`Doorbell.said`), so the replica waiting for that answer need not read
+it back. A payload that is missing (lost ring, too long to carry) means: read the database.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from typing import Self
 
@@ -52,6 +57,9 @@ CHANGED = "holon_batch_changed"
 OWNER = "holon_owner"  # the ownership grant changed (an upgrade's switch or its rollback)
 CHANNELS = (COMMANDS, COMMAND_DONE, RELEASED, CHANGED, OWNER)
 
+#: channels whose payloads the bell keeps (``"<key> <rest>"``: :meth:`Doorbell.said`)
+_KEPT = frozenset({COMMAND_DONE})
+_KEEP_LAST = 256  # payloads kept per channel: far more than answers awaited at once
 _NOTIFY = text("SELECT pg_notify(:channel, :payload)")
 _RECONNECT_FIRST = 0.2
 _RECONNECT_MAX = 5.0
@@ -71,6 +79,7 @@ class Doorbell:
     def __init__(self) -> None:
         self._rings: dict[str, int] = defaultdict(int)
         self._changed = asyncio.Event()
+        self._said: dict[str, OrderedDict[str, str]] = defaultdict(OrderedDict)
 
     @property
     def listening(self) -> bool:
@@ -86,6 +95,22 @@ class Doorbell:
     def mark(self, channel: str) -> int:
         """How often ``channel`` has rung so far (take it before reading the database)."""
         return self._rings[channel]
+
+    def said(self, channel: str, key: str) -> str | None:
+        """What the latest ring of ``channel`` whose payload starts with ``key`` said after
+        it (None if no such ring was heard, or it is no longer kept)."""
+        return self._said[channel].get(key)
+
+    def _keep(self, channel: str, payload: str) -> None:
+        if channel not in _KEPT:
+            return
+        key, _, rest = payload.partition(" ")
+        if not rest:
+            return
+        kept = self._said[channel]
+        kept[key] = rest
+        while len(kept) > _KEEP_LAST:
+            kept.popitem(last=False)
 
     async def wait(self, channel: str, mark: int, patience: float) -> bool:
         """Until ``channel`` rings after ``mark`` or ``patience`` s pass; ``True`` if it rang."""
@@ -103,15 +128,17 @@ class Doorbell:
 
     async def ring(self, channel: str, payload: str = "") -> None:
         """Ring ``channel`` for every process listening (call after the write committed)."""
+        self._keep(channel, payload)
         self._wake((channel,))
 
     def ring_here(self, channel: str) -> None:
         """Ring ``channel`` in this process only (a write of this process just committed)."""
         self._wake((channel,))
 
-    def committed(self, channel: str) -> None:
+    def committed(self, channel: str, payload: str = "") -> None:
         """A write that rang ``channel`` inside its transaction (:func:`notify_in`) has
         committed: ring it here, where no database delivers it (one process)."""
+        self._keep(channel, payload)
         self._wake((channel,))
 
     def _wake(self, channels: Iterable[str]) -> None:
@@ -139,7 +166,7 @@ class PgDoorbell(Doorbell):
     def listening(self) -> bool:
         return self._listening
 
-    def committed(self, channel: str) -> None:
+    def committed(self, channel: str, payload: str = "") -> None:
         """PostgreSQL delivers the ``NOTIFY`` of :func:`notify_in` at commit, to every
         listener, this process's included: nothing to do."""
 
@@ -171,6 +198,7 @@ class PgDoorbell(Doorbell):
                     delay = _RECONNECT_FIRST
                     self._wake(CHANNELS)  # whatever rang while not listening: look again
                     async for notify in conn.notifies():
+                        self._keep(notify.channel, notify.payload)
                         self._wake((notify.channel,))
             except asyncio.CancelledError:
                 raise

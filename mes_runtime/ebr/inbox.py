@@ -4,7 +4,8 @@ A replica that receives a command for a batch it does not execute queues it here
 (:meth:`CommandInbox.submit`); the owner takes the commands queued for its batches
 (:meth:`CommandInbox.take`, compare-and-set from ``pending``; ``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL), applies each and writes its answer (:meth:`CommandInbox.answer`); the queuing
-replica reads that answer (:meth:`CommandInbox.outcome`). A command nobody took in time is
+replica hears that answer in the ring that announces it (:meth:`CommandInbox.heard`) or
+reads it (:meth:`CommandInbox.outcome`). A command nobody took in time is
 expired by the replica that queued it (:meth:`CommandInbox.expire`, compare-and-set too), so
 it is either applied or expired, never both, and never applied twice. Pod-to-Pod calls are
 never needed: every replica only talks to the database.
@@ -18,23 +19,27 @@ the command a second time.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from mes_runtime.db.doorbell import COMMAND_DONE, COMMANDS, notify_in
-from mes_runtime.db.models import BatchCommand, JournalEntry
+from mes_runtime.db.doorbell import COMMAND_DONE, COMMANDS
+from mes_runtime.db.models import BatchCommand, BatchElement, JournalEntry
 from mes_runtime.kernel.clock import utcnow
 
 __all__ = ["CommandInbox", "QueuedCommand"]
 
 _COMMANDS = cast(Table, BatchCommand.__table__)
 _JOURNAL = cast(Table, JournalEntry.__table__)
+_ELEMENTS = cast(Table, BatchElement.__table__)
+#: longest answer a ring carries (PostgreSQL refuses NOTIFY payloads from 8000 bytes)
+_PAYLOAD_MAX = 7000
 # what a taken command carries to its owner, and who took it before (a reclaimed command)
 _QUEUED = (
     _COMMANDS.c.id,
@@ -69,36 +74,68 @@ class CommandInbox:
         self._clock = clock
 
     async def submit(
-        self, *, batch_id: str, path: str, command: str, actor: str, reason: str | None
+        self,
+        *,
+        batch_id: str,
+        path: str,
+        command: str,
+        actor: str,
+        reason: str | None,
+        expect: Callable[[Mapping[str, str]], None] | None = None,
     ) -> int:
         """Queue a command for the batch's owner (ringing ``COMMANDS`` at commit: then call
-        :meth:`Doorbell.committed`); returns its id."""
-        async with self._engine.begin() as conn:
-            result = await conn.execute(
-                insert(_COMMANDS).returning(_COMMANDS.c.id),
-                {
-                    "batch_id": batch_id,
-                    "path": path,
-                    "command": command,
-                    "actor": actor,
-                    "reason": reason,
-                    "status": "pending",
-                    "created_at": self._clock(),
-                },
-            )
-            await notify_in(conn, COMMANDS, batch_id)  # the owner wakes at commit
-            return int(result.scalar_one())
+        :meth:`Doorbell.committed`); returns its id.
+
+        ``expect`` is first called with the batch's stored element states (path -> state)
+        and raises to refuse the command (nothing is queued then). On PostgreSQL both take
+        one connection and two statements, each its own transaction (the check is advice:
+        the owner checks again against its live state), the insert ringing in the same
+        statement; SQLite runs them in one transaction."""
+        values = {
+            "batch_id": batch_id,
+            "path": path,
+            "command": command,
+            "actor": actor,
+            "reason": reason,
+            "status": "pending",
+            "created_at": self._clock(),
+        }
+        async with self._statements() as conn:
+            if expect is not None:
+                stored = await conn.execute(
+                    select(_ELEMENTS.c.path, _ELEMENTS.c.state).where(
+                        _ELEMENTS.c.batch_id == batch_id
+                    )
+                )
+                expect({row.path: row.state for row in stored})
+            queued = insert(_COMMANDS).values(values).returning(_COMMANDS.c.id)
+            if conn.dialect.name != "postgresql":
+                return int((await conn.execute(queued)).scalar_one())
+            new = queued.cte("queued")  # the owner wakes at commit, this statement's end
+            ringing = select(new.c.id, func.pg_notify(COMMANDS, batch_id).label("rang"))
+            return int((await conn.execute(ringing)).one().id)
+
+    @contextlib.asynccontextmanager
+    async def _statements(self) -> AsyncIterator[AsyncConnection]:
+        """A connection whose statements each commit on their own on PostgreSQL
+        (autocommit: no ``BEGIN``/``COMMIT`` round trips); one transaction on SQLite."""
+        async with self._engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+                return
+            async with conn.begin():
+                yield conn
 
     async def take(self, batch_ids: Collection[str], *, owner: str) -> list[QueuedCommand]:
         """Take the pending commands of the given batches, oldest first.
 
-        On PostgreSQL one statement picks the rows (``FOR UPDATE SKIP LOCKED``) and marks
-        them taken, so the owner spends one round trip on it; SQLite (one process, writes
-        serialised) selects, then marks each row."""
+        On PostgreSQL one statement (its own transaction) picks the rows (``FOR UPDATE SKIP
+        LOCKED``) and marks them taken, so the owner spends one round trip on it; SQLite
+        (one process, writes serialised) selects, then marks each row."""
         if not batch_ids:
             return []
         pending = (_COMMANDS.c.status == "pending", _COMMANDS.c.batch_id.in_(list(batch_ids)))
-        async with self._engine.begin() as conn:
+        async with self._statements() as conn:
             if conn.dialect.name == "postgresql":
                 picked = (
                     select(_COMMANDS.c.id, _PREVIOUS)
@@ -137,18 +174,38 @@ class CommandInbox:
             for row in sorted(rows, key=lambda row: int(row.id))
         ]
 
-    async def answer(self, command_id: int, *, done: bool, outcome: dict[str, Any]) -> None:
-        """Write the owner's answer to a command it took (ringing ``COMMAND_DONE`` at
-        commit: then call :meth:`Doorbell.committed`)."""
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                update(_COMMANDS)
-                .where(_COMMANDS.c.id == command_id, _COMMANDS.c.status == "taken")
-                .values(
-                    status="done" if done else "refused", outcome=outcome, done_at=self._clock()
-                )
-            )
-            await notify_in(conn, COMMAND_DONE, str(command_id))  # the sender wakes at commit
+    async def answer(self, command_id: int, *, done: bool, outcome: dict[str, Any]) -> str:
+        """Write the owner's answer to a command it took, ringing ``COMMAND_DONE`` at
+        commit; returns the ring's payload (pass it to :meth:`Doorbell.committed`).
+
+        The ring carries the answer (:meth:`heard` reads it), so that the queuing replica
+        need not read it back; on PostgreSQL the update rings in the same statement, its
+        own transaction."""
+        status = "done" if done else "refused"
+        said = json.dumps({"status": status, "outcome": outcome}, separators=(",", ":"))
+        payload = f"{command_id} {said}"
+        if len(payload.encode()) > _PAYLOAD_MAX:  # too long to ring: read back instead
+            payload = str(command_id)
+        answered = (
+            update(_COMMANDS)
+            .where(_COMMANDS.c.id == command_id, _COMMANDS.c.status == "taken")
+            .values(status=status, outcome=outcome, done_at=self._clock())
+        )
+        async with self._statements() as conn:
+            if conn.dialect.name == "postgresql":
+                rang = answered.returning(func.pg_notify(COMMAND_DONE, payload).label("rang"))
+                (await conn.execute(rang)).all()
+            else:
+                await conn.execute(answered)
+        return payload
+
+    @staticmethod
+    def heard(said: str) -> tuple[str, dict[str, Any] | None]:
+        """A command's status and outcome as its answer's ring carried them (what
+        :meth:`Doorbell.said` returns for its id)."""
+        value = json.loads(said)
+        outcome = value.get("outcome")
+        return str(value["status"]), (dict(outcome) if outcome is not None else None)
 
     async def requeue(self, command_id: int, *, given: bool = False) -> None:
         """Give a taken command back: its batch moved to another owner before it applied

@@ -2,16 +2,20 @@
 
 The replica that executes a batch applies a command directly. Any other replica first checks
 it against the batch's stored state (so a forbidden command gets the same 409, with the same
-words, from every replica), then queues it in the command inbox and waits for the owner's
-answer: the element's new state, or the owner's refusal, returned to the client exactly as
-the owner would have. If no replica takes the command in time (the batch's owner died and
-its lease has not expired yet, take-over included), the command is withdrawn and the client
-is told to retry (:class:`OwnerUnavailable`): it never runs late, behind the client's back.
+words, from every replica) and queues it in the command inbox, on one connection, then waits
+for the owner's answer, which the answer's doorbell ring carries (read back only when the
+ring was lost or too long): the element's new state, or the owner's refusal, returned to
+the client exactly as the owner would have. If no replica takes the command in time (the
+batch's owner died and its lease has not expired yet, take-over included), the command is
+withdrawn and the client is told to retry (:class:`OwnerUnavailable`): it never runs late,
+behind the client's back.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -39,6 +43,7 @@ __all__ = ["BatchCommands", "OwnerUnavailable", "StoredBatch", "stored_batch"]
 
 _POLL = 0.5  # a lost doorbell ring costs at most this much
 _TAKEN_WAITS = 3  # how many waits a taken, unanswered command is waited for
+_TREES_KEPT = 64  # recipe trees kept for commands through this replica (batches at once)
 
 
 class OwnerUnavailable(EngineError):
@@ -87,6 +92,7 @@ class BatchCommands:
         self._bell = bell
         self._sessions = sessions
         self._wait = wait_seconds
+        self._trees: OrderedDict[str, BatchTree] = OrderedDict()  # recent batches' trees
 
     async def send(
         self, batch_id: str, path: str, command: Command, *, actor: str, reason: str | None
@@ -103,20 +109,45 @@ class BatchCommands:
                 # taken over before the command went anywhere: to the new owner
             except UnknownBatch:
                 pass  # taken over meanwhile: through the inbox, to the new owner
-        async with self._sessions() as session:
-            stored = await stored_batch(session, batch_id)
-        if stored is None:
-            raise UnknownBatch(batch_id)
-        node = stored.tree.by_path.get(path)
+        tree = await self._recipe_tree(batch_id)
+        node = tree.by_path.get(path)
         if node is None:
             raise UnknownElement(batch_id, path)
-        self._engine.require_allowed(stored.tree, node, command)
+
+        def expect(stored: Mapping[str, str]) -> None:  # no await: the shared tree stays ours
+            for each in tree.root.walk():
+                each.state = ElementState(stored.get(each.path, ElementState.IDLE.value))
+            self._engine.require_allowed(tree, node, command)
+
         answered = self._bell.mark(COMMAND_DONE)  # before the owner can answer
         command_id = await self._inbox.submit(
-            batch_id=batch_id, path=path, command=command.value, actor=actor, reason=reason
+            batch_id=batch_id,
+            path=path,
+            command=command.value,
+            actor=actor,
+            reason=reason,
+            expect=expect,
         )
         self._bell.committed(COMMANDS)
         return await self._answer(command_id, batch_id, path, answered)
+
+    async def _recipe_tree(self, batch_id: str) -> BatchTree:
+        """The batch's element tree, built from its control recipe (fixed when the batch
+        was created, so kept for the next command; element states are set per check)."""
+        tree = self._trees.get(batch_id)
+        if tree is not None:
+            self._trees.move_to_end(batch_id)
+            return tree
+        async with self._sessions() as session:
+            control = (
+                await session.execute(select(Batch.control_recipe).where(Batch.id == batch_id))
+            ).scalar_one_or_none()
+        if control is None:
+            raise UnknownBatch(batch_id)
+        tree = self._trees[batch_id] = build_tree(ControlRecipe.from_dict(control))
+        while len(self._trees) > _TREES_KEPT:
+            self._trees.popitem(last=False)
+        return tree
 
     async def _carried_out(self, batch_id: str, path: str) -> ElementState:
         """The element's state once the runtime that took the batch over has settled the
@@ -159,7 +190,11 @@ class BatchCommands:
         await self._bell.wait(COMMAND_DONE, submitted, _POLL)
         while True:
             mark = self._bell.mark(COMMAND_DONE)
-            status, outcome = await self._inbox.outcome(command_id)
+            said = self._bell.said(COMMAND_DONE, str(command_id))
+            if said is not None:  # the answer's ring carried it: no read back
+                status, outcome = self._inbox.heard(said)
+            else:
+                status, outcome = await self._inbox.outcome(command_id)
             if status in {"done", "refused"} and outcome is not None:
                 return _result(outcome, batch_id, path)
             if loop.time() >= deadline:

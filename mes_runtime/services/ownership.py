@@ -306,8 +306,8 @@ class BatchOwnership:
             if outcome is None or "in_flight" in outcome:  # no longer ours: to the new owner
                 await self._inbox.requeue(queued.id, given=outcome is not None)
                 continue
-            await self._inbox.answer(queued.id, done="state" in outcome, outcome=outcome)
-            self._bell.committed(COMMAND_DONE)
+            said = await self._inbox.answer(queued.id, done="state" in outcome, outcome=outcome)
+            self._bell.committed(COMMAND_DONE, said)
 
     async def _apply(self, queued: QueuedCommand) -> dict[str, Any] | None:
         try:
