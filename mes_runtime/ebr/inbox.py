@@ -176,7 +176,8 @@ class CommandInbox:
 
     async def answer(self, command_id: int, *, done: bool, outcome: dict[str, Any]) -> str:
         """Write the owner's answer to a command it took, ringing ``COMMAND_DONE`` at
-        commit; returns the ring's payload (pass it to :meth:`Doorbell.committed`).
+        commit; returns the ring's payload (pass it to :meth:`Doorbell.committed`), empty if
+        the command was no longer taken (given back to a new owner: this one may not answer).
 
         The ring carries the answer (:meth:`heard` reads it), so that the queuing replica
         need not read it back; on PostgreSQL the update rings in the same statement, its
@@ -194,10 +195,10 @@ class CommandInbox:
         async with self._statements() as conn:
             if conn.dialect.name == "postgresql":
                 rang = answered.returning(func.pg_notify(COMMAND_DONE, payload).label("rang"))
-                (await conn.execute(rang)).all()
+                written = len((await conn.execute(rang)).all())
             else:
-                await conn.execute(answered)
-        return payload
+                written = (await conn.execute(answered)).rowcount
+        return payload if written == 1 else ""  # not taken (any more): nothing answered
 
     @staticmethod
     def heard(said: str) -> tuple[str, dict[str, Any] | None]:

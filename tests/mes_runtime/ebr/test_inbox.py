@@ -122,3 +122,16 @@ async def test_the_answer_rings_with_itself_and_a_long_one_is_read_back(
                 assert inbox.heard(heard) == (status, outcome)
             else:  # too long to ring: the waiter reads it back
                 assert heard is None
+
+
+async def test_an_owner_whose_command_was_given_back_answers_nothing(
+    engine: AsyncEngine, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    await add_batch(session_factory)
+    inbox = CommandInbox(engine)
+    queued = await _queued(inbox)
+    await inbox.take(["B-1"], owner="a")
+    assert await inbox.reclaim("B-1", owner="b") == 1  # a was replaced before answering
+    said = await inbox.answer(queued, done=True, outcome={"state": "holding"})
+    assert said == ""  # no ring carries a stale owner's answer
+    assert await inbox.outcome(queued) == ("pending", None)
