@@ -29,22 +29,34 @@ from mes_operator.reconcile.module import (
     reconcile_module,
 )
 from mes_operator.settings import OperatorConfig, configure
+from mes_operator.upgrade.runtime import Runtime
 
 CONFIG = OperatorConfig.from_env(os.environ)
 MODULES = (GROUP, VERSION, MESMODULE.plural)
 EQUIPMENTS = (GROUP, VERSION, EQUIPMENT.plural)
+RUNTIME_TIMEOUT = 5.0
+"""Seconds an upgrade step waits for a runtime's answer (safe point, grant)."""
 
 
 class _Clients:
     """The one API client of the process, opened at startup, closed at cleanup."""
 
     client: AsyncClient | None = None
+    runtime_access: Runtime | None = None
 
     @classmethod
     def get(cls) -> AsyncClient:
         if cls.client is None:
             cls.client = AsyncClient(field_manager="holon-operator")
         return cls.client
+
+    @classmethod
+    def runtime(cls) -> Runtime:
+        """How orchestrated upgrades reach the runtimes (their upgrade endpoints)."""
+        if cls.runtime_access is None:
+            http = httpx.AsyncClient(timeout=RUNTIME_TIMEOUT)
+            cls.runtime_access = Runtime(http=http, url=CONFIG.runtime_url)
+        return cls.runtime_access
 
 
 def _events_for(body: Mapping[str, Any]) -> EventSink:
@@ -71,6 +83,9 @@ async def cleanup(**_: Any) -> None:
     if _Clients.client is not None:
         await _Clients.client.close()
         _Clients.client = None
+    if _Clients.runtime_access is not None:
+        await _Clients.runtime_access.http.aclose()
+        _Clients.runtime_access = None
 
 
 @kopf.on.probe(id="reconcileInterval")
@@ -88,7 +103,9 @@ async def _reconcile(body: Mapping[str, Any]) -> None:
         measured_reconcile("MESModule"),
     ):
         try:
-            await reconcile_module(_Clients.get(), body, emit=_events_for(body))
+            await reconcile_module(
+                _Clients.get(), body, emit=_events_for(body), runtime=_Clients.runtime()
+            )
         except InvalidSpecError as exc:
             raise kopf.PermanentError(str(exc)) from exc
         except httpx.TimeoutException as exc:  # a busy API server: soon again, not in 60 s
@@ -99,7 +116,7 @@ async def _reconcile(body: Mapping[str, Any]) -> None:
 @kopf.on.create(*MODULES)
 @kopf.on.update(*MODULES, field="spec")
 async def module_changed(body: kopf.Body, **_: Any) -> None:
-    """A MESModule appeared or its spec changed: reconcile it."""
+    """A MESModule appeared or its spec changed: reconcile it (or step its upgrade)."""
     await _reconcile(body)
 
 
@@ -135,6 +152,7 @@ async def deployment_event(body: kopf.Body, event: Mapping[str, Any], **_: Any) 
             body,
             deleted=event.get("type") == "DELETED",
             emit_for=_events_for,
+            runtime=_Clients.runtime(),
         )
 
 
