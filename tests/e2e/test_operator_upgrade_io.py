@@ -300,3 +300,148 @@ async def test_slots_selectors_and_grant_are_ensured_idempotently(
         gone = cluster.kubectl("get", kind, name, "-n", namespace, check=False)
         assert gone.returncode != 0, f"{kind}/{name} left behind"
     assert cluster.get("configmap", "batch-config", namespace)  # blue's settings stay
+
+
+def _job_of(cluster: Cluster, namespace: str, kind: str) -> dict[str, Any] | None:
+    jobs = [
+        j
+        for j in _jobs(cluster, namespace)
+        if j["metadata"]["labels"]["mes.holon.dev/upgrade-job"] == kind
+    ]
+    return jobs[0] if jobs else None
+
+
+def _complete(cluster: Cluster, namespace: str, kind: str) -> bool:
+    job = _job_of(cluster, namespace, kind)
+    conditions = ((job or {}).get("status") or {}).get("conditions") or []
+    return any(c["type"] == "Complete" and c["status"] == "True" for c in conditions)
+
+
+def _report_backup(cluster: Cluster, namespace: str, job: str, location: str) -> None:
+    """What `mes-runtime backup create --verify --result-file /dev/termination-log` writes
+    (kwok's Pod ran nothing, so the test writes its summary into the Pod's status)."""
+    pods = cluster.get("pods", None, namespace)["items"]
+    (pod,) = [p for p in pods if p["metadata"]["labels"].get("job-name") == job]
+    summary = {"verified": True, "location": location, "digest": "ab" * 32, "mismatches": []}
+    terminated = pod["status"]["containerStatuses"][0]["state"].get("terminated") or {}
+    patch = {
+        "status": {
+            "containerStatuses": [
+                {
+                    **pod["status"]["containerStatuses"][0],
+                    "state": {
+                        "terminated": {
+                            **terminated,
+                            "exitCode": 0,
+                            "reason": "Completed",
+                            "message": json.dumps(summary),
+                        }
+                    },
+                }
+            ]
+        }
+    }
+    cluster.kubectl(
+        "patch", "pod", pod["metadata"]["name"], "-n", namespace, "--subresource=status",
+        "--type=merge", "-p", json.dumps(patch),
+    )  # fmt: skip
+
+
+async def test_an_orchestrated_upgrade_runs_every_phase_to_qualified(
+    cluster: Cluster, namespace: str, kube: AsyncClient, access: Runtime
+) -> None:
+    """The happy path through the real API server and the real runtime's grant: Jobs run
+    in order, green comes up beside blue, the Service and the grant switch, blue goes,
+    and the plain reconcile takes green over without touching it."""
+    _setup(cluster, namespace)
+    events: list[Event] = []
+
+    async def installed() -> bool:
+        body = await _reconcile(kube, access, cluster, namespace, events)
+        return (body.get("status") or {}).get("currentVersion") == "1.0.0"
+
+    await _until("the module at 1.0.0 (plain reconcile)", installed)
+    cluster.kubectl(
+        "patch", "mesmodule", "batch", "-n", namespace, "--type=merge",
+        "-p", json.dumps({"spec": {"version": "1.1.0"}}),
+    )  # fmt: skip
+    body = await _reconcile(kube, access, cluster, namespace, events)
+    assert body["status"]["upgrade"]["phase"] == "VerifiedBackup"
+
+    async def backup_done() -> bool:
+        return _complete(cluster, namespace, "backup")
+
+    await _until("the backup Job complete", backup_done)
+    backup = _job_of(cluster, namespace, "backup")
+    assert backup is not None
+    location = f"s3://holon-backups/{namespace}/batch/1.0.0-1"
+    _report_backup(cluster, namespace, backup["metadata"]["name"], location)
+
+    phases: list[str] = []
+
+    async def reached(phase: str) -> Any:
+        async def check() -> dict[str, Any] | None:
+            body = await _reconcile(kube, access, cluster, namespace, events)
+            upgrade = (body.get("status") or {}).get("upgrade") or {}
+            if not phases or phases[-1] != upgrade.get("phase"):
+                phases.append(str(upgrade.get("phase")))
+            return body if upgrade.get("phase") == phase else None
+
+        return await _until(f"the upgrade at {phase}", check)
+
+    body = await reached("Observe")
+    assert body["status"]["upgrade"]["backupLocation"] == location
+    assert body["status"]["upgrade"]["backupDigest"] == "sha256:" + "ab" * 32
+    assert body["status"]["activeColour"] == "green"
+    assert (
+        cluster.get("service", "batch", namespace)["spec"]["selector"]["mes.holon.dev/colour"]
+        == "green"
+    )
+    assert _image(cluster, namespace, "green").endswith(":1.1.0")
+    assert _image(cluster, namespace, "blue").endswith(":1.0.0")  # warm, owning nothing
+    body = await reached("Qualified")
+    assert "Failed" not in phases, phases
+    assert "RollingBack" not in phases, phases
+    kinds = [
+        j["metadata"]["labels"]["mes.holon.dev/upgrade-job"] for j in _jobs(cluster, namespace)
+    ]
+    assert sorted(kinds) == ["backup", "contract", "expand"]
+    for kind in ("expand", "contract"):
+        job = _job_of(cluster, namespace, kind)
+        assert job is not None
+        container = job["spec"]["template"]["spec"]["containers"][0]
+        assert container["image"].endswith(":1.1.0")
+        assert container["args"] == ["db", "upgrade", f"{kind}@head"]
+    gone = cluster.kubectl("get", "deployment", "batch-blue", "-n", namespace, check=False)
+    assert gone.returncode != 0, "blue was not retired"
+    assert body["status"]["currentVersion"] == "1.1.0"
+    reasons = [e.reason for e in events]
+    for reason in ("UpgradeStarted", "BackupVerified", "Switched", "UpgradeDone"):
+        assert reason in reasons, reasons
+    assert not [e for e in events if e.type == "Warning"], events
+    async with httpx.AsyncClient(timeout=10) as http:
+        token = (
+            await http.post(
+                f"{access.url}/api/v1/auth/token",
+                json={"username": "upgrader", "password": PASSWORD},
+            )
+        ).json()["access_token"]
+        grant = (
+            await http.get(
+                f"{access.url}/api/v1/upgrade/owner",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        ).json()
+    assert (grant["colour"], grant["upgrade_pending"]) == ("green", False)
+
+    # the plain reconcile takes green over as it is: no new generation, no restart
+    green = cluster.get("deployment", "batch-green", namespace)
+    events.clear()
+    body = await _reconcile(kube, access, cluster, namespace, events)
+    after = cluster.get("deployment", "batch-green", namespace)
+    assert after["metadata"]["generation"] == green["metadata"]["generation"]
+    assert body["status"]["phase"] == "Ready"
+    assert (body["status"]["activeColour"], body["status"]["currentVersion"]) == ("green", "1.1.0")
+    # (the ServiceAccount and the PDB only take the new version's label)
+    touched = [e.message.split()[1] for e in events if e.reason in {"Updated", "DriftCorrected"}]
+    assert not {"Deployment", "ConfigMap", "Service"} & set(touched), events
