@@ -76,6 +76,13 @@ def test_a_postgresql_module_that_opts_in_needs_a_store_secret() -> None:
         spec(upgradeStrategy={"observeSeconds": 30})
 
 
+def test_only_a_postgresql_module_may_opt_in() -> None:
+    with pytest.raises(ValidationError, match=r"orchestrated needs spec\.database\.engine"):
+        MESModuleSpec.model_validate(
+            {"module": "batch-execution", "version": "1.0.0", "upgradeStrategy": ON}
+        )
+
+
 def test_the_machine_account_secret_defaults_to_the_module_name() -> None:
     body = {"metadata": {"name": "batch", "namespace": "plant", "uid": "u"}}
     default = ModuleContext.from_body(body | {"spec": ORCHESTRATED.model_dump(by_alias=True)})

@@ -321,6 +321,12 @@ def _spec_rules() -> list[dict[str, str]]:
             "reason": "FieldValueInvalid",
         },
         {
+            "rule": "!self.upgradeStrategy.orchestrated || self.database.engine == 'postgresql'",
+            "message": _SHARED_DB_MESSAGE,
+            "fieldPath": ".upgradeStrategy.orchestrated",
+            "reason": "FieldValueInvalid",
+        },
+        {
             "rule": _STORE_RULE,
             "message": _STORE_MESSAGE,
             "fieldPath": ".backup",
@@ -333,6 +339,10 @@ def _spec_rules() -> list[dict[str, str]]:
 _STORE_RULE = (
     "!self.upgradeStrategy.orchestrated || self.database.engine != 'postgresql'"
     " || (has(self.backup) && has(self.backup.storeSecret))"
+)
+_SHARED_DB_MESSAGE = (
+    "spec.upgradeStrategy.orchestrated needs spec.database.engine postgresql (the old and "
+    "the new version run side by side on one database)"
 )
 _STORE_MESSAGE = (
     "spec.backup.storeSecret is required when spec.upgradeStrategy.orchestrated is true "
@@ -427,12 +437,11 @@ class MESModuleSpec(ResourceModel):
         """What the CEL rules of :mod:`~mes_operator.models.support` refuse at admission,
         refused here too (an object admitted by an older CRD)."""
         problems = refusals(self.model_dump(by_alias=True, mode="json"), FEATURE_NAMES)
-        if (
-            self.upgrade_strategy.orchestrated
-            and self.database.engine is DatabaseEngine.POSTGRESQL
-            and self.backup is None
-        ):
-            problems.append(_STORE_MESSAGE)
+        if self.upgrade_strategy.orchestrated:
+            if self.database.engine is not DatabaseEngine.POSTGRESQL:
+                problems.append(_SHARED_DB_MESSAGE)
+            elif self.backup is None:
+                problems.append(_STORE_MESSAGE)
         if problems:
             raise ValueError("; ".join(problems))
         return self
