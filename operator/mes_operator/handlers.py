@@ -135,6 +135,8 @@ async def module_deleted(body: kopf.Body, **_: Any) -> None:
     if remaining:
         raise kopf.TemporaryError(f"still deleting {', '.join(remaining)}", delay=2)
     forget("MESModule", meta["namespace"], meta["name"])
+    if _Clients.runtime_access is not None:
+        _Clients.runtime_access.forget(meta["namespace"], meta["name"])
 
 
 @kopf.on.event("apps", "v1", "deployments", labels={"app.kubernetes.io/managed-by": MANAGED_BY})

@@ -112,6 +112,6 @@ class Runtime:
             return data
         raise RuntimeUnavailableError(f"{method} {path}: the runtime refused the account's token")
 
-    def forget(self, ctx: ModuleContext) -> None:
-        """Drop the module's token (the module is gone)."""
-        self._tokens.pop((ctx.namespace, ctx.name), None)
+    def forget(self, namespace: str, name: str) -> None:
+        """Drop a module's token (the module is gone)."""
+        self._tokens.pop((namespace, name), None)
