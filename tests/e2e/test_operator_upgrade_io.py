@@ -148,6 +148,37 @@ def _image(cluster: Cluster, namespace: str, colour: str) -> str:
     return str(dep["spec"]["template"]["spec"]["containers"][0]["image"])
 
 
+async def _install(
+    kube: AsyncClient, access: Runtime, cluster: Cluster, namespace: str, events: list[Event]
+) -> None:
+    """The orchestrated module at 1.0.0, installed by the plain reconcile."""
+    _setup(cluster, namespace)
+
+    async def installed() -> bool:
+        body = await _reconcile(kube, access, cluster, namespace, events)
+        return (body.get("status") or {}).get("currentVersion") == "1.0.0"
+
+    await _until("the module at 1.0.0 (plain reconcile)", installed)
+
+
+def _set_version(cluster: Cluster, namespace: str, version: str) -> None:
+    patch = json.dumps({"spec": {"version": version}})
+    cluster.kubectl("patch", "mesmodule", "batch", "-n", namespace, "--type=merge", "-p", patch)
+
+
+async def _grant(access: Runtime) -> dict[str, Any]:
+    """The runtime's batch-ownership grant, read as the machine account."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        login = {"username": "upgrader", "password": PASSWORD}
+        token = (await http.post(f"{access.url}/api/v1/auth/token", json=login)).json()
+        answer = await http.get(
+            f"{access.url}/api/v1/upgrade/owner",
+            headers={"Authorization": f"Bearer {token['access_token']}"},
+        )
+    grant: dict[str, Any] = answer.json()
+    return grant
+
+
 def _jobs(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = cluster.get("jobs", None, namespace)["items"]
     return items
@@ -156,20 +187,11 @@ def _jobs(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
 async def test_an_unverified_backup_stops_the_upgrade_before_any_migration(
     cluster: Cluster, namespace: str, kube: AsyncClient, access: Runtime
 ) -> None:
-    _setup(cluster, namespace)
     events: list[Event] = []
-
-    async def installed() -> bool:
-        body = await _reconcile(kube, access, cluster, namespace, events)
-        return (body.get("status") or {}).get("currentVersion") == "1.0.0"
-
-    await _until("the module at 1.0.0 (plain reconcile)", installed)
+    await _install(kube, access, cluster, namespace, events)
 
     # a new version: the machine, not the plain reconcile, takes it from here
-    cluster.kubectl(
-        "patch", "mesmodule", "batch", "-n", namespace, "--type=merge",
-        "-p", json.dumps({"spec": {"version": "1.1.0"}}),
-    )  # fmt: skip
+    _set_version(cluster, namespace, "1.1.0")
     body = await _reconcile(kube, access, cluster, namespace, events)
     upgrade = body["status"]["upgrade"]
     assert upgrade["phase"] == "VerifiedBackup", upgrade
@@ -215,18 +237,7 @@ async def test_an_unverified_backup_stops_the_upgrade_before_any_migration(
     async with httpx.AsyncClient(timeout=10) as http:
         anonymous = await http.get(f"{access.url}/api/v1/upgrade/owner")
         assert anonymous.status_code == 401  # the grant is not public
-        token = (
-            await http.post(
-                f"{access.url}/api/v1/auth/token",
-                json={"username": "upgrader", "password": PASSWORD},
-            )
-        ).json()["access_token"]
-        grant = (
-            await http.get(
-                f"{access.url}/api/v1/upgrade/owner",
-                headers={"Authorization": f"Bearer {token}"},
-            )
-        ).json()
+    grant = await _grant(access)
     assert (grant["colour"], grant["upgrade_pending"]) == ("blue", False)
 
     # rolled back at this version: the machine keeps the module where it is
@@ -238,14 +249,8 @@ async def test_an_unverified_backup_stops_the_upgrade_before_any_migration(
 async def test_slots_selectors_and_grant_are_ensured_idempotently(
     cluster: Cluster, namespace: str, kube: AsyncClient, access: Runtime
 ) -> None:
-    _setup(cluster, namespace)
     events: list[Event] = []
-
-    async def installed() -> bool:
-        body = await _reconcile(kube, access, cluster, namespace, events)
-        return (body.get("status") or {}).get("currentVersion") == "1.0.0"
-
-    await _until("the module at 1.0.0 (plain reconcile)", installed)
+    await _install(kube, access, cluster, namespace, events)
     said: list[UpgradeEvent] = []
     ctx = ModuleContext.from_body(_body(cluster, namespace))
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -353,18 +358,9 @@ async def test_an_orchestrated_upgrade_runs_every_phase_to_qualified(
     """The happy path through the real API server and the real runtime's grant: Jobs run
     in order, green comes up beside blue, the Service and the grant switch, blue goes,
     and the plain reconcile takes green over without touching it."""
-    _setup(cluster, namespace)
     events: list[Event] = []
-
-    async def installed() -> bool:
-        body = await _reconcile(kube, access, cluster, namespace, events)
-        return (body.get("status") or {}).get("currentVersion") == "1.0.0"
-
-    await _until("the module at 1.0.0 (plain reconcile)", installed)
-    cluster.kubectl(
-        "patch", "mesmodule", "batch", "-n", namespace, "--type=merge",
-        "-p", json.dumps({"spec": {"version": "1.1.0"}}),
-    )  # fmt: skip
+    await _install(kube, access, cluster, namespace, events)
+    _set_version(cluster, namespace, "1.1.0")
     body = await _reconcile(kube, access, cluster, namespace, events)
     assert body["status"]["upgrade"]["phase"] == "VerifiedBackup"
 
@@ -419,19 +415,7 @@ async def test_an_orchestrated_upgrade_runs_every_phase_to_qualified(
     for reason in ("UpgradeStarted", "BackupVerified", "Switched", "UpgradeDone"):
         assert reason in reasons, reasons
     assert not [e for e in events if e.type == "Warning"], events
-    async with httpx.AsyncClient(timeout=10) as http:
-        token = (
-            await http.post(
-                f"{access.url}/api/v1/auth/token",
-                json={"username": "upgrader", "password": PASSWORD},
-            )
-        ).json()["access_token"]
-        grant = (
-            await http.get(
-                f"{access.url}/api/v1/upgrade/owner",
-                headers={"Authorization": f"Bearer {token}"},
-            )
-        ).json()
+    grant = await _grant(access)
     assert (grant["colour"], grant["upgrade_pending"]) == ("green", False)
 
     # the plain reconcile takes green over as it is: no new generation, no restart
