@@ -34,7 +34,6 @@ _NAME = re.compile(r"\bholon_[a-z0-9_]+")
 
 def exported_names() -> set[str]:
     """Sample names (``_total``, ``_bucket`` ... included) the runtime and operator export."""
-    sys.path.insert(0, str(REPO / "operator"))
     from mes_operator.metrics import REGISTRY
 
     from mes_runtime.observability.metrics import RuntimeMetrics

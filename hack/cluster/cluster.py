@@ -1,7 +1,7 @@
 """The local Kubernetes test cluster: `up`, `down`, `status`, `env` (used by hack/cluster.mk).
 
 Why this shape: no Docker here, so the cluster is Kubernetes' own binaries (built by
-build.py) run as plain processes on 127.0.0.1: etcd, kube-apiserver (TLS, RBAC + Node
+binaries.py) run as plain processes on 127.0.0.1: etcd, kube-apiserver (TLS, RBAC + Node
 authorization, default admission incl. CEL), kube-controller-manager (default controllers),
 kube-scheduler, and kwok, which plays the kubelets of N simulated nodes. Everything the
 cluster owns lives in one state directory (.holon/cluster/: PKI, etcd data, logs, pid files,
@@ -26,10 +26,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-import build
-import certs
-import node
-import procs
+from hack.cluster import binaries, certs, node, procs
 
 REPO = Path(__file__).resolve().parents[2]
 KIND_NAME = "holon-e2e"
@@ -147,7 +144,7 @@ def node_manifests(count: int) -> str:
 def kwok_config(bins: Path, state: Path) -> Path:
     """kwok's stages (node init + lease heartbeat, pod ready/complete/delete), taken from
     the pinned kwok module's own stage files so that they match the binary."""
-    mod = build.cache_root() / "go" / "mod" / f"sigs.k8s.io/kwok@{build.KWOK_VERSION}"
+    mod = binaries.cache_root() / "go" / "mod" / f"sigs.k8s.io/kwok@{binaries.KWOK_VERSION}"
     stage = mod / "kustomize" / "stage"
     files = [
         stage / "node" / "fast" / "node-initialize.yaml",
@@ -158,8 +155,8 @@ def kwok_config(bins: Path, state: Path) -> Path:
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         subprocess.run(
-            ["go", "mod", "download", f"sigs.k8s.io/kwok@{build.KWOK_VERSION}"],
-            env=build.go_env(),
+            ["go", "mod", "download", f"sigs.k8s.io/kwok@{binaries.KWOK_VERSION}"],
+            env=binaries.go_env(),
             cwd=bins,
             check=True,
             capture_output=True,
@@ -395,8 +392,8 @@ def up_local(nodes: int | None, real_node: bool = True) -> int:
             print(f"!!   {problem}", file=sys.stderr)
         print("!! run `make setup` as root, or `make cluster REAL_NODE=0`", file=sys.stderr)
         return 1
-    bins = build.build()
-    with build.locked(state_dir().parent / "cluster.lock"):
+    bins = binaries.build()
+    with binaries.locked(state_dir().parent / "cluster.lock"):
         try:
             return _up_local(bins, nodes, real_node)
         except procs.ComponentFailed as exc:
@@ -454,7 +451,7 @@ def _up_local(bins: Path, nodes: int | None, real_node: bool) -> int:
         "ports": ports,
         "nodes": nodes,
         "logs": str(state / "logs"),
-        "kubernetes_version": build.KUBERNETES_VERSION,
+        "kubernetes_version": binaries.KUBERNETES_VERSION,
         "fingerprints": {n: fingerprint(argv[n]) for n in CLIENT_COMPONENTS},
     }
     info_path().write_text(json.dumps(info, indent=2))
@@ -507,11 +504,8 @@ def start_node(bins: Path, state: Path, api: str) -> None:
     socket_path = node.containerd_socket(state)
     procs.wait_for("the containerd socket", socket_path.exists, 30, state, ("containerd",))
     print("==> importing the pause image into the node's containerd")
-    images_py = REPO / "hack" / "images" / "build.py"
-    subprocess.run(
-        [sys.executable, str(images_py), "--only", "pause", "--import-address", str(socket_path)],
-        check=True,
-    )
+    images = [sys.executable, "-m", "hack.images.build", "--only", "pause"]
+    subprocess.run([*images, "--import-address", str(socket_path)], check=True, cwd=REPO)
     for name in ("kubelet", "kube-proxy", "coredns"):
         print(f"==> starting {name}")
         procs.start(name, argv[name], state)
@@ -586,7 +580,7 @@ def down() -> int:
     info = read_info()
     if info is not None and info.get("mode") == "kind" and shutil.which("kind"):
         subprocess.run(["kind", "delete", "cluster", "--name", KIND_NAME], check=False)
-    with build.locked(state_dir().parent / "cluster.lock"):
+    with binaries.locked(state_dir().parent / "cluster.lock"):
         down_local()
     return 0
 
@@ -617,7 +611,7 @@ def status() -> int:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="hack/cluster/cluster.py", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python3 -m hack.cluster.cluster", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
     p_up = sub.add_parser("up", help="build (once) and start the cluster, or reuse it")
     p_up.add_argument(
@@ -645,7 +639,7 @@ def main(argv: list[str]) -> int:
             return up_kind()
         return up_local(args.nodes, real_node=not args.no_real_node)
     if args.cmd == "build":
-        build.build()
+        binaries.build()
         return 0
     if args.cmd == "down":
         return down()

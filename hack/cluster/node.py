@@ -30,8 +30,7 @@ import subprocess
 import time
 from pathlib import Path
 
-import certs
-import procs
+from hack.cluster import certs, procs
 
 NODE_NAME = "holon-node"
 NODE_LABEL = ("holon.dev/node", "real")

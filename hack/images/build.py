@@ -1,6 +1,6 @@
 """Build Holon's OCI images without Docker, cache them, and optionally import them.
 
-    python3 hack/images/build.py [--import-address SOCKET] [--namespace k8s.io]
+    sudo python3 -m hack.images.build [--import-address SOCKET] [--namespace k8s.io]  # repo root
 
 Three layers, each a deterministic tarball cached under ~/.cache/holon/images/layers/ by a
 key of its inputs (so a warm run only re-hashes sources): a Debian base made by debootstrap,
@@ -29,16 +29,12 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import app_layer
-import base_rootfs
-import pause_build
-from containerd_import import import_image
-from layer_tar import LayerFile, write_layer
-from oci_archive import archived_manifest_digest, write_oci_archive
-from oci_image import Blob, ImageSpec, Layer, image_docs
-from run_progress import elapsed
+from hack.images import app_layer, base_rootfs, pause_build
+from hack.images.containerd_import import import_image
+from hack.images.layer_tar import LayerFile, write_layer
+from hack.images.oci_archive import archived_manifest_digest, write_oci_archive
+from hack.images.oci_image import Blob, ImageSpec, Layer, image_docs
+from hack.images.run_progress import elapsed
 
 REPO = Path(__file__).resolve().parents[2]
 REGISTRY = "holon.local"
@@ -378,7 +374,9 @@ def build(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser = argparse.ArgumentParser(
+        prog="python3 -m hack.images.build", description=__doc__.split("\n", 1)[0]
+    )
     parser.add_argument(
         "--import-address", metavar="SOCKET", help="containerd socket to import the images into"
     )
@@ -392,8 +390,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         print(
-            "build.py must run as root: debootstrap builds the base layer and only root can "
-            "read every file of that root file system (try: sudo make images)",
+            "hack.images.build must run as root: debootstrap builds the base layer and only root "
+            "can read every file of that root file system (try: sudo make images)",
             file=sys.stderr,
         )
         return 1

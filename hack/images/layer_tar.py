@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from oci_image import Blob, Layer
+from hack.images.oci_image import Blob, Layer
 
 GZIP_LEVEL = 6  # fixed: a different level gives different bytes
 

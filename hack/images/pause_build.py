@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from run_progress import run_logged
+from hack.images.run_progress import run_logged
 
 SOURCE = Path(__file__).resolve().parent / "pause"
 LDFLAGS = "-s -w"

@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 def cluster_up() -> None:
     """The same `cluster.py up` the e2e fixture runs: build once, else start or reuse."""
     res = subprocess.run(
-        [sys.executable, str(REPO / "hack" / "cluster" / "cluster.py"), "up"],
+        [sys.executable, "-m", "hack.cluster.cluster", "up"],
         capture_output=True,
         text=True,
         check=False,

@@ -28,7 +28,6 @@ pytestmark = [
 ]
 
 REPO = Path(__file__).resolve().parents[3]
-BUILD = REPO / "hack" / "images" / "build.py"
 NAMESPACE = "holon-e2e"
 TOOLS = ("debootstrap", "containerd", "ctr", "runc", "go", "uv")
 RUNTIME_REF_PREFIX = "holon.local/mes-runtime:"
@@ -36,7 +35,10 @@ RUNTIME_REF_PREFIX = "holon.local/mes-runtime:"
 
 def _build(*args: str) -> str:
     proc = subprocess.run(
-        [sys.executable, str(BUILD), *args], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "hack.images.build", *args],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout
