@@ -69,6 +69,14 @@ def read_info() -> dict[str, object] | None:
     return data
 
 
+def apiserver_port(info: dict[str, object]) -> int:
+    """The API server's port as cluster.json records it (under "ports")."""
+    ports = info.get("ports")
+    if not isinstance(ports, dict):
+        raise SystemExit(f"{info_path()} records no ports: `make cluster-down`, then up")
+    return int(ports["apiserver"])
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -329,7 +337,7 @@ def running(state: Path) -> bool:
     info = read_info()
     if info is None or info.get("mode") != "local":
         return False
-    port = info.get("ports", {})["apiserver"]  # type: ignore[index]
+    port = apiserver_port(info)
     parts = COMPONENTS + (node.COMPONENTS if info.get("real_node") else ())
     return all(procs.alive(c, state) for c in parts) and apiserver_ready(state, port)
 
@@ -600,8 +608,7 @@ def status() -> int:
         pid = procs.pid_of(name, state)
         ok &= pid is not None
         print(f"  {name:<24} {'running pid ' + str(pid) if pid else 'NOT RUNNING'}")
-    ports = info["ports"]
-    ready = apiserver_ready(state, ports["apiserver"])  # type: ignore[index]
+    ready = apiserver_ready(state, apiserver_port(info))
     ok &= ready
     print(f"  {'apiserver /readyz':<24} {'ok' if ready else 'FAILING'}")
     if ready:

@@ -92,7 +92,8 @@ def build() -> Path:
                 text=True,
             )
             assert proc.stderr is not None
-            last, tail = time.monotonic(), []
+            last = time.monotonic()
+            tail: list[str] = []
             for packages, line in enumerate(proc.stderr, start=1):
                 tail = [*tail[-20:], line.rstrip()]
                 if time.monotonic() - last > 15:

@@ -25,6 +25,7 @@ import shutil
 import ssl
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,7 @@ class Api:
         finally:
             conn.close()
 
-    def watch(self, path: str, resource_version: str) -> Any:
+    def watch(self, path: str, resource_version: str) -> Iterator[Any]:
         """Yield watch events until the server ends the stream."""
         conn = self._connection(WATCH_SECONDS + 30)
         try:

@@ -94,6 +94,7 @@ def write_layer(
             filename="", mode="wb", fileobj=compressed, mtime=0, compresslevel=GZIP_LEVEL
         ) as gz:
             plain = _HashingWriter(gz)
+            # typeshed asks any fileobj for read/tell/seek; a "w|" stream only writes
             with tarfile.open(fileobj=plain, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
                 for rel in walk_sorted(root, empty_dirs=empty_dirs):
                     _add(tar, root / rel, rel, mtime)
