@@ -31,16 +31,16 @@ from pathlib import Path
 from typing import Any
 
 from hack.cluster import node
+from hack.project import REPO
+from hack.project import version as project_version
 from holon_testing.postgres import PgServer, PostgresUnavailable, postgres_for_clients
 from mes_runtime.demo import Demo
 from mes_runtime.mtp.manifest import load_manifest
 
-REPO = Path(__file__).resolve().parents[1]
-
 NAMESPACE = "holon-demo"
 RELEASE = "holon"
 MODULE = "demo"
-VERSION = "0.1.0"
+VERSION = project_version()  # the tag `make images` gives
 PLACEMENT = {
     "nodeSelector": {node.NODE_LABEL[0]: node.NODE_LABEL[1]},
     "tolerations": [{"key": node.NODE_TAINT, "operator": "Exists", "effect": "NoSchedule"}],

@@ -26,9 +26,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+from hack import project
 from hack.cluster import binaries, certs, node, procs
 
-REPO = Path(__file__).resolve().parents[2]
 KIND_NAME = "holon-e2e"
 KIND_CONTEXT = f"kind-{KIND_NAME}"
 SERVICE_CIDR = node.SERVICE_CIDR
@@ -54,7 +54,7 @@ KWOK_PARALLELISM = 16  # kwok's own client is unthrottled; its stage workers def
 
 
 def state_dir() -> Path:
-    return Path(os.environ.get("HOLON_CLUSTER_DIR", REPO / ".holon" / "cluster"))
+    return Path(os.environ.get("HOLON_CLUSTER_DIR", project.REPO / ".holon" / "cluster"))
 
 
 def info_path() -> Path:
@@ -152,7 +152,7 @@ def node_manifests(count: int) -> str:
 def kwok_config(bins: Path, state: Path) -> Path:
     """kwok's stages (node init + lease heartbeat, pod ready/complete/delete), taken from
     the pinned kwok module's own stage files so that they match the binary."""
-    mod = binaries.cache_root() / "go" / "mod" / f"sigs.k8s.io/kwok@{binaries.KWOK_VERSION}"
+    mod = project.cache_root() / "go" / "mod" / f"sigs.k8s.io/kwok@{binaries.KWOK_VERSION}"
     stage = mod / "kustomize" / "stage"
     files = [
         stage / "node" / "fast" / "node-initialize.yaml",
@@ -164,7 +164,7 @@ def kwok_config(bins: Path, state: Path) -> Path:
     if missing:
         subprocess.run(
             ["go", "mod", "download", f"sigs.k8s.io/kwok@{binaries.KWOK_VERSION}"],
-            env=binaries.go_env(),
+            env=project.go_env(),
             cwd=bins,
             check=True,
             capture_output=True,
@@ -401,7 +401,7 @@ def up_local(nodes: int | None, real_node: bool = True) -> int:
         print("!! run `make setup` as root, or `make cluster REAL_NODE=0`", file=sys.stderr)
         return 1
     bins = binaries.build()
-    with binaries.locked(state_dir().parent / "cluster.lock"):
+    with project.locked(state_dir().parent / "cluster.lock"):
         try:
             return _up_local(bins, nodes, real_node)
         except procs.ComponentFailed as exc:
@@ -513,7 +513,7 @@ def start_node(bins: Path, state: Path, api: str) -> None:
     procs.wait_for("the containerd socket", socket_path.exists, 30, state, ("containerd",))
     print("==> importing the pause image into the node's containerd")
     images = [sys.executable, "-m", "hack.images.build", "--only", "pause"]
-    subprocess.run([*images, "--import-address", str(socket_path)], check=True, cwd=REPO)
+    subprocess.run([*images, "--import-address", str(socket_path)], check=True, cwd=project.REPO)
     for name in ("kubelet", "kube-proxy", "coredns"):
         print(f"==> starting {name}")
         procs.start(name, argv[name], state)
@@ -588,7 +588,7 @@ def down() -> int:
     info = read_info()
     if info is not None and info.get("mode") == "kind" and shutil.which("kind"):
         subprocess.run(["kind", "delete", "cluster", "--name", KIND_NAME], check=False)
-    with binaries.locked(state_dir().parent / "cluster.lock"):
+    with project.locked(state_dir().parent / "cluster.lock"):
         down_local()
     return 0
 

@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from hack.cluster.binaries import cache_root, go_env  # the cluster build's cache and Go environment
+from hack.project import cache_root, go_env  # the cluster build's cache and Go environment
 
 MODULE = "github.com/seaweedfs/seaweedfs"
 VERSION = "v0.0.0-20261109003541-7506e5f91cd6"

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import json
 import os
 import platform
@@ -25,7 +24,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,8 +34,9 @@ from hack.images.layer_tar import LayerFile, write_layer
 from hack.images.oci_archive import archived_manifest_digest, write_oci_archive
 from hack.images.oci_image import Blob, ImageSpec, Layer, image_docs
 from hack.images.run_progress import elapsed
+from hack.project import REPO, cache_root, locked
+from hack.project import version as project_version
 
-REPO = Path(__file__).resolve().parents[2]
 REGISTRY = "holon.local"
 PAUSE_TAG = "3.10"
 PAUSE_UID = 65535
@@ -48,13 +48,10 @@ PYTHON_ENV = (
     "PYTHONDONTWRITEBYTECODE=1",
     "PYTHONUNBUFFERED=1",
 )
-RUNTIME_PORT = 8000  # operator/mes_operator/builders/context.py HTTP_PORT
-OPERATOR_HEALTH_PORT = 8081  # charts/holon values operator.healthPort
-
-
-def cache_root() -> Path:
-    """Where caches live: outside the work tree, shared by clones (as hack/cluster)."""
-    return Path(os.environ.get("HOLON_CACHE", Path.home() / ".cache" / "holon"))
+# stdlib only, so not imported from the operator: tests/hack/images/test_build.py checks
+# them against mes_operator's HTTP_PORT and the chart's operator.healthPort
+RUNTIME_PORT = 8000
+OPERATOR_HEALTH_PORT = 8081
 
 
 def images_dir() -> Path:
@@ -63,18 +60,6 @@ def images_dir() -> Path:
 
 def source_date_epoch() -> int:
     return int(os.environ.get("SOURCE_DATE_EPOCH", "0"))
-
-
-@contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """Parallel test sessions must not build the same cache at once."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _mounts_under(path: Path) -> list[str]:
@@ -306,8 +291,8 @@ def build(
     arch = ARCHES.get(machine)
     if arch is None:
         raise SystemExit(f"unsupported machine {machine!r} (supported: {sorted(ARCHES)})")
-    version, _ = app_layer.project_metadata((REPO / "pyproject.toml").read_text())
-    goenv = pause_build.go_env(cache_root(), arch)
+    version = project_version()
+    goenv = pause_build.go_env(arch)
 
     def base() -> CachedLayer:
         def produce(stage: Path, _work: Path) -> None:

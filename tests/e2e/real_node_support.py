@@ -25,6 +25,7 @@ import pytest
 from e2e_cluster import Cluster
 
 from hack.cluster import node
+from hack.project import version as project_version
 from holon_testing.postgres import PgServer, PostgresUnavailable, postgres_for_clients
 from holon_testing.simulator_process import SimulatedModule, simulated_module
 
@@ -32,7 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 IMAGES_MODULE = "hack.images.build"
 RUNTIME_IMAGE = "holon.local/mes-runtime"
 OPERATOR_IMAGE = "holon.local/mes-operator"
-VERSION = "0.1.0"  # the project's version: the tag `make images` gives
+VERSION = project_version()  # the tag `make images` gives
 NEXT_VERSION = "0.1.1"  # the same image tagged again: a version bump to roll out
 
 PLACEMENT = {
