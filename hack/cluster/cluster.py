@@ -272,6 +272,7 @@ def _argv(
         ],
         "local-volumes": [
             "local-volumes",
+            # by path, not -m: it runs in the state dir and imports nothing of ours
             str(Path(__file__).with_name("volumes.py")),
             f"--server={api}",
             f"--pki={pki}",

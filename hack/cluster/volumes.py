@@ -12,8 +12,8 @@ PersistentVolume bound to the claim, and deletes both when the claim is gone (re
 policy Delete). A production cluster has its own provisioner; the operator only asks for
 a claim.
 
-Run by ``cluster.py`` (``procs.start``); talks to the API server over HTTPS with the
-cluster's admin certificate, using only the standard library.
+Run by ``cluster.py`` (``procs.start``, by path: it imports nothing of hack); talks to the
+API server over HTTPS with the cluster's admin certificate, using only the standard library.
 """
 
 from __future__ import annotations
