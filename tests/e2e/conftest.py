@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from e2e_cluster import Cluster, NotTestClusterError, ensure_test_context
 from real_node_support import (  # noqa: F401 - the real-node tests' fixtures, by name
+    host_object_store,
     host_postgres,
     host_simulator,
     module_namespace,

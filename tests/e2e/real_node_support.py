@@ -26,6 +26,7 @@ from e2e_cluster import Cluster
 
 from hack.cluster import node
 from hack.project import version as project_version
+from holon_testing.object_store import S3Server, seaweedfs_server
 from holon_testing.postgres import PgServer, PostgresUnavailable, postgres_for_clients
 from holon_testing.simulator_process import SimulatedModule, simulated_module
 
@@ -108,6 +109,13 @@ def host_postgres() -> Iterator[PgServer]:
             yield server
     except PostgresUnavailable as exc:
         pytest.fail(f"the real-node tests need PostgreSQL: {exc}")
+
+
+@pytest.fixture(scope="session")
+def host_object_store(real_node: RealNode) -> Iterator[S3Server]:
+    """SeaweedFS's S3 gateway on the host, listening on the Pods' gateway address only."""
+    with seaweedfs_server(host=node.GATEWAY) as server:
+        yield server
 
 
 SIMULATOR_TIME_FACTOR = 1200.0
