@@ -24,7 +24,11 @@ from mes_operator.builders.context import (
     labels,
     metadata,
 )
-from mes_operator.builders.deployment import build_deployment, container_security
+from mes_operator.builders.deployment import (
+    build_deployment,
+    container_security,
+    placement_fields,
+)
 from mes_operator.models.mesmodule import Colour, DatabaseEngine
 
 __all__ = [
@@ -162,6 +166,7 @@ def _job(
                     "serviceAccountName": ctx.name,
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
+                    **placement_fields(ctx),  # on the nodes the module's Pods may use
                     "containers": [container],
                     "volumes": [
                         {"name": "data", "emptyDir": {}},
