@@ -49,6 +49,7 @@ from operator_support import (  # noqa: F401
     module,
     operators,
 )
+from operator_support import events as kube_events
 
 from holon_testing.runtime_process import RuntimeProcess, serving
 
@@ -429,3 +430,41 @@ async def test_an_orchestrated_upgrade_runs_every_phase_to_qualified(
     # (the ServiceAccount and the PDB only take the new version's label)
     touched = [e.message.split()[1] for e in events if e.reason in {"Updated", "DriftCorrected"}]
     assert not {"Deployment", "ConfigMap", "Service"} & set(touched), events
+
+
+def test_the_operator_process_drives_an_orchestrated_version_change(
+    cluster: Cluster,
+    namespace: str,
+    operators: OperatorFactory,  # noqa: F811
+    runtime_process: RuntimeProcess,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The kopf handlers and timer, not this test, step the upgrade: a version change goes
+    to the machine (blue is never rolled to it), and the unverified backup rolls it back
+    with the cause in the conditions and the MESModule's Events."""
+    monkeypatch.setenv("HOLON_OPERATOR_RUNTIME_URL", runtime_process.url)
+    operators.start(priority=100, reconcile_interval=2)
+    _setup(cluster, namespace)
+
+    def at(version: str) -> bool:
+        status = _body(cluster, namespace).get("status") or {}
+        return status.get("currentVersion") == version and status.get("phase") == "Ready"
+
+    cluster.eventually("the module Ready at 1.0.0", lambda: at("1.0.0"), 120)
+    _set_version(cluster, namespace, "1.1.0")
+
+    def rolled_back() -> bool:
+        assert _image(cluster, namespace, "blue").endswith(":1.0.0"), "blue was rolled"
+        upgrade = (_body(cluster, namespace).get("status") or {}).get("upgrade") or {}
+        return upgrade.get("phase") == "RolledBack"
+
+    cluster.eventually("the upgrade rolled back by the operator", rolled_back, 120)
+    body = _body(cluster, namespace)
+    assert condition(body, "Degraded")["reason"] == "BackupNotVerified"
+    assert body["status"]["currentVersion"] == "1.0.0"
+    reasons = [e.get("reason") for e in kube_events(cluster, namespace, "batch")]
+    for reason in ("UpgradeStarted", "BackupNotVerified", "RolledBack"):
+        assert reason in reasons, reasons
+    assert [
+        j["metadata"]["labels"]["mes.holon.dev/upgrade-job"] for j in _jobs(cluster, namespace)
+    ] == ["backup"]
