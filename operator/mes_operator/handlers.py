@@ -7,6 +7,7 @@ Importing this module registers the handlers (``kopf run -m mes_operator.handler
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from typing import Any, cast
@@ -29,9 +30,10 @@ from mes_operator.reconcile.module import (
     reconcile_module,
 )
 from mes_operator.settings import OperatorConfig, configure
-from mes_operator.upgrade.runtime import Runtime
+from mes_operator.upgrade.runtime import Runtime, RuntimeUnavailableError
 
 CONFIG = OperatorConfig.from_env(os.environ)
+log = logging.getLogger(__name__)
 MODULES = (GROUP, VERSION, MESMODULE.plural)
 EQUIPMENTS = (GROUP, VERSION, EQUIPMENT.plural)
 RUNTIME_TIMEOUT = 5.0
@@ -110,6 +112,8 @@ async def _reconcile(body: Mapping[str, Any]) -> None:
             raise kopf.PermanentError(str(exc)) from exc
         except httpx.TimeoutException as exc:  # a busy API server: soon again, not in 60 s
             raise kopf.TemporaryError(f"Kubernetes API timed out: {exc!r}", delay=3) from exc
+        except RuntimeUnavailableError as exc:  # an upgrade step needs the runtime's answer
+            raise kopf.TemporaryError(f"upgrade step not done: {exc}", delay=10) from exc
 
 
 @kopf.on.resume(*MODULES)
@@ -147,15 +151,18 @@ async def deployment_event(body: kopf.Body, event: Mapping[str, Any], **_: Any) 
         return
     namespace = body["metadata"]["namespace"]
     async with lock_for("MESModule", namespace, module):
-        await follow_deployment(
-            _Clients.get(),
-            namespace,
-            module,
-            body,
-            deleted=event.get("type") == "DELETED",
-            emit_for=_events_for,
-            runtime=_Clients.runtime(),
-        )
+        try:
+            await follow_deployment(
+                _Clients.get(),
+                namespace,
+                module,
+                body,
+                deleted=event.get("type") == "DELETED",
+                emit_for=_events_for,
+                runtime=_Clients.runtime(),
+            )
+        except RuntimeUnavailableError as exc:  # the module's timer steps it again
+            log.warning("upgrade of %s/%s: step not done: %s", namespace, module, exc)
 
 
 @kopf.on.resume(*EQUIPMENTS)
