@@ -1,6 +1,6 @@
 """A real S3-compatible object store for tests: SeaweedFS (`weed server -s3`, Apache-2.0).
 
-The binary is built once from its Go module by ``hack/cluster/seaweedfs.py`` (``make setup`` does
+The binary is built once from its Go module by ``hack.cluster.seaweedfs`` (``make setup`` does
 it; the first use here does it otherwise, with progress on stderr). Each server runs in a
 temporary directory on free loopback ports, with one identity (random access and secret
 keys) and no anonymous access, telemetry off.
@@ -28,13 +28,13 @@ from mes_runtime.backup.s3 import S3Config, S3Error, StoreClient
 __all__ = ["S3Server", "seaweedfs_server", "weed_binary"]
 
 ROOT = Path(__file__).resolve().parent.parent
-BUILD_SCRIPT = ROOT / "hack" / "cluster" / "seaweedfs.py"
 
 
 def weed_binary() -> Path:
     """The cached ``weed``; built now (minutes, cold) when missing."""
     out = subprocess.run(
-        [sys.executable, str(BUILD_SCRIPT), "build"],
+        [sys.executable, "-m", "hack.cluster.seaweedfs", "build"],
+        cwd=ROOT,
         check=True,
         stdout=subprocess.PIPE,
         text=True,

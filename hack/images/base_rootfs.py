@@ -15,7 +15,7 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
-from run_progress import run_logged
+from hack.images.run_progress import run_logged
 
 SUITE = "bookworm"
 # postgresql-client-15: `mes-runtime backup` runs pg_dump/pg_restore of the suite's PostgreSQL

@@ -25,9 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from e2e_cluster import Cluster
+from mes_operator.builders.configmap import DATA_DIR
 from mes_operator.builders.context import HTTP_PORT, METRICS_PORT, ModuleContext
+from mes_operator.builders.deployment import container_security
 from mes_operator.builders.upgrade import build_backup_job
 from mes_operator.upgrade.read import BackupResult, backup_result
 from real_node_support import (
@@ -54,6 +57,7 @@ from holon_testing.postgres import PgServer
 from holon_testing.prometheus import running_prometheus
 from holon_testing.simulator_process import SimulatedModule
 from mes_runtime.db.engine import create_engine
+from mes_runtime.db.migrate import head_revisions, upgrade
 from mes_runtime.db.models import JournalEntry
 from mes_runtime.demo import Demo
 from mes_runtime.ebr.journal import verify_journal
@@ -458,6 +462,110 @@ def test_the_backup_job_dumps_from_the_runtime_image_into_the_object_store_and_v
     assert failed.location is None
     assert failed.problem is not None
     assert f"object store unreachable at {nowhere}" in failed.problem, f"{failed.problem}\n{log}"
+
+
+def _serve_once(cluster: Cluster, ns: str, name: str, env: dict[str, str]) -> tuple[int, str]:
+    """``mes-runtime serve`` from the runtime image as a one-shot Pod on the real node,
+    hardened as the operator runs it: its exit code and what it printed."""
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {
+            "restartPolicy": "Never",
+            "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            **PLACEMENT,
+            "containers": [
+                {
+                    "name": "runtime",
+                    "image": f"{RUNTIME_IMAGE}:{VERSION}",
+                    "imagePullPolicy": "Never",
+                    "args": ["serve"],
+                    "env": [{"name": k, "value": v} for k, v in env.items()],
+                    "terminationMessagePolicy": "FallbackToLogsOnError",
+                    "securityContext": container_security(),
+                    "volumeMounts": [
+                        {"name": "data", "mountPath": DATA_DIR},
+                        {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - an emptyDir
+                    ],
+                }
+            ],
+            "volumes": [{"name": "data", "emptyDir": {}}, {"name": "tmp", "emptyDir": {}}],
+        },
+    }
+    cluster.apply(pod, namespace=ns)
+    try:
+        ended: list[dict[str, Any]] = []
+
+        def terminated() -> bool:
+            statuses = cluster.get("pod", name, ns).get("status", {}).get("containerStatuses")
+            state = (statuses or [{}])[0].get("state", {}).get("terminated")
+            ended.extend([state] if state else [])
+            return state is not None
+
+        cluster.eventually(f"Pod {name} ended", terminated, 120)
+        log = cluster.kubectl("logs", name, "-n", ns, check=False)
+        return int(ended[-1]["exitCode"]), log.stdout + log.stderr
+    finally:
+        cluster.kubectl("delete", "pod", name, "-n", ns, "--wait=false", check=False)
+
+
+def test_a_runtime_pod_refuses_a_schema_too_old_or_too_new_naming_both_revisions(
+    cluster: Cluster, in_cluster: InCluster, host_postgres: PgServer
+) -> None:
+    """Issue #9's compatibility gate where it matters, in the image on the real node: the
+    runtime neither migrates nor serves a schema it cannot work with, and says why."""
+    ns = in_cluster.namespace
+    heads = {revision.split("_", 1)[0]: revision for revision in head_revisions()}
+    old, new = f"holon_{ns[-6:]}_old", f"holon_{ns[-6:]}_new"
+    host_postgres.create_database(old)  # empty: older than any version
+    upgrade(host_postgres.create_database(new))  # this version's heads, then a later contract
+    later = "contract_9999_a_later_version"
+    with psycopg.connect(
+        host=host_postgres.host,
+        port=host_postgres.port,
+        user=host_postgres.user,
+        password=host_postgres.password,
+        dbname=new,
+        autocommit=True,
+    ) as conn:
+        conn.execute(
+            "UPDATE alembic_version SET version_num = %s WHERE version_num = %s",
+            (later, heads["contract"]),
+        )
+
+    def in_cluster_url(database: str) -> str:
+        url = host_postgres.url(database, host=f"postgres.{ns}.svc.cluster.local")
+        return url.replace(f":{host_postgres.port}/", ":5432/")
+
+    code, said = _serve_once(
+        cluster,
+        ns,
+        "serve-too-old",
+        {"HOLON_DATABASE_URL": in_cluster_url(old), "HOLON_MIGRATE_ON_START": "false"},
+    )
+    assert code == 2, said
+    assert "refusing to start: schema too old" in said, said
+    assert heads["expand"] in said, said
+    code, said = _serve_once(
+        cluster, ns, "serve-too-new", {"HOLON_DATABASE_URL": in_cluster_url(new)}
+    )
+    assert code == 2, said
+    assert "refusing to start: schema too new" in said, said
+    assert later in said, said
+    assert heads["contract"] in said, said
+    with psycopg.connect(
+        host=host_postgres.host,
+        port=host_postgres.port,
+        user=host_postgres.user,
+        password=host_postgres.password,
+        dbname=old,
+    ) as conn:  # refused before any migration: nothing was created
+        tables = conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+        ).fetchone()
+    assert tables == (0,)
 
 
 def test_rolling_update_under_load_loses_no_request_and_the_batch_goes_on(
