@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from e2e_cluster import Cluster
 from mes_operator.builders.configmap import DATA_DIR
@@ -522,14 +521,7 @@ def test_a_runtime_pod_refuses_a_schema_too_old_or_too_new_naming_both_revisions
     host_postgres.create_database(old)  # empty: older than any version
     upgrade(host_postgres.create_database(new))  # this version's heads, then a later contract
     later = "contract_9999_a_later_version"
-    with psycopg.connect(
-        host=host_postgres.host,
-        port=host_postgres.port,
-        user=host_postgres.user,
-        password=host_postgres.password,
-        dbname=new,
-        autocommit=True,
-    ) as conn:
+    with host_postgres.connect(new, autocommit=True) as conn:
         conn.execute(
             "UPDATE alembic_version SET version_num = %s WHERE version_num = %s",
             (later, heads["contract"]),
@@ -555,13 +547,7 @@ def test_a_runtime_pod_refuses_a_schema_too_old_or_too_new_naming_both_revisions
     assert "refusing to start: schema too new" in said, said
     assert later in said, said
     assert heads["contract"] in said, said
-    with psycopg.connect(
-        host=host_postgres.host,
-        port=host_postgres.port,
-        user=host_postgres.user,
-        password=host_postgres.password,
-        dbname=old,
-    ) as conn:  # refused before any migration: nothing was created
+    with host_postgres.connect(old) as conn:  # refused before any migration: nothing created
         tables = conn.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
         ).fetchone()
