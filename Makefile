@@ -36,7 +36,7 @@ demo: setup ## Simulator + runtime on SQLite, the mAb demo batch to completion, 
 
 .PHONY: demo-cluster
 demo-cluster: setup ## The cluster with its real node, images, helm install, a MESModule + Equipment, the demo batch, the UI's URL.
-	@$(PY) hack/demo_cluster.py
+	@$(PY) -m hack.demo_cluster
 
 ##@ Quality
 

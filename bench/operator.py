@@ -121,7 +121,7 @@ class ClusterMissing(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class TestCluster:
-    """The local test cluster as ``hack/cluster/cluster.py`` recorded it."""
+    """The local test cluster as ``hack.cluster.cluster`` recorded it."""
 
     kubeconfig: Path
     kubectl: Path

@@ -12,6 +12,6 @@ crds: setup ## Regenerate crds/ from the typed models and the chart's CRD templa
 .PHONY: chart-check
 chart-check: setup ## Fail when crds/ or the chart's CRDs drift from the models; helm lint --strict; promtool check rules and the dashboard lint.
 	@PYTHONPATH=operator $(PY) -m mes_operator.crdgen --check
-	@$(PY) hack/monitoring_check.py
+	@$(PY) -m hack.monitoring_check
 	@if [ -n "$(HELM)" ]; then "$(HELM)" lint --strict charts/holon; \
 	  else echo "helm not found: skipped helm lint (make cluster builds one)"; fi

@@ -3,7 +3,7 @@
 CLUSTER        ?= local
 NODES          ?= 3
 REAL_NODE      ?= 1
-CLUSTER_PY     := python3 hack/cluster/cluster.py
+CLUSTER_PY     := python3 -m hack.cluster.cluster
 
 ##@ Cluster
 

@@ -30,18 +30,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hack.cluster import node
+from hack.project import REPO
+from hack.project import version as project_version
 from holon_testing.postgres import PgServer, PostgresUnavailable, postgres_for_clients
 from mes_runtime.demo import Demo
 from mes_runtime.mtp.manifest import load_manifest
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "hack" / "cluster"))
-import node  # noqa: E402
-
 NAMESPACE = "holon-demo"
 RELEASE = "holon"
 MODULE = "demo"
-VERSION = "0.1.0"
+VERSION = project_version()  # the tag `make images` gives
 PLACEMENT = {
     "nodeSelector": {node.NODE_LABEL[0]: node.NODE_LABEL[1]},
     "tolerations": [{"key": node.NODE_TAINT, "operator": "Exists", "effect": "NoSchedule"}],
@@ -104,7 +103,7 @@ def wait(what: str, check: Callable[[], bool], timeout: float) -> None:
 
 def cluster_up() -> dict[str, Any]:
     say("the local cluster with its real node (make cluster)")
-    subprocess.run([sys.executable, str(REPO / "hack/cluster/cluster.py"), "up"], check=True)
+    subprocess.run([sys.executable, "-m", "hack.cluster.cluster", "up"], check=True, cwd=REPO)
     state = REPO / ".holon" / "cluster"
     info: dict[str, Any] = json.loads((state / "cluster.json").read_text())
     if not info.get("real_node"):
@@ -112,8 +111,9 @@ def cluster_up() -> dict[str, Any]:
     say("Holon's images (make images), imported into the node's containerd")
     socket = node.containerd_socket(Path(str(info["kubeconfig"])).parent)
     subprocess.run(
-        [sys.executable, str(REPO / "hack/images/build.py"), "--import-address", str(socket)],
+        [sys.executable, "-m", "hack.images.build", "--import-address", str(socket)],
         check=True,
+        cwd=REPO,
     )
     return info
 
@@ -208,7 +208,7 @@ def host_postgres(stack: contextlib.ExitStack) -> PgServer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="hack/demo_cluster.py", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m hack.demo_cluster", description=__doc__)
     parser.add_argument("--time-factor", type=float, default=3600.0)
     parser.add_argument("--exit", action="store_true", help="stop after the batch")
     args = parser.parse_args(argv)

@@ -10,4 +10,4 @@ IMAGES_ARGS      ?= $(if $(IMAGES_IMPORT),--import-address $(IMAGES_IMPORT) --na
 
 .PHONY: images
 images: ## Build the OCI images (runtime, operator, pause) without Docker; cached. IMAGES_IMPORT=SOCKET imports them.
-	@python3 hack/images/build.py $(IMAGES_ARGS)
+	@python3 -m hack.images.build $(IMAGES_ARGS)

@@ -25,7 +25,8 @@ from typing import Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+from hack.project import REPO
+
 CHART = REPO / "charts" / "holon"
 RULES = CHART / "files" / "prometheus-rules.yaml"
 DASHBOARD = CHART / "files" / "dashboard.json"
@@ -34,7 +35,6 @@ _NAME = re.compile(r"\bholon_[a-z0-9_]+")
 
 def exported_names() -> set[str]:
     """Sample names (``_total``, ``_bucket`` ... included) the runtime and operator export."""
-    sys.path.insert(0, str(REPO / "operator"))
     from mes_operator.metrics import REGISTRY
 
     from mes_runtime.observability.metrics import RuntimeMetrics

@@ -5,4 +5,4 @@
 
 .PHONY: seaweedfs
 seaweedfs: ## Build (once, cached) SeaweedFS's weed from its Go module; prints its path.
-	@python3 hack/cluster/seaweedfs.py build
+	@python3 -m hack.cluster.seaweedfs build

@@ -47,7 +47,7 @@ if ! command -v go >/dev/null 2>&1; then
   echo "warning: Go >= 1.26 is not on PATH; 'make cluster' and the e2e tests need it" >&2
 else
   # SeaweedFS (Apache-2.0): the S3-compatible store of the backup tests (built once, cached).
-  step "SeaweedFS object store (hack/cluster/seaweedfs.py, cached in ~/.cache/holon/bin)"
-  python3 hack/cluster/seaweedfs.py build >/dev/null
+  step "SeaweedFS object store (python3 -m hack.cluster.seaweedfs, cached in ~/.cache/holon/bin)"
+  python3 -m hack.cluster.seaweedfs build >/dev/null
 fi
 step "setup complete"

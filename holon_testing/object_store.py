@@ -1,6 +1,6 @@
 """A real S3-compatible object store for tests: SeaweedFS (`weed server -s3`, Apache-2.0).
 
-The binary is built once from its Go module by ``hack/cluster/seaweedfs.py`` (``make setup`` does
+The binary is built once from its Go module by ``hack.cluster.seaweedfs`` (``make setup`` does
 it; the first use here does it otherwise, with progress on stderr). Each server runs in a
 temporary directory on free loopback ports, with one identity (random access and secret
 keys) and no anonymous access, telemetry off.
@@ -28,13 +28,13 @@ from mes_runtime.backup.s3 import S3Config, S3Error, StoreClient
 __all__ = ["S3Server", "seaweedfs_server", "weed_binary"]
 
 ROOT = Path(__file__).resolve().parent.parent
-BUILD_SCRIPT = ROOT / "hack" / "cluster" / "seaweedfs.py"
 
 
 def weed_binary() -> Path:
     """The cached ``weed``; built now (minutes, cold) when missing."""
     out = subprocess.run(
-        [sys.executable, str(BUILD_SCRIPT), "build"],
+        [sys.executable, "-m", "hack.cluster.seaweedfs", "build"],
+        cwd=ROOT,
         check=True,
         stdout=subprocess.PIPE,
         text=True,
@@ -120,8 +120,9 @@ class S3Server:
 
 
 @contextlib.contextmanager
-def seaweedfs_server() -> Iterator[S3Server]:
-    """Start a SeaweedFS master + volume + filer + S3 gateway; stop and remove it after."""
+def seaweedfs_server(host: str = "127.0.0.1") -> Iterator[S3Server]:
+    """Start a SeaweedFS master + volume + filer + S3 gateway, all listening on ``host``
+    only (loopback, or the real node's bridge address for Pods); stop and remove it after."""
     weed = weed_binary()
     root = Path(tempfile.mkdtemp(prefix="holon-s3-"))
     access, secret = secrets.token_hex(10), secrets.token_urlsafe(30)
@@ -155,8 +156,8 @@ def seaweedfs_server() -> Iterator[S3Server]:
         str(weed),
         "server",
         f"-dir={root / 'data'}",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
+        f"-ip={host}",
+        f"-ip.bind={host}",
         *(f"-{name}={port}" for name, port in ports.items()),
         "-s3",
         f"-s3.config={config}",
@@ -168,7 +169,7 @@ def seaweedfs_server() -> Iterator[S3Server]:
         "-volume.preStopSeconds=0",
     ]
     server = S3Server(
-        endpoint=f"http://127.0.0.1:{ports['s3.port']}",
+        endpoint=f"http://{host}:{ports['s3.port']}",
         access_key=access,
         secret_key=secret,
         directory=root,

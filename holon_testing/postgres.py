@@ -18,8 +18,12 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from holon_testing.net import free_port
+
+if TYPE_CHECKING:
+    from psycopg import Connection
 
 __all__ = [
     "PgServer",
@@ -56,18 +60,22 @@ class PgServer:
         auth = f"{self.user}:{self.password}" if self.password else self.user
         return f"postgresql+psycopg://{auth}@{host or self.host}:{self.port}/{database}"
 
-    def admin(self, sql: str) -> None:
-        """Run one statement (e.g. CREATE DATABASE, chosen by the caller) with autocommit."""
+    def connect(self, database: str = "postgres", *, autocommit: bool = False) -> Connection:
+        """A psycopg connection to ``database`` as the server's superuser."""
         import psycopg
 
-        with psycopg.connect(
+        return psycopg.connect(
             host=self.host,
             port=self.port,
             user=self.user,
             password=self.password,
-            dbname="postgres",
-            autocommit=True,
-        ) as conn:
+            dbname=database,
+            autocommit=autocommit,
+        )
+
+    def admin(self, sql: str) -> None:
+        """Run one statement (e.g. CREATE DATABASE, chosen by the caller) with autocommit."""
+        with self.connect(autocommit=True) as conn:
             conn.execute(sql)
 
     def create_database(self, name: str) -> str:

@@ -1,7 +1,7 @@
 """The local Kubernetes test cluster: `up`, `down`, `status`, `env` (used by hack/cluster.mk).
 
 Why this shape: no Docker here, so the cluster is Kubernetes' own binaries (built by
-build.py) run as plain processes on 127.0.0.1: etcd, kube-apiserver (TLS, RBAC + Node
+binaries.py) run as plain processes on 127.0.0.1: etcd, kube-apiserver (TLS, RBAC + Node
 authorization, default admission incl. CEL), kube-controller-manager (default controllers),
 kube-scheduler, and kwok, which plays the kubelets of N simulated nodes. Everything the
 cluster owns lives in one state directory (.holon/cluster/: PKI, etcd data, logs, pid files,
@@ -26,12 +26,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-import build
-import certs
-import node
-import procs
+from hack import project
+from hack.cluster import binaries, certs, node, procs
 
-REPO = Path(__file__).resolve().parents[2]
 KIND_NAME = "holon-e2e"
 KIND_CONTEXT = f"kind-{KIND_NAME}"
 SERVICE_CIDR = node.SERVICE_CIDR
@@ -57,7 +54,7 @@ KWOK_PARALLELISM = 16  # kwok's own client is unthrottled; its stage workers def
 
 
 def state_dir() -> Path:
-    return Path(os.environ.get("HOLON_CLUSTER_DIR", REPO / ".holon" / "cluster"))
+    return Path(os.environ.get("HOLON_CLUSTER_DIR", project.REPO / ".holon" / "cluster"))
 
 
 def info_path() -> Path:
@@ -70,6 +67,14 @@ def read_info() -> dict[str, object] | None:
     except (OSError, ValueError):
         return None
     return data
+
+
+def apiserver_port(info: dict[str, object]) -> int:
+    """The API server's port as cluster.json records it (under "ports")."""
+    ports = info.get("ports")
+    if not isinstance(ports, dict):
+        raise SystemExit(f"{info_path()} records no ports: `make cluster-down`, then up")
+    return int(ports["apiserver"])
 
 
 def free_port() -> int:
@@ -147,7 +152,7 @@ def node_manifests(count: int) -> str:
 def kwok_config(bins: Path, state: Path) -> Path:
     """kwok's stages (node init + lease heartbeat, pod ready/complete/delete), taken from
     the pinned kwok module's own stage files so that they match the binary."""
-    mod = build.cache_root() / "go" / "mod" / f"sigs.k8s.io/kwok@{build.KWOK_VERSION}"
+    mod = project.cache_root() / "go" / "mod" / f"sigs.k8s.io/kwok@{binaries.KWOK_VERSION}"
     stage = mod / "kustomize" / "stage"
     files = [
         stage / "node" / "fast" / "node-initialize.yaml",
@@ -158,8 +163,8 @@ def kwok_config(bins: Path, state: Path) -> Path:
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         subprocess.run(
-            ["go", "mod", "download", f"sigs.k8s.io/kwok@{build.KWOK_VERSION}"],
-            env=build.go_env(),
+            ["go", "mod", "download", f"sigs.k8s.io/kwok@{binaries.KWOK_VERSION}"],
+            env=project.go_env(),
             cwd=bins,
             check=True,
             capture_output=True,
@@ -267,6 +272,7 @@ def _argv(
         ],
         "local-volumes": [
             "local-volumes",
+            # by path, not -m: it runs in the state dir and imports nothing of ours
             str(Path(__file__).with_name("volumes.py")),
             f"--server={api}",
             f"--pki={pki}",
@@ -332,7 +338,7 @@ def running(state: Path) -> bool:
     info = read_info()
     if info is None or info.get("mode") != "local":
         return False
-    port = info.get("ports", {})["apiserver"]  # type: ignore[index]
+    port = apiserver_port(info)
     parts = COMPONENTS + (node.COMPONENTS if info.get("real_node") else ())
     return all(procs.alive(c, state) for c in parts) and apiserver_ready(state, port)
 
@@ -395,8 +401,8 @@ def up_local(nodes: int | None, real_node: bool = True) -> int:
             print(f"!!   {problem}", file=sys.stderr)
         print("!! run `make setup` as root, or `make cluster REAL_NODE=0`", file=sys.stderr)
         return 1
-    bins = build.build()
-    with build.locked(state_dir().parent / "cluster.lock"):
+    bins = binaries.build()
+    with project.locked(state_dir().parent / "cluster.lock"):
         try:
             return _up_local(bins, nodes, real_node)
         except procs.ComponentFailed as exc:
@@ -454,7 +460,7 @@ def _up_local(bins: Path, nodes: int | None, real_node: bool) -> int:
         "ports": ports,
         "nodes": nodes,
         "logs": str(state / "logs"),
-        "kubernetes_version": build.KUBERNETES_VERSION,
+        "kubernetes_version": binaries.KUBERNETES_VERSION,
         "fingerprints": {n: fingerprint(argv[n]) for n in CLIENT_COMPONENTS},
     }
     info_path().write_text(json.dumps(info, indent=2))
@@ -507,11 +513,8 @@ def start_node(bins: Path, state: Path, api: str) -> None:
     socket_path = node.containerd_socket(state)
     procs.wait_for("the containerd socket", socket_path.exists, 30, state, ("containerd",))
     print("==> importing the pause image into the node's containerd")
-    images_py = REPO / "hack" / "images" / "build.py"
-    subprocess.run(
-        [sys.executable, str(images_py), "--only", "pause", "--import-address", str(socket_path)],
-        check=True,
-    )
+    images = [sys.executable, "-m", "hack.images.build", "--only", "pause"]
+    subprocess.run([*images, "--import-address", str(socket_path)], check=True, cwd=project.REPO)
     for name in ("kubelet", "kube-proxy", "coredns"):
         print(f"==> starting {name}")
         procs.start(name, argv[name], state)
@@ -586,7 +589,7 @@ def down() -> int:
     info = read_info()
     if info is not None and info.get("mode") == "kind" and shutil.which("kind"):
         subprocess.run(["kind", "delete", "cluster", "--name", KIND_NAME], check=False)
-    with build.locked(state_dir().parent / "cluster.lock"):
+    with project.locked(state_dir().parent / "cluster.lock"):
         down_local()
     return 0
 
@@ -606,8 +609,7 @@ def status() -> int:
         pid = procs.pid_of(name, state)
         ok &= pid is not None
         print(f"  {name:<24} {'running pid ' + str(pid) if pid else 'NOT RUNNING'}")
-    ports = info["ports"]
-    ready = apiserver_ready(state, ports["apiserver"])  # type: ignore[index]
+    ready = apiserver_ready(state, apiserver_port(info))
     ok &= ready
     print(f"  {'apiserver /readyz':<24} {'ok' if ready else 'FAILING'}")
     if ready:
@@ -617,7 +619,7 @@ def status() -> int:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="hack/cluster/cluster.py", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python3 -m hack.cluster.cluster", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
     p_up = sub.add_parser("up", help="build (once) and start the cluster, or reuse it")
     p_up.add_argument(
@@ -645,7 +647,7 @@ def main(argv: list[str]) -> int:
             return up_kind()
         return up_local(args.nodes, real_node=not args.no_real_node)
     if args.cmd == "build":
-        build.build()
+        binaries.build()
         return 0
     if args.cmd == "down":
         return down()

@@ -30,8 +30,7 @@ import subprocess
 import time
 from pathlib import Path
 
-import certs
-import procs
+from hack.cluster import certs, procs
 
 NODE_NAME = "holon-node"
 NODE_LABEL = ("holon.dev/node", "real")
@@ -97,9 +96,9 @@ def another_node_running() -> str | None:
     with contextlib.suppress(OSError):
         for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
             fields = line.split()
-            address, port = fields[1].split(":")
+            address, hex_port = fields[1].split(":")
             if fields[3] == "0A" and address in ours:  # TCP_LISTEN
-                listening.add(int(port, 16))
+                listening.add(int(hex_port, 16))
     for port in (KUBELET_PORT, 53):
         if port in listening:
             return (
@@ -281,7 +280,7 @@ def corefile(state: Path) -> str:
 def cluster_objects() -> list[dict[str, object]]:
     """API objects the node needs: CoreDNS's read access, the kube-dns Service backed by
     the host's CoreDNS, and kube-proxy's node-proxier binding."""
-    dns_slice = {
+    dns_slice: dict[str, object] = {
         "apiVersion": "discovery.k8s.io/v1",
         "kind": "EndpointSlice",
         "metadata": {

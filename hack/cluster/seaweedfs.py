@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Build SeaweedFS's `weed` (Apache-2.0) from its Go module, once, and cache it.
 
 The local cluster and the backup tests need a real S3-compatible object store; MinIO is
@@ -10,8 +9,8 @@ The binary lands in ~/.cache/holon/bin/<key>/weed ($HOLON_CACHE), the key hashin
 version, the Go version and the flags; Go's module and build caches are the ones the cluster
 build uses (~/.cache/holon/go), so shared dependencies are compiled once.
 
-    python3 hack/cluster/seaweedfs.py build   # build if missing (progress: stderr), print path
-    python3 hack/cluster/seaweedfs.py path    # print the path if cached, exit 1 otherwise
+    python3 -m hack.cluster.seaweedfs build   # build if missing (progress: stderr), print path
+    python3 -m hack.cluster.seaweedfs path    # print the path if cached, exit 1 otherwise
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from build import cache_root, go_env  # the cluster build's cache and Go environment
+from hack.project import cache_root, go_env  # the cluster build's cache and Go environment
 
 MODULE = "github.com/seaweedfs/seaweedfs"
 VERSION = "v0.0.0-20261109003541-7506e5f91cd6"
@@ -93,7 +92,8 @@ def build() -> Path:
                 text=True,
             )
             assert proc.stderr is not None
-            last, tail = time.monotonic(), []
+            last = time.monotonic()
+            tail: list[str] = []
             for packages, line in enumerate(proc.stderr, start=1):
                 tail = [*tail[-20:], line.rstrip()]
                 if time.monotonic() - last > 15:

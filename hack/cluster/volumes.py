@@ -12,8 +12,8 @@ PersistentVolume bound to the claim, and deletes both when the claim is gone (re
 policy Delete). A production cluster has its own provisioner; the operator only asks for
 a claim.
 
-Run by ``cluster.py`` (``procs.start``); talks to the API server over HTTPS with the
-cluster's admin certificate, using only the standard library.
+Run by ``cluster.py`` (``procs.start``, by path: it imports nothing of hack); talks to the
+API server over HTTPS with the cluster's admin certificate, using only the standard library.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import shutil
 import ssl
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,7 @@ class Api:
         finally:
             conn.close()
 
-    def watch(self, path: str, resource_version: str) -> Any:
+    def watch(self, path: str, resource_version: str) -> Iterator[Any]:
         """Yield watch events until the server ends the stream."""
         conn = self._connection(WATCH_SECONDS + 30)
         try:

@@ -16,8 +16,8 @@ import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 
-from base_rootfs import HOLON_HOME, HOLON_UID
-from run_progress import run_logged
+from hack.images.base_rootfs import HOLON_HOME, HOLON_UID
+from hack.images.run_progress import run_logged
 
 PYTHON_VERSION = "3.11"
 GLIBC = "2_36"  # Debian bookworm

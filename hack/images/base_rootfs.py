@@ -15,10 +15,12 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
-from run_progress import run_logged
+from hack.images.run_progress import run_logged
 
 SUITE = "bookworm"
-INCLUDE = ("python3", "ca-certificates", "tzdata")
+# postgresql-client-15: `mes-runtime backup` runs pg_dump/pg_restore of the suite's PostgreSQL
+# (a client at least as new as the server: bookworm's 15, as on the hosts that run the server)
+INCLUDE = ("python3", "ca-certificates", "tzdata", "postgresql-client-15")
 # Bump when the steps below change what ends up in the layer.
 RECIPE_VERSION = "1"
 HOLON_UID = 10001

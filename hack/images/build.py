@@ -1,6 +1,6 @@
 """Build Holon's OCI images without Docker, cache them, and optionally import them.
 
-    python3 hack/images/build.py [--import-address SOCKET] [--namespace k8s.io]
+    sudo python3 -m hack.images.build [--import-address SOCKET] [--namespace k8s.io]  # repo root
 
 Three layers, each a deterministic tarball cached under ~/.cache/holon/images/layers/ by a
 key of its inputs (so a warm run only re-hashes sources): a Debian base made by debootstrap,
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import json
 import os
 import platform
@@ -25,22 +24,19 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hack.images import app_layer, base_rootfs, pause_build
+from hack.images.containerd_import import import_image
+from hack.images.layer_tar import LayerFile, write_layer
+from hack.images.oci_archive import archived_manifest_digest, write_oci_archive
+from hack.images.oci_image import Blob, ImageSpec, Layer, image_docs
+from hack.images.run_progress import elapsed
+from hack.project import REPO, cache_root, locked
+from hack.project import version as project_version
 
-import app_layer
-import base_rootfs
-import pause_build
-from containerd_import import import_image
-from layer_tar import LayerFile, write_layer
-from oci_archive import archived_manifest_digest, write_oci_archive
-from oci_image import Blob, ImageSpec, Layer, image_docs
-from run_progress import elapsed
-
-REPO = Path(__file__).resolve().parents[2]
 REGISTRY = "holon.local"
 PAUSE_TAG = "3.10"
 PAUSE_UID = 65535
@@ -52,13 +48,10 @@ PYTHON_ENV = (
     "PYTHONDONTWRITEBYTECODE=1",
     "PYTHONUNBUFFERED=1",
 )
-RUNTIME_PORT = 8000  # operator/mes_operator/builders/context.py HTTP_PORT
-OPERATOR_HEALTH_PORT = 8081  # charts/holon values operator.healthPort
-
-
-def cache_root() -> Path:
-    """Where caches live: outside the work tree, shared by clones (as hack/cluster)."""
-    return Path(os.environ.get("HOLON_CACHE", Path.home() / ".cache" / "holon"))
+# stdlib only, so not imported from the operator: tests/hack/images/test_build.py checks
+# them against mes_operator's HTTP_PORT and the chart's operator.healthPort
+RUNTIME_PORT = 8000
+OPERATOR_HEALTH_PORT = 8081
 
 
 def images_dir() -> Path:
@@ -67,18 +60,6 @@ def images_dir() -> Path:
 
 def source_date_epoch() -> int:
     return int(os.environ.get("SOURCE_DATE_EPOCH", "0"))
-
-
-@contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """Parallel test sessions must not build the same cache at once."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _mounts_under(path: Path) -> list[str]:
@@ -310,8 +291,8 @@ def build(
     arch = ARCHES.get(machine)
     if arch is None:
         raise SystemExit(f"unsupported machine {machine!r} (supported: {sorted(ARCHES)})")
-    version, _ = app_layer.project_metadata((REPO / "pyproject.toml").read_text())
-    goenv = pause_build.go_env(cache_root(), arch)
+    version = project_version()
+    goenv = pause_build.go_env(arch)
 
     def base() -> CachedLayer:
         def produce(stage: Path, _work: Path) -> None:
@@ -378,7 +359,9 @@ def build(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser = argparse.ArgumentParser(
+        prog="python3 -m hack.images.build", description=__doc__.split("\n", 1)[0]
+    )
     parser.add_argument(
         "--import-address", metavar="SOCKET", help="containerd socket to import the images into"
     )
@@ -392,8 +375,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         print(
-            "build.py must run as root: debootstrap builds the base layer and only root can "
-            "read every file of that root file system (try: sudo make images)",
+            "hack.images.build must run as root: debootstrap builds the base layer and only root "
+            "can read every file of that root file system (try: sudo make images)",
             file=sys.stderr,
         )
         return 1

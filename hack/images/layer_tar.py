@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from oci_image import Blob, Layer
+from hack.images.oci_image import Blob, Layer
 
 GZIP_LEVEL = 6  # fixed: a different level gives different bytes
 
@@ -94,6 +94,7 @@ def write_layer(
             filename="", mode="wb", fileobj=compressed, mtime=0, compresslevel=GZIP_LEVEL
         ) as gz:
             plain = _HashingWriter(gz)
+            # typeshed asks any fileobj for read/tell/seek; a "w|" stream only writes
             with tarfile.open(fileobj=plain, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
                 for rel in walk_sorted(root, empty_dirs=empty_dirs):
                     _add(tar, root / rel, rel, mtime)

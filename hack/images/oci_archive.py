@@ -12,7 +12,7 @@ import json
 import tarfile
 from pathlib import Path
 
-from oci_image import ImageDocs
+from hack.images.oci_image import ImageDocs
 
 CHUNK = 1 << 20
 

@@ -7,28 +7,21 @@ the build is reproducible (-trimpath, no VCS stamp, no cgo), so the layer digest
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
-from run_progress import run_logged
+from hack import project
+from hack.images.run_progress import run_logged
 
 SOURCE = Path(__file__).resolve().parent / "pause"
 LDFLAGS = "-s -w"
 RECIPE_VERSION = "1"
 
 
-def go_env(cache_root: Path, goarch: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env["GOMODCACHE"] = str(cache_root / "go" / "mod")
-    env["GOCACHE"] = str(cache_root / "go" / "build")
-    env["GOFLAGS"] = "-buildvcs=false"
-    env["CGO_ENABLED"] = "0"
-    env["GOOS"] = "linux"
-    env["GOARCH"] = goarch
-    env.setdefault("GOTOOLCHAIN", "local")
-    return env
+def go_env(goarch: str) -> dict[str, str]:
+    """The shared Go environment (hack.project), building a static linux/``goarch`` binary."""
+    return {**project.go_env(), "CGO_ENABLED": "0", "GOOS": "linux", "GOARCH": goarch}
 
 
 def go_version(env: dict[str, str]) -> str:

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from mes_runtime.api.deps import EngineDep
 from mes_runtime.api.drain import DrainDep
-from mes_runtime.db.migrate import is_up_to_date
+from mes_runtime.db.compat import is_up_to_date
 
 __all__ = ["router"]
 

@@ -44,7 +44,10 @@ class RecipeSummary(BaseModel):
     version: int
     status: str
     digest: str
-    created_by: str
+    created_by: str | None = Field(
+        description="the author's user name (null only for a recipe whose author's name "
+        "matched no account when the author became a user id)"
+    )
     created_at: datetime
     approved_by: str | None
     approved_at: datetime | None
@@ -99,7 +102,7 @@ async def import_recipe(request: Request, user: Importer, journal: JournalDep) -
             ]
         )
     try:
-        row = await recipes.import_recipe(journal, recipe, actor=user.username)
+        row = await recipes.import_recipe(journal, recipe, author=user)
     except RecipeExists as exc:
         raise conflict(("body", "header", "version"), str(exc)) from None
     return RecipeOut.model_validate(row)

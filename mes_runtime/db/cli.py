@@ -2,12 +2,13 @@
 
 ``upgrade`` goes to ``heads`` by default: the tip of both the ``expand`` and the ``contract``
 branch. An upgrade orchestrator (the operator) passes ``expand@head`` or ``contract@head``
-to run one phase at a time.
+to run one phase at a time. ``upgrade`` prints a backfill's progress, one line per batch.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from mes_runtime.db.migrate import current_revisions, head_revisions, upgrade
@@ -39,6 +40,11 @@ def main(argv: list[str]) -> int:
         print(f"db: invalid settings: {exc}", file=sys.stderr)
         return 2
     if args.action == "upgrade":
+        # a backfill's progress (one line per batch, mes_runtime.db.online) in the Job's log
+        progress = logging.StreamHandler(sys.stdout)
+        progress.setFormatter(logging.Formatter("%(message)s"))
+        logging.getLogger("holon.migrations").addHandler(progress)
+        logging.getLogger("holon.migrations").setLevel(logging.INFO)
         upgrade(settings.database_url, args.target)
         print("database at: " + " ".join(sorted(current_revisions(settings.database_url))))
         return 0

@@ -18,14 +18,25 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from sqlalchemy import Connection
+
 from mes_runtime.db.migrate import (
     applied_revisions,
     current_revisions,
+    current_revisions_of,
     head_revisions,
     known_revisions,
 )
 
-__all__ = ["CONTRACT", "EXPAND", "SchemaMismatch", "check_schema", "schema_problem"]
+__all__ = [
+    "CONTRACT",
+    "EXPAND",
+    "SchemaMismatch",
+    "check_schema",
+    "is_up_to_date",
+    "problem_with",
+    "schema_problem",
+]
 
 EXPAND = "expand"
 CONTRACT = "contract"
@@ -81,17 +92,30 @@ def schema_problem(
     return None
 
 
-def check_schema(url: str) -> None:
-    """Raise :class:`SchemaMismatch` if the database at ``url`` does not fit this version."""
-    stored = current_revisions(url)
+def problem_with(stored: set[str]) -> str | None:
+    """:func:`schema_problem` of the tips alembic stores, against what this version ships
+    (never raises on a revision it does not know: that is a verdict, not an error)."""
     shipped = known_revisions()
     heads = {_branch(head): head for head in head_revisions()}
-    problem = schema_problem(
+    return schema_problem(
         stored,
         shipped=shipped,
         applied=applied_revisions(stored & shipped),
         expand_head=heads[EXPAND],
         contract_head=heads[CONTRACT],
     )
+
+
+def check_schema(url: str) -> None:
+    """Raise :class:`SchemaMismatch` if the database at ``url`` does not fit this version."""
+    problem = problem_with(current_revisions(url))
     if problem is not None:
         raise SchemaMismatch(problem, too_old=problem.startswith("schema too old"))
+
+
+def is_up_to_date(connection: Connection) -> bool:
+    """True when this version can work on the schema (``/readyz``): the start-up verdict,
+    so a replica stays ready while a later version's expand has run (an unknown expand
+    revision is no error) and before this version's contract has run (green serves on the
+    expanded schema until the switch)."""
+    return problem_with(current_revisions_of(connection)) is None

@@ -26,7 +26,6 @@ __all__ = [
     "applied_revisions",
     "current_revisions",
     "head_revisions",
-    "is_up_to_date",
     "known_revisions",
     "upgrade",
     "upgrade_async",
@@ -129,8 +128,3 @@ def applied_revisions(current: set[str]) -> set[str]:
         for rev in script.revision_map.iterate_revisions(tuple(current), "base", inclusive=True)
         if rev is not None
     }
-
-
-def is_up_to_date(connection: Connection) -> bool:
-    """True when every branch head is applied (used by ``/readyz``)."""
-    return head_revisions() <= applied_revisions(current_revisions_of(connection))

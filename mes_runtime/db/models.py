@@ -29,8 +29,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    select,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column
 
 from mes_runtime.db.types import BigIntPK, UTCDateTime
 
@@ -131,7 +132,16 @@ class MasterRecipe(Base):
     status: Mapped[str] = mapped_column(String(16), default="draft")
     body: Mapped[dict[str, Any]]
     digest: Mapped[str] = mapped_column(String(80))
-    created_by: Mapped[str] = mapped_column(String(64))
+    #: the author's account (migration expand_0010; before it, ``created_by`` held the
+    #: user name, dropped by contract_0002)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: the author's user name, read from the account
+    created_by: Mapped[str | None] = column_property(
+        select(User.username)
+        .where(User.id == created_by_id)
+        .correlate_except(User)
+        .scalar_subquery()
+    )
     created_at: Mapped[datetime]
     approved_by: Mapped[str | None] = mapped_column(String(64))
     approved_at: Mapped[datetime | None]

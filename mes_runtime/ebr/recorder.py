@@ -25,12 +25,12 @@ import contextlib
 import os
 import secrets
 import socket
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, case, func, insert, select, update
+from sqlalchemy import Table, case, func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -46,7 +46,7 @@ from mes_runtime.db.models import (
 from mes_runtime.domain.exceptions import Category
 from mes_runtime.ebr.journal import Journal, notify_changed
 from mes_runtime.ebr.outbox import QmsOutbox
-from mes_runtime.engine.ports import ElementRecord, Fenced, StateChange
+from mes_runtime.engine.ports import STORED_VALUES_LIMIT, ElementRecord, Fenced, StateChange
 from mes_runtime.kernel.clock import utcnow
 from mes_runtime.kernel.events import ProcessSample, Severity
 
@@ -525,6 +525,32 @@ class SqlBatchRecorder:
             await conn.execute(self._add_rollup, _rollups(batch_id, samples))
             await notify_changed(conn, {batch_id})
         self._journal.committed({batch_id})
+
+    async def stored_values(
+        self, *, batch_id: str, watched: Collection[tuple[str, str]], since: datetime
+    ) -> list[ProcessSample]:
+        if not watched:
+            return []
+        query = (
+            select(
+                _VALUES.c.equipment, _VALUES.c.name, _VALUES.c.value, _VALUES.c.unit, _VALUES.c.ts
+            )
+            .where(
+                _VALUES.c.batch_id == batch_id,
+                _VALUES.c.ts >= since,
+                tuple_(_VALUES.c.equipment, _VALUES.c.name).in_(sorted(watched)),
+            )
+            .order_by(_VALUES.c.ts.desc(), _VALUES.c.id.desc())
+            .limit(STORED_VALUES_LIMIT)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            ProcessSample(
+                equipment=r.equipment, name=r.name, value=r.value, unit=r.unit, timestamp=r.ts
+            )
+            for r in reversed(rows)
+        ]
 
     async def exception(
         self,

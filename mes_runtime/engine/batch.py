@@ -244,6 +244,7 @@ class BatchEngine:
         """
         async with self._lock:
             await self._register(tree, claim=False)
+            await self._values.resume(tree)
             await self._steps.journal(
                 batch_id=tree.batch_id,
                 actor=SYSTEM,

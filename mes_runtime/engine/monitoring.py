@@ -20,8 +20,9 @@ a noisy value hovering at a limit is one excursion, not a flood of exceptions.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from mes_runtime.domain.control_recipe import ControlPhase
@@ -84,11 +85,42 @@ class LimitMonitor:
         self._outside = {key for key in self._outside if key[:2] != (batch_id, path)}
         self._trends = {k: d for k, d in self._trends.items() if k[:2] != (batch_id, path)}
 
-    def check(self, tree: BatchTree, sample: ProcessSample) -> Iterator[Finding]:
+    def watched(self, tree: BatchTree) -> tuple[set[tuple[str, str]], datetime | None]:
+        """The ``(equipment, name)`` pairs the running phases of ``tree`` monitor, and when
+        the earliest of those phases last left Idle: the values to replay on a take-over."""
+        pairs: set[tuple[str, str]] = set()
+        since: datetime | None = None
+        for pair, watches in self._limits.get(tree.batch_id, {}).items():
+            for path, _ in watches:
+                node = tree.by_path[path]
+                if node.state is ElementState.RUNNING and node.executing_since is not None:
+                    pairs.add(pair)
+                    if since is None or node.executing_since < since:
+                        since = node.executing_since
+        return pairs, since
+
+    def replay(self, tree: BatchTree, samples: Iterable[ProcessSample]) -> None:
+        """Take in what a previous owner of the batch saw (its stored samples, oldest first)
+        without raising anything again - it raised and recorded those findings itself - so
+        that an excursion or a trend pattern in progress continues across a hand-over,
+        neither raised twice nor missed. A sample from before a phase last left Idle is not
+        that phase's."""
+        for sample in samples:
+            for _ in self.check(tree, sample, replaying=True):
+                pass
+
+    def check(
+        self, tree: BatchTree, sample: ProcessSample, *, replaying: bool = False
+    ) -> Iterator[Finding]:
         """Findings for running phases that watch ``sample`` and whose limit it crossed."""
         watches = self._limits.get(tree.batch_id, {}).get((sample.equipment, sample.name), ())
         for path, limit in watches:
-            if tree.by_path[path].state is not ElementState.RUNNING:
+            node = tree.by_path[path]
+            if node.state is not ElementState.RUNNING:
+                continue
+            if replaying and (
+                node.executing_since is None or sample.timestamp < node.executing_since
+            ):
                 continue
             key = (tree.batch_id, path, f"{limit.name}[{limit.low},{limit.high}]")
             subject = f"{path}:{sample.equipment}.{limit.name}"

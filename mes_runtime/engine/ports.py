@@ -20,7 +20,7 @@ pointing inwards.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -37,6 +37,7 @@ from mes_runtime.kernel.events import (
 )
 
 __all__ = [
+    "STORED_VALUES_LIMIT",
     "BatchRecorder",
     "ConnectionLost",
     "ConnectionRestored",
@@ -49,6 +50,10 @@ __all__ = [
     "Severity",
     "StateChange",
 ]
+
+#: At most this many stored values are replayed when a batch is taken over: far more than
+#: any trend rule's window (9 points) or a slope window at 1 Hz for an hour, and bounded.
+STORED_VALUES_LIMIT = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +174,15 @@ class BatchRecorder(Protocol):
 
     async def process_values(self, *, batch_id: str, samples: Sequence[ProcessSample]) -> None:
         """Store process values against the batch, in one round trip."""
+        ...
+
+    async def stored_values(
+        self, *, batch_id: str, watched: Collection[tuple[str, str]], since: datetime
+    ) -> list[ProcessSample]:
+        """The batch's stored values of the ``(equipment, name)`` pairs in ``watched``
+        timestamped ``since`` or later, oldest first; at most the newest
+        :data:`STORED_VALUES_LIMIT` (what a runtime taking the batch over replays into its
+        limit and trend monitor)."""
         ...
 
     async def exception(

@@ -41,6 +41,29 @@ class ProcessValues:
         """Watch a batch that became live here."""
         self._monitor.register(tree)
 
+    async def resume(self, tree: BatchTree) -> None:
+        """A batch taken over: replay its stored values into the limit and trend monitor,
+        so that an excursion or trend in progress is neither raised again nor missed. If
+        storage cannot answer now, monitoring starts afresh (said in the log)."""
+        watched, since = self._monitor.watched(tree)
+        if since is None:
+            return
+        try:
+            samples = await self._recorder.stored_values(
+                batch_id=tree.batch_id, watched=watched, since=since
+            )
+        except Exception as exc:  # storage hiccup: a fresh start is what we had before
+            log.warning(
+                "batch %s: stored values not read, its limit monitor starts afresh: %s",
+                tree.batch_id,
+                exc,
+            )
+            return
+        self._monitor.replay(tree, samples)
+        log.info(
+            "batch %s: %d stored values replayed into its monitor", tree.batch_id, len(samples)
+        )
+
     def drop(self, batch_id: str) -> None:
         """Forget a batch: its unstored values and its limit state."""
         self._pending.pop(batch_id, None)

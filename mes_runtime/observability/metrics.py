@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter as Tally
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -391,6 +392,11 @@ class MeteredRecorder:
     async def process_values(self, *, batch_id: str, samples: Sequence[ProcessSample]) -> None:
         await self._inner.process_values(batch_id=batch_id, samples=samples)
         self._metrics.values_ingested.inc(len(samples))
+
+    async def stored_values(
+        self, *, batch_id: str, watched: Collection[tuple[str, str]], since: datetime
+    ) -> list[ProcessSample]:
+        return await self._inner.stored_values(batch_id=batch_id, watched=watched, since=since)
 
     async def exception(
         self,

@@ -68,8 +68,10 @@ class SelfApproval(Exception):
     """The author of a recipe may not approve it (segregation of duties)."""
 
 
-async def import_recipe(journal: Journal, recipe: MasterRecipe, *, actor: str) -> RecipeRow:
-    """Store a validated recipe as a draft, with its ``recipe.imported`` entry."""
+async def import_recipe(journal: Journal, recipe: MasterRecipe, *, author: User) -> RecipeRow:
+    """Store a validated recipe as a draft, with its ``recipe.imported`` entry; its author
+    is ``author``'s account (``created_by_id``)."""
+    actor = author.username
     name, version = recipe.header.name, recipe.header.version
 
     async def insert(session: AsyncSession) -> tuple[RecipeRow, Entry]:
@@ -84,12 +86,14 @@ async def import_recipe(journal: Journal, recipe: MasterRecipe, *, actor: str) -
             status="draft",
             body=recipe.to_canonical_data(include_status=False),
             digest=recipe.digest(),
-            created_by=actor,
+            created_by_id=author.id,
             created_at=utcnow(),
             approved_by=None,
             approved_at=None,
         )
         session.add(row)
+        await session.flush()
+        await session.refresh(row, ["created_by"])  # the name, read from the account
         return row, Entry(
             actor=actor,
             action="recipe.imported",
@@ -158,7 +162,7 @@ async def decide_recipe(
         row = await get_recipe(session, name, version)
         if row.status != "draft":
             raise RecipeNotDraft(f"recipe {name}/{version} is already {row.status}")
-        if row.created_by == user.username:
+        if row.created_by_id == user.id:
             raise SelfApproval("the author of a recipe may not approve it (segregation of duties)")
         recipe_id, digest = row.id, row.digest
     subject = f"recipe:{name}/{version}"

@@ -7,6 +7,7 @@ Importing this module registers the handlers (``kopf run -m mes_operator.handler
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from typing import Any, cast
@@ -29,22 +30,35 @@ from mes_operator.reconcile.module import (
     reconcile_module,
 )
 from mes_operator.settings import OperatorConfig, configure
+from mes_operator.upgrade.runtime import Runtime, RuntimeUnavailableError
 
 CONFIG = OperatorConfig.from_env(os.environ)
+log = logging.getLogger(__name__)
 MODULES = (GROUP, VERSION, MESMODULE.plural)
 EQUIPMENTS = (GROUP, VERSION, EQUIPMENT.plural)
+RUNTIME_TIMEOUT = 5.0
+"""Seconds an upgrade step waits for a runtime's answer (safe point, grant)."""
 
 
 class _Clients:
     """The one API client of the process, opened at startup, closed at cleanup."""
 
     client: AsyncClient | None = None
+    runtime_access: Runtime | None = None
 
     @classmethod
     def get(cls) -> AsyncClient:
         if cls.client is None:
             cls.client = AsyncClient(field_manager="holon-operator")
         return cls.client
+
+    @classmethod
+    def runtime(cls) -> Runtime:
+        """How orchestrated upgrades reach the runtimes (their upgrade endpoints)."""
+        if cls.runtime_access is None:
+            http = httpx.AsyncClient(timeout=RUNTIME_TIMEOUT)
+            cls.runtime_access = Runtime(http=http, url=CONFIG.runtime_url)
+        return cls.runtime_access
 
 
 def _events_for(body: Mapping[str, Any]) -> EventSink:
@@ -71,6 +85,9 @@ async def cleanup(**_: Any) -> None:
     if _Clients.client is not None:
         await _Clients.client.close()
         _Clients.client = None
+    if _Clients.runtime_access is not None:
+        await _Clients.runtime_access.http.aclose()
+        _Clients.runtime_access = None
 
 
 @kopf.on.probe(id="reconcileInterval")
@@ -88,18 +105,22 @@ async def _reconcile(body: Mapping[str, Any]) -> None:
         measured_reconcile("MESModule"),
     ):
         try:
-            await reconcile_module(_Clients.get(), body, emit=_events_for(body))
+            await reconcile_module(
+                _Clients.get(), body, emit=_events_for(body), runtime=_Clients.runtime()
+            )
         except InvalidSpecError as exc:
             raise kopf.PermanentError(str(exc)) from exc
         except httpx.TimeoutException as exc:  # a busy API server: soon again, not in 60 s
             raise kopf.TemporaryError(f"Kubernetes API timed out: {exc!r}", delay=3) from exc
+        except RuntimeUnavailableError as exc:  # an upgrade step needs the runtime's answer
+            raise kopf.TemporaryError(f"upgrade step not done: {exc}", delay=10) from exc
 
 
 @kopf.on.resume(*MODULES)
 @kopf.on.create(*MODULES)
 @kopf.on.update(*MODULES, field="spec")
 async def module_changed(body: kopf.Body, **_: Any) -> None:
-    """A MESModule appeared or its spec changed: reconcile it."""
+    """A MESModule appeared or its spec changed: reconcile it (or step its upgrade)."""
     await _reconcile(body)
 
 
@@ -118,6 +139,8 @@ async def module_deleted(body: kopf.Body, **_: Any) -> None:
     if remaining:
         raise kopf.TemporaryError(f"still deleting {', '.join(remaining)}", delay=2)
     forget("MESModule", meta["namespace"], meta["name"])
+    if _Clients.runtime_access is not None:
+        _Clients.runtime_access.forget(meta["namespace"], meta["name"])
 
 
 @kopf.on.event("apps", "v1", "deployments", labels={"app.kubernetes.io/managed-by": MANAGED_BY})
@@ -128,14 +151,18 @@ async def deployment_event(body: kopf.Body, event: Mapping[str, Any], **_: Any) 
         return
     namespace = body["metadata"]["namespace"]
     async with lock_for("MESModule", namespace, module):
-        await follow_deployment(
-            _Clients.get(),
-            namespace,
-            module,
-            body,
-            deleted=event.get("type") == "DELETED",
-            emit_for=_events_for,
-        )
+        try:
+            await follow_deployment(
+                _Clients.get(),
+                namespace,
+                module,
+                body,
+                deleted=event.get("type") == "DELETED",
+                emit_for=_events_for,
+                runtime=_Clients.runtime(),
+            )
+        except RuntimeUnavailableError as exc:  # the module's timer steps it again
+            log.warning("upgrade of %s/%s: step not done: %s", namespace, module, exc)
 
 
 @kopf.on.resume(*EQUIPMENTS)

@@ -55,6 +55,9 @@ class OperatorConfig:
     worker_limit: int = 50
     """Objects reconciled at once. Unbounded, 500 modules applied together ran 500
     reconciles on two cores: API calls timed out and memory peaked near 280 MB."""
+    runtime_url: str = "http://{name}.{namespace}.svc"
+    """How an orchestrated upgrade reaches a module's runtime (``{name}``, ``{namespace}``):
+    the module's Service; an operator outside the cluster (the e2e tests) sets its own."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> OperatorConfig:
@@ -74,6 +77,7 @@ class OperatorConfig:
             metrics_port=_int(env, "HOLON_OPERATOR_METRICS_PORT", d.metrics_port),
             peering_name=env.get("HOLON_OPERATOR_PEERING_NAME") or d.peering_name,
             worker_limit=_int(env, "HOLON_OPERATOR_WORKER_LIMIT", d.worker_limit),
+            runtime_url=env.get("HOLON_OPERATOR_RUNTIME_URL") or d.runtime_url,
         )
 
     def effective_priority(self) -> int:

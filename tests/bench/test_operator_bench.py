@@ -22,16 +22,17 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def cluster_up() -> None:
-    """The same `cluster.py up` the e2e fixture runs: build once, else start or reuse."""
+    """The same `python -m hack.cluster.cluster up` the e2e fixture runs: build once, else
+    start or reuse."""
     res = subprocess.run(
-        [sys.executable, str(REPO / "hack" / "cluster" / "cluster.py"), "up"],
+        [sys.executable, "-m", "hack.cluster.cluster", "up"],
         capture_output=True,
         text=True,
         check=False,
         timeout=3600,
     )
     if res.returncode != 0:
-        pytest.fail(f"cluster.py up failed:\n{res.stdout}\n{res.stderr}")
+        pytest.fail(f"hack.cluster.cluster up failed:\n{res.stdout}\n{res.stderr}")
 
 
 @pytest.mark.timeout(600)

@@ -1,7 +1,7 @@
 """End-to-end fixtures: a real Kubernetes API server, brought up (or reused) per session.
 
 Why a session fixture that starts the cluster itself: `make test` must pass on a fresh
-machine with no extra step, so the first e2e test pays for `hack/cluster/cluster.py up`
+machine with no extra step, so the first e2e test pays for `python3 -m hack.cluster.cluster up`
 (a cold build once per machine, then a warm start in seconds, or a reuse). The fixture
 refuses any kubeconfig whose current context is not the test cluster, so an e2e run can
 never touch a real cluster by accident (HOLON_E2E_KUBECONFIG may point at a kind cluster
@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from e2e_cluster import Cluster, NotTestClusterError, ensure_test_context
 from real_node_support import (  # noqa: F401 - the real-node tests' fixtures, by name
+    host_object_store,
     host_postgres,
     host_simulator,
     module_namespace,
@@ -30,7 +31,7 @@ from real_node_support import (  # noqa: F401 - the real-node tests' fixtures, b
 )
 
 REPO = Path(__file__).resolve().parents[2]
-CLUSTER_PY = REPO / "hack" / "cluster" / "cluster.py"
+CLUSTER_MODULE = "hack.cluster.cluster"
 # the first e2e test's setup may include the one-time cold build of the cluster binaries
 CLUSTER_SETUP_TIMEOUT = 3600
 IMAGES_SETUP_TIMEOUT = 1800
@@ -51,9 +52,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _bring_up(config: pytest.Config) -> dict[str, Any]:
-    """Run `cluster.py up` with pytest's capture off, so build progress is visible."""
+    """Run `python -m hack.cluster.cluster up` with pytest's capture off, so build progress
+    is visible."""
     capman = config.pluginmanager.getplugin("capturemanager")
-    cmd = [sys.executable, str(CLUSTER_PY), "up"]
+    cmd = [sys.executable, "-m", CLUSTER_MODULE, "up"]
     if capman is not None:
         with capman.global_and_fixture_disabled():
             print("\n[e2e] bringing up the test cluster (reused if running)", flush=True)
@@ -61,7 +63,7 @@ def _bring_up(config: pytest.Config) -> dict[str, Any]:
     else:
         rc = subprocess.run(cmd, check=False, timeout=CLUSTER_SETUP_TIMEOUT).returncode
     if rc != 0:
-        pytest.fail(f"{CLUSTER_PY.relative_to(REPO)} up failed (exit {rc}); see its output")
+        pytest.fail(f"{CLUSTER_MODULE} up failed (exit {rc}); see its output")
     info_path = (
         Path(os.environ.get("HOLON_CLUSTER_DIR", REPO / ".holon" / "cluster")) / "cluster.json"
     )

@@ -24,17 +24,17 @@ import httpx
 import pytest
 from e2e_cluster import Cluster
 
+from hack.cluster import node
+from hack.project import version as project_version
+from holon_testing.object_store import S3Server, seaweedfs_server
 from holon_testing.postgres import PgServer, PostgresUnavailable, postgres_for_clients
 from holon_testing.simulator_process import SimulatedModule, simulated_module
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "hack" / "cluster"))
-import node  # noqa: E402
-
-IMAGES_PY = REPO / "hack" / "images" / "build.py"
+IMAGES_MODULE = "hack.images.build"
 RUNTIME_IMAGE = "holon.local/mes-runtime"
 OPERATOR_IMAGE = "holon.local/mes-operator"
-VERSION = "0.1.0"  # the project's version: the tag `make images` gives
+VERSION = project_version()  # the tag `make images` gives
 NEXT_VERSION = "0.1.1"  # the same image tagged again: a version bump to roll out
 
 PLACEMENT = {
@@ -77,7 +77,7 @@ def real_node(cluster: Cluster, request: pytest.FixtureRequest) -> RealNode:
         pytest.skip("the cluster was started without the real node (REAL_NODE=0)")
     state = Path(str(info["kubeconfig"])).parent
     found = RealNode(state=state, socket=node.containerd_socket(state))
-    cmd = [sys.executable, str(IMAGES_PY), "--import-address", str(found.socket)]
+    cmd = [sys.executable, "-m", IMAGES_MODULE, "--import-address", str(found.socket)]
     capman = request.config.pluginmanager.getplugin("capturemanager")
     print("\n[e2e] building (cached) and importing Holon's images", flush=True)
     if capman is not None:
@@ -86,7 +86,7 @@ def real_node(cluster: Cluster, request: pytest.FixtureRequest) -> RealNode:
     else:
         rc = subprocess.run(cmd, check=False, timeout=1800).returncode
     if rc != 0:
-        pytest.fail(f"{IMAGES_PY.relative_to(REPO)} failed (exit {rc}); see its output")
+        pytest.fail(f"{IMAGES_MODULE} failed (exit {rc}); see its output")
     found.ctr(
         "images", "tag", "--force", f"{RUNTIME_IMAGE}:{VERSION}", f"{RUNTIME_IMAGE}:{NEXT_VERSION}"
     )
@@ -109,6 +109,13 @@ def host_postgres() -> Iterator[PgServer]:
             yield server
     except PostgresUnavailable as exc:
         pytest.fail(f"the real-node tests need PostgreSQL: {exc}")
+
+
+@pytest.fixture(scope="session")
+def host_object_store(real_node: RealNode) -> Iterator[S3Server]:
+    """SeaweedFS's S3 gateway on the host, listening on the Pods' gateway address only."""
+    with seaweedfs_server(host=node.GATEWAY) as server:
+        yield server
 
 
 SIMULATOR_TIME_FACTOR = 1200.0

@@ -18,7 +18,7 @@ from e2e_cluster import Cluster
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-CLUSTER_PY = REPO / "hack" / "cluster" / "cluster.py"
+CLUSTER_MODULE = "hack.cluster.cluster"
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def local_cluster(cluster: Cluster) -> Cluster:
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(CLUSTER_PY), *args],
+        [sys.executable, "-m", CLUSTER_MODULE, *args],
         capture_output=True,
         text=True,
         check=False,

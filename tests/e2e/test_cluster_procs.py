@@ -6,27 +6,11 @@ so it is part of the fast suite, not marked e2e.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-HACK = Path(__file__).resolve().parents[2] / "hack" / "cluster"
-
-
-def load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"holon_cluster_{name}", HACK / f"{name}.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-procs = load("procs")
+from hack.cluster import procs
 
 
 def fake_component(tmp_path: Path, name: str, target: str) -> Path:

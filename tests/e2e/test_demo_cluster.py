@@ -19,7 +19,7 @@ def test_demo_cluster_runs_the_demo_batch_in_the_cluster(
     cluster: Cluster, real_node: RealNode
 ) -> None:
     run = subprocess.run(
-        [sys.executable, str(REPO / "hack" / "demo_cluster.py"), "--exit"],
+        [sys.executable, "-m", "hack.demo_cluster", "--exit"],
         capture_output=True,
         text=True,
         check=False,

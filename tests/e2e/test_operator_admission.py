@@ -40,6 +40,16 @@ INVALID: list[tuple[str, dict[str, Any], tuple[str, ...]]] = [
         ("spec.database.credentialsSecretRef", "must not be set when engine is sqlite"),
     ),
     (
+        "orchestrated-without-backup-store",
+        {"database": PG, "upgradeStrategy": {"orchestrated": True}},
+        ("spec.backup", "spec.backup.storeSecret is required when spec.upgradeStrategy"),
+    ),
+    (
+        "orchestrated-on-sqlite",
+        {"upgradeStrategy": {"orchestrated": True}},
+        ("spec.upgradeStrategy.orchestrated", "needs spec.database.engine postgresql"),
+    ),
+    (
         "sqlite-with-two-replicas",
         {"replicas": 2},
         ("spec.replicas", "must be 1 when spec.database.engine is sqlite"),

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import subprocess
 import sys
@@ -26,7 +27,11 @@ from typing import Any
 import httpx
 import pytest
 from e2e_cluster import Cluster
-from mes_operator.builders.context import HTTP_PORT, METRICS_PORT
+from mes_operator.builders.configmap import DATA_DIR
+from mes_operator.builders.context import HTTP_PORT, METRICS_PORT, ModuleContext
+from mes_operator.builders.deployment import container_security
+from mes_operator.builders.upgrade import build_backup_job
+from mes_operator.upgrade.read import BackupResult, backup_result
 from real_node_support import (
     NEXT_VERSION,
     OPERATOR_IMAGE,
@@ -46,10 +51,12 @@ from real_node_support import (
 )
 from sqlalchemy import select
 
+from holon_testing.object_store import S3Server
 from holon_testing.postgres import PgServer
 from holon_testing.prometheus import running_prometheus
 from holon_testing.simulator_process import SimulatedModule
 from mes_runtime.db.engine import create_engine
+from mes_runtime.db.migrate import head_revisions, upgrade
 from mes_runtime.db.models import JournalEntry
 from mes_runtime.demo import Demo
 from mes_runtime.ebr.journal import verify_journal
@@ -373,6 +380,178 @@ def test_operator_from_its_image_runs_a_module_on_postgres_and_the_simulator(
         return any(c["type"] == "Verified" and c["status"] == "True" for c in conditions)
 
     cluster.eventually("Equipment br-101 Verified by the in-cluster operator", verified, 90)
+
+
+def _backup_pod(cluster: Cluster, ns: str, job: str) -> dict[str, Any] | None:
+    """The Job's first Pod once its container has ended (its termination message is set)."""
+    for pod in cluster.get("pods", namespace=ns)["items"]:
+        if pod["metadata"].get("labels", {}).get("job-name") != job:
+            continue
+        statuses = pod.get("status", {}).get("containerStatuses") or []
+        if statuses and "terminated" in (statuses[0].get("state") or {}):
+            return dict(pod)
+    return None
+
+
+def _run_backup_job(
+    cluster: Cluster, ns: str, store_secret: str, attempt: int
+) -> tuple[BackupResult, str]:
+    """The operator's own backup Job (as its builder makes it) for the running module;
+    its result read by the operator's own reader, and the Pod's log; the Job deleted after."""
+    ctx = ModuleContext.from_body(cluster.get("mesmodule", MODULE, ns))
+    job = build_backup_job(ctx, ctx.spec.version, attempt, store_secret=store_secret)
+    name = job["metadata"]["name"]
+    cluster.apply(job, namespace=ns)
+    try:
+        ended: list[dict[str, Any]] = []
+
+        def pod_ended() -> bool:
+            pod = _backup_pod(cluster, ns, name)
+            ended.extend([pod] if pod else [])
+            return pod is not None
+
+        cluster.eventually(f"backup Job {name}'s Pod ended", pod_ended, 240)
+        pod = ended[-1]
+        log = cluster.kubectl("logs", pod["metadata"]["name"], "-n", ns, check=False)
+        state = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+        return backup_result(pod), f"{state}\n{log.stdout}{log.stderr}"
+    finally:
+        cluster.kubectl(
+            "delete", "job", name, "-n", ns, "--cascade=foreground", "--wait=false", check=False
+        )
+
+
+def test_the_backup_job_dumps_from_the_runtime_image_into_the_object_store_and_verifies(
+    cluster: Cluster, in_cluster: InCluster, host_object_store: S3Server
+) -> None:
+    """Issue #9's gate on the real node: the runtime image's pg_dump, the store from a Secret,
+    a restore into a scratch database compared with the source, the result as the Pod's
+    termination message; with the store unreachable, a named failure and no location."""
+    ns = in_cluster.namespace
+    bucket = "holon-backups"
+    with host_object_store.client() as client:
+        client.create_bucket(bucket)
+    store_port = int(host_object_store.endpoint.rsplit(":", 1)[1])
+    host_service(cluster, ns, "objects", 9000, store_port)
+    env = host_object_store.env(bucket)
+    env["HOLON_BACKUP_S3_ENDPOINT"] = f"http://objects.{ns}.svc.cluster.local:9000"
+    cluster.kubectl(
+        "create", "secret", "generic", "backup-store", "-n", ns,
+        *(f"--from-literal={key}={value}" for key, value in env.items()),
+    )  # fmt: skip
+    nowhere = f"http://nowhere.{ns}.svc.cluster.local:9000"
+    unreachable = {**env, "HOLON_BACKUP_S3_ENDPOINT": nowhere}
+    cluster.kubectl(
+        "create", "secret", "generic", "backup-store-down", "-n", ns,
+        *(f"--from-literal={key}={value}" for key, value in unreachable.items()),
+    )  # fmt: skip
+
+    result, log = _run_backup_job(cluster, ns, "backup-store", attempt=1)
+    assert result.problem is None, f"{result.problem}\n{log}"
+    version = cluster.get("mesmodule", MODULE, ns)["spec"]["version"]
+    assert result.location is not None
+    assert result.location.startswith(f"s3://{bucket}/{ns}/{MODULE}/{version}-1/"), result.location
+    prefix = result.location.removeprefix(f"s3://{bucket}/")
+    with host_object_store.client() as client:
+        dump = client.get_bytes(bucket, f"{prefix}/dump.pgc")
+    assert result.digest == f"sha256:{hashlib.sha256(dump).hexdigest()}"
+    assert dump.startswith(b"PGDMP")  # pg_dump's custom format, made in the Pod
+
+    failed, log = _run_backup_job(cluster, ns, "backup-store-down", attempt=2)
+    assert failed.location is None
+    assert failed.problem is not None
+    assert f"object store unreachable at {nowhere}" in failed.problem, f"{failed.problem}\n{log}"
+
+
+def _serve_once(cluster: Cluster, ns: str, name: str, env: dict[str, str]) -> tuple[int, str]:
+    """``mes-runtime serve`` from the runtime image as a one-shot Pod on the real node,
+    hardened as the operator runs it: its exit code and what it printed."""
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {
+            "restartPolicy": "Never",
+            "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            **PLACEMENT,
+            "containers": [
+                {
+                    "name": "runtime",
+                    "image": f"{RUNTIME_IMAGE}:{VERSION}",
+                    "imagePullPolicy": "Never",
+                    "args": ["serve"],
+                    "env": [{"name": k, "value": v} for k, v in env.items()],
+                    "terminationMessagePolicy": "FallbackToLogsOnError",
+                    "securityContext": container_security(),
+                    "volumeMounts": [
+                        {"name": "data", "mountPath": DATA_DIR},
+                        {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - an emptyDir
+                    ],
+                }
+            ],
+            "volumes": [{"name": "data", "emptyDir": {}}, {"name": "tmp", "emptyDir": {}}],
+        },
+    }
+    cluster.apply(pod, namespace=ns)
+    try:
+        ended: list[dict[str, Any]] = []
+
+        def terminated() -> bool:
+            statuses = cluster.get("pod", name, ns).get("status", {}).get("containerStatuses")
+            state = (statuses or [{}])[0].get("state", {}).get("terminated")
+            ended.extend([state] if state else [])
+            return state is not None
+
+        cluster.eventually(f"Pod {name} ended", terminated, 120)
+        log = cluster.kubectl("logs", name, "-n", ns, check=False)
+        return int(ended[-1]["exitCode"]), log.stdout + log.stderr
+    finally:
+        cluster.kubectl("delete", "pod", name, "-n", ns, "--wait=false", check=False)
+
+
+def test_a_runtime_pod_refuses_a_schema_too_old_or_too_new_naming_both_revisions(
+    cluster: Cluster, in_cluster: InCluster, host_postgres: PgServer
+) -> None:
+    """Issue #9's compatibility gate where it matters, in the image on the real node: the
+    runtime neither migrates nor serves a schema it cannot work with, and says why."""
+    ns = in_cluster.namespace
+    heads = {revision.split("_", 1)[0]: revision for revision in head_revisions()}
+    old, new = f"holon_{ns[-6:]}_old", f"holon_{ns[-6:]}_new"
+    host_postgres.create_database(old)  # empty: older than any version
+    upgrade(host_postgres.create_database(new))  # this version's heads, then a later contract
+    later = "contract_9999_a_later_version"
+    with host_postgres.connect(new, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE alembic_version SET version_num = %s WHERE version_num = %s",
+            (later, heads["contract"]),
+        )
+
+    def in_cluster_url(database: str) -> str:
+        url = host_postgres.url(database, host=f"postgres.{ns}.svc.cluster.local")
+        return url.replace(f":{host_postgres.port}/", ":5432/")
+
+    code, said = _serve_once(
+        cluster,
+        ns,
+        "serve-too-old",
+        {"HOLON_DATABASE_URL": in_cluster_url(old), "HOLON_MIGRATE_ON_START": "false"},
+    )
+    assert code == 2, said
+    assert "refusing to start: schema too old" in said, said
+    assert heads["expand"] in said, said
+    code, said = _serve_once(
+        cluster, ns, "serve-too-new", {"HOLON_DATABASE_URL": in_cluster_url(new)}
+    )
+    assert code == 2, said
+    assert "refusing to start: schema too new" in said, said
+    assert later in said, said
+    assert heads["contract"] in said, said
+    with host_postgres.connect(old) as conn:  # refused before any migration: nothing created
+        tables = conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+        ).fetchone()
+    assert tables == (0,)
 
 
 def test_rolling_update_under_load_loses_no_request_and_the_batch_goes_on(

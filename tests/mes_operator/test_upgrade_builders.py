@@ -90,6 +90,26 @@ def test_migration_job_runs_the_branch_with_the_new_image(branch: str) -> None:
     assert job["metadata"]["ownerReferences"][0]["controller"] is True
 
 
+def test_jobs_run_where_the_module_s_pods_may_run() -> None:
+    placement = {
+        "nodeSelector": {"plant.example/zone": "gmp"},
+        "tolerations": [{"key": "gmp", "operator": "Exists", "effect": "NoSchedule"}],
+    }
+    placed = ctx(placement=placement)
+    runtime = build_deployment(placed)["spec"]["template"]["spec"]
+    jobs = [
+        build_backup_job(placed, "1.0.0", 1, store_secret="backup-store"),
+        *(build_migration_job(placed, branch, "1.1.0", 1) for branch in ("expand", "contract")),
+    ]
+    for job in jobs:
+        pod = job["spec"]["template"]["spec"]
+        assert pod["nodeSelector"] == runtime["nodeSelector"] == placement["nodeSelector"]
+        assert pod["tolerations"] == runtime["tolerations"] == placement["tolerations"]
+    unplaced = build_migration_job(ctx(), "expand", "1.1.0", 1)["spec"]["template"]["spec"]
+    assert "nodeSelector" not in unplaced
+    assert "tolerations" not in unplaced
+
+
 def test_job_names_are_stable_per_version_and_attempt_and_fit() -> None:
     c = ctx()
     assert job_name(c, "expand", "1.1.0", 1) == job_name(c, "expand", "1.1.0", 1)

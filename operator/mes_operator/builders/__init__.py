@@ -19,17 +19,19 @@ from mes_operator.builders.deployment import build_deployment
 from mes_operator.builders.pdb import build_pdb
 from mes_operator.builders.service import build_service
 from mes_operator.builders.serviceaccount import build_service_account
+from mes_operator.builders.upgrade import build_new_slot
 from mes_operator.builders.volume import build_data_claim
 
 
 def build_children(ctx: ModuleContext) -> list[dict[str, Any]]:
     """Every child of the module, in the order they should be applied."""
     claim = build_data_claim(ctx)
+    config, deployment = build_new_slot(ctx, ctx.colour, ctx.spec.version)
     return [
         build_service_account(ctx),
-        build_config_map(ctx),
+        config,
         *([claim] if claim is not None else []),
-        build_deployment(ctx),
+        deployment,
         build_service(ctx),
         build_pdb(ctx),
     ]

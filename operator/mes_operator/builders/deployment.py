@@ -112,7 +112,7 @@ def _strategy(ctx: ModuleContext) -> dict[str, Any]:
     return {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
 
 
-def _placement(ctx: ModuleContext) -> dict[str, Any]:
+def placement_fields(ctx: ModuleContext) -> dict[str, Any]:
     """The Pod spec's nodeSelector and tolerations, only the ones the spec sets."""
     placement = ctx.spec.placement
     if placement is None:
@@ -155,7 +155,7 @@ def build_deployment(ctx: ModuleContext, *, colour: Colour | None = None) -> dic
                     "enableServiceLinks": False,
                     "securityContext": {"fsGroup": RUNTIME_UID},
                     "terminationGracePeriodSeconds": TERMINATION_GRACE_PERIOD_SECONDS,
-                    **_placement(ctx),
+                    **placement_fields(ctx),
                     "containers": [_container(ctx)],
                     "volumes": [
                         data_volume(ctx),

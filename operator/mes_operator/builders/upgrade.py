@@ -20,10 +20,15 @@ from mes_operator.builders.configmap import DATA_DIR, build_config_map
 from mes_operator.builders.context import (
     ModuleContext,
     colour_selector_labels,
+    config_map_name,
     labels,
     metadata,
 )
-from mes_operator.builders.deployment import build_deployment, container_security
+from mes_operator.builders.deployment import (
+    build_deployment,
+    container_security,
+    placement_fields,
+)
 from mes_operator.models.mesmodule import Colour, DatabaseEngine
 
 __all__ = [
@@ -54,13 +59,18 @@ def at_version(ctx: ModuleContext, version: str) -> ModuleContext:
 
 
 def slot_config_map_name(ctx: ModuleContext, colour: Colour) -> str:
-    """The new slot's own ConfigMap (its settings name its version)."""
-    return f"{ctx.name}-config-{colour.value}"
+    """A slot's own ConfigMap (its settings name its version): blue's is the module's
+    ConfigMap, so a module that never upgraded keeps the children it always had."""
+    return config_map_name(ctx) if colour is Colour.BLUE else f"{ctx.name}-config-{colour.value}"
 
 
 def build_new_slot(ctx: ModuleContext, colour: Colour, version: str) -> list[dict[str, Any]]:
-    """The new slot's ConfigMap and Deployment, in the order to apply them."""
+    """A slot's ConfigMap and Deployment at ``version``, in the order to apply them. Also
+    what the plain reconcile applies for the active slot, so that the slot an upgrade
+    started is taken over as it is (no restart) once the upgrade is done."""
     new = at_version(ctx, version)
+    if colour is Colour.BLUE:
+        return [build_config_map(new), build_deployment(new, colour=colour)]
     config = build_config_map(new)
     config["metadata"]["name"] = slot_config_map_name(ctx, colour)
     config["metadata"]["labels"].update(colour_selector_labels(ctx, colour))
@@ -156,6 +166,7 @@ def _job(
                     "serviceAccountName": ctx.name,
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
+                    **placement_fields(ctx),  # on the nodes the module's Pods may use
                     "containers": [container],
                     "volumes": [
                         {"name": "data", "emptyDir": {}},

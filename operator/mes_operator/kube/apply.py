@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -17,7 +18,7 @@ from lightkube import ApiError, AsyncClient
 from lightkube.types import PatchType
 
 from mes_operator.drift import drifted_paths
-from mes_operator.kube.resources import CHILD_RESOURCES
+from mes_operator.kube.resources import CHILD_RESOURCES, MESModule
 
 FIELD_MANAGER = "holon-operator"
 APPLIED_HASH = "mes.holon.dev/applied-hash"
@@ -120,4 +121,23 @@ async def delete_owned(
         if is_not_found(exc):
             return False
         raise
+    return True
+
+
+async def patch_module_status(
+    client: AsyncClient,
+    meta: Mapping[str, Any],
+    previous: Mapping[str, Any],
+    status: Mapping[str, Any],
+) -> bool:
+    """Patch a MESModule's status subresource once; skip when nothing changed."""
+    if dict(previous) == dict(status):
+        return False
+    await client.patch(
+        MESModule.Status,
+        meta["name"],
+        {"status": dict(status)},
+        namespace=meta["namespace"],
+        patch_type=PatchType.MERGE,
+    )
     return True

@@ -6,9 +6,11 @@ from typing import Any
 
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import (
     ConfigMap,
     PersistentVolumeClaim,
+    Pod,
     Secret,
     Service,
     ServiceAccount,
@@ -31,7 +33,8 @@ CHILD_RESOURCES: dict[str, Any] = {
     "Deployment": Deployment,
     "Service": Service,
     "PodDisruptionBudget": PodDisruptionBudget,
+    "Job": Job,  # an upgrade's backup and migrations (upgrade/execute.py)
 }
 """lightkube class of each kind the builders produce."""
 
-__all__ = ["CHILD_RESOURCES", "Equipment", "MESModule", "Secret"]
+__all__ = ["CHILD_RESOURCES", "Equipment", "MESModule", "Pod", "Secret"]

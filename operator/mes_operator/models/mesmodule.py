@@ -138,6 +138,35 @@ class UpgradeStrategy(ResourceModel):
         default=True,
         description="Roll back automatically on any failure before the contract migration.",
     )
+    orchestrated: bool = Field(
+        default=False,
+        description="Run the upgrade state machine (verified backup, expand Job, green slot, "
+        "safe point, switch, observe, contract Job) on a version change; needs "
+        "spec.backup.storeSecret and the machine account's Secret. Off (default): a version "
+        "change rolls the Deployment.",
+    )
+    account_secret: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=253,
+        pattern=DNS_LABEL,
+        description="Secret (keys username, password) of the runtime user with role upgrade "
+        "the operator signs in as for the safe point and the batch-ownership grant; "
+        "default <module>-upgrade-account.",
+    )
+
+
+class Backup(ResourceModel):
+    """Where an orchestrated upgrade puts its verified backup (DESIGN §5)."""
+
+    store_secret: str = Field(
+        min_length=1,
+        max_length=253,
+        pattern=DNS_LABEL,
+        description="Secret holding the S3-compatible object store's settings as "
+        "HOLON_BACKUP_S3_ENDPOINT, _ACCESS_KEY, _SECRET_KEY, _BUCKET (and _REGION); the "
+        "backup Job gets them as environment variables, never copied into the spec.",
+    )
 
 
 class Qualification(ResourceModel):
@@ -291,8 +320,34 @@ def _spec_rules() -> list[dict[str, str]]:
             "fieldPath": ".qualification.autoApproveCategories",
             "reason": "FieldValueInvalid",
         },
+        {
+            "rule": "!self.upgradeStrategy.orchestrated || self.database.engine == 'postgresql'",
+            "message": _SHARED_DB_MESSAGE,
+            "fieldPath": ".upgradeStrategy.orchestrated",
+            "reason": "FieldValueInvalid",
+        },
+        {
+            "rule": _STORE_RULE,
+            "message": _STORE_MESSAGE,
+            "fieldPath": ".backup",
+            "reason": "FieldValueRequired",
+        },
     ]
     return rules + cel_rules(FEATURE_NAMES)
+
+
+_STORE_RULE = (
+    "!self.upgradeStrategy.orchestrated || self.database.engine != 'postgresql'"
+    " || (has(self.backup) && has(self.backup.storeSecret))"
+)
+_SHARED_DB_MESSAGE = (
+    "spec.upgradeStrategy.orchestrated needs spec.database.engine postgresql (the old and "
+    "the new version run side by side on one database)"
+)
+_STORE_MESSAGE = (
+    "spec.backup.storeSecret is required when spec.upgradeStrategy.orchestrated is true "
+    "(no verified backup, no migration)"
+)
 
 
 class MESModuleSpec(ResourceModel):
@@ -352,9 +407,14 @@ class MESModuleSpec(ResourceModel):
     )
     upgrade_strategy: UpgradeStrategy = Field(
         default_factory=UpgradeStrategy,
-        description="How version changes are rolled out: not supported yet beyond the "
-        "defaults (a version change rolls the Deployment).",
+        description="How version changes are rolled out: a rolled Deployment unless "
+        "orchestrated is true (the other values are not supported yet).",
         json_schema_extra={"default": {}},
+    )
+    backup: Backup | None = Field(
+        default=None,
+        description="The object store of the verified backup an orchestrated upgrade takes "
+        "before its expand migration.",
     )
     qualification: Qualification = Field(
         default_factory=Qualification,
@@ -377,6 +437,11 @@ class MESModuleSpec(ResourceModel):
         """What the CEL rules of :mod:`~mes_operator.models.support` refuse at admission,
         refused here too (an object admitted by an older CRD)."""
         problems = refusals(self.model_dump(by_alias=True, mode="json"), FEATURE_NAMES)
+        if self.upgrade_strategy.orchestrated:
+            if self.database.engine is not DatabaseEngine.POSTGRESQL:
+                problems.append(_SHARED_DB_MESSAGE)
+            elif self.backup is None:
+                problems.append(_STORE_MESSAGE)
         if problems:
             raise ValueError("; ".join(problems))
         return self

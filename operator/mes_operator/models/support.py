@@ -49,6 +49,14 @@ def _not_yet(field: str, why: str) -> str:
     return f"spec.{field}: not supported yet ({why})"
 
 
+def _upgrade_strategy_allowed(strategy: Spec) -> bool:
+    if strategy["type"] != "BlueGreen":
+        return False
+    if strategy.get("orchestrated"):
+        return True
+    return strategy["observeSeconds"] == 300 and bool(strategy["autoRollback"])
+
+
 #: Spec values the operator and runtime do not implement yet (the defaults are accepted).
 NOT_YET: tuple[Refusal, ...] = (
     Refusal(
@@ -79,15 +87,13 @@ NOT_YET: tuple[Refusal, ...] = (
     ),
     Refusal(
         field_path=".upgradeStrategy",
-        rule="self.upgradeStrategy.type == 'BlueGreen'"
-        " && self.upgradeStrategy.observeSeconds == 300"
-        " && self.upgradeStrategy.autoRollback",
-        allowed=lambda spec: (
-            spec["upgradeStrategy"]
-            == {"type": "BlueGreen", "observeSeconds": 300, "autoRollback": True}
-        ),
+        rule="self.upgradeStrategy.type == 'BlueGreen' && (self.upgradeStrategy.orchestrated"
+        " || (self.upgradeStrategy.observeSeconds == 300 && self.upgradeStrategy.autoRollback))",
+        allowed=lambda spec: _upgrade_strategy_allowed(spec["upgradeStrategy"]),
         message=_not_yet(
-            "upgradeStrategy", "a version change rolls the Deployment; leave the defaults"
+            "upgradeStrategy",
+            "a version change rolls the Deployment unless orchestrated is true, which alone "
+            "uses observeSeconds and autoRollback; type BlueGreen only",
         ),
     ),
     Refusal(

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from lightkube import ApiError, AsyncClient
-from lightkube.types import PatchType
 from pydantic import ValidationError
 
-from mes_operator.builders import ModuleContext, build_children, build_deployment, deployment_name
+from mes_operator.builders import ModuleContext, build_children, deployment_name
+from mes_operator.builders.upgrade import build_new_slot
 from mes_operator.drift import drifted_paths
 from mes_operator.kube.apply import (
     Action,
@@ -24,6 +24,7 @@ from mes_operator.kube.apply import (
     delete_owned,
     ensure,
     get_dict,
+    patch_module_status,
     with_applied_hash,
 )
 from mes_operator.kube.resources import MESModule
@@ -38,6 +39,9 @@ from mes_operator.status.module import (
     module_status,
     paused_status,
 )
+from mes_operator.upgrade.actions import UpgradeEvent
+from mes_operator.upgrade.drive import drive, in_flight, orchestrating
+from mes_operator.upgrade.runtime import Runtime
 
 
 class InvalidSpecError(Exception):
@@ -54,9 +58,19 @@ class Outcome:
 
 
 async def reconcile_module(
-    client: AsyncClient, body: Mapping[str, Any], *, emit: EventSink
+    client: AsyncClient,
+    body: Mapping[str, Any],
+    *,
+    emit: EventSink,
+    runtime: Runtime | None = None,
 ) -> Outcome:
-    """Bring one MESModule's children and status in line with its spec."""
+    """Bring one MESModule's children and status in line with its spec.
+
+    An orchestrated upgrade (``spec.upgradeStrategy.orchestrated``) is stepped by the
+    upgrade machine instead (:func:`~mes_operator.upgrade.drive.drive`), which owns both
+    slots and the Service until it ends: the plain steps below never roll the old slot
+    to the new version meanwhile. ``runtime`` is how the machine reaches the runtime;
+    without it such a module is left as it is."""
     previous: Mapping[str, Any] = body.get("status") or {}
     meta = body["metadata"]
     generation = int(meta.get("generation", 0))
@@ -65,13 +79,18 @@ async def reconcile_module(
     except ValidationError as exc:
         problem = f"spec rejected by the operator: {exc.error_count()} error(s): {exc}"
         status = invalid_status(previous, generation=generation, problem=problem, now=now_rfc3339())
-        await _patch_status(client, meta, previous, status)
+        await patch_module_status(client, meta, previous, status)
         emit(Event(type="Warning", reason="InvalidSpec", message=problem[:1000]))
         raise InvalidSpecError(problem) from exc
 
+    if orchestrating(ctx.spec, previous) and not (ctx.spec.paused and not in_flight(previous)):
+        if runtime is not None:
+            await drive(client, runtime, body, emit=lambda e: emit(_event(e)))
+        return Outcome(ready=False, applied=[], status_patched=runtime is not None)
+
     if ctx.spec.paused:
         status = paused_status(previous, generation=generation, now=now_rfc3339())
-        patched = await _patch_status(client, meta, previous, status)
+        patched = await patch_module_status(client, meta, previous, status)
         return Outcome(ready=False, applied=[], status_patched=patched)
 
     applied = await _ensure_children(client, ctx, existed_before=_reconciled_before(previous))
@@ -79,7 +98,7 @@ async def reconcile_module(
     deployment = next(a for a in applied if a.kind == "Deployment")
     state = DeploymentState.from_object(deployment.live)
     status = module_status(previous, ctx, state, now=now_rfc3339())
-    patched = await _patch_status(client, meta, previous, status)
+    patched = await patch_module_status(client, meta, previous, status)
     if patched:
         _report_transitions(previous, status, emit)
     return Outcome(ready=state.rolled_out, applied=applied, status_patched=patched)
@@ -93,6 +112,7 @@ async def follow_deployment(
     *,
     deleted: bool,
     emit_for: Callable[[Mapping[str, Any]], EventSink],
+    runtime: Runtime | None = None,
 ) -> None:
     """React to a change of a module's Deployment.
 
@@ -110,15 +130,20 @@ async def follow_deployment(
         ctx = ModuleContext.from_body(body)
     except ValidationError:
         return
+    if orchestrating(ctx.spec, previous):
+        # either slot's change may be what the upgrade waits for (green became ready)
+        await reconcile_module(client, body, emit=emit_for(body), runtime=runtime)
+        return
     if ctx.spec.paused or deployment["metadata"]["name"] != deployment_name(ctx, ctx.colour):
         return
-    desired = with_applied_hash(build_deployment(ctx))
+    _, active = build_new_slot(ctx, ctx.colour, ctx.spec.version)
+    desired = with_applied_hash(active)
     if deleted or drifted_paths(desired, deployment):
-        await reconcile_module(client, body, emit=emit_for(body))
+        await reconcile_module(client, body, emit=emit_for(body), runtime=runtime)
         return
     state = DeploymentState.from_object(deployment)
     status = module_status(previous, ctx, state, now=now_rfc3339())
-    if await _patch_status(client, body["metadata"], previous, status):
+    if await patch_module_status(client, body["metadata"], previous, status):
         _report_transitions(previous, status, emit_for(body))
 
 
@@ -137,6 +162,10 @@ async def delete_children(client: AsyncClient, body: Mapping[str, Any]) -> list[
         ("PodDisruptionBudget", name),
         ("ConfigMap", f"{name}-config"),
         ("ServiceAccount", name),
+        # an orchestrated upgrade's: the green slot's settings and the preview Service
+        # (its Jobs are left to the garbage collector: their names are per attempt)
+        ("ConfigMap", f"{name}-config-{Colour.GREEN.value}"),
+        ("Service", f"{name}-preview"),
     ]
     for kind, child in ctx_names:
         await delete_owned(client, kind, child, namespace, owner_uid=uid)
@@ -147,6 +176,10 @@ async def delete_children(client: AsyncClient, body: Mapping[str, Any]) -> list[
         if any(ref.get("uid") == uid for ref in owners):
             remaining.append(f"{kind}/{child}")
     return remaining
+
+
+def _event(event: UpgradeEvent) -> Event:
+    return Event(type=event.type.value, reason=event.reason, message=event.message[:1000])
 
 
 def _reconciled_before(previous: Mapping[str, Any]) -> bool:
@@ -211,22 +244,3 @@ async def _get_module(client: AsyncClient, namespace: str, name: str) -> dict[st
             return None
         raise
     return dict(obj.to_dict())
-
-
-async def _patch_status(
-    client: AsyncClient,
-    meta: Mapping[str, Any],
-    previous: Mapping[str, Any],
-    status: Mapping[str, Any],
-) -> bool:
-    """Patch the status subresource once; skip when nothing changed."""
-    if dict(previous) == dict(status):
-        return False
-    await client.patch(
-        MESModule.Status,
-        meta["name"],
-        {"status": dict(status)},
-        namespace=meta["namespace"],
-        patch_type=PatchType.MERGE,
-    )
-    return True

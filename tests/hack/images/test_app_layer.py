@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from app_layer import (
+from hack.images.app_layer import (
     SITE,
     cache_key,
     launcher,

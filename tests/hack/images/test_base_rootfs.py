@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import base_rootfs
 import pytest
-from base_rootfs import add_user, cache_key, find_mirror, host_mirror, slim
+
+from hack.images import base_rootfs
+from hack.images.base_rootfs import add_user, cache_key, find_mirror, host_mirror, slim
 
 DEB822 = """\
 Types: deb

@@ -4,33 +4,16 @@ their manifest changes."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import yaml
-from oci_image import Blob, ImageSpec, Layer
+
+from hack.images import build
+from hack.images.oci_image import Blob, ImageSpec, Layer
 
 REPO = Path(__file__).resolve().parents[3]
-
-
-def _load_build() -> ModuleType:
-    # a unique module name: `build` alone could shadow an installed package of that name
-    spec = importlib.util.spec_from_file_location(
-        "holon_images_build", REPO / "hack" / "images" / "build.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-build = _load_build()
 
 
 def _layer(name: str) -> Layer:

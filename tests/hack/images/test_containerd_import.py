@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from containerd_import import parse_images_ls
+from hack.images.containerd_import import parse_images_ls
 
 # captured from `ctr images ls` of containerd 1.6 (Debian bookworm)
 OUTPUT = """\

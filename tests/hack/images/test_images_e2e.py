@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from hack.images.build import RUNTIME_PORT
+
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root: debootstrap and containerd"),
@@ -28,7 +30,6 @@ pytestmark = [
 ]
 
 REPO = Path(__file__).resolve().parents[3]
-BUILD = REPO / "hack" / "images" / "build.py"
 NAMESPACE = "holon-e2e"
 TOOLS = ("debootstrap", "containerd", "ctr", "runc", "go", "uv")
 RUNTIME_REF_PREFIX = "holon.local/mes-runtime:"
@@ -36,7 +37,10 @@ RUNTIME_REF_PREFIX = "holon.local/mes-runtime:"
 
 def _build(*args: str) -> str:
     proc = subprocess.run(
-        [sys.executable, str(BUILD), *args], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "hack.images.build", *args],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout
@@ -155,7 +159,7 @@ def test_runtime_serves_ready_on_a_read_only_root(
         "mes-runtime serve > /tmp/serve.log 2>&1 & "
         "for i in $(seq 150); do "
         'python3 -c "import urllib.request as u; '
-        "print(u.urlopen('http://127.0.0.1:8000/readyz').read().decode())\" 2>/dev/null "
+        f"print(u.urlopen('http://127.0.0.1:{RUNTIME_PORT}/readyz').read().decode())\" 2>/dev/null "
         "&& exit 0; sleep 0.2; done; cat /tmp/serve.log; exit 1"
     )
     out = _run(

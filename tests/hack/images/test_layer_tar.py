@@ -11,7 +11,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from layer_tar import walk_sorted, write_layer
+
+from hack.images.layer_tar import walk_sorted, write_layer
 
 
 def _tree(root: Path) -> Path:

@@ -7,9 +7,9 @@ import json
 import tarfile
 from pathlib import Path
 
-from layer_tar import write_layer
-from oci_archive import archived_manifest_digest, write_oci_archive
-from oci_image import ImageSpec, image_docs
+from hack.images.layer_tar import write_layer
+from hack.images.oci_archive import archived_manifest_digest, write_oci_archive
+from hack.images.oci_image import ImageSpec, image_docs
 
 
 def _image(tmp_path: Path) -> tuple[ImageSpec, dict[str, Path]]:

@@ -7,7 +7,7 @@ import hashlib
 import json
 from dataclasses import replace
 
-from oci_image import (
+from hack.images.oci_image import (
     ANNOTATION_CONTAINERD_NAME,
     ANNOTATION_REF_NAME,
     MEDIA_CONFIG,

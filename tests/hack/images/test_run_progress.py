@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 
 import pytest
-from run_progress import elapsed, run_logged
+
+from hack.images.run_progress import elapsed, run_logged
 
 
 def test_returns_the_output_lines(capsys: pytest.CaptureFixture[str]) -> None:

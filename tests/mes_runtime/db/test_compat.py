@@ -73,9 +73,8 @@ def test_serve_refuses_a_schema_it_cannot_work_with_naming_both_revisions(
     upgrade(f"sqlite+aiosqlite:///{db}")
     with sqlite3.connect(db) as conn:
         if case == "too-old":  # as if only the first expand migration had run
-            conn.execute("UPDATE alembic_version SET version_num = 'expand_0001' "
-                         "WHERE version_num LIKE 'expand_%'")  # fmt: skip
-            conn.execute("DELETE FROM alembic_version WHERE version_num LIKE 'contract_%'")
+            conn.execute("DELETE FROM alembic_version")
+            conn.execute("INSERT INTO alembic_version VALUES ('expand_0001')")
         else:  # as if a later version had contracted
             conn.execute("UPDATE alembic_version SET version_num = 'contract_0099' "
                          "WHERE version_num LIKE 'contract_%'")  # fmt: skip
@@ -88,4 +87,33 @@ def test_serve_refuses_a_schema_it_cannot_work_with_naming_both_revisions(
     else:
         assert "schema too new: found" in result.stderr
         assert "contract_0099" in result.stderr
-        assert "up to contract_0001" in result.stderr
+        contract_head = next(h for h in head_revisions() if h.startswith("contract_"))
+        assert f"up to {contract_head}" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("tips", "ready"),
+    [
+        ({"expand_0099", "contract_0001"}, True),  # a later version expanded: still ready
+        ({"expand_0099", "contract_0099"}, False),  # a later version contracted
+        ({"expand_0001"}, False),  # too old for this version
+    ],
+)
+def test_readiness_is_the_start_up_verdict_and_unknown_revisions_are_no_error(
+    tmp_path: Path, tips: set[str], ready: bool
+) -> None:
+    from sqlalchemy import create_engine, pool
+
+    from mes_runtime.db.compat import is_up_to_date
+
+    db = tmp_path / "runtime.db"
+    upgrade(f"sqlite+aiosqlite:///{db}", "expand@head")
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM alembic_version")
+        conn.executemany("INSERT INTO alembic_version VALUES (?)", [(t,) for t in sorted(tips)])
+    engine = create_engine(f"sqlite:///{db}", poolclass=pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            assert is_up_to_date(conn) is ready
+    finally:
+        engine.dispose()

@@ -87,6 +87,35 @@ async def test_process_values_round_trip(
     assert {r.unit for r in rows} == {"degC"}
 
 
+async def test_stored_values_gives_the_watched_tags_since_a_time_oldest_first(
+    recorder: SqlBatchRecorder, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    await add_batch(session_factory)
+    t0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    samples = [
+        ProcessSample("BR-101", name, float(i), unit, t0 + timedelta(seconds=i))
+        for i in range(10)
+        for name, unit in (("pH", "pH"), ("Temperature", "degC"), ("DO", "%"))
+    ]
+    await recorder.process_values(batch_id="B-1", samples=samples)
+    await recorder.process_values(
+        batch_id="B-1", samples=[ProcessSample("TK-201", "pH", 99.0, "pH", t0)]
+    )
+    since = t0 + timedelta(seconds=4)
+    found = await recorder.stored_values(
+        batch_id="B-1", watched={("BR-101", "pH"), ("BR-101", "Temperature")}, since=since
+    )
+    assert [(s.name, s.value) for s in found if s.name == "pH"] == [
+        ("pH", float(i)) for i in range(4, 10)
+    ]
+    assert {(s.equipment, s.name) for s in found} == {("BR-101", "pH"), ("BR-101", "Temperature")}
+    assert [s.timestamp for s in found] == sorted(s.timestamp for s in found)
+    assert found[0].timestamp == since
+    assert found[0].unit in {"pH", "degC"}
+    assert await recorder.stored_values(batch_id="B-1", watched=set(), since=t0) == []
+    assert await recorder.stored_values(batch_id="B-2", watched={("BR-101", "pH")}, since=t0) == []
+
+
 async def test_exception_is_stored_and_journalled_together(
     recorder: SqlBatchRecorder, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:

@@ -8,8 +8,9 @@ calls is the whole state.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from mes_runtime.domain.exceptions import Category
@@ -42,6 +43,9 @@ class RecordingRecorder:
         self.fail_change: Callable[[StateChange], bool] | None = None
         #: method name -> how many of its next calls fail (storage down), unrecorded.
         self.failures: dict[str, int] = {}
+        #: process values "in storage" (batch id, sample): what it stored, or seeded from
+        #: another engine's recorder (the previous owner's)
+        self.stored: list[tuple[str, ProcessSample]] = []
 
     async def journal(
         self,
@@ -124,6 +128,18 @@ class RecordingRecorder:
 
     async def process_values(self, *, batch_id: str, samples: Sequence[ProcessSample]) -> None:
         await self._add("process_values", batch_id=batch_id, samples=list(samples))
+        self.stored.extend((batch_id, sample) for sample in samples)
+
+    async def stored_values(
+        self, *, batch_id: str, watched: Collection[tuple[str, str]], since: datetime
+    ) -> list[ProcessSample]:
+        await self._add("stored_values", batch_id=batch_id, watched=set(watched), since=since)
+        found = [
+            s
+            for b, s in self.stored
+            if b == batch_id and (s.equipment, s.name) in watched and s.timestamp >= since
+        ]
+        return sorted(found, key=lambda s: s.timestamp)
 
     async def exception(
         self,

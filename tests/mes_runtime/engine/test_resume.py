@@ -81,6 +81,7 @@ async def resumed(
     elements = [(edit or {}).get(e.path, e) for e in elements]
     tree = restore_tree(control, elements, graph)
     recorder = RecordingRecorder(yielding=True)
+    recorder.stored = list(first.recorder.stored)  # the process values in the database
     async with _engine(first.equipment, recorder) as engine:
         harness = Harness(engine, first.equipment, recorder, tree)
         await engine.resume(tree, owner="second", previous_owner="first", gap_seconds=1.5, epoch=2)

@@ -9,25 +9,35 @@ rebuilds and a warm run does not. Go's module and build caches are shared under
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
-import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
+
+from hack.project import cache_root, go_env, locked
 
 HERE = Path(__file__).resolve().parent
 TOOLS_K8S = HERE / "tools" / "kubernetes"
 
-KUBERNETES_VERSION = "v1.36.3"
-ETCD_VERSION = "v3.6.8"  # the etcd the release's own go.mod pins
+
+def _pinned(module: str) -> str:
+    """The version tools/kubernetes/go.mod pins for ``module``: the build uses that file,
+    so the version is read from it rather than written twice."""
+    go_mod = TOOLS_K8S / "go.mod"
+    found = re.search(rf"^\s*{re.escape(module)} (v\S+)", go_mod.read_text(), re.MULTILINE)
+    if found is None:
+        raise RuntimeError(f"{go_mod} pins no {module}")
+    return found.group(1)
+
+
+KUBERNETES_VERSION = _pinned("k8s.io/kubernetes")
+ETCD_VERSION = _pinned("go.etcd.io/etcd/server/v3")  # the etcd the release's own go.mod pins
 KWOK_VERSION = "v0.8.0"
 HELM_VERSION = "v3.22.0"
 COREDNS_VERSION = "v1.14.7"
@@ -61,21 +71,6 @@ GO_INSTALLS = {
 }
 BINARIES = (*K8S_COMMANDS, *GO_INSTALLS)
 STAMP = ".complete"
-
-
-def cache_root() -> Path:
-    """Where binaries and Go caches live: outside the work tree, shared by clones."""
-    return Path(os.environ.get("HOLON_CACHE", Path.home() / ".cache" / "holon"))
-
-
-def go_env() -> dict[str, str]:
-    """Go's environment for every build: shared caches, no VCS stamping, module mode."""
-    env = dict(os.environ)
-    env["GOMODCACHE"] = str(cache_root() / "go" / "mod")
-    env["GOCACHE"] = str(cache_root() / "go" / "build")
-    env["GOFLAGS"] = "-buildvcs=false"
-    env.setdefault("GOTOOLCHAIN", "local")
-    return env
 
 
 def _version_ldflags() -> str:
@@ -178,18 +173,6 @@ def _count_packages(cwd: Path, pkgs: list[str]) -> int:
             "resolving the Kubernetes modules failed (is the Go module proxy reachable?)"
         )
     return len(out.stdout.splitlines())
-
-
-@contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """An exclusive flock: parallel test sessions must not build or start twice at once."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def build() -> Path:

@@ -1,0 +1,46 @@
+"""Facts and helpers every tool shares, each written once: where the repository is, where
+the tools cache what they build (and Go's caches), a build lock, and the project's version
+(pyproject.toml's: the tag `make images` gives). Stdlib only, like the rest of hack."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def cache_root() -> Path:
+    """Where binaries, images and Go caches live: outside the work tree, shared by clones."""
+    return Path(os.environ.get("HOLON_CACHE", Path.home() / ".cache" / "holon"))
+
+
+def go_env() -> dict[str, str]:
+    """Go's environment for every build: shared caches, no VCS stamping, module mode."""
+    env = dict(os.environ)
+    env["GOMODCACHE"] = str(cache_root() / "go" / "mod")
+    env["GOCACHE"] = str(cache_root() / "go" / "build")
+    env["GOFLAGS"] = "-buildvcs=false"
+    env.setdefault("GOTOOLCHAIN", "local")
+    return env
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """An exclusive flock: parallel test sessions must not build or start twice at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def version() -> str:
+    """``project.version`` of pyproject.toml."""
+    return str(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"])

@@ -1,0 +1,470 @@
+"""The upgrade machine's I/O edge (upgrade/fetch, execute, drive) against a real API server
+and a real runtime process.
+
+The operator's code runs in this process with a token of the chart's ServiceAccount, so
+every call it makes is checked by the chart's RBAC. The runtime is a real ``mes-runtime
+serve`` (SQLite) on the host: the machine account signs in to it and moves its real
+batch-ownership grant. Pods are kwok's (simulated: Ready at once, a Job's Pod completes
+without running anything), so the backup Job "completes" without a report - which is
+exactly the verified-backup gate's case: no verified backup, no migration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from e2e_cluster import Cluster
+from lightkube import AsyncClient, KubeConfig
+from mes_operator.builders.context import ModuleContext
+from mes_operator.models.mesmodule import Colour, UpgradePhase, UpgradeStatus
+from mes_operator.reconcile.events import Event
+from mes_operator.reconcile.module import reconcile_module
+from mes_operator.upgrade import (
+    DeleteColour,
+    DeployColour,
+    MoveActiveSelector,
+    MovePreviewService,
+    SetGrant,
+    UpgradeEvent,
+)
+from mes_operator.upgrade.execute import execute
+from mes_operator.upgrade.fetch import observe
+from mes_operator.upgrade.observation import Observation
+from mes_operator.upgrade.runtime import Runtime
+from operator_support import (  # noqa: F401
+    HolonInstall,
+    OperatorFactory,
+    condition,
+    holon,
+    module,
+    operators,
+)
+from operator_support import events as kube_events
+
+from holon_testing.runtime_process import RuntimeProcess, serving
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "a long machine passphrase for upgrades"
+STORE = {  # never reached: the simulated backup Job runs nothing
+    "HOLON_BACKUP_S3_ENDPOINT": "http://object-store.invalid:8333",
+    "HOLON_BACKUP_S3_ACCESS_KEY": "wire-test-access-key",
+    "HOLON_BACKUP_S3_SECRET_KEY": "wire-test-secret-key",
+    "HOLON_BACKUP_S3_BUCKET": "holon-backups",
+}
+
+
+def _secret(name: str, data: dict[str, str]) -> dict[str, Any]:
+    encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "data": encoded}
+
+
+@pytest.fixture
+def runtime_process(tmp_path: Path) -> Iterator[RuntimeProcess]:
+    """A real runtime with a machine account of role upgrade (its password set)."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'runtime.db'}"
+    made = subprocess.run(
+        [sys.executable, "-m", "mes_runtime", "create-user", "--username", "upgrader",
+         "--full-name", "Holon operator", "--role", "upgrade", "--database-url", url],
+        capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    token = made.stdout.strip().splitlines()[-1]
+    with serving(tmp_path, database_url=url, data_dir=str(tmp_path)) as runtime:
+        answer = httpx.post(
+            f"{runtime.url}/api/v1/auth/password/setup",
+            json={"username": "upgrader", "setup_token": token, "new_password": PASSWORD},
+            timeout=30,
+        )
+        assert answer.status_code == 204, answer.text
+        yield runtime
+
+
+@pytest.fixture
+async def kube(operators: OperatorFactory) -> AsyncIterator[AsyncClient]:  # noqa: F811
+    """An API client holding only the chart's ServiceAccount token."""
+    config = KubeConfig.from_file(operators.kubeconfig())
+    client = AsyncClient(config=config, field_manager="holon-operator")
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def access(runtime_process: RuntimeProcess) -> AsyncIterator[Runtime]:
+    http = httpx.AsyncClient(timeout=10)
+    yield Runtime(http=http, url=runtime_process.url)
+    await http.aclose()
+
+
+def _setup(cluster: Cluster, namespace: str) -> None:
+    cluster.apply(
+        _secret("batch-upgrade-account", {"username": "upgrader", "password": PASSWORD}),
+        _secret("store", STORE),
+        _secret("db", {"url": "postgresql+asyncpg://holon@db.invalid/holon"}),
+        module(
+            "batch",
+            replicas=2,
+            database={"engine": "postgresql", "credentialsSecretRef": {"name": "db"}},
+            upgradeStrategy={"orchestrated": True, "observeSeconds": 5},
+            backup={"storeSecret": "store"},
+        ),
+        namespace=namespace,
+    )
+
+
+def _body(cluster: Cluster, namespace: str) -> dict[str, Any]:
+    body: dict[str, Any] = cluster.get("mesmodule", "batch", namespace)
+    return body
+
+
+async def _reconcile(
+    kube: AsyncClient, runtime: Runtime, cluster: Cluster, namespace: str, events: list[Event]
+) -> dict[str, Any]:
+    await reconcile_module(kube, _body(cluster, namespace), emit=events.append, runtime=runtime)
+    return _body(cluster, namespace)
+
+
+async def _until(what: str, check: Any, within: float = 90) -> Any:
+    """Await check() until it returns something truthy (a bound, not a timing assert)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not (result := await check()):
+        if loop.time() > deadline:
+            pytest.fail(f"not within {within:.0f}s: {what}")
+        await asyncio.sleep(0.5)
+    return result
+
+
+def _image(cluster: Cluster, namespace: str, colour: str) -> str:
+    dep = cluster.get("deployment", f"batch-{colour}", namespace)
+    return str(dep["spec"]["template"]["spec"]["containers"][0]["image"])
+
+
+async def _install(
+    kube: AsyncClient, access: Runtime, cluster: Cluster, namespace: str, events: list[Event]
+) -> None:
+    """The orchestrated module at 1.0.0, installed by the plain reconcile."""
+    _setup(cluster, namespace)
+
+    async def installed() -> bool:
+        body = await _reconcile(kube, access, cluster, namespace, events)
+        return (body.get("status") or {}).get("currentVersion") == "1.0.0"
+
+    await _until("the module at 1.0.0 (plain reconcile)", installed)
+
+
+def _set_version(cluster: Cluster, namespace: str, version: str) -> None:
+    patch = json.dumps({"spec": {"version": version}})
+    cluster.kubectl("patch", "mesmodule", "batch", "-n", namespace, "--type=merge", "-p", patch)
+
+
+async def _grant(access: Runtime) -> dict[str, Any]:
+    """The runtime's batch-ownership grant, read as the machine account."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        login = {"username": "upgrader", "password": PASSWORD}
+        token = (await http.post(f"{access.url}/api/v1/auth/token", json=login)).json()
+        answer = await http.get(
+            f"{access.url}/api/v1/upgrade/owner",
+            headers={"Authorization": f"Bearer {token['access_token']}"},
+        )
+    grant: dict[str, Any] = answer.json()
+    return grant
+
+
+def _jobs(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = cluster.get("jobs", None, namespace)["items"]
+    return items
+
+
+async def test_an_unverified_backup_stops_the_upgrade_before_any_migration(
+    cluster: Cluster, namespace: str, kube: AsyncClient, access: Runtime
+) -> None:
+    events: list[Event] = []
+    await _install(kube, access, cluster, namespace, events)
+
+    # a new version: the machine, not the plain reconcile, takes it from here
+    _set_version(cluster, namespace, "1.1.0")
+    body = await _reconcile(kube, access, cluster, namespace, events)
+    upgrade = body["status"]["upgrade"]
+    assert upgrade["phase"] == "VerifiedBackup", upgrade
+    assert (upgrade["fromVersion"], upgrade["toVersion"], upgrade["colour"]) == (
+        "1.0.0",
+        "1.1.0",
+        "green",
+    )
+    assert body["status"]["phase"] == "Upgrading"
+    assert condition(body, "Progressing")["reason"] == "VerifiedBackup"
+    assert _image(cluster, namespace, "blue").endswith(":1.0.0"), "blue was rolled"
+    assert "UpgradeStarted" in [e.reason for e in events]
+
+    # the backup Job: the serving version's image, the store only through its Secret
+    (job,) = _jobs(cluster, namespace)
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"].endswith(":1.0.0")
+    assert container["envFrom"] == [{"secretRef": {"name": "store"}}]
+    assert f"s3://$(HOLON_BACKUP_S3_BUCKET)/{namespace}/batch/1.0.0-1" in container["args"]
+    keys = {STORE["HOLON_BACKUP_S3_ACCESS_KEY"], STORE["HOLON_BACKUP_S3_SECRET_KEY"]}
+    assert not keys & set(json.dumps(job).split('"')), "a store key was copied into the Job"
+
+    # kwok completes the Job's Pod without a report: the gate refuses it and rolls back
+    async def ended() -> dict[str, Any] | None:
+        body = await _reconcile(kube, access, cluster, namespace, events)
+        phase = body["status"]["upgrade"]["phase"]
+        return body if phase == "RolledBack" else None
+
+    body = await _until("the upgrade rolled back", ended)
+    assert [
+        j["metadata"]["labels"]["mes.holon.dev/upgrade-job"] for j in _jobs(cluster, namespace)
+    ] == ["backup"], "a migration ran without a verified backup"
+    degraded = condition(body, "Degraded")
+    assert (degraded["status"], degraded["reason"]) == ("True", "BackupNotVerified")
+    assert "the backup Job reported nothing" in degraded["message"]
+    assert body["status"]["upgrade"]["cause"] == "BackupNotVerified"
+    assert body["status"]["activeColour"] == "blue"
+    assert body["status"]["currentVersion"] == "1.0.0"
+    warnings = [e for e in events if e.type == "Warning"]
+    assert [e.reason for e in warnings] == ["BackupNotVerified", "RolledBack"], events
+    assert _image(cluster, namespace, "blue").endswith(":1.0.0")
+    # the real runtime holds the hand-back: blue owns the batches
+    async with httpx.AsyncClient(timeout=10) as http:
+        anonymous = await http.get(f"{access.url}/api/v1/upgrade/owner")
+        assert anonymous.status_code == 401  # the grant is not public
+    grant = await _grant(access)
+    assert (grant["colour"], grant["upgrade_pending"]) == ("blue", False)
+
+    # rolled back at this version: the machine keeps the module where it is
+    again = await _reconcile(kube, access, cluster, namespace, events)
+    assert again["status"]["upgrade"] == body["status"]["upgrade"]
+    assert len(_jobs(cluster, namespace)) == 1
+
+
+async def test_slots_selectors_and_grant_are_ensured_idempotently(
+    cluster: Cluster, namespace: str, kube: AsyncClient, access: Runtime
+) -> None:
+    events: list[Event] = []
+    await _install(kube, access, cluster, namespace, events)
+    said: list[UpgradeEvent] = []
+    ctx = ModuleContext.from_body(_body(cluster, namespace))
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    upgrade = UpgradeStatus(
+        phase=UpgradePhase.DEPLOY_GREEN,
+        from_version="1.0.0",
+        to_version="1.1.0",
+        started_at=now,
+        phase_started_at=now,
+        colour=Colour.GREEN,
+    )
+    actions = (
+        SetGrant(colour=Colour.BLUE, upgrade_pending=False, reason="green starting"),
+        DeployColour(colour=Colour.GREEN, version="1.1.0"),
+        MovePreviewService(colour=Colour.GREEN),
+    )
+    for _ in range(2):  # twice: the second run changes nothing
+        seen = await observe(kube, access, ctx, upgrade, now=datetime.now(UTC), request=None)
+        await execute(kube, access, ctx, upgrade, actions, seen=seen, emit=said.append)
+
+    async def green_ready() -> Observation | None:
+        seen = await observe(kube, access, ctx, upgrade, now=datetime.now(UTC), request=None)
+        return seen if seen.new_ready else None
+
+    seen = await _until("green ready at 1.1.0 (kwok's Pods)", green_ready)
+    assert (seen.new_exists, seen.old_exists) == (True, True)
+    assert (seen.grant, seen.upgrade_pending, seen.selector) == (Colour.BLUE, False, Colour.BLUE)
+    assert seen.safe_point.safe  # no batch runs
+    assert _image(cluster, namespace, "green").endswith(":1.1.0")
+    assert _image(cluster, namespace, "blue").endswith(":1.0.0")
+    green_env = cluster.get("deployment", "batch-green", namespace)["spec"]["template"]["spec"][
+        "containers"
+    ][0]
+    assert {"name": "HOLON_COLOUR", "value": "green"} in green_env["env"]
+    assert green_env["envFrom"] == [{"configMapRef": {"name": "batch-config-green"}}]
+    preview = cluster.get("service", "batch-preview", namespace)
+    assert preview["spec"]["selector"]["mes.holon.dev/colour"] == "green"
+
+    switch = (
+        MoveActiveSelector(colour=Colour.GREEN),
+        SetGrant(colour=Colour.GREEN, upgrade_pending=False, reason="switched"),
+    )
+    await execute(kube, access, ctx, upgrade, switch, seen=seen, emit=said.append)
+    seen = await observe(kube, access, ctx, upgrade, now=datetime.now(UTC), request=None)
+    assert (seen.selector, seen.grant) == (Colour.GREEN, Colour.GREEN)
+
+    await execute(kube, access, ctx, upgrade, (DeleteColour(colour=Colour.GREEN),), seen=seen,
+                  emit=said.append)  # fmt: skip
+    seen = await observe(kube, access, ctx, upgrade, now=datetime.now(UTC), request=None)
+    assert not seen.new_exists
+    for kind, name in (("configmap", "batch-config-green"), ("service", "batch-preview")):
+        gone = cluster.kubectl("get", kind, name, "-n", namespace, check=False)
+        assert gone.returncode != 0, f"{kind}/{name} left behind"
+    assert cluster.get("configmap", "batch-config", namespace)  # blue's settings stay
+
+
+def _job_of(cluster: Cluster, namespace: str, kind: str) -> dict[str, Any] | None:
+    jobs = [
+        j
+        for j in _jobs(cluster, namespace)
+        if j["metadata"]["labels"]["mes.holon.dev/upgrade-job"] == kind
+    ]
+    return jobs[0] if jobs else None
+
+
+def _complete(cluster: Cluster, namespace: str, kind: str) -> bool:
+    job = _job_of(cluster, namespace, kind)
+    conditions = ((job or {}).get("status") or {}).get("conditions") or []
+    return any(c["type"] == "Complete" and c["status"] == "True" for c in conditions)
+
+
+def _report_backup(cluster: Cluster, namespace: str, job: str, location: str) -> None:
+    """What `mes-runtime backup create --verify --result-file /dev/termination-log` writes
+    (kwok's Pod ran nothing, so the test writes its summary into the Pod's status)."""
+    pods = cluster.get("pods", None, namespace)["items"]
+    (pod,) = [p for p in pods if p["metadata"]["labels"].get("job-name") == job]
+    summary = {"verified": True, "location": location, "digest": "ab" * 32, "mismatches": []}
+    terminated = pod["status"]["containerStatuses"][0]["state"].get("terminated") or {}
+    patch = {
+        "status": {
+            "containerStatuses": [
+                {
+                    **pod["status"]["containerStatuses"][0],
+                    "state": {
+                        "terminated": {
+                            **terminated,
+                            "exitCode": 0,
+                            "reason": "Completed",
+                            "message": json.dumps(summary),
+                        }
+                    },
+                }
+            ]
+        }
+    }
+    cluster.kubectl(
+        "patch", "pod", pod["metadata"]["name"], "-n", namespace, "--subresource=status",
+        "--type=merge", "-p", json.dumps(patch),
+    )  # fmt: skip
+
+
+async def test_an_orchestrated_upgrade_runs_every_phase_to_qualified(
+    cluster: Cluster, namespace: str, kube: AsyncClient, access: Runtime
+) -> None:
+    """The happy path through the real API server and the real runtime's grant: Jobs run
+    in order, green comes up beside blue, the Service and the grant switch, blue goes,
+    and the plain reconcile takes green over without touching it."""
+    events: list[Event] = []
+    await _install(kube, access, cluster, namespace, events)
+    _set_version(cluster, namespace, "1.1.0")
+    body = await _reconcile(kube, access, cluster, namespace, events)
+    assert body["status"]["upgrade"]["phase"] == "VerifiedBackup"
+
+    async def backup_done() -> bool:
+        return _complete(cluster, namespace, "backup")
+
+    await _until("the backup Job complete", backup_done)
+    backup = _job_of(cluster, namespace, "backup")
+    assert backup is not None
+    location = f"s3://holon-backups/{namespace}/batch/1.0.0-1"
+    _report_backup(cluster, namespace, backup["metadata"]["name"], location)
+
+    phases: list[str] = []
+
+    async def reached(phase: str) -> Any:
+        async def check() -> dict[str, Any] | None:
+            body = await _reconcile(kube, access, cluster, namespace, events)
+            upgrade = (body.get("status") or {}).get("upgrade") or {}
+            if not phases or phases[-1] != upgrade.get("phase"):
+                phases.append(str(upgrade.get("phase")))
+            return body if upgrade.get("phase") == phase else None
+
+        return await _until(f"the upgrade at {phase}", check)
+
+    body = await reached("Observe")
+    assert body["status"]["upgrade"]["backupLocation"] == location
+    assert body["status"]["upgrade"]["backupDigest"] == "sha256:" + "ab" * 32
+    assert body["status"]["activeColour"] == "green"
+    assert (
+        cluster.get("service", "batch", namespace)["spec"]["selector"]["mes.holon.dev/colour"]
+        == "green"
+    )
+    assert _image(cluster, namespace, "green").endswith(":1.1.0")
+    assert _image(cluster, namespace, "blue").endswith(":1.0.0")  # warm, owning nothing
+    body = await reached("Qualified")
+    assert "Failed" not in phases, phases
+    assert "RollingBack" not in phases, phases
+    kinds = [
+        j["metadata"]["labels"]["mes.holon.dev/upgrade-job"] for j in _jobs(cluster, namespace)
+    ]
+    assert sorted(kinds) == ["backup", "contract", "expand"]
+    for kind in ("expand", "contract"):
+        job = _job_of(cluster, namespace, kind)
+        assert job is not None
+        container = job["spec"]["template"]["spec"]["containers"][0]
+        assert container["image"].endswith(":1.1.0")
+        assert container["args"] == ["db", "upgrade", f"{kind}@head"]
+    gone = cluster.kubectl("get", "deployment", "batch-blue", "-n", namespace, check=False)
+    assert gone.returncode != 0, "blue was not retired"
+    assert body["status"]["currentVersion"] == "1.1.0"
+    reasons = [e.reason for e in events]
+    for reason in ("UpgradeStarted", "BackupVerified", "Switched", "UpgradeDone"):
+        assert reason in reasons, reasons
+    assert not [e for e in events if e.type == "Warning"], events
+    grant = await _grant(access)
+    assert (grant["colour"], grant["upgrade_pending"]) == ("green", False)
+
+    # the plain reconcile takes green over as it is: no new generation, no restart
+    green = cluster.get("deployment", "batch-green", namespace)
+    events.clear()
+    body = await _reconcile(kube, access, cluster, namespace, events)
+    after = cluster.get("deployment", "batch-green", namespace)
+    assert after["metadata"]["generation"] == green["metadata"]["generation"]
+    assert body["status"]["phase"] == "Ready"
+    assert (body["status"]["activeColour"], body["status"]["currentVersion"]) == ("green", "1.1.0")
+    # (the ServiceAccount and the PDB only take the new version's label)
+    touched = [e.message.split()[1] for e in events if e.reason in {"Updated", "DriftCorrected"}]
+    assert not {"Deployment", "ConfigMap", "Service"} & set(touched), events
+
+
+def test_the_operator_process_drives_an_orchestrated_version_change(
+    cluster: Cluster,
+    namespace: str,
+    operators: OperatorFactory,  # noqa: F811
+    runtime_process: RuntimeProcess,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The kopf handlers and timer, not this test, step the upgrade: a version change goes
+    to the machine (blue is never rolled to it), and the unverified backup rolls it back
+    with the cause in the conditions and the MESModule's Events."""
+    monkeypatch.setenv("HOLON_OPERATOR_RUNTIME_URL", runtime_process.url)
+    operators.start(priority=100, reconcile_interval=2)
+    _setup(cluster, namespace)
+
+    def at(version: str) -> bool:
+        status = _body(cluster, namespace).get("status") or {}
+        return status.get("currentVersion") == version and status.get("phase") == "Ready"
+
+    cluster.eventually("the module Ready at 1.0.0", lambda: at("1.0.0"), 120)
+    _set_version(cluster, namespace, "1.1.0")
+
+    def rolled_back() -> bool:
+        assert _image(cluster, namespace, "blue").endswith(":1.0.0"), "blue was rolled"
+        upgrade = (_body(cluster, namespace).get("status") or {}).get("upgrade") or {}
+        return upgrade.get("phase") == "RolledBack"
+
+    cluster.eventually("the upgrade rolled back by the operator", rolled_back, 120)
+    body = _body(cluster, namespace)
+    assert condition(body, "Degraded")["reason"] == "BackupNotVerified"
+    assert body["status"]["currentVersion"] == "1.0.0"
+    reasons = [e.get("reason") for e in kube_events(cluster, namespace, "batch")]
+    for reason in ("UpgradeStarted", "BackupNotVerified", "RolledBack"):
+        assert reason in reasons, reasons
+    assert [
+        j["metadata"]["labels"]["mes.holon.dev/upgrade-job"] for j in _jobs(cluster, namespace)
+    ] == ["backup"]
