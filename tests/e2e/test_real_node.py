@@ -229,6 +229,12 @@ def mesmodule(version: str) -> dict[str, Any]:
     }
 
 
+def _in_cluster_url(server: PgServer, ns: str, database: str) -> str:
+    """``database``'s URL as Pods reach it: the ``postgres`` Service of ``ns``, port 5432."""
+    url = server.url(database, host=f"postgres.{ns}.svc.cluster.local")
+    return url.replace(f":{server.port}/", ":5432/")
+
+
 @pytest.fixture(scope="module")
 def in_cluster(
     cluster: Cluster,
@@ -245,8 +251,7 @@ def in_cluster(
     database = f"holon_{ns[-6:]}"
     host_postgres.create_database(database)
     host_service(cluster, ns, "postgres", 5432, host_postgres.port)
-    in_cluster_url = host_postgres.url(database, host=f"postgres.{ns}.svc.cluster.local")
-    in_cluster_url = in_cluster_url.replace(f":{host_postgres.port}/", ":5432/")
+    in_cluster_url = _in_cluster_url(host_postgres, ns, database)
     cluster.kubectl(
         "create", "secret", "generic", "runtime-db", "-n", ns,
         f"--from-literal=url={in_cluster_url}",
@@ -387,10 +392,16 @@ def _backup_pod(cluster: Cluster, ns: str, job: str) -> dict[str, Any] | None:
     for pod in cluster.get("pods", namespace=ns)["items"]:
         if pod["metadata"].get("labels", {}).get("job-name") != job:
             continue
-        statuses = pod.get("status", {}).get("containerStatuses") or []
-        if statuses and "terminated" in (statuses[0].get("state") or {}):
+        if _ended(pod) is not None:
             return dict(pod)
     return None
+
+
+def _ended(pod: dict[str, Any]) -> dict[str, Any] | None:
+    """The Pod's (first) container's ``terminated`` state, once it has ended."""
+    statuses = pod.get("status", {}).get("containerStatuses") or [{}]
+    ended: dict[str, Any] | None = (statuses[0].get("state") or {}).get("terminated")
+    return ended
 
 
 def _run_backup_job(
@@ -413,7 +424,7 @@ def _run_backup_job(
         cluster.eventually(f"backup Job {name}'s Pod ended", pod_ended, 240)
         pod = ended[-1]
         log = cluster.kubectl("logs", pod["metadata"]["name"], "-n", ns, check=False)
-        state = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+        state = _ended(pod)
         return backup_result(pod), f"{state}\n{log.stdout}{log.stderr}"
     finally:
         cluster.kubectl(
@@ -498,8 +509,7 @@ def _serve_once(cluster: Cluster, ns: str, name: str, env: dict[str, str]) -> tu
         ended: list[dict[str, Any]] = []
 
         def terminated() -> bool:
-            statuses = cluster.get("pod", name, ns).get("status", {}).get("containerStatuses")
-            state = (statuses or [{}])[0].get("state", {}).get("terminated")
+            state = _ended(cluster.get("pod", name, ns))
             ended.extend([state] if state else [])
             return state is not None
 
@@ -527,21 +537,23 @@ def test_a_runtime_pod_refuses_a_schema_too_old_or_too_new_naming_both_revisions
             (later, heads["contract"]),
         )
 
-    def in_cluster_url(database: str) -> str:
-        url = host_postgres.url(database, host=f"postgres.{ns}.svc.cluster.local")
-        return url.replace(f":{host_postgres.port}/", ":5432/")
-
     code, said = _serve_once(
         cluster,
         ns,
         "serve-too-old",
-        {"HOLON_DATABASE_URL": in_cluster_url(old), "HOLON_MIGRATE_ON_START": "false"},
+        {
+            "HOLON_DATABASE_URL": _in_cluster_url(host_postgres, ns, old),
+            "HOLON_MIGRATE_ON_START": "false",
+        },
     )
     assert code == 2, said
     assert "refusing to start: schema too old" in said, said
     assert heads["expand"] in said, said
     code, said = _serve_once(
-        cluster, ns, "serve-too-new", {"HOLON_DATABASE_URL": in_cluster_url(new)}
+        cluster,
+        ns,
+        "serve-too-new",
+        {"HOLON_DATABASE_URL": _in_cluster_url(host_postgres, ns, new)},
     )
     assert code == 2, said
     assert "refusing to start: schema too new" in said, said
