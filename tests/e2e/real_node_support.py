@@ -35,7 +35,7 @@ IMAGES_MODULE = "hack.images.build"
 RUNTIME_IMAGE = "holon.local/mes-runtime"
 OPERATOR_IMAGE = "holon.local/mes-operator"
 VERSION = project_version()  # the tag `make images` gives
-NEXT_VERSION = "0.1.1"  # the same image tagged again: a version bump to roll out
+NEXT_VERSION = "0.2.1"  # the same image tagged again: a version bump to roll out
 
 PLACEMENT = {
     "nodeSelector": {node.NODE_LABEL[0]: node.NODE_LABEL[1]},
