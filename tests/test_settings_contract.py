@@ -47,6 +47,11 @@ SPECS = {
     "defaults": {},
     "all-features-sqlite": {"features": ALL_FEATURES},
     "postgresql": {"database": PG, "features": {"ui": True}},
+    "orchestrated": {
+        "database": PG,
+        "upgradeStrategy": {"orchestrated": True},
+        "backup": {"storeSecret": "store"},
+    },
     **{
         f"{kind}-all-its-features": {
             "module": kind,
@@ -93,6 +98,9 @@ def test_every_key_the_operator_writes_is_a_runtime_setting(
     for key in enabled:
         assert getattr(settings, key.removeprefix("HOLON_").lower()) is True, key
     served(settings)  # the runtime serves what the operator admitted (FeatureError if not)
+    # an orchestrated module's Jobs migrate, never its Pods (the runtime's default: migrate)
+    orchestrated = bool(spec.get("upgradeStrategy", {}).get("orchestrated"))
+    assert settings.migrate_on_start is not orchestrated
 
 
 def test_every_feature_flag_of_the_crd_has_a_runtime_setting() -> None:
@@ -110,7 +118,7 @@ def test_the_operators_settings_are_runtime_settings_of_the_same_type() -> None:
         assert name in Settings.model_fields, f"{name}: not a setting of the runtime"
         runtime_type = TypeAdapter(Settings.model_fields[name].annotation)
         values: list[Any] = [getattr(runtime_settings(ctx), name) for ctx in built]
-        if field.annotation is bool:
+        if field.annotation in {bool, bool | None}:
             values += [True, False]
         if isinstance(field.annotation, type) and issubclass(field.annotation, Enum):
             values += [member.value for member in field.annotation]

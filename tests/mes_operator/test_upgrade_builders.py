@@ -143,3 +143,20 @@ def test_backup_job_names_its_store_and_target() -> None:
     assert parsed.to == "s3://$(HOLON_BACKUP_S3_BUCKET)/plant/batch/1.1.0-1"
     assert str(parsed.result_file) == "/dev/termination-log"
     assert container["envFrom"] == [{"secretRef": {"name": "backup-store"}}]
+
+
+ORCHESTRATED = {"upgradeStrategy": {"orchestrated": True}, "backup": {"storeSecret": "store"}}
+
+
+@pytest.mark.parametrize("colour", [Colour.BLUE, Colour.GREEN])
+def test_an_orchestrated_module_s_pods_never_migrate_in_either_slot(colour: Colour) -> None:
+    config, deployment = build_new_slot(ctx(**ORCHESTRATED), colour, "1.1.0")
+    assert config["data"]["HOLON_MIGRATE_ON_START"] == "false"
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert "HOLON_MIGRATE_ON_START" not in {e["name"] for e in container["env"]}  # one source
+
+
+def test_a_plain_module_s_settings_leave_migrating_to_the_runtime_s_default() -> None:
+    """Unset, not "true": turning this on changed no other module's ConfigMap (no rollout)."""
+    config, _ = build_new_slot(ctx(), Colour.BLUE, "1.0.0")
+    assert "HOLON_MIGRATE_ON_START" not in config["data"]

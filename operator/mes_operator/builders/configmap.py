@@ -25,7 +25,12 @@ DATA_DIR = "/var/lib/holon"
 
 
 def runtime_settings(ctx: ModuleContext) -> RuntimeSettings:
-    """The settings the runtime receives through the ConfigMap (typed)."""
+    """The settings the runtime receives through the ConfigMap (typed).
+
+    An orchestrated module's Pods never migrate (``HOLON_MIGRATE_ON_START=false``, every
+    slot): its Jobs do, the first install's schema included (``reconcile/schema.py``). A
+    green Pod that migrated at start would apply the new version's *contract* revisions
+    while blue still serves."""
     sqlite = ctx.spec.database.engine is DatabaseEngine.SQLITE
     return RuntimeSettings(
         host="0.0.0.0",  # noqa: S104 - a Pod must listen on its own IP
@@ -37,6 +42,7 @@ def runtime_settings(ctx: ModuleContext) -> RuntimeSettings:
         database_url=f"sqlite+aiosqlite:///{DATA_DIR}/holon.db" if sqlite else None,
         drain_seconds=DRAIN_SECONDS,
         shutdown_timeout_seconds=SHUTDOWN_TIMEOUT_SECONDS,
+        migrate_on_start=False if ctx.spec.upgrade_strategy.orchestrated else None,
         **RuntimeSettings.feature_flags(ctx.spec.features),
     )
 

@@ -44,6 +44,10 @@ class RuntimeSettings(BaseModel):
     database_url: str | None = None
     drain_seconds: int  # whole seconds (the runtime takes a float)
     shutdown_timeout_seconds: int
+    migrate_on_start: bool | None = None
+    """False for an orchestrated module (its Jobs migrate, never its Pods); unset otherwise,
+    so the runtime's default (migrate at start) holds and no other module's ConfigMap, hence
+    none of its Pods, changes."""
     feature_ui: bool
     feature_equipment_simulator: bool
     feature_review_by_exception: bool
