@@ -60,6 +60,19 @@ INVALID: list[tuple[str, dict[str, Any], tuple[str, ...]]] = [
         ("spec.upgradeStrategy.observeSeconds", "less than or equal to 86400"),
     ),
     (
+        "safe-point-timeout-without-orchestrated",
+        {"upgradeStrategy": {"safePointTimeoutSeconds": 60}},
+        (
+            "spec.upgradeStrategy.safePointTimeoutSeconds",
+            "used only by an orchestrated upgrade",
+        ),
+    ),
+    (
+        "green-ready-timeout-zero",
+        {"upgradeStrategy": {"greenReadyTimeoutSeconds": 0}},
+        ("spec.upgradeStrategy.greenReadyTimeoutSeconds", "greater than or equal to 1"),
+    ),
+    (
         "equipment-name-invalid",
         {"equipment": [{"name": "Bad_Name"}]},
         ("spec.equipment[0].name", "should match"),

@@ -105,3 +105,47 @@ def test_a_kind_takes_every_flag_it_serves(kind: str) -> None:
     assert parsed.features.model_dump(by_alias=True) == {
         flag: flag in KIND_FEATURES[kind] for flag in FEATURE_NAMES
     }
+
+
+ORCHESTRATED = {
+    "database": {"engine": "postgresql", "credentialsSecretRef": {"name": "db"}},
+    "backup": {"storeSecret": "store"},
+}
+TIMEOUTS = {
+    "greenReadyTimeoutSeconds": 600,
+    "checksTimeoutSeconds": 900,
+    "safePointTimeoutSeconds": 3600,
+}
+
+
+@pytest.mark.parametrize(("field", "default"), TIMEOUTS.items())
+def test_an_upgrade_timeout_is_taken_only_with_orchestrated(field: str, default: int) -> None:
+    with pytest.raises(
+        ValidationError,
+        match=re.escape(f"spec.upgradeStrategy.{field} is used only by an orchestrated upgrade"),
+    ):
+        MESModuleSpec.model_validate(spec(upgradeStrategy={field: default + 1}))
+    plain = MESModuleSpec.model_validate(spec(upgradeStrategy={field: default}))
+    assert plain.upgrade_strategy.model_dump(by_alias=True)[field] == default
+    taken = MESModuleSpec.model_validate(
+        spec(**ORCHESTRATED, upgradeStrategy={"orchestrated": True, field: 7})
+    )
+    assert taken.upgrade_strategy.model_dump(by_alias=True)[field] == 7
+    rule = f"self.upgradeStrategy.orchestrated || self.upgradeStrategy.{field} == {default}"
+    (on_disk,) = [r for r in _crd_rules() if r["rule"] == rule]
+    assert on_disk["fieldPath"] == f".upgradeStrategy.{field}"
+    assert f"spec.upgradeStrategy.{field}" in on_disk["message"]
+
+
+def test_the_upgrade_timeouts_default_to_the_machine_s_and_are_bounded() -> None:
+    crd = yaml.safe_load((ROOT / "crds" / "mesmodules.yaml").read_text())
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    strategy = schema["properties"]["upgradeStrategy"]["properties"]
+    for field, default in TIMEOUTS.items():
+        assert strategy[field]["default"] == default
+        assert strategy[field]["minimum"] == 1
+        assert strategy[field]["description"]
+        with pytest.raises(ValidationError):
+            MESModuleSpec.model_validate(
+                spec(**ORCHESTRATED, upgradeStrategy={"orchestrated": True, field: 0})
+            )

@@ -11,7 +11,7 @@ from mes_operator.models.mesmodule import (
     UpgradePhase,
     UpgradeStrategyType,
 )
-from mes_operator.upgrade import REQUEST_ANNOTATION, RequestVerb, decide
+from mes_operator.upgrade import REQUEST_ANNOTATION, RequestVerb, Timeouts, decide
 from mes_operator.upgrade.persist import (
     coarse_phase,
     plan_from_body,
@@ -60,6 +60,20 @@ def test_plan_and_request_from_the_module() -> None:
     assert request is not None
     assert request.verb is RequestVerb.RETRY
     assert plan_from_body(body()).active_colour is Colour.BLUE
+    assert plan_from_body(body()).timeouts == Timeouts()  # the CRD's defaults
+
+
+def test_the_plan_takes_the_upgrade_timeouts_of_the_spec() -> None:
+    module = body()
+    module["spec"]["upgradeStrategy"] = {
+        "orchestrated": True,
+        "greenReadyTimeoutSeconds": 30,
+        "checksTimeoutSeconds": 40,
+        "safePointTimeoutSeconds": 50,
+    }
+    module["spec"]["backup"] = {"storeSecret": "store"}
+    assert plan_from_body(module).timeouts == Timeouts(green_ready=30, checks=40, safe_point=50)
+    assert Timeouts() == Timeouts(green_ready=600, checks=900, safe_point=3600)
     assert request_from_body({"metadata": {}}) is None
 
 

@@ -121,6 +121,25 @@ class UpgradeStrategyType(StrEnum):
     RECREATE = "Recreate"
 
 
+GREEN_READY_TIMEOUT_SECONDS = 600
+CHECKS_TIMEOUT_SECONDS = 900
+SAFE_POINT_TIMEOUT_SECONDS = 3600
+_TIMEOUT_DEFAULTS = {
+    "greenReadyTimeoutSeconds": GREEN_READY_TIMEOUT_SECONDS,
+    "checksTimeoutSeconds": CHECKS_TIMEOUT_SECONDS,
+    "safePointTimeoutSeconds": SAFE_POINT_TIMEOUT_SECONDS,
+}
+"""The upgrade machine's waits (``upgradeStrategy``, camelCase) and their defaults: a
+value other than the default is refused unless ``orchestrated`` (nothing else waits)."""
+
+
+def _timeout_message(field: str, default: int) -> str:
+    return (
+        f"spec.upgradeStrategy.{field} is used only by an orchestrated upgrade: set "
+        f"spec.upgradeStrategy.orchestrated to true, or leave it at its default {default}"
+    )
+
+
 class UpgradeStrategy(ResourceModel):
     """How the operator moves the module from one version to the next (DESIGN §5)."""
 
@@ -137,6 +156,29 @@ class UpgradeStrategy(ResourceModel):
     auto_rollback: bool = Field(
         default=True,
         description="Roll back automatically on any failure before the contract migration.",
+    )
+    green_ready_timeout_seconds: int = Field(
+        default=GREEN_READY_TIMEOUT_SECONDS,
+        ge=1,
+        le=86400,
+        description="How long the new slot (green) may take to have every replica ready, "
+        "and the runtime to grant the old slot the batches meanwhile; longer is a failure "
+        "(rolled back). Orchestrated upgrades only.",
+    )
+    checks_timeout_seconds: int = Field(
+        default=CHECKS_TIMEOUT_SECONDS,
+        ge=1,
+        le=86400,
+        description="How long the new slot's checks (OperationalQualification) may take; "
+        "longer is a failure (rolled back). Orchestrated upgrades only.",
+    )
+    safe_point_timeout_seconds: int = Field(
+        default=SAFE_POINT_TIMEOUT_SECONDS,
+        ge=1,
+        le=604800,
+        description="How long the switch waits for a safe point (no non-interruptible phase "
+        "running); longer holds the upgrade, naming the blocking batch and phase, until "
+        "`kubectl mes upgrade resume` or `kubectl mes rollback`. Orchestrated upgrades only.",
     )
     orchestrated: bool = Field(
         default=False,
@@ -333,6 +375,16 @@ def _spec_rules() -> list[dict[str, str]]:
             "reason": "FieldValueRequired",
         },
     ]
+    rules += [
+        {
+            "rule": "self.upgradeStrategy.orchestrated"
+            f" || self.upgradeStrategy.{field} == {default}",
+            "message": _timeout_message(field, default),
+            "fieldPath": f".upgradeStrategy.{field}",
+            "reason": "FieldValueForbidden",
+        }
+        for field, default in _TIMEOUT_DEFAULTS.items()
+    ]
     return rules + cel_rules(FEATURE_NAMES)
 
 
@@ -437,6 +489,12 @@ class MESModuleSpec(ResourceModel):
         """What the CEL rules of :mod:`~mes_operator.models.support` refuse at admission,
         refused here too (an object admitted by an older CRD)."""
         problems = refusals(self.model_dump(by_alias=True, mode="json"), FEATURE_NAMES)
+        strategy = self.upgrade_strategy.model_dump(by_alias=True)
+        problems += [
+            _timeout_message(field, default)
+            for field, default in _TIMEOUT_DEFAULTS.items()
+            if not self.upgrade_strategy.orchestrated and strategy[field] != default
+        ]
         if self.upgrade_strategy.orchestrated:
             if self.database.engine is not DatabaseEngine.POSTGRESQL:
                 problems.append(_SHARED_DB_MESSAGE)

@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from mes_operator.models.mesmodule import Colour, UpgradeStrategyType
+from mes_operator.models.mesmodule import (
+    CHECKS_TIMEOUT_SECONDS,
+    GREEN_READY_TIMEOUT_SECONDS,
+    SAFE_POINT_TIMEOUT_SECONDS,
+    Colour,
+    UpgradeStrategy,
+    UpgradeStrategyType,
+)
 
 __all__ = [
     "CheckState",
@@ -74,11 +81,21 @@ class Request:
 
 @dataclass(frozen=True, kw_only=True)
 class Timeouts:
-    """How long each waiting step may take (seconds). Not in the CRD yet: the defaults."""
+    """How long each waiting step may take (seconds): ``spec.upgradeStrategy``'s
+    ``*TimeoutSeconds`` (:meth:`from_strategy`), the CRD's defaults when not given."""
 
-    green_ready: int = 600
-    checks: int = 900
-    safe_point: int = 3600
+    green_ready: int = GREEN_READY_TIMEOUT_SECONDS
+    checks: int = CHECKS_TIMEOUT_SECONDS
+    safe_point: int = SAFE_POINT_TIMEOUT_SECONDS
+
+    @classmethod
+    def from_strategy(cls, strategy: UpgradeStrategy) -> Timeouts:
+        """The timeouts a module's upgrade strategy sets."""
+        return cls(
+            green_ready=strategy.green_ready_timeout_seconds,
+            checks=strategy.checks_timeout_seconds,
+            safe_point=strategy.safe_point_timeout_seconds,
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

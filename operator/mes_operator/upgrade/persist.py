@@ -27,7 +27,7 @@ from mes_operator.upgrade.observation import REQUEST_ANNOTATION, Plan, Request, 
 __all__ = ["coarse_phase", "plan_from_body", "request_from_body", "status_after"]
 
 
-def plan_from_body(body: Mapping[str, Any], *, timeouts: Timeouts | None = None) -> Plan:
+def plan_from_body(body: Mapping[str, Any]) -> Plan:
     """The upgrade-relevant part of a MESModule (spec validated by its typed model)."""
     spec = MESModuleSpec.model_validate(body["spec"])
     status = body.get("status") or {}
@@ -40,7 +40,7 @@ def plan_from_body(body: Mapping[str, Any], *, timeouts: Timeouts | None = None)
         paused=spec.paused,
         observe_seconds=spec.upgrade_strategy.observe_seconds,
         auto_rollback=spec.upgrade_strategy.auto_rollback,
-        timeouts=timeouts or Timeouts(),
+        timeouts=Timeouts.from_strategy(spec.upgrade_strategy),
     )
 
 
