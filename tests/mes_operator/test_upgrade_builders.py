@@ -121,7 +121,7 @@ def test_job_names_are_stable_per_version_and_attempt_and_fit() -> None:
 
 
 def test_migration_job_refuses_what_is_not_a_branch_or_not_postgresql() -> None:
-    with pytest.raises(ValueError, match="not a migration branch"):
+    with pytest.raises(ValueError, match="not a migration"):
         build_migration_job(ctx(), "backup", "1.1.0", 1)
     sqlite = ModuleContext.from_body(
         {

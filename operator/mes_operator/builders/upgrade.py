@@ -1,12 +1,14 @@
 """Pure builders for a blue-green upgrade (DESIGN §5): the new slot, its preview Service,
-and the Jobs the upgrade runs (backup, expand and contract migrations).
+and the Jobs the upgrade runs (backup, expand and contract migrations), plus the first
+install's schema Job of an orchestrated module (whose Pods never migrate).
 
 The new slot is the same Deployment as the active one (``builders.deployment``) with its
 colour (label, selector, ``HOLON_COLOUR``) and the target version (image tag, version
 label, ``HOLON_MODULE_VERSION``); its settings come from its own ConfigMap, since the two
 slots run different versions side by side. Migrations run ``mes-runtime db upgrade
 expand@head|contract@head`` with the *new* image, so the revisions applied are the ones the
-new version ships. Job names are a function of module, kind, version and attempt: a
+new version ships; the first install runs ``mes-runtime db upgrade heads`` (both branches)
+with the module's image. Job names are a function of module, kind, version and attempt: a
 re-run after an operator crash finds the Job it created and never starts a second.
 """
 
@@ -33,10 +35,13 @@ from mes_operator.models.mesmodule import Colour, DatabaseEngine
 
 __all__ = [
     "BACKUP",
+    "INSTALL",
     "JOB_BACKOFF_LIMIT",
     "JOB_KIND_LABEL",
+    "MIGRATIONS",
     "MIGRATION_BRANCHES",
     "build_backup_job",
+    "build_install_job",
     "build_migration_job",
     "build_new_slot",
     "build_preview_service",
@@ -49,6 +54,10 @@ JOB_KIND_LABEL = "mes.holon.dev/upgrade-job"
 BACKUP = "backup"
 MIGRATION_BRANCHES = ("expand", "contract")
 """The alembic branches, run in this order (``mes_runtime/db/compat.py``)."""
+INSTALL = "install"
+MIGRATIONS = {INSTALL: "heads", **{branch: f"{branch}@head" for branch in MIGRATION_BRANCHES}}
+"""Each migration Job's ``mes-runtime db upgrade`` target: a first install makes the whole
+schema (both branches' heads); an upgrade runs one branch at a time."""
 JOB_BACKOFF_LIMIT = 2
 _MAX_NAME = 63
 
@@ -101,7 +110,8 @@ def build_preview_service(ctx: ModuleContext, colour: Colour) -> dict[str, Any]:
 
 def job_name(ctx: ModuleContext, kind: str, version: str, attempt: int) -> str:
     """``<module>-<kind>-<6 hex of version and attempt>``: stable, at most 63 characters.
-    ``kind`` is ``backup``, ``expand`` or ``contract`` (``upgrade.actions.JobKind``)."""
+    ``kind`` is ``backup``, ``expand`` or ``contract`` (``upgrade.actions.JobKind``), or
+    ``install`` (a first install's schema: attempt 1 always, named from module and version)."""
     digest = hashlib.sha256(f"{version}/{attempt}".encode()).hexdigest()[:6]
     return f"{ctx.name[: _MAX_NAME - len(kind) - 8]}-{kind}-{digest}"
 
@@ -179,12 +189,20 @@ def _job(
 
 
 def build_migration_job(
-    ctx: ModuleContext, branch: str, version: str, attempt: int
+    ctx: ModuleContext, kind: str, version: str, attempt: int
 ) -> dict[str, Any]:
-    """The ``expand`` or ``contract`` migration, run with the new version's image."""
-    if branch not in MIGRATION_BRANCHES:
-        raise ValueError(f"not a migration branch: {branch!r} (expand or contract)")
-    return _job(ctx, branch, version, attempt, args=["db", "upgrade", f"{branch}@head"])
+    """A migration Job with ``version``'s image: ``expand`` or ``contract`` (an upgrade's,
+    the new version's revisions) or ``install`` (the first install's whole schema)."""
+    if kind not in MIGRATIONS:
+        raise ValueError(f"not a migration: {kind!r} (install, expand or contract)")
+    return _job(ctx, kind, version, attempt, args=["db", "upgrade", MIGRATIONS[kind]])
+
+
+def build_install_job(ctx: ModuleContext) -> dict[str, Any]:
+    """The first install's schema Job of an orchestrated module, at ``spec.version``: named
+    from module and version only, so a re-run after a crash finds it, and a new version
+    (or the Job deleted) starts a new one."""
+    return build_migration_job(ctx, INSTALL, ctx.spec.version, 1)
 
 
 def build_backup_job(

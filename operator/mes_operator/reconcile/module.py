@@ -9,7 +9,7 @@ it changed.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lightkube import ApiError, AsyncClient
@@ -31,6 +31,7 @@ from mes_operator.kube.resources import MESModule
 from mes_operator.metrics import DRIFT_CORRECTIONS
 from mes_operator.models.mesmodule import Colour
 from mes_operator.reconcile.events import Event, EventSink
+from mes_operator.reconcile.install import install_gate
 from mes_operator.status.conditions import condition, now_rfc3339
 from mes_operator.status.module import (
     READY,
@@ -41,6 +42,13 @@ from mes_operator.status.module import (
 )
 from mes_operator.upgrade.actions import UpgradeEvent
 from mes_operator.upgrade.drive import drive, in_flight, orchestrating
+from mes_operator.upgrade.install import (
+    SCHEMA_MIGRATED,
+    held_at_install,
+    install_events,
+    install_status,
+    needs_install_job,
+)
 from mes_operator.upgrade.runtime import Runtime
 
 
@@ -66,7 +74,9 @@ async def reconcile_module(
 ) -> Outcome:
     """Bring one MESModule's children and status in line with its spec.
 
-    An orchestrated upgrade (``spec.upgradeStrategy.orchestrated``) is stepped by the
+    An orchestrated module's first install makes its schema by a Job before any child
+    but the ServiceAccount exists (:mod:`~mes_operator.upgrade.install`). An orchestrated
+    upgrade (``spec.upgradeStrategy.orchestrated``) is stepped by the
     upgrade machine instead (:func:`~mes_operator.upgrade.drive.drive`), which owns both
     slots and the Service until it ends: the plain steps below never roll the old slot
     to the new version meanwhile. ``runtime`` is how the machine reaches the runtime;
@@ -93,7 +103,22 @@ async def reconcile_module(
         patched = await patch_module_status(client, meta, previous, status)
         return Outcome(ready=False, applied=[], status_patched=patched)
 
+    if needs_install_job(ctx.spec, previous):
+        job, made = await install_gate(client, ctx, existed_before=_reconciled_before(previous))
+        if not job.done:
+            _report(made, emit)
+            status = install_status(previous, ctx, job, now=now_rfc3339())
+            patched = await patch_module_status(client, meta, previous, status)
+            for event in install_events(previous, status):
+                emit(_event(event))
+            return Outcome(ready=False, applied=made, status_patched=patched)
+        if held_at_install(previous):
+            message = f"Job {job.name} made the schema; creating the runtime"
+            emit(Event(type="Normal", reason=SCHEMA_MIGRATED, message=message))
+
     applied = await _ensure_children(client, ctx, existed_before=_reconciled_before(previous))
+    if held_at_install(previous):  # held at the schema gate: no child was made to be deleted
+        applied = [_born(item) for item in applied]
     _report(applied, emit)
     deployment = next(a for a in applied if a.kind == "Deployment")
     state = DeploymentState.from_object(deployment.live)
@@ -180,6 +205,11 @@ async def delete_children(client: AsyncClient, body: Mapping[str, Any]) -> list[
 
 def _event(event: UpgradeEvent) -> Event:
     return Event(type=event.type.value, reason=event.reason, message=event.message[:1000])
+
+
+def _born(item: Applied) -> Applied:
+    """A child missing because it was never made is created, not recreated (no drift)."""
+    return replace(item, action=Action.CREATED) if item.action is Action.RECREATED else item
 
 
 def _reconciled_before(previous: Mapping[str, Any]) -> bool:

@@ -32,7 +32,7 @@ from mes_operator.upgrade.observation import (
 from mes_operator.upgrade.read import backup_result, grant, job_state, safe_point, slot_ready
 from mes_operator.upgrade.runtime import Runtime, RuntimeUnavailableError
 
-__all__ = ["observe", "selector_colour"]
+__all__ = ["finished_pod", "observe", "selector_colour"]
 
 log = logging.getLogger(__name__)
 P = UpgradePhase
@@ -63,11 +63,12 @@ def _problem(deployment: dict[str, Any] | None) -> str | None:
     return None
 
 
-async def _backup(client: AsyncClient, ctx: ModuleContext, job: str) -> dict[str, Any] | None:
-    """The backup Job's last finished Pod (its termination message is the result)."""
+async def finished_pod(client: AsyncClient, namespace: str, job: str) -> dict[str, Any] | None:
+    """A Job's last finished Pod (its termination message: the backup's result, or why a
+    migration failed)."""
     pods = [
         dict(p.to_dict())
-        async for p in client.list(Pod, namespace=ctx.namespace, labels={"job-name": job})
+        async for p in client.list(Pod, namespace=namespace, labels={"job-name": job})
     ]
     done = [p for p in pods if (p.get("status") or {}).get("phase") in {"Succeeded", "Failed"}]
     done.sort(key=lambda p: str((p.get("metadata") or {}).get("creationTimestamp") or ""))
@@ -84,7 +85,7 @@ async def _jobs(
         state = job_state(await get_dict(client, "Job", name, ctx.namespace))
         states[kind.value] = state
         if kind is JobKind.BACKUP and state in {JobState.SUCCEEDED, JobState.FAILED}:
-            backup_pod = await _backup(client, ctx, name)
+            backup_pod = await finished_pod(client, ctx.namespace, name)
     return states, backup_pod
 
 

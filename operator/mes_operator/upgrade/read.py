@@ -16,7 +16,15 @@ from typing import Any
 from mes_operator.models.mesmodule import Colour
 from mes_operator.upgrade.observation import JobState, SafePoint
 
-__all__ = ["BackupResult", "backup_result", "grant", "job_state", "safe_point", "slot_ready"]
+__all__ = [
+    "BackupResult",
+    "backup_result",
+    "grant",
+    "job_state",
+    "safe_point",
+    "slot_ready",
+    "termination",
+]
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _HEX = re.compile(r"^[0-9a-f]{64}$")  # the runtime writes the bare hex digest
@@ -38,6 +46,26 @@ def job_state(job: Mapping[str, Any] | None) -> JobState:
     return JobState.RUNNING
 
 
+def _terminated(pod: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """The Job container's ``state.terminated`` (empty when it has not ended)."""
+    statuses = ((pod or {}).get("status") or {}).get("containerStatuses") or []
+    state = (statuses[0].get("state") or {}) if statuses else {}
+    return state.get("terminated") or {}
+
+
+def termination(pod: Mapping[str, Any] | None) -> str:
+    """How a Job's Pod ended, in its own words: exit code, reason and the end of its
+    termination message (its log's tail on an error: ``FallbackToLogsOnError``)."""
+    ended = _terminated(pod)
+    if not ended:
+        return "its Pod reported no exit (none ended, or none is left)"
+    said = f"exit code {ended.get('exitCode', '?')}"
+    if ended.get("reason"):
+        said += f" ({ended['reason']})"
+    message = str(ended.get("message") or "").strip()
+    return f"{said}: {message[-500:]}" if message else said
+
+
 @dataclass(frozen=True, kw_only=True)
 class BackupResult:
     """What the backup Job reported (its Pod's termination message)."""
@@ -53,9 +81,7 @@ def backup_result(pod: Mapping[str, Any] | None) -> BackupResult:
     ``location``, ``digest`` - the dump's sha256 - and ``mismatches`` or ``error``).
     Anything short of a verified backup with a well-formed location and digest is a
     problem, named."""
-    statuses = ((pod or {}).get("status") or {}).get("containerStatuses") or []
-    terminated = ((statuses[0].get("state") or {}).get("terminated") or {}) if statuses else {}
-    message = terminated.get("message")
+    message = _terminated(pod).get("message")
     if not message:
         return BackupResult(problem="the backup Job reported nothing")
     try:
