@@ -56,6 +56,7 @@ from holon_testing.runtime_process import RuntimeProcess, serving
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "a long machine passphrase for upgrades"
+KIND = "mes.holon.dev/upgrade-job"
 STORE = {  # never reached: the simulated backup Job runs nothing
     "HOLON_BACKUP_S3_ENDPOINT": "http://object-store.invalid:8333",
     "HOLON_BACKUP_S3_ACCESS_KEY": "wire-test-access-key",
@@ -152,7 +153,8 @@ def _image(cluster: Cluster, namespace: str, colour: str) -> str:
 async def _install(
     kube: AsyncClient, access: Runtime, cluster: Cluster, namespace: str, events: list[Event]
 ) -> None:
-    """The orchestrated module at 1.0.0, installed by the plain reconcile."""
+    """The orchestrated module at 1.0.0, installed by the plain reconcile (after its schema
+    Job, which kwok's Pod completes)."""
     _setup(cluster, namespace)
 
     async def installed() -> bool:
@@ -180,9 +182,10 @@ async def _grant(access: Runtime) -> dict[str, Any]:
     return grant
 
 
-def _jobs(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
+def _jobs(cluster: Cluster, namespace: str, *, install: bool = False) -> list[dict[str, Any]]:
+    """The module's upgrade Jobs; with ``install``, its first install's schema Job too."""
     items: list[dict[str, Any]] = cluster.get("jobs", None, namespace)["items"]
-    return items
+    return [j for j in items if install or j["metadata"]["labels"].get(KIND) != "install"]
 
 
 async def test_an_unverified_backup_stops_the_upgrade_before_any_migration(
@@ -310,9 +313,7 @@ async def test_slots_selectors_and_grant_are_ensured_idempotently(
 
 def _job_of(cluster: Cluster, namespace: str, kind: str) -> dict[str, Any] | None:
     jobs = [
-        j
-        for j in _jobs(cluster, namespace)
-        if j["metadata"]["labels"]["mes.holon.dev/upgrade-job"] == kind
+        j for j in _jobs(cluster, namespace, install=True) if j["metadata"]["labels"][KIND] == kind
     ]
     return jobs[0] if jobs else None
 
@@ -468,3 +469,147 @@ def test_the_operator_process_drives_an_orchestrated_version_change(
     assert [
         j["metadata"]["labels"]["mes.holon.dev/upgrade-job"] for j in _jobs(cluster, namespace)
     ] == ["backup"]
+
+
+def _fail_pods(cluster: Cluster, namespace: str, job: str, message: str) -> None:
+    """End every unfinished Pod of ``job`` with exit code 3 and ``message`` (what a real
+    failing container reports; kwok's Pods only ever succeed, and these are unscheduled)."""
+    for pod in cluster.get("pods", None, namespace)["items"]:
+        labels = pod["metadata"].get("labels") or {}
+        if labels.get("job-name") != job or pod["status"].get("phase") in {"Failed", "Succeeded"}:
+            continue
+        container = pod["spec"]["containers"][0]
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        ended = {"exitCode": 3, "reason": "Error", "message": message}
+        status = {
+            "phase": "Failed",
+            "containerStatuses": [
+                {
+                    "name": container["name"],
+                    "image": container["image"],
+                    "imageID": "",
+                    "ready": False,
+                    "restartCount": 0,
+                    "state": {"terminated": {**ended, "startedAt": now, "finishedAt": now}},
+                }
+            ],
+        }
+        cluster.kubectl(
+            "patch", "pod", pod["metadata"]["name"], "-n", namespace, "--subresource=status",
+            "--type=merge", "-p", json.dumps({"status": status}),
+        )  # fmt: skip
+
+
+def _deployments(cluster: Cluster, namespace: str, module_name: str) -> list[str]:
+    items = cluster.get("deployments", None, namespace)["items"]
+    return [
+        d["metadata"]["name"]
+        for d in items
+        if d["metadata"]["labels"].get("mes.holon.dev/module") == module_name
+    ]
+
+
+async def test_an_orchestrated_first_install_makes_its_schema_by_a_job_first(
+    cluster: Cluster, namespace: str, kube: AsyncClient
+) -> None:
+    """Issue #9: an orchestrated module's Pods never migrate, so its first install runs
+    `mes-runtime db upgrade heads` as a Job and creates the Deployment only once the Job
+    succeeded (kwok's Pod completes, the real Job controller marks it Complete); a failed
+    Job (its Pods ended by this test, the Job controller giving up after backoffLimit)
+    degrades the module, naming the Job and the Pod's exit, once, and is not retried
+    until it is deleted. Run as the chart's ServiceAccount: RBAC is the chart's."""
+    events: list[Event] = []
+
+    async def reconcile(name: str) -> dict[str, Any]:
+        body = cluster.get("mesmodule", name, namespace)
+        await reconcile_module(kube, body, emit=events.append)
+        got: dict[str, Any] = cluster.get("mesmodule", name, namespace)
+        return got
+
+    _setup(cluster, namespace)  # "batch", orchestrated, on PostgreSQL, never installed
+    body = await reconcile("batch")
+    job = _job_of(cluster, namespace, "install")
+    assert job is not None, "no schema Job"
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"].endswith(":1.0.0")
+    assert container["args"] == ["db", "upgrade", "heads"]
+    assert container["env"][0]["name"] == "HOLON_DATABASE_URL"
+    assert _deployments(cluster, namespace, "batch") == [], "a Deployment before the schema"
+    progressing = condition(body, "Progressing")
+    assert (progressing["status"], progressing["reason"]) == ("True", "MigratingSchema")
+    assert job["metadata"]["name"] in progressing["message"]
+    assert condition(body, "Ready")["status"] == "False"
+    assert condition(body, "MigrationInProgress")["status"] == "True"
+
+    async def deployed() -> bool:
+        await reconcile("batch")
+        made = _deployments(cluster, namespace, "batch")
+        if made:  # only ever after the Job succeeded (Complete is final)
+            assert _complete(cluster, namespace, "install"), "the Deployment came first"
+        return bool(made)
+
+    await _until("the Deployment after the schema Job", deployed)
+    config = cluster.get("configmap", "batch-config", namespace)
+    assert config["data"]["HOLON_MIGRATE_ON_START"] == "false"
+    dep = cluster.get("deployment", "batch-blue", namespace)
+    env_from = dep["spec"]["template"]["spec"]["containers"][0]["envFrom"]
+    assert env_from == [{"configMapRef": {"name": "batch-config"}}]
+
+    async def ready() -> bool:
+        status = (await reconcile("batch")).get("status") or {}
+        return status.get("currentVersion") == "1.0.0"
+
+    await _until("the module Ready at 1.0.0", ready)
+    reasons = [e.reason for e in events]
+    for reason in ("MigratingSchema", "SchemaMigrated"):
+        assert reasons.count(reason) == 1, events
+    assert not [e for e in events if e.type == "Warning"], events  # no drift: all born
+    assert len(_jobs(cluster, namespace, install=True)) == 1
+
+    # a Job that fails: its Pods placed nowhere (never run by kwok), ended by the test
+    events.clear()
+    cluster.apply(
+        module(
+            "line",
+            database={"engine": "postgresql", "credentialsSecretRef": {"name": "db"}},
+            upgradeStrategy={"orchestrated": True},
+            backup={"storeSecret": "store"},
+            placement={"nodeSelector": {"holon.dev/e2e": "nowhere"}},
+        ),
+        namespace=namespace,
+    )
+    await reconcile("line")
+    (failing,) = [
+        j
+        for j in _jobs(cluster, namespace, install=True)
+        if j["metadata"]["labels"]["mes.holon.dev/module"] == "line"
+    ]
+    name = failing["metadata"]["name"]
+    said = "alembic: permission denied for schema public"
+
+    async def job_failed() -> bool:
+        _fail_pods(cluster, namespace, name, said)
+        conditions = cluster.get("job", name, namespace).get("status", {}).get("conditions") or []
+        return any(c["type"] == "Failed" and c["status"] == "True" for c in conditions)
+
+    await _until("the Job failed (backoffLimit spent)", job_failed, within=180)
+    body = await reconcile("line")
+    degraded = condition(body, "Degraded")
+    assert (degraded["status"], degraded["reason"]) == ("True", "SchemaMigrationFailed")
+    assert f"Job {name}" in degraded["message"]
+    assert f"exit code 3 (Error): {said}" in degraded["message"]
+    assert body["status"]["phase"] == "Degraded"
+    await reconcile("line")  # and again: no second Job, no second Warning, no Deployment
+    warnings = [e for e in events if e.type == "Warning"]
+    assert [e.reason for e in warnings] == ["SchemaMigrationFailed"], events
+    assert name in warnings[0].message
+    assert _deployments(cluster, namespace, "line") == []
+    assert cluster.get("job", name, namespace)["metadata"]["uid"] == failing["metadata"]["uid"]
+
+    # deleting the failed Job is the retry: the same name, a new Job
+    cluster.kubectl("delete", "job", name, "-n", namespace, "--wait=true", "--timeout=60s")
+    body = await reconcile("line")
+    again = cluster.get("job", name, namespace)
+    assert again["metadata"]["uid"] != failing["metadata"]["uid"]
+    assert condition(body, "Progressing")["reason"] == "MigratingSchema"
+    assert condition(body, "Degraded")["status"] == "False"
