@@ -613,3 +613,48 @@ async def test_an_orchestrated_first_install_makes_its_schema_by_a_job_first(
     assert again["metadata"]["uid"] != failing["metadata"]["uid"]
     assert condition(body, "Progressing")["reason"] == "MigratingSchema"
     assert condition(body, "Degraded")["status"] == "False"
+
+
+def _config_hash(cluster: Cluster, namespace: str) -> str:
+    dep = cluster.get("deployment", "batch-blue", namespace)
+    return str(dep["spec"]["template"]["metadata"]["annotations"]["mes.holon.dev/config-hash"])
+
+
+async def test_a_module_installed_plainly_that_turns_orchestrated_on_runs_no_schema_job(
+    cluster: Cluster, namespace: str, kube: AsyncClient
+) -> None:
+    """Its Pods made the schema when they started: turning ``orchestrated`` on changes its
+    ConfigMap (its Pods migrate no more, so they roll to it) and runs no Job."""
+    events: list[Event] = []
+    pg = {"engine": "postgresql", "credentialsSecretRef": {"name": "db"}}
+    cluster.apply(
+        _secret("store", STORE),
+        _secret("db", {"url": "postgresql+asyncpg://holon@db.invalid/holon"}),
+        module("batch", database=pg),
+        namespace=namespace,
+    )
+
+    async def ready() -> dict[str, Any] | None:
+        await reconcile_module(kube, _body(cluster, namespace), emit=events.append)
+        body = _body(cluster, namespace)
+        return body if (body.get("status") or {}).get("phase") == "Ready" else None
+
+    await _until("the plain module Ready", ready)
+    config = cluster.get("configmap", "batch-config", namespace)
+    assert "HOLON_MIGRATE_ON_START" not in config["data"]
+    hashed = _config_hash(cluster, namespace)
+    patch = {
+        "spec": {"upgradeStrategy": {"orchestrated": True}, "backup": {"storeSecret": "store"}}
+    }
+    cluster.kubectl(
+        "patch", "mesmodule", "batch", "-n", namespace, "--type=merge", "-p", json.dumps(patch)
+    )
+    body = await ready()  # rolled to the new ConfigMap; no gate on the way
+    assert body is None or condition(body, "Progressing")["reason"] != "MigratingSchema"
+    body = await _until("Ready with the new settings", ready)
+    config = cluster.get("configmap", "batch-config", namespace)
+    assert config["data"]["HOLON_MIGRATE_ON_START"] == "false"
+    assert _config_hash(cluster, namespace) != hashed, "the Pods did not roll to it"
+    assert _jobs(cluster, namespace, install=True) == []
+    assert body["status"]["currentVersion"] == "1.0.0"
+    assert "MigratingSchema" not in [e.reason for e in events]
