@@ -29,8 +29,8 @@ HAPPY = [
     P.SAFE_POINT,
     P.SWITCH,
     P.OBSERVE,
-    P.CONTRACT_MIGRATION,
     P.RETIRE_BLUE,
+    P.CONTRACT_MIGRATION,
     P.QUALIFIED,
 ]
 
@@ -55,6 +55,23 @@ def test_a_version_change_goes_through_every_phase_to_green() -> None:
     conditions = _conditions(run)
     assert conditions["Progressing"][:2] == ("False", "UpgradeDone")
     assert conditions["Degraded"][0] == "False"
+
+
+def test_the_contract_waits_until_the_old_slot_has_drained_and_exited() -> None:
+    """Blue's Pods drain for ticks after its Deployment is deleted (they still answer the
+    keep-alive connections they held since the switch): no contract Job while they run."""
+    run = Run(World(drain_ticks=3), plan())
+    retiring = 0
+    while run.status is None or run.status.phase is not P.CONTRACT_MIGRATION:
+        if run.status is not None and run.status.phase is P.RETIRE_BLUE:
+            retiring += 1
+            assert not [k for k in run.world.jobs if k[0] is JobKind.CONTRACT]
+        run.step()
+    assert retiring >= 3
+    assert Colour.BLUE not in run.world.deployments
+    assert "OldVersionRetired" in [e.reason for e in run.world.events]
+    run.until_done()
+    assert run.phases[-1] is P.QUALIFIED
 
 
 def test_the_next_upgrade_goes_back_to_blue() -> None:

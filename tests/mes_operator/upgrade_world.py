@@ -67,6 +67,9 @@ class World:
     preview: Colour | None = None
     request: Request | None = None
     events: list[UpgradeEvent] = field(default_factory=list)
+    drain_ticks: int = 0
+    """Ticks a deleted slot's Pods go on draining after its Deployment is gone."""
+    draining: dict[Colour, datetime] = field(default_factory=dict)
 
     def apply(self, actions: tuple[Action, ...]) -> None:
         for action in actions:
@@ -85,6 +88,9 @@ class World:
                 case MoveActiveSelector(colour=colour):
                     self.selector = colour
                 case DeleteColour(colour=colour):
+                    if colour in self.deployments and self.drain_ticks:
+                        until = self.now + timedelta(seconds=self.tick_seconds * self.drain_ticks)
+                        self.draining[colour] = until
                     self.deployments.pop(colour, None)
                     self.ready_at.pop(colour, None)
                     if self.preview is colour:
@@ -122,7 +128,7 @@ class World:
             new_ready=ready,
             new_checks=self.checks if ready else CheckState.PENDING,
             new_exists=new in self.deployments,
-            old_exists=old in self.deployments,
+            old_exists=old in self.deployments or self.now < self.draining.get(old, self.now),
             safe_point=SafePoint(safe=True)
             if self.safe
             else SafePoint(safe=False, batch="B-17", element="transfer-to-harvest"),

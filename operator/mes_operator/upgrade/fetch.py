@@ -15,7 +15,12 @@ from typing import Any
 
 from lightkube import AsyncClient
 
-from mes_operator.builders.context import COLOUR_LABEL, ModuleContext, deployment_name
+from mes_operator.builders.context import (
+    COLOUR_LABEL,
+    ModuleContext,
+    colour_selector_labels,
+    deployment_name,
+)
 from mes_operator.kube.apply import get_dict
 from mes_operator.kube.resources import Pod
 from mes_operator.models.mesmodule import Colour, UpgradePhase, UpgradeStatus
@@ -73,6 +78,20 @@ async def finished_pod(client: AsyncClient, namespace: str, job: str) -> dict[st
     done = [p for p in pods if (p.get("status") or {}).get("phase") in {"Succeeded", "Failed"}]
     done.sort(key=lambda p: str((p.get("metadata") or {}).get("creationTimestamp") or ""))
     return done[-1] if done else None
+
+
+async def _slot_running(
+    client: AsyncClient, ctx: ModuleContext, colour: Colour, deployment: dict[str, Any] | None
+) -> bool:
+    """Whether a slot still runs: its Deployment, or any of its Pods (a deleted slot's Pods
+    drain for seconds after the Deployment is gone, and still answer the requests on the
+    connections they hold)."""
+    if deployment is not None:
+        return True
+    labels: dict[str, Any] = dict(colour_selector_labels(ctx, colour))
+    async for _ in client.list(Pod, namespace=ctx.namespace, labels=labels):
+        return True
+    return False
 
 
 async def _jobs(
@@ -133,7 +152,9 @@ async def observe(
         new_checks=CheckState.PASSED if ready else CheckState.PENDING,
         new_problem=_problem(new_dep),
         new_exists=new_dep is not None,
-        old_exists=old_dep is not None,
+        old_exists=await _slot_running(client, ctx, old, old_dep)
+        if upgrade.phase is P.RETIRE_BLUE
+        else old_dep is not None,
         safe_point=point,
         grant=colour,
         upgrade_pending=pending,

@@ -6,13 +6,16 @@ in the same place: every action is an idempotent *ensure* (:mod:`.actions`), and
 advances only on what the world shows, never on what the operator believes it did.
 
 Phases: Preflight → VerifiedBackup → ExpandMigration → DeployGreen →
-OperationalQualification → SafePoint → Switch → Observe → ContractMigration → RetireBlue
-→ Qualified. Any failure before the contract migration goes to RollingBack (old slot
-granted and selected again, new slot deleted, the schema stays expanded, which the old
-version tolerates) → RolledBack. After the contract there is no automatic way back: a
-contract failure is Failed, and rollback means restoring the verified backup, which the
-operator never does on its own. The new slot is the colour the Service does not select
-(green on a first upgrade), so colours alternate from one upgrade to the next.
+OperationalQualification → SafePoint → Switch → Observe → RetireBlue → ContractMigration
+→ Qualified. Any failure while the old slot still runs (up to the end of Observe) goes to
+RollingBack (old slot granted and selected again, new slot deleted, the schema stays
+expanded, which the old version tolerates) → RolledBack. The old slot is retired before
+the contract, not after: after the switch its Pods still answer the keep-alive
+connections they held, and the contract must not meet a process of the old version. From
+RetireBlue on there is no automatic way back: a contract failure is Failed, and rollback
+means restoring the verified backup, which the operator never does on its own. The new
+slot is the colour the Service does not select (green on a first upgrade), so colours
+alternate from one upgrade to the next.
 """
 
 from __future__ import annotations
@@ -141,8 +144,8 @@ def _requests(
             UpgradeEvent(
                 reason="RollbackNeedsRestore",
                 type=EventType.WARNING,
-                message="past the contract migration: restore the verified backup "
-                f"{status.backup_location}",
+                message="the old version is retired: upgrade again, or (after the contract) "
+                f"restore the verified backup {status.backup_location}",
             )
         ]
     return status, []

@@ -139,6 +139,7 @@ class Observation:
     new_problem: str | None = None
     new_exists: bool = False
     old_exists: bool = True
+    """The old slot's Deployment exists (in RetireBlue: or any of its Pods still drains)."""
     safe_point: SafePoint = field(default_factory=lambda: SafePoint(safe=False))
     grant: Colour | None = None
     upgrade_pending: bool = False

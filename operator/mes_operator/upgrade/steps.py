@@ -209,15 +209,27 @@ def _switch(s: Step) -> Outcome:
 
 def _observe(s: Step) -> Outcome:
     if s.elapsed >= s.plan.observe_seconds:
-        return s.to(P.CONTRACT_MIGRATION), s.switched()
+        return s.to(P.RETIRE_BLUE), s.switched()
     return s.status, s.switched()
+
+
+def _retire(s: Step) -> Outcome:
+    """The old slot goes before the contract: its Pods drain (answering the requests on the
+    keep-alive connections they still hold since the switch) and exit, so no process of
+    the old version is left to write the columns the contract drops."""
+    retire: list[Action] = [*s.switched(), DeleteColour(colour=s.old)]
+    if not s.obs.old_exists:
+        gone = UpgradeEvent(reason="OldVersionRetired", message=f"{s.old.value} has exited")
+        return s.to(P.CONTRACT_MIGRATION), [*retire, gone]
+    return s.status, retire
 
 
 def _contract(s: Step) -> Outcome:
     run: list[Action] = [RunJob(kind=JobKind.CONTRACT, version=s.version, attempt=s.status.attempt)]
     job = s.obs.job(JobKind.CONTRACT)
     if job is JobState.SUCCEEDED:
-        return s.to(P.RETIRE_BLUE), run
+        done = UpgradeEvent(reason="UpgradeDone", message=f"{s.version} serves from {s.new.value}")
+        return s.to(P.QUALIFIED), [*run, done]
     if job is JobState.FAILED:
         failed = UpgradeEvent(
             reason=CONTRACT_FAILED,
@@ -229,14 +241,6 @@ def _contract(s: Step) -> Outcome:
             failed
         ]
     return s.status, run
-
-
-def _retire(s: Step) -> Outcome:
-    retire: list[Action] = [DeleteColour(colour=s.old)]
-    if not s.obs.old_exists:
-        done = UpgradeEvent(reason="UpgradeDone", message=f"{s.version} serves from {s.new.value}")
-        return s.to(P.QUALIFIED), [*retire, done]
-    return s.status, retire
 
 
 def _rolling_back(s: Step) -> Outcome:
