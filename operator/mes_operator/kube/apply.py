@@ -124,6 +124,23 @@ async def delete_owned(
     return True
 
 
+REPLACED_WHOLE = ("upgrade",)
+"""Status fields written whole: a key the new value lacks is removed (a merge patch would
+keep it, e.g. a previous attempt's backup location in a new attempt's upgrade status)."""
+
+
+def status_patch(previous: Mapping[str, Any], status: Mapping[str, Any]) -> dict[str, Any]:
+    """The merge patch that makes ``previous`` into ``status`` (pure)."""
+    patch = dict(status)
+    for key in REPLACED_WHOLE:
+        before, after = previous.get(key), status.get(key)
+        if isinstance(before, dict) and isinstance(after, dict):
+            patch[key] = {**dict.fromkeys(set(before) - set(after)), **after}
+        elif before is not None and after is None:
+            patch[key] = None
+    return patch
+
+
 async def patch_module_status(
     client: AsyncClient,
     meta: Mapping[str, Any],
@@ -136,7 +153,7 @@ async def patch_module_status(
     await client.patch(
         MESModule.Status,
         meta["name"],
-        {"status": dict(status)},
+        {"status": status_patch(previous, status)},
         namespace=meta["namespace"],
         patch_type=PatchType.MERGE,
     )
