@@ -22,11 +22,14 @@ from typing import Any
 
 import pytest
 from e2e_cluster import Cluster, NotTestClusterError, ensure_test_context
+from real_node_module import in_cluster  # noqa: F401 - the operator on the real node, by name
 from real_node_support import (  # noqa: F401 - the real-node tests' fixtures, by name
+    defective_release_image,
     host_object_store,
     host_postgres,
     host_simulator,
     module_namespace,
+    previous_release_image,
     real_node,
 )
 

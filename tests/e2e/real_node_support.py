@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from hack.cluster import node
 from hack.project import version as project_version
 from holon_testing.object_store import S3Server, seaweedfs_server
 from holon_testing.postgres import PgServer, PostgresUnavailable, postgres_for_clients
+from holon_testing.releases import previous_release
 from holon_testing.simulator_process import SimulatedModule, simulated_module
 
 REPO = Path(__file__).resolve().parents[2]
@@ -77,20 +79,42 @@ def real_node(cluster: Cluster, request: pytest.FixtureRequest) -> RealNode:
         pytest.skip("the cluster was started without the real node (REAL_NODE=0)")
     state = Path(str(info["kubeconfig"])).parent
     found = RealNode(state=state, socket=node.containerd_socket(state))
-    cmd = [sys.executable, "-m", IMAGES_MODULE, "--import-address", str(found.socket)]
-    capman = request.config.pluginmanager.getplugin("capturemanager")
     print("\n[e2e] building (cached) and importing Holon's images", flush=True)
-    if capman is not None:
-        with capman.global_and_fixture_disabled():
-            rc = subprocess.run(cmd, check=False, timeout=1800).returncode
-    else:
-        rc = subprocess.run(cmd, check=False, timeout=1800).returncode
-    if rc != 0:
-        pytest.fail(f"{IMAGES_MODULE} failed (exit {rc}); see its output")
+    _build_images(request, found, REPO)
     found.ctr(
         "images", "tag", "--force", f"{RUNTIME_IMAGE}:{VERSION}", f"{RUNTIME_IMAGE}:{NEXT_VERSION}"
     )
     return found
+
+
+def _build_images(request: pytest.FixtureRequest, found: RealNode, tree: Path, *only: str) -> None:
+    """``tree``'s own image builder (``make images`` there: its sources, its version as the
+    tag; the layer cache is shared), importing into the real node; its progress shown."""
+    cmd = [sys.executable, "-m", IMAGES_MODULE, "--import-address", str(found.socket)]
+    cmd += [arg for image in only for arg in ("--only", image)]
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    capman = request.config.pluginmanager.getplugin("capturemanager")
+    if capman is not None:
+        with capman.global_and_fixture_disabled():
+            rc = subprocess.run(cmd, cwd=tree, env=env, check=False, timeout=1800).returncode
+    else:
+        rc = subprocess.run(cmd, cwd=tree, env=env, check=False, timeout=1800).returncode
+    if rc != 0:
+        pytest.fail(f"{IMAGES_MODULE} in {tree} failed (exit {rc}); see its output")
+
+
+@pytest.fixture(scope="session")
+def previous_release_image(real_node: RealNode, request: pytest.FixtureRequest) -> str:
+    """The recorded previous release's runtime image (``[tool.holon] previous-release``),
+    built by that commit's own image builder from its own tree and imported: its tag,
+    which is that tree's version."""
+    tree = previous_release()
+    version = str(tomllib.loads((tree / "pyproject.toml").read_text())["project"]["version"])
+    if version == VERSION:
+        pytest.fail(f"the previous release has this tree's version {VERSION}: bump it")
+    print(f"\n[e2e] building (cached) the previous release's runtime image {version}", flush=True)
+    _build_images(request, real_node, tree, "mes-runtime")
+    return version
 
 
 @pytest.fixture(scope="module")
@@ -312,3 +336,112 @@ class CommandLoop:
         self._stop.set()
         self._thread.join(timeout=90)
         self.result.seconds = time.monotonic() - self._started
+
+
+def object_store_secret(
+    cluster: Cluster,
+    namespace: str,
+    store: S3Server,
+    bucket: str,
+    secret: str,
+    *,
+    endpoint: str | None = None,
+) -> None:
+    """A backup store Secret (the keys the runtime's ``backup`` reads) for ``bucket`` of the
+    host's object store, reached by Pods through the Service ``objects`` of ``namespace``
+    (``endpoint`` overrides that address: an unreachable store)."""
+    if endpoint is None:  # the bucket and the Service: once per namespace
+        with store.client() as client:
+            client.create_bucket(bucket)
+        port = int(store.endpoint.rsplit(":", 1)[1])
+        host_service(cluster, namespace, "objects", 9000, port)
+    env = store.env(bucket)
+    env["HOLON_BACKUP_S3_ENDPOINT"] = (
+        endpoint or f"http://objects.{namespace}.svc.cluster.local:9000"
+    )
+    cluster.kubectl(
+        "create", "secret", "generic", secret, "-n", namespace,
+        *(f"--from-literal={key}={value}" for key, value in env.items()),
+    )  # fmt: skip
+
+
+class RecipeWriter:
+    """Writes that create records, from the host at a steady rate through the Service:
+    each imports the recipe ``recipe`` as its next version (one new ``master_recipes``
+    row). The versions answered 201 are remembered (:attr:`created`); every other answer
+    and every transport error counts as a failed request."""
+
+    def __init__(
+        self, base: str, headers: dict[str, str], recipe: dict[str, Any], *, rate: float = 2.0
+    ) -> None:
+        self.base = base
+        self.headers = headers
+        self.recipe = recipe
+        self.interval = 1.0 / rate
+        self.result = LoadResult()
+        self.created: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="writes", daemon=True)
+        self._started = 0.0
+
+    def _run(self) -> None:
+        version = 0
+        with httpx.Client(headers=self.headers, timeout=30) as client:
+            while not self._stop.wait(self.interval):
+                version += 1
+                body = {**self.recipe, "header": {**self.recipe["header"], "version": version}}
+                error = None
+                try:
+                    response = client.post(f"{self.base}/api/v1/recipes", json=body)
+                    if response.status_code != 201:
+                        error = f"v{version}: HTTP {response.status_code}: {response.text[:200]}"
+                except httpx.HTTPError as exc:
+                    error = f"v{version}: {type(exc).__name__}: {exc}"
+                self.result.sent += 1
+                if error is None:
+                    self.created.append(version)
+                else:
+                    self.result.failed += 1
+                    self.result.failures.append(error)
+
+    def __enter__(self) -> RecipeWriter:
+        self._started = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+        self.result.seconds = time.monotonic() - self._started
+
+
+DEFECT_VERSION = "0.3.0"
+"""A later release with a defect: this tree, its ``/readyz`` never ready."""
+DEFECT = """    checks: dict[str, str] = {}
+"""
+
+
+@pytest.fixture(scope="session")
+def defective_release_image(
+    real_node: RealNode, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """This tree (its commit) released as :data:`DEFECT_VERSION` with one defect written
+    into its readiness (a check that always fails), built by its own image builder and
+    imported: the release an upgrade must roll back from."""
+    tree = tmp_path_factory.mktemp("defective-release")
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", "HEAD"], check=True, capture_output=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    health = tree / "mes_runtime" / "api" / "health.py"
+    source = health.read_text()
+    assert DEFECT in source, "the readiness handler changed: update DEFECT"
+    health.write_text(source.replace(DEFECT, DEFECT.replace("{}", '{"defect": "on purpose"}')))
+    pyproject = tree / "pyproject.toml"
+    ours, theirs = f'\nversion = "{VERSION}"\n', f'\nversion = "{DEFECT_VERSION}"\n'
+    text = pyproject.read_text()
+    assert ours in text
+    pyproject.write_text(text.replace(ours, theirs))
+    print(f"\n[e2e] building the defective release's runtime image {DEFECT_VERSION}", flush=True)
+    _build_images(request, real_node, tree, "mes-runtime")
+    return DEFECT_VERSION

@@ -17,10 +17,7 @@ import asyncio
 import hashlib
 import json
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,46 +29,44 @@ from mes_operator.builders.context import HTTP_PORT, METRICS_PORT, ModuleContext
 from mes_operator.builders.deployment import container_security
 from mes_operator.builders.upgrade import build_backup_job
 from mes_operator.upgrade.read import BackupResult, backup_result
+from real_node_module import (
+    GROUP,
+    MODULE,
+    RUNTIME_SELECTOR,
+    InCluster,
+    admin_headers,
+    in_cluster_url,
+    mesmodule,
+    module_ready,
+    running_batch_people,
+    start_batch,
+    take_overs,
+)
 from real_node_support import (
     NEXT_VERSION,
     OPERATOR_IMAGE,
     PLACEMENT,
-    REPO,
     RUNTIME_IMAGE,
-    SIMULATOR_TIME_FACTOR,
     VERSION,
     CommandLoop,
     LoadLoop,
     RealNode,
     get_once_routed,
-    host_service,
+    object_store_secret,
     pod_logs,
     pods,
     ready,
 )
-from sqlalchemy import select
 
 from holon_testing.object_store import S3Server
 from holon_testing.postgres import PgServer
 from holon_testing.prometheus import running_prometheus
-from holon_testing.simulator_process import SimulatedModule
-from mes_runtime.db.engine import create_engine
 from mes_runtime.db.migrate import head_revisions, upgrade
-from mes_runtime.db.models import JournalEntry
-from mes_runtime.demo import Demo
-from mes_runtime.ebr.journal import verify_journal
-from mes_runtime.library import load_template
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]  # Pods really start here
 
-CHART = REPO / "charts" / "holon"
-GROUP = "mes.holon.dev"
-MODULE = "batch"
 RUNTIME_PORT = HTTP_PORT  # the runtime container port the operator configures
 OPERATOR_METRICS_PORT = 8082  # the chart's operator.metricsPort
-RUNTIME_SELECTOR = f"app.kubernetes.io/name=mes-runtime,app.kubernetes.io/instance={MODULE}"
-RECIPE = "bioreactor-fedbatch"  # BR only: runs on the one simulated module
-CULTIVATION = "procedure/BR-UP/cultivation/run-fedbatch"
 
 
 def test_runtime_pod_answers_through_its_service_from_host_and_pod(
@@ -193,131 +188,6 @@ def test_runtime_pod_answers_through_its_service_from_host_and_pod(
     assert json.loads(body)["status"] == "ok"
 
 
-# ----------------------------------------------------------------------------- operator
-
-
-@dataclass
-class InCluster:
-    namespace: str
-    release: str
-    database_url: str  # as the host reaches it
-    simulator: SimulatedModule
-
-    def runtime_url(self, cluster: Cluster) -> str:
-        service = cluster.get("service", MODULE, self.namespace)
-        return f"http://{service['spec']['clusterIP']}"
-
-
-def mesmodule(version: str) -> dict[str, Any]:
-    return {
-        "apiVersion": f"{GROUP}/v1alpha1",
-        "kind": "MESModule",
-        "metadata": {"name": MODULE},
-        "spec": {
-            "module": "batch-execution",
-            "version": version,
-            "image": RUNTIME_IMAGE,
-            "replicas": 2,
-            # QA approves the batch's recipe; Prometheus scrapes the replicas
-            "features": {"electronicSignatures": True, "metrics": True},
-            "database": {
-                "engine": "postgresql",
-                "credentialsSecretRef": {"name": "runtime-db", "key": "url"},
-            },
-            "placement": PLACEMENT,
-        },
-    }
-
-
-def _in_cluster_url(server: PgServer, ns: str, database: str) -> str:
-    """``database``'s URL as Pods reach it: the ``postgres`` Service of ``ns``, port 5432."""
-    url = server.url(database, host=f"postgres.{ns}.svc.cluster.local")
-    return url.replace(f":{server.port}/", ":5432/")
-
-
-@pytest.fixture(scope="module")
-def in_cluster(
-    cluster: Cluster,
-    real_node: RealNode,
-    module_namespace: str,
-    host_postgres: PgServer,
-    host_simulator: SimulatedModule,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[InCluster]:
-    """The chart with the operator image on the real node, watching this namespace; the
-    runtime's database and the simulator reachable by Service names."""
-    ns = module_namespace
-    release = f"holon-{ns[-6:]}"
-    database = f"holon_{ns[-6:]}"
-    host_postgres.create_database(database)
-    host_service(cluster, ns, "postgres", 5432, host_postgres.port)
-    in_cluster_url = _in_cluster_url(host_postgres, ns, database)
-    cluster.kubectl(
-        "create", "secret", "generic", "runtime-db", "-n", ns,
-        f"--from-literal=url={in_cluster_url}",
-    )  # fmt: skip
-    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
-    values = tmp_path_factory.mktemp("values") / "values.json"
-    values.write_text(
-        json.dumps(
-            {
-                "crds": {"enabled": False},
-                "replicaCount": 1,
-                "image": {"repository": OPERATOR_IMAGE, "tag": VERSION},
-                "operator": {"watchNamespaces": [ns], "reconcileInterval": 10},
-                **PLACEMENT,
-            }
-        )
-    )
-    try:
-        installed = cluster.helm(
-            "install", release, str(CHART), "-n", ns, "-f", str(values),
-            "--wait", "--timeout", "180s", check=False,
-        )  # fmt: skip
-        assert installed.returncode == 0, installed.stderr + pod_logs(
-            cluster, ns, "app.kubernetes.io/name=holon-operator"
-        )
-        yield InCluster(ns, release, host_postgres.url(database), host_simulator)
-    finally:
-        cluster.kubectl("delete", "mesmodules,equipment", "--all", "-n", ns, "--timeout=60s",
-                        check=False)  # fmt: skip
-        cluster.helm("uninstall", release, "-n", ns, "--wait", "--timeout", "120s", check=False)
-
-
-def _module_ready(cluster: Cluster, ns: str) -> bool:
-    body = cluster.get("mesmodule", MODULE, ns)
-    conditions = body.get("status", {}).get("conditions", [])
-    return any(
-        c["type"] == "Ready"
-        and c["status"] == "True"
-        and c.get("observedGeneration") == body["metadata"]["generation"]
-        for c in conditions
-    )
-
-
-def _admin_headers(base: str, database_url: str, username: str) -> dict[str, str]:
-    """An admin created on the host against the module's database (as a platform engineer
-    would with `mes-runtime create-admin`), then a bearer token from the runtime."""
-    made = subprocess.run(
-        [sys.executable, "-m", "mes_runtime", "create-admin", "--username", username],
-        env={"PATH": "/usr/bin:/bin", "HOLON_DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=REPO,
-        timeout=120,
-    )
-    assert made.returncode == 0, made.stderr
-    password = made.stdout.strip().splitlines()[-1]
-    token = httpx.post(
-        f"{base}/api/v1/auth/token",
-        json={"username": username, "password": password},
-        timeout=10,
-    )
-    assert token.status_code == 200, token.text
-    return {"Authorization": f"Bearer {token.json()['access_token']}"}
-
-
 def test_operator_from_its_image_runs_a_module_on_postgres_and_the_simulator(
     cluster: Cluster, in_cluster: InCluster
 ) -> None:
@@ -334,7 +204,7 @@ def test_operator_from_its_image_runs_a_module_on_postgres_and_the_simulator(
     cluster.apply(mesmodule(VERSION), namespace=ns)
     cluster.eventually(
         "MESModule Ready with 2 runtime Pods on the real node",
-        lambda: _module_ready(cluster, ns),
+        lambda: module_ready(cluster, ns),
         180,
     )
     runtime_pods = pods(cluster, ns, RUNTIME_SELECTOR)
@@ -345,7 +215,7 @@ def test_operator_from_its_image_runs_a_module_on_postgres_and_the_simulator(
     readiness = get_once_routed(f"{base}/readyz").json()
     assert readiness["checks"]["database"] == "ok"  # PostgreSQL, by its Service name
 
-    headers = _admin_headers(base, in_cluster.database_url, "admin")
+    headers = admin_headers(base, in_cluster.database_url, "admin")
     manifest = in_cluster.simulator.manifest_path
     imported = httpx.post(
         f"{base}/api/v1/equipment",
@@ -440,22 +310,11 @@ def test_the_backup_job_dumps_from_the_runtime_image_into_the_object_store_and_v
     termination message; with the store unreachable, a named failure and no location."""
     ns = in_cluster.namespace
     bucket = "holon-backups"
-    with host_object_store.client() as client:
-        client.create_bucket(bucket)
-    store_port = int(host_object_store.endpoint.rsplit(":", 1)[1])
-    host_service(cluster, ns, "objects", 9000, store_port)
-    env = host_object_store.env(bucket)
-    env["HOLON_BACKUP_S3_ENDPOINT"] = f"http://objects.{ns}.svc.cluster.local:9000"
-    cluster.kubectl(
-        "create", "secret", "generic", "backup-store", "-n", ns,
-        *(f"--from-literal={key}={value}" for key, value in env.items()),
-    )  # fmt: skip
+    object_store_secret(cluster, ns, host_object_store, bucket, "backup-store")
     nowhere = f"http://nowhere.{ns}.svc.cluster.local:9000"
-    unreachable = {**env, "HOLON_BACKUP_S3_ENDPOINT": nowhere}
-    cluster.kubectl(
-        "create", "secret", "generic", "backup-store-down", "-n", ns,
-        *(f"--from-literal={key}={value}" for key, value in unreachable.items()),
-    )  # fmt: skip
+    object_store_secret(
+        cluster, ns, host_object_store, bucket, "backup-store-down", endpoint=nowhere
+    )
 
     result, log = _run_backup_job(cluster, ns, "backup-store", attempt=1)
     assert result.problem is None, f"{result.problem}\n{log}"
@@ -542,7 +401,7 @@ def test_a_runtime_pod_refuses_a_schema_too_old_or_too_new_naming_both_revisions
         ns,
         "serve-too-old",
         {
-            "HOLON_DATABASE_URL": _in_cluster_url(host_postgres, ns, old),
+            "HOLON_DATABASE_URL": in_cluster_url(host_postgres, ns, old),
             "HOLON_MIGRATE_ON_START": "false",
         },
     )
@@ -553,7 +412,7 @@ def test_a_runtime_pod_refuses_a_schema_too_old_or_too_new_naming_both_revisions
         cluster,
         ns,
         "serve-too-new",
-        {"HOLON_DATABASE_URL": _in_cluster_url(host_postgres, ns, new)},
+        {"HOLON_DATABASE_URL": in_cluster_url(host_postgres, ns, new)},
     )
     assert code == 2, said
     assert "refusing to start: schema too new" in said, said
@@ -567,7 +426,7 @@ def test_a_runtime_pod_refuses_a_schema_too_old_or_too_new_naming_both_revisions
 
 
 def test_rolling_update_under_load_loses_no_request_and_the_batch_goes_on(
-    cluster: Cluster, in_cluster: InCluster, tmp_path: Path
+    cluster: Cluster, in_cluster: InCluster
 ) -> None:
     """A batch runs on the simulator while the 2-replica module rolls to a new version and
     clients read it and command it (>= 20 requests/s) through the Service: no request
@@ -575,12 +434,12 @@ def test_rolling_update_under_load_loses_no_request_and_the_batch_goes_on(
     records each take-over (its gap is printed)."""
     ns = in_cluster.namespace
     exists = cluster.kubectl("get", "mesmodule", MODULE, "-n", ns, check=False).returncode == 0
-    if not exists or not _module_ready(cluster, ns):
+    if not exists or not module_ready(cluster, ns):
         pytest.fail("needs the Ready module of the previous test, which failed")
     base = in_cluster.runtime_url(cluster)
-    admin = _admin_headers(base, in_cluster.database_url, "loadtest")
-    operator = _running_batch_people(base, in_cluster.database_url, admin, tmp_path)
-    batch_id = _start_batch(base, operator)
+    admin = admin_headers(base, in_cluster.database_url, "loadtest")
+    operator = running_batch_people(base, in_cluster.database_url, admin)
+    batch_id = start_batch(base, operator)
     before = {p["metadata"]["name"] for p in pods(cluster, ns, RUNTIME_SELECTOR)}
 
     def rolled() -> bool:
@@ -627,77 +486,10 @@ def test_rolling_update_under_load_loses_no_request_and_the_batch_goes_on(
     cluster.eventually("the batch to end", ended, 420)
     final = httpx.get(view, headers=operator, timeout=10).json()
     assert final["state"] == "complete", final
-    ok, resumes = asyncio.run(_take_overs(in_cluster.database_url, batch_id))
+    ok, resumes = asyncio.run(take_overs(in_cluster.database_url, batch_id))
     print(f"[rolling update under load] take-overs of {batch_id}: {resumes}", flush=True)
     assert ok, "the journal's hash chain verifies"
     assert resumes, "the batch moved to a new replica (every old Pod exited) - journalled"
-
-
-async def _take_overs(database_url: str, batch_id: str) -> tuple[bool, list[dict[str, Any]]]:
-    engine = create_engine(database_url)
-    try:
-        result = await verify_journal(engine)
-        async with engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(JournalEntry.new_value).where(
-                        JournalEntry.batch_id == batch_id, JournalEntry.action == "batch.resume"
-                    )
-                )
-            ).scalars()
-            resumes = [
-                {k: v for k, v in json.loads(r).items() if k in {"gap_seconds", "epoch"}}
-                for r in rows
-            ]
-    finally:
-        await engine.dispose()
-    return result.ok, resumes
-
-
-def _running_batch_people(
-    base: str, database_url: str, admin: dict[str, str], workdir: Path
-) -> dict[str, str]:
-    """An operator and a QA user enrolled as a plant would (create-user, set-up token),
-    the bioreactor recipe imported and approved by QA's signature; the operator's headers."""
-    demo = Demo(workdir=workdir, port=0, time_factor=SIMULATOR_TIME_FACTOR)
-    demo.use_runtime(base, database_url)
-    try:
-        people = {}
-        for username in ("operator", "qa"):
-            password = demo.enrol(username, username)
-            people[username] = (password, demo.login(username, password))
-        recipe = load_template(RECIPE)
-        imported = demo.http.post("/api/v1/recipes", json=recipe.to_canonical_data(), headers=admin)
-        assert imported.status_code in {201, 409}, imported.text  # 409: imported earlier
-        approved = demo.http.post(
-            f"/api/v1/recipes/{RECIPE}/{recipe.header.version}/approve",
-            json={"password": people["qa"][0], "meaning": "approved"},
-            headers=people["qa"][1],
-        )
-        assert approved.status_code == 200, approved.text
-        return people["operator"][1]
-    finally:
-        demo.http.close()
-
-
-def _start_batch(base: str, operator: dict[str, str]) -> str:
-    """The bioreactor batch on BR-101, started, once its cultivation runs."""
-    created = httpx.post(
-        f"{base}/api/v1/batches",
-        json={"recipe": RECIPE, "bindings": {"BR": "BR-101"}, "overrides": {"CultDuration": 48}},
-        headers=operator,
-        timeout=30,
-    )
-    assert created.status_code == 201, created.text
-    batch_id = str(created.json()["id"])
-    deadline = time.monotonic() + 120  # a wait, not a timing assertion
-    while True:
-        batch = httpx.get(f"{base}/api/v1/batches/{batch_id}", headers=operator, timeout=10)
-        states = {e["path"]: e["state"] for e in batch.json()["elements"]}
-        if states.get(CULTIVATION) == "running":
-            return batch_id
-        assert time.monotonic() < deadline, f"the cultivation did not start: {states}"
-        time.sleep(0.5)
 
 
 def test_prometheus_scrapes_the_runtime_and_the_operator(
@@ -709,7 +501,7 @@ def test_prometheus_scrapes_the_runtime_and_the_operator(
     requests, each replica's database pool, statements and OPC UA lags are measured; a
     drift correction raises the operator's counter."""
     ns = in_cluster.namespace
-    if not _module_ready(cluster, ns):
+    if not module_ready(cluster, ns):
         pytest.fail("needs the Ready module of the previous tests, which failed")
     runtime = [
         f"{p['status']['podIP']}:{METRICS_PORT}" for p in pods(cluster, ns, RUNTIME_SELECTOR)
@@ -762,7 +554,7 @@ def test_prometheus_scrapes_the_runtime_and_the_operator(
             lambda: (prometheus.value(drift) or 0.0) > before,
             60,
         )
-    cluster.eventually("the module Ready again", lambda: _module_ready(cluster, ns), 120)
+    cluster.eventually("the module Ready again", lambda: module_ready(cluster, ns), 120)
 
 
 SQLITE_MODULE = "ebr-lite"

@@ -1,0 +1,359 @@
+"""Issue #9 on the real node: the operator upgrades a running module with zero downtime.
+
+The previous release (``[tool.holon] previous-release``, its image built by that commit's
+own image builder) runs as a 2-replica orchestrated module on PostgreSQL and the simulator;
+a batch runs on it; a client reads, commands and writes through the module's Service
+(>= 20 requests/s; the writes import recipe versions, rows of the table whose author column
+this tree's version renames). Then ``spec.version`` moves to this tree's version and the
+operator runs its machine: verified backup into the object store, expand Job, green slot,
+checks, safe point, switch with batch hand-over, observe, contract Job, blue retired.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import httpx
+import pytest
+from e2e_cluster import Cluster
+from mes_operator.builders.upgrade import JOB_KIND_LABEL
+from real_node_module import (
+    MODULE,
+    RECIPE,
+    RUNTIME_SELECTOR,
+    InCluster,
+    admin_headers,
+    enrol,
+    mesmodule,
+    module_ready,
+    running_batch_people,
+    sign_in,
+    start_batch,
+    take_overs,
+)
+from real_node_support import (
+    NEXT_VERSION,
+    RUNTIME_IMAGE,
+    VERSION,
+    CommandLoop,
+    LoadLoop,
+    RecipeWriter,
+    object_store_secret,
+    pod_logs,
+    pods,
+)
+from sqlalchemy import func, select
+
+from holon_testing.object_store import S3Server
+from holon_testing.releases import previous_release
+from mes_runtime.db.engine import create_engine
+from mes_runtime.db.migrate import applied_revisions, current_revisions, head_revisions
+from mes_runtime.db.models import MasterRecipe, User
+from mes_runtime.library import load_template
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
+
+STORE_SECRET = "backup-store"
+ACCOUNT = "holon-upgrade"
+OBSERVE_SECONDS = 20
+DONE = {"Qualified", "RolledBack", "Failed"}
+READY_TIMEOUT = 90  # s: how long the new slot may take to get ready
+WRITTEN = "upgrade-load"  # the recipe the client imports version after version
+
+
+def orchestrated(version: str) -> dict[str, Any]:
+    """The module at ``version``, upgraded by the operator's machine."""
+    body = mesmodule(version)
+    body["spec"]["upgradeStrategy"] = {"orchestrated": True, "observeSeconds": OBSERVE_SECONDS}
+    body["spec"]["backup"] = {"storeSecret": STORE_SECRET}
+    return body
+
+
+def _account_secret(cluster: Cluster, ns: str, password: str) -> None:
+    cluster.kubectl(
+        "create", "secret", "generic", f"{MODULE}-upgrade-account", "-n", ns,
+        f"--from-literal=username={ACCOUNT}", f"--from-literal=password={password}",
+    )  # fmt: skip
+
+
+def _slot_pods(cluster: Cluster, ns: str) -> list[dict[str, Any]]:
+    """The runtime Pods of the module's slots (not its Jobs' Pods, which share the labels)."""
+    found = pods(cluster, ns, RUNTIME_SELECTOR)
+    return [p for p in found if "job-name" not in p["metadata"].get("labels", {})]
+
+
+def _upgrade(cluster: Cluster, ns: str) -> dict[str, Any]:
+    status: dict[str, Any] = cluster.get("mesmodule", MODULE, ns).get("status", {})
+    return dict(status.get("upgrade") or {})
+
+
+def _explain(cluster: Cluster, ns: str) -> str:
+    body = cluster.get("mesmodule", MODULE, ns)
+    events = cluster.kubectl(
+        "get", "events", "-n", ns, "--sort-by=.lastTimestamp",
+        "-o", "custom-columns=REASON:.reason,OBJECT:.involvedObject.name,MESSAGE:.message",
+        check=False,
+    )  # fmt: skip
+    return (
+        f"status: {body.get('status')}\nevents:\n{events.stdout[-4000:]}\noperator:\n"
+        + pod_logs(cluster, ns, "app.kubernetes.io/name=holon-operator")[-4000:]
+    )
+
+
+async def _recipe_rows(database_url: str) -> dict[int, tuple[int, str | None]]:
+    """Each written version's row count and its author's user name."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                select(MasterRecipe.version, func.count(), func.min(User.username))
+                .select_from(MasterRecipe)
+                .outerjoin(User, User.id == MasterRecipe.created_by_id)
+                .where(MasterRecipe.name == WRITTEN)
+                .group_by(MasterRecipe.version)
+            )
+            return {int(v): (int(n), author) for v, n, author in rows}
+    finally:
+        await engine.dispose()
+
+
+def test_the_operator_upgrades_the_previous_release_under_load_with_no_failed_request(
+    cluster: Cluster,
+    in_cluster: InCluster,
+    previous_release_image: str,
+    host_object_store: S3Server,
+) -> None:
+    ns = in_cluster.namespace
+    before = previous_release_image
+    tree = previous_release()
+    object_store_secret(cluster, ns, host_object_store, "holon-upgrades", STORE_SECRET)
+    cluster.apply(orchestrated(before), namespace=ns)
+    cluster.eventually(
+        f"the previous release {before} Ready", lambda: module_ready(cluster, ns), 300
+    )
+    base = in_cluster.runtime_url(cluster)
+    admin = admin_headers(base, in_cluster.database_url, "admin", tree=tree)
+    imported = httpx.post(
+        f"{base}/api/v1/equipment",
+        content=in_cluster.simulator.manifest_path.read_bytes(),
+        headers={**admin, "Content-Type": "application/xml"},
+        timeout=30,
+    )
+    assert imported.status_code == 201, imported.text
+    account = enrol(base, in_cluster.database_url, ACCOUNT, "upgrade", tree=tree)
+    _account_secret(cluster, ns, account)
+    operator = running_batch_people(base, in_cluster.database_url, admin, tree=tree)
+    batch_id = start_batch(base, operator)  # 48 h: about 2.5 min at the simulator's pace
+    recipe = load_template(RECIPE).to_canonical_data()
+    recipe["header"] = {**recipe["header"], "name": WRITTEN}
+
+    phases: list[tuple[str, float]] = []
+    view = f"{base}/api/v1/batches/{batch_id}"
+    with (
+        LoadLoop(view, operator, rate=24, workers=3, max_seconds=900) as load,
+        CommandLoop(base, operator, batch_id) as commands,
+        RecipeWriter(base, admin, recipe, rate=2.0) as writes,
+    ):
+        time.sleep(3)  # steady load before the upgrade starts
+        started = time.monotonic()
+        cluster.apply(orchestrated(VERSION), namespace=ns)
+        deadline = started + 900  # a wait, not a timing assertion
+        while True:
+            phase = str(_upgrade(cluster, ns).get("phase", ""))
+            if phase and (not phases or phases[-1][0] != phase):
+                phases.append((phase, time.monotonic()))
+                print(f"[upgrade] {phase} at {phases[-1][1] - started:.1f} s", flush=True)
+            if phase in DONE and _upgrade(cluster, ns).get("toVersion") == VERSION:
+                break
+            assert time.monotonic() < deadline, f"no end after 900 s\n{_explain(cluster, ns)}"
+            time.sleep(1)
+        time.sleep(3)  # and after it
+    end = phases[-1][1]
+    assert phases[-1][0] == "Qualified", _explain(cluster, ns)
+    seen = [name for name, _ in phases]
+    waited = {name: (phases[i + 1][1] if i + 1 < len(phases) else end) - at
+              for i, (name, at) in enumerate(phases)}  # fmt: skip
+    reads, sent, wrote = load.result, commands.result, writes.result
+    print(
+        f"\n[upgrade {before} -> {VERSION} under load] total {end - started:.1f} s; "
+        f"safe point waited {waited.get('SafePoint', 0.0):.1f} s; phases seen {seen}\n"
+        f"  {reads.sent} reads ({reads.rate:.1f}/s) failed {reads.failed}; "
+        f"{sent.sent} commands failed {sent.failed}; {wrote.sent} writes failed {wrote.failed}",
+        flush=True,
+    )
+    assert (reads.sent + sent.sent + wrote.sent) / reads.seconds >= 20, "load below 20 req/s"
+    assert reads.failed == 0, reads.failures[:10]
+    assert sent.sent >= 2, "commands were sent during the upgrade"
+    assert sent.failed == 0, sent.failures[:10]
+    assert wrote.failed == 0, wrote.failures[:10]
+    # a step that moves the phase is followed at once by the next: the 1 s poll may not see
+    # every phase, the Events say each was passed
+    reasons = set(_events(cluster, ns))
+    passed = {"UpgradeStarted", "BackupVerified", "Switched", "OldVersionRetired", "UpgradeDone"}
+    assert passed <= reasons, reasons
+    assert not reasons & {"RolledBack", "BackupNotVerified", "NewVersionNotReady"}, reasons
+
+    # the new version serves alone; the schema is at this tree's heads (contract included)
+    serving = _slot_pods(cluster, ns)
+    images = {c["image"] for p in serving for c in p["spec"]["containers"]}
+    assert images == {f"{RUNTIME_IMAGE}:{VERSION}"}
+    assert head_revisions() <= applied_revisions(current_revisions(in_cluster.database_url))
+    status = cluster.get("mesmodule", MODULE, ns)["status"]
+    assert status["currentVersion"] == VERSION
+    assert str(status["upgrade"]["backupLocation"]).startswith("s3://holon-upgrades/")
+
+    # every record the client created is there exactly once, its author kept across the rename
+    rows = asyncio.run(_recipe_rows(in_cluster.database_url))
+    assert writes.created, "the client created records during the upgrade"
+    assert {v: rows.get(v) for v in writes.created} == dict.fromkeys(writes.created, (1, "admin"))
+
+    def ended() -> bool:
+        state = httpx.get(view, headers=operator, timeout=10).json()["state"]
+        return str(state) in {"complete", "stopped", "aborted"}
+
+    cluster.eventually("the batch to end", ended, 600)
+    final = httpx.get(view, headers=operator, timeout=10).json()
+    assert final["state"] == "complete", final
+    ok, resumes = asyncio.run(take_overs(in_cluster.database_url, batch_id))
+    print(f"[upgrade] hand-overs of {batch_id}: {resumes}", flush=True)
+    assert ok, "the journal's hash chain verifies"
+    assert resumes, "the batch moved to the new version's replicas - journalled"
+
+
+def _qualified_at(cluster: Cluster, ns: str, version: str) -> bool:
+    status = cluster.get("mesmodule", MODULE, ns).get("status", {})
+    upgrade = status.get("upgrade") or {}
+    return status.get("currentVersion") == version and upgrade.get("phase") == "Qualified"
+
+
+def _ended(cluster: Cluster, ns: str, version: str, limit: float) -> dict[str, Any]:
+    """The upgrade to ``version`` once it has ended (Qualified, RolledBack or Failed)."""
+    ended: list[dict[str, Any]] = []
+
+    def done() -> bool:
+        upgrade = _upgrade(cluster, ns)
+        ended.append(upgrade)
+        return upgrade.get("toVersion") == version and upgrade.get("phase") in DONE
+
+    cluster.eventually(f"the upgrade to {version} to end", done, limit)
+    return ended[-1]
+
+
+def _events(cluster: Cluster, ns: str, kind: str | None = None) -> dict[str, str]:
+    """The module's Events (of type ``kind``, if given): reason -> latest message."""
+    selector = f"involvedObject.kind=MESModule,involvedObject.name={MODULE}"
+    listed = cluster.kubectl(
+        "get", "events", "-n", ns, "--field-selector",
+        selector + (f",type={kind}" if kind else ""), "-o", "json",
+    )  # fmt: skip
+    items = sorted(json.loads(listed.stdout)["items"], key=lambda e: str(e.get("lastTimestamp")))
+    return {e["reason"]: e["message"] for e in items}
+
+
+def _warnings(cluster: Cluster, ns: str) -> dict[str, str]:
+    """The module's Warning Events: reason -> latest message."""
+    return _events(cluster, ns, "Warning")
+
+
+def test_with_the_object_store_unreachable_the_upgrade_stops_before_any_migration(
+    cluster: Cluster, in_cluster: InCluster, host_object_store: S3Server
+) -> None:
+    """The verified-backup gate: the backup Job cannot reach the store, so the upgrade rolls
+    back before the expand (nothing migrated, the serving slot untouched), saying why."""
+    ns = in_cluster.namespace
+    if not _qualified_at(cluster, ns, VERSION):
+        pytest.fail("needs the module upgraded by the previous test, which failed")
+    serving = {p["metadata"]["name"] for p in _slot_pods(cluster, ns)}
+    schema = current_revisions(in_cluster.database_url)
+    nowhere = f"http://nowhere.{ns}.svc.cluster.local:9000"
+    down = "backup-store-down"
+    object_store_secret(cluster, ns, host_object_store, "holon-upgrades", down, endpoint=nowhere)
+    body = orchestrated(NEXT_VERSION)
+    body["spec"]["backup"] = {"storeSecret": down}
+    cluster.apply(body, namespace=ns)
+
+    upgrade = _ended(cluster, ns, NEXT_VERSION, 300)
+    print(f"\n[upgrade gate] {upgrade}", flush=True)
+    assert upgrade["phase"] == "RolledBack", _explain(cluster, ns)
+    assert upgrade["cause"] == "BackupNotVerified"
+    assert f"object store unreachable at {nowhere}" in upgrade["message"]
+    assert not upgrade.get("backupLocation")
+    warnings = _warnings(cluster, ns)
+    assert f"object store unreachable at {nowhere}" in warnings["BackupNotVerified"], warnings
+    status = cluster.get("mesmodule", MODULE, ns)["status"]
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert (conditions["Degraded"]["status"], conditions["Degraded"]["reason"]) == (
+        "True",
+        "BackupNotVerified",
+    ), conditions
+    assert current_revisions(in_cluster.database_url) == schema  # no migration ran
+    jobs = cluster.kubectl(
+        "get", "jobs", "-n", ns, "-o", "name",
+        "-l", f"{JOB_KIND_LABEL}=expand,app.kubernetes.io/version={NEXT_VERSION}",
+    )  # fmt: skip
+    assert jobs.stdout.strip() == "", jobs.stdout  # the expand Job was never created
+    assert {p["metadata"]["name"] for p in _slot_pods(cluster, ns)} == serving
+    assert status["currentVersion"] == VERSION
+
+
+def test_a_release_that_never_gets_ready_is_rolled_back_with_no_failed_request(
+    cluster: Cluster, in_cluster: InCluster, defective_release_image: str
+) -> None:
+    """Automatic rollback: the new slot of a release whose readiness never turns true is
+    given up after the module's ready timeout; the serving slot is granted and selected
+    again, its running batch never leaves it, no request fails, and the cause is in an
+    Event and the Degraded condition."""
+    ns = in_cluster.namespace
+    status = cluster.get("mesmodule", MODULE, ns).get("status", {})
+    if status.get("currentVersion") != VERSION:
+        pytest.fail("needs the module upgraded by the first test, which failed")
+    base = in_cluster.runtime_url(cluster)
+    password = enrol(base, in_cluster.database_url, "operator2", "operator")
+    operator = sign_in(base, "operator2", password)
+    batch_id = start_batch(base, operator)
+    serving = {p["metadata"]["name"] for p in _slot_pods(cluster, ns)}
+    view = f"{base}/api/v1/batches/{batch_id}"
+    body = orchestrated(defective_release_image)
+    body["spec"]["upgradeStrategy"]["greenReadyTimeoutSeconds"] = READY_TIMEOUT
+    with (
+        LoadLoop(view, operator, rate=24, workers=3, max_seconds=600) as load,
+        CommandLoop(base, operator, batch_id) as commands,
+    ):
+        time.sleep(3)
+        cluster.apply(body, namespace=ns)
+        upgrade = _ended(cluster, ns, defective_release_image, 600)
+        time.sleep(3)
+    reads, sent = load.result, commands.result
+    print(
+        f"\n[rollback under load] {upgrade}\n  {reads.sent} reads ({reads.rate:.1f}/s) failed "
+        f"{reads.failed}; {sent.sent} commands failed {sent.failed}",
+        flush=True,
+    )
+    assert upgrade["phase"] == "RolledBack", _explain(cluster, ns)
+    assert upgrade["cause"] == "NewVersionNotReady", upgrade
+    assert reads.rate >= 20, "the load loop must offer at least 20 requests/s"
+    assert reads.failed == 0, reads.failures[:10]
+    assert sent.failed == 0, sent.failures[:10]
+    warnings = _warnings(cluster, ns)
+    assert "NewVersionNotReady" in warnings, warnings
+    status = cluster.get("mesmodule", MODULE, ns)["status"]
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions["Degraded"]["reason"] == "NewVersionNotReady", conditions
+    cluster.eventually(  # the given-up slot's Pods (never ready, never selected) exit
+        "only the serving slot's Pods left",
+        lambda: {p["metadata"]["name"] for p in _slot_pods(cluster, ns)} == serving,
+        120,
+    )
+
+    def ended() -> bool:
+        state = httpx.get(view, headers=operator, timeout=10).json()["state"]
+        return str(state) in {"complete", "stopped", "aborted"}
+
+    cluster.eventually("the batch to end", ended, 600)
+    assert httpx.get(view, headers=operator, timeout=10).json()["state"] == "complete"
+    ok, resumes = asyncio.run(take_overs(in_cluster.database_url, batch_id))
+    assert ok, "the journal's hash chain verifies"
+    assert resumes == [], "the batch never left the serving slot"
