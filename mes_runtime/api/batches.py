@@ -236,15 +236,16 @@ async def command_batch(
     permission = COMMAND_PERMISSIONS[body.command]
     if not has_permission(user.roles, permission):
         raise forbidden(permission.value)
-    row = await batch_views.batch_row(session, batch_id)
-    if row is None:
-        raise not_found(("path", "batch_id"), f"no batch {batch_id!r}")
-    starts = (
-        body.command is Command.START
-        and body.path == "procedure"
-        and row.state == ElementState.IDLE.value
-        and batch_id not in engine.batch_ids()
-    )
+    starts = False
+    if batch_id not in engine.batch_ids():  # the owner's own batch exists: no read for it
+        row = await batch_views.batch_row(session, batch_id)
+        if row is None:
+            raise not_found(("path", "batch_id"), f"no batch {batch_id!r}")
+        starts = (
+            body.command is Command.START
+            and body.path == "procedure"
+            and row.state == ElementState.IDLE.value
+        )
     await session.rollback()  # nothing held open while the command waits for its owner
     try:
         if starts:  # an idle batch has no owner yet: whoever starts it owns it

@@ -229,6 +229,18 @@ class Journal:
         )
         return (await self._submit(request))[0]
 
+    async def append_all(
+        self, entries: Sequence[Entry], *, alongside: Extra | None = None
+    ) -> list[StoredEntry]:
+        """Append several entries, in this order, in one transaction (and run
+        ``alongside`` in it, before them): all of them and the change, or nothing."""
+        request = _Request(
+            texts=[_Text.of(entry) for entry in entries],
+            alongside=alongside,
+            future=asyncio.get_running_loop().create_future(),
+        )
+        return await self._submit(request)
+
     async def record(self, work: Work) -> list[StoredEntry]:
         """Run ``work`` in a transaction and append the entries it returns in the same one.
 

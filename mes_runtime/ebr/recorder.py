@@ -3,9 +3,10 @@ SQLAlchemy, on SQLite or PostgreSQL.
 
 Execution state is written as units of work (:meth:`SqlBatchRecorder.change`): the element's
 row (state, resume flags, last command and its outcome), the batch's SFC position and state,
-and the journal entry that records the change commit in one transaction, fenced by the
-owner's epoch in ``batch_runs`` and compare-and-set on its ``version`` (a retry whose first
-attempt did commit is recognised instead of applied twice). Process values go in one
+and the journal entry that records the change (with any entries it carries, such as the
+person's command an equipment command record carries out) commit in one transaction, fenced
+by the owner's epoch in ``batch_runs`` and compare-and-set on its ``version`` (a retry whose
+first attempt did commit is recognised instead of applied twice). Process values go in one
 ``executemany`` round trip; an exception row and its journal entry are written in one
 transaction, so there is never an exception the journal does not know about.
 
@@ -44,7 +45,7 @@ from mes_runtime.db.models import (
     ProcessValueRollup,
 )
 from mes_runtime.domain.exceptions import Category
-from mes_runtime.ebr.journal import Journal, notify_changed
+from mes_runtime.ebr.journal import Entry, Journal, notify_changed
 from mes_runtime.ebr.outbox import QmsOutbox
 from mes_runtime.engine.ports import STORED_VALUES_LIMIT, ElementRecord, Fenced, StateChange
 from mes_runtime.kernel.clock import utcnow
@@ -467,8 +468,20 @@ class SqlBatchRecorder:
                     .values(**self._batch_values(change.batch_state, now))
                 )
 
-        with contextlib.suppress(_AlreadyWritten):  # the earlier attempt committed it all
-            await self._journal.append(
+        entries = [
+            *(
+                Entry(
+                    batch_id=change.batch_id,
+                    actor=note.actor,
+                    action=note.action,
+                    subject=note.subject,
+                    old_value=note.old_value,
+                    new_value=note.new_value,
+                    reason=note.reason,
+                )
+                for note in change.preceding
+            ),
+            Entry(
                 batch_id=change.batch_id,
                 actor=change.actor,
                 action=change.action,
@@ -476,8 +489,10 @@ class SqlBatchRecorder:
                 old_value=change.old_value,
                 new_value=change.new_value,
                 reason=change.reason,
-                alongside=write,
-            )
+            ),
+        ]
+        with contextlib.suppress(_AlreadyWritten):  # the earlier attempt committed it all
+            await self._journal.append_all(entries, alongside=write)
         run.version = expected + 1
 
     def _batch_values(self, state: str, now: datetime) -> dict[str, Any]:

@@ -34,7 +34,9 @@ The rules it enforces:
   after it committed; a failed write is retried with a bounded back-off, never dropped;
 * an equipment command is recorded (``pending``) before it is sent, so that a runtime
   resuming the batch (:meth:`BatchEngine.resume`) knows it may have arrived, reads the
-  service's state and never sends a Start twice.
+  service's state and never sends a Start twice; a person's command is journalled in that
+  same unit of work (or in its first state change), so a phase command costs two
+  transactions: the command with its record before the send, the new state after it.
 
 :class:`BatchEngine` is the façade; the work is done by collaborators that share its lock:
 

@@ -4,8 +4,11 @@ The rules: a command the element's state (or engine policy) does not allow chang
 nothing and is not journalled (:mod:`mes_runtime.engine.policy`); neither is one that
 needs a module that is not connected - checked for every phase a composite would pass it
 to, before anything changes. A command is journalled (with the queued command's inbox id,
-so a replica taking the batch over knows it was given already) before it acts; one the
-equipment refuses is followed by ``command.failed``. A command fenced meanwhile (another
+so a replica taking the batch over knows it was given already) in the transaction of the
+first thing it does (a phase's equipment command recorded before it is sent, a composite's
+new state; :meth:`~mes_runtime.engine.recording.StepRecorder.held`), so the entry and that
+step are stored together or not at all; one the equipment refuses is followed by
+``command.failed``. A command fenced meanwhile (another
 runtime took the batch over) says whether an equipment command was on its way.
 """
 
@@ -15,7 +18,7 @@ from mes_runtime.domain.states import Command, ElementState
 from mes_runtime.engine.errors import EngineError, EquipmentError, EquipmentUnavailable
 from mes_runtime.engine.execution import Execution
 from mes_runtime.engine.policy import allowed, require_allowed
-from mes_runtime.engine.ports import EquipmentPort, Fenced
+from mes_runtime.engine.ports import EquipmentPort, Fenced, JournalNote
 from mes_runtime.engine.recording import SYSTEM, StepRecorder
 from mes_runtime.engine.tree import BatchTree, Node
 
@@ -49,8 +52,7 @@ class Commands:
             return node.state
         require_allowed(self._equipment, tree, node, command)
         self._require_reachable(tree, node, command)
-        await self._steps.journal(
-            batch_id=batch_id,
+        given = JournalNote(
             actor=actor,
             action=f"command.{command.value}",
             subject=path,
@@ -59,20 +61,22 @@ class Commands:
             reason=reason,
         )
         try:
-            await self._execution.command_node(tree, node, command, actor=actor)
+            async with self._steps.held(batch_id, given):
+                try:
+                    await self._execution.command_node(tree, node, command, actor=actor)
+                except (EngineError, EquipmentError) as exc:  # refused: nothing changed
+                    await self._steps.journal(  # the command's entry first, then this
+                        batch_id=batch_id,
+                        actor=SYSTEM,
+                        action="command.failed",
+                        subject=path,
+                        old_value=node.state.value,
+                        reason=str(exc),
+                    )
+                    raise
         except Fenced as exc:  # taken over meanwhile: was an equipment command on its way?
             in_flight = any(n.command_outcome == "pending" for n in tree.root.walk())
             raise Fenced(batch_id, str(exc), in_flight=in_flight) from exc
-        except (EngineError, EquipmentError) as exc:  # refused: nothing changed, say so
-            await self._steps.journal(
-                batch_id=batch_id,
-                actor=SYSTEM,
-                action="command.failed",
-                subject=path,
-                old_value=node.state.value,
-                reason=str(exc),
-            )
-            raise
         return node.state
 
     def _require_reachable(self, tree: BatchTree, node: Node, command: Command) -> None:

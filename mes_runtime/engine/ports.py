@@ -45,6 +45,7 @@ __all__ = [
     "EquipmentEvent",
     "EquipmentPort",
     "Fenced",
+    "JournalNote",
     "ProcessSample",
     "ServiceStateChanged",
     "Severity",
@@ -69,11 +70,26 @@ class ElementRecord:
     command_outcome: str | None = None  # "pending" (recorded, maybe sent), "done", "failed"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JournalNote:
+    """A journal entry of a batch that goes with the batch's next unit of work (e.g. a
+    person's command, journalled in the same transaction as the equipment command it
+    records before sending, or as the state change it makes)."""
+
+    actor: str
+    action: str
+    subject: str
+    old_value: object = None
+    new_value: object = None
+    reason: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class StateChange:
     """One unit of work: an element's new durable state, the batch's SFC position, the
     batch state (when the element is the procedure) and the journal entry recording it,
-    written together or not at all."""
+    written together or not at all; ``preceding`` entries (:class:`JournalNote`) are
+    appended just before that entry, in the same transaction."""
 
     batch_id: str
     element: ElementRecord
@@ -84,6 +100,7 @@ class StateChange:
     new_value: object = None
     reason: str | None = None
     batch_state: str | None = None  # set when the procedure's state changes
+    preceding: tuple[JournalNote, ...] = ()  # journalled first, in the same transaction
 
 
 class Fenced(RuntimeError):

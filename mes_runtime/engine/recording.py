@@ -7,18 +7,34 @@ batch's SFC position and the journal entry; the node in memory changes only afte
 committed. A failed write is retried with a bounded back-off, never dropped; a fenced one
 (another runtime owns the batch now) is never retried: the batch is forgotten here
 (``on_fenced``) and :class:`~mes_runtime.engine.ports.Fenced` reaches the caller.
+
+A journal entry can be *held* for a batch's next write (:meth:`StepRecorder.held`): a
+person's command is journalled in the same transaction as the first thing it does (the
+equipment command recorded before it is sent, or the composite's new state), not in one of
+its own before it. If the command writes nothing, the entry is appended on its own when the
+command returns; if it fails, before its ``command.failed``; if its write is refused (fenced)
+or never stored, the entry goes with it: the journal never names a command whose first
+step is not stored.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mes_runtime.domain.states import ElementState
-from mes_runtime.engine.ports import BatchRecorder, ElementRecord, Fenced, StateChange
+from mes_runtime.engine.ports import (
+    BatchRecorder,
+    ElementRecord,
+    Fenced,
+    JournalNote,
+    StateChange,
+)
 from mes_runtime.engine.tree import BatchTree, Node
 from mes_runtime.kernel.clock import utcnow
 
@@ -52,6 +68,47 @@ class StepRecorder:
         self._recorder = recorder
         self._policy = policy
         self._on_fenced = on_fenced
+        self._held: dict[str, list[JournalNote]] = {}  # batch -> entries for its next write
+
+    @contextlib.asynccontextmanager
+    async def held(self, batch_id: str, note: JournalNote) -> AsyncIterator[None]:
+        """Hold ``note`` for the batch's next write inside the block (journalled in its
+        transaction, before its own entry; :meth:`journal` and :meth:`exception` append it
+        first). Not written by the end of a block that ends normally: appended on its own
+        then. A block that raises drops it unwritten (a caller journalling the failure does
+        so inside the block, and that writes it first)."""
+        self._held[batch_id] = [*self._held.get(batch_id, []), note]
+        try:
+            yield
+            await self._flush_held(batch_id)
+        finally:
+            self._held.pop(batch_id, None)
+
+    async def _flush_held(self, batch_id: str | None) -> None:
+        """Append the entries held for ``batch_id`` on their own (before another entry)."""
+        held = self._held.get(batch_id, []) if batch_id is not None else []
+        while held:
+            write = functools.partial(
+                self._recorder.journal,
+                batch_id=batch_id,
+                actor=held[0].actor,
+                action=held[0].action,
+                subject=held[0].subject,
+                old_value=held[0].old_value,
+                new_value=held[0].new_value,
+                reason=held[0].reason,
+            )
+            await self.retry(f"journal {held[0].action}", write)
+            held.pop(0)
+
+    async def _change(self, what: str, change: StateChange) -> None:
+        """Write a unit of work carrying the entries held for its batch (then released)."""
+        held = self._held.get(change.batch_id)
+        if held:
+            change = replace(change, preceding=(*held, *change.preceding))
+        await self.retry(what, lambda: self._recorder.change(change))
+        if held:
+            held.clear()
 
     async def set_state(
         self,
@@ -94,7 +151,7 @@ class StepRecorder:
             new_value=state.value,
             batch_state=state.value if node is tree.root else None,
         )
-        await self.retry(f"{node.path} -> {state.value}", lambda: self._recorder.change(change))
+        await self._change(f"{node.path} -> {state.value}", change)
         node.apply(record)
 
     def _record(
@@ -158,7 +215,7 @@ class StepRecorder:
                 "outcome": record.command_outcome,
             },
         )
-        await self.retry(f"{node.path} record", lambda: self._recorder.change(change))
+        await self._change(f"{node.path} record", change)
         node.apply(record)
 
     async def record_command(self, tree: BatchTree, node: Node, command: str) -> None:
@@ -199,9 +256,11 @@ class StepRecorder:
                 delay = min(delay * 2, self._policy.retry_max)
 
     async def journal(self, **entry: Any) -> None:
+        await self._flush_held(entry.get("batch_id"))
         await self.retry(f"journal {entry.get('action')}", lambda: self._recorder.journal(**entry))
 
     async def exception(self, **entry: Any) -> None:
+        await self._flush_held(entry.get("batch_id"))
         await self.retry(
             f"exception on {entry.get('subject')}", lambda: self._recorder.exception(**entry)
         )

@@ -88,6 +88,21 @@ class RecordingRecorder:
             raise ConnectionError(f"storage unavailable ({change.element.path})")
         self.changes.append(change)
         element = change.element
+        for note in change.preceding:  # journalled first, in the same unit of work
+            self.calls.append(
+                RecordedCall(
+                    "journal",
+                    {
+                        "batch_id": change.batch_id,
+                        "actor": note.actor,
+                        "action": note.action,
+                        "subject": note.subject,
+                        "old_value": note.old_value,
+                        "new_value": note.new_value,
+                        "reason": note.reason,
+                    },
+                )
+            )
         if change.action != "element.state":
             self.calls.append(
                 RecordedCall(

@@ -1,0 +1,168 @@
+"""A person's command and the equipment command it records before sending are one unit of
+work (real PostgreSQL, real OPC UA): when that write cannot be stored, the journal does not
+name the command, nothing of it is stored and the equipment never gets it; once storage
+takes the write again, the same command is journalled once, together with its record.
+
+The fault is real: the server terminates the writing backend (``pg_terminate_backend``)
+right after the pending record's element upsert ran, inside the transaction, every time,
+until the engine's retry gives up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.exc import DBAPIError
+
+from holon_testing.postgres import PgServer
+from holon_testing.replicas import CULTIVATE
+from holon_testing.simulator import running_simulator
+from mes_runtime.assembly import EquipmentRegistry
+from mes_runtime.db.engine import create_engine, session_factory
+from mes_runtime.db.models import BatchElement, JournalEntry
+from mes_runtime.db.models import MasterRecipe as RecipeRow
+from mes_runtime.domain.states import Command, ElementState
+from mes_runtime.ebr.journal import Journal
+from mes_runtime.ebr.recorder import SqlBatchRecorder
+from mes_runtime.engine.batch import BatchEngine
+from mes_runtime.kernel.clock import utcnow
+from mes_runtime.kernel.codes import ServiceState
+from mes_runtime.library import load_template
+from mes_runtime.mtp.equipment import MtpEquipment
+from mes_runtime.services.batches import BatchService, NewBatch
+
+pytestmark = pytest.mark.postgres
+
+DEMO = "mab-fedbatch-demo"
+TIMEOUT = 90
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer, pg_template: str) -> Iterator[str]:
+    name = f"a_{uuid.uuid4().hex[:16]}"
+    pg_server.admin(f"CREATE DATABASE {name} TEMPLATE {pg_template}")
+    try:
+        yield pg_server.url(name)
+    finally:
+        with contextlib.suppress(Exception):
+            pg_server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+async def test_a_command_whose_record_cannot_be_stored_leaves_no_entry_and_is_not_sent(
+    pg_url: str,
+) -> None:
+    engine = create_engine(pg_url)
+    refuse = True
+    kills = 0
+
+    @event.listens_for(engine.sync_engine, "after_cursor_execute")
+    def _kill(
+        conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
+    ) -> None:
+        nonlocal kills
+        if (
+            refuse
+            and statement.lstrip().upper().startswith("INSERT INTO BATCH_ELEMENTS")
+            and isinstance(parameters, dict)
+            and parameters.get("path") == CULTIVATE
+            and (parameters.get("last_command"), parameters.get("command_outcome"))
+            == ("hold", "pending")
+        ):
+            kills += 1
+            cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+    journal = Journal(engine)
+    sessions = session_factory(engine)
+
+    async def entries(batch_id: str) -> list[tuple[str, str | None]]:
+        async with sessions() as session:
+            rows = await session.execute(
+                select(JournalEntry.action, JournalEntry.new_value)
+                .where(JournalEntry.batch_id == batch_id, JournalEntry.subject == CULTIVATE)
+                .order_by(JournalEntry.seq)
+            )
+            return [(row.action, row.new_value) for row in rows]
+
+    try:
+        await journal.start()
+        recorder = SqlBatchRecorder(engine, journal)
+        recipe = load_template(DEMO)
+        async with sessions() as session:
+            session.add(
+                RecipeRow(
+                    name=recipe.header.name, version=recipe.header.version, status="approved",
+                    body=recipe.to_canonical_data(), digest=recipe.digest(), created_by="a",
+                    created_at=utcnow(), approved_by="qa", approved_at=utcnow(),
+                )
+            )  # fmt: skip
+            await session.commit()
+        async with (
+            running_simulator(time_factor=7200) as sim,
+            MtpEquipment(reconnect_delay=0.3) as equipment,
+        ):
+            registry = EquipmentRegistry(equipment)
+            for manifest in sim.manifests.values():
+                registry.add(manifest)
+            async with asyncio.timeout(30):
+                await equipment.wait_connected()
+            async with BatchEngine(
+                equipment=equipment, recorder=recorder, retry_for=1.0
+            ) as batch_engine:
+                service = BatchService(
+                    engine=batch_engine,
+                    journal=journal,
+                    sessions=sessions,
+                    available=registry.connected,
+                )
+                batch_id = await service.create(
+                    NewBatch(recipe=DEMO, overrides={"CultDuration": 30}), actor="op"
+                )
+                phase = batch_engine.tree(batch_id).by_path[CULTIVATE]
+                async with asyncio.timeout(TIMEOUT):
+                    while phase.state is not ElementState.RUNNING:
+                        await asyncio.sleep(0.02)
+                sim.server.time_factor = 1.0  # the cultivation now lasts: it stays in Execute
+                assert phase.phase is not None
+                module, name = phase.phase.equipment, phase.phase.service
+                before = await entries(batch_id)
+
+                with pytest.raises(DBAPIError):
+                    await batch_engine.command(batch_id, CULTIVATE, Command.HOLD, actor="op")
+
+                assert kills > 1  # every attempt, retries included, was refused
+                assert await entries(batch_id) == before  # no command.hold, no record
+                async with sessions() as session:
+                    stored = await session.get(BatchElement, (batch_id, CULTIVATE))
+                assert stored is not None
+                assert (stored.state, stored.last_command, stored.command_outcome) == (
+                    "running",
+                    "start",
+                    "done",
+                )
+                assert phase.state is ElementState.RUNNING
+                assert (phase.last_command, phase.command_outcome) == ("start", "done")
+                assert await equipment.service_state(module, name) is ServiceState.EXECUTE
+
+                refuse = False  # storage is back: the same command goes through, once
+                state = await batch_engine.command(batch_id, CULTIVATE, Command.HOLD, actor="op")
+                assert state is ElementState.HOLDING
+                added = (await entries(batch_id))[len(before) :]
+                assert added[:3] == [
+                    ("command.hold", None),
+                    (
+                        "equipment.command",
+                        f'{{"command":"hold","outcome":"pending","service":"{module}/{name}"}}',
+                    ),
+                    ("element.state", '"holding"'),
+                ]
+        result = await journal.verify()
+        assert result.ok, result
+    finally:
+        await journal.close()
+        await engine.dispose()
