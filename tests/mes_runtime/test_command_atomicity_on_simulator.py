@@ -22,19 +22,14 @@ from sqlalchemy.exc import DBAPIError
 
 from holon_testing.postgres import PgServer
 from holon_testing.replicas import CULTIVATE
-from holon_testing.simulator import running_simulator
-from mes_runtime.assembly import EquipmentRegistry
+from holon_testing.simulated_plant import connected_plant, store_approved
 from mes_runtime.db.engine import create_engine, session_factory
 from mes_runtime.db.models import BatchElement, JournalEntry
-from mes_runtime.db.models import MasterRecipe as RecipeRow
 from mes_runtime.domain.states import Command, ElementState
 from mes_runtime.ebr.journal import Journal
 from mes_runtime.ebr.recorder import SqlBatchRecorder
 from mes_runtime.engine.batch import BatchEngine
-from mes_runtime.kernel.clock import utcnow
 from mes_runtime.kernel.codes import ServiceState
-from mes_runtime.library import load_template
-from mes_runtime.mtp.equipment import MtpEquipment
 from mes_runtime.services.batches import BatchService, NewBatch
 
 pytestmark = pytest.mark.postgres
@@ -92,75 +87,58 @@ async def test_a_command_whose_record_cannot_be_stored_leaves_no_entry_and_is_no
     try:
         await journal.start()
         recorder = SqlBatchRecorder(engine, journal)
-        recipe = load_template(DEMO)
-        async with sessions() as session:
-            session.add(
-                RecipeRow(
-                    name=recipe.header.name, version=recipe.header.version, status="approved",
-                    body=recipe.to_canonical_data(), digest=recipe.digest(), created_by="a",
-                    created_at=utcnow(), approved_by="qa", approved_at=utcnow(),
-                )
-            )  # fmt: skip
-            await session.commit()
+        await store_approved(sessions, DEMO)
         async with (
-            running_simulator(time_factor=7200) as sim,
-            MtpEquipment(reconnect_delay=0.3) as equipment,
+            connected_plant(time_factor=7200) as (sim, equipment, registry),
+            BatchEngine(equipment=equipment, recorder=recorder, retry_for=1.0) as batch_engine,
         ):
-            registry = EquipmentRegistry(equipment)
-            for manifest in sim.manifests.values():
-                registry.add(manifest)
-            async with asyncio.timeout(30):
-                await equipment.wait_connected()
-            async with BatchEngine(
-                equipment=equipment, recorder=recorder, retry_for=1.0
-            ) as batch_engine:
-                service = BatchService(
-                    engine=batch_engine,
-                    journal=journal,
-                    sessions=sessions,
-                    available=registry.connected,
-                )
-                batch_id = await service.create(
-                    NewBatch(recipe=DEMO, overrides={"CultDuration": 30}), actor="op"
-                )
-                phase = batch_engine.tree(batch_id).by_path[CULTIVATE]
-                async with asyncio.timeout(TIMEOUT):
-                    while phase.state is not ElementState.RUNNING:
-                        await asyncio.sleep(0.02)
-                sim.server.time_factor = 1.0  # the cultivation now lasts: it stays in Execute
-                assert phase.phase is not None
-                module, name = phase.phase.equipment, phase.phase.service
-                before = await entries(batch_id)
+            service = BatchService(
+                engine=batch_engine,
+                journal=journal,
+                sessions=sessions,
+                available=registry.connected,
+            )
+            batch_id = await service.create(
+                NewBatch(recipe=DEMO, overrides={"CultDuration": 30}), actor="op"
+            )
+            phase = batch_engine.tree(batch_id).by_path[CULTIVATE]
+            async with asyncio.timeout(TIMEOUT):
+                while phase.state is not ElementState.RUNNING:
+                    await asyncio.sleep(0.02)
+            sim.server.time_factor = 1.0  # the cultivation now lasts: it stays in Execute
+            assert phase.phase is not None
+            module, name = phase.phase.equipment, phase.phase.service
+            before = await entries(batch_id)
 
-                with pytest.raises(DBAPIError):
-                    await batch_engine.command(batch_id, CULTIVATE, Command.HOLD, actor="op")
+            with pytest.raises(DBAPIError):
+                await batch_engine.command(batch_id, CULTIVATE, Command.HOLD, actor="op")
 
-                assert kills > 1  # every attempt, retries included, was refused
-                assert await entries(batch_id) == before  # no command.hold, no record
-                async with sessions() as session:
-                    stored = await session.get(BatchElement, (batch_id, CULTIVATE))
-                assert stored is not None
-                assert (stored.state, stored.last_command, stored.command_outcome) == (
-                    "running",
-                    "start",
-                    "done",
-                )
-                assert phase.state is ElementState.RUNNING
-                assert (phase.last_command, phase.command_outcome) == ("start", "done")
-                assert await equipment.service_state(module, name) is ServiceState.EXECUTE
+            assert kills > 1  # every attempt, retries included, was refused
+            assert await entries(batch_id) == before  # no command.hold, no record
+            async with sessions() as session:
+                stored = await session.get(BatchElement, (batch_id, CULTIVATE))
+            assert stored is not None
+            assert (stored.state, stored.last_command, stored.command_outcome) == (
+                "running",
+                "start",
+                "done",
+            )
+            assert phase.state is ElementState.RUNNING
+            assert (phase.last_command, phase.command_outcome) == ("start", "done")
+            assert await equipment.service_state(module, name) is ServiceState.EXECUTE
 
-                refuse = False  # storage is back: the same command goes through, once
-                state = await batch_engine.command(batch_id, CULTIVATE, Command.HOLD, actor="op")
-                assert state is ElementState.HOLDING
-                added = (await entries(batch_id))[len(before) :]
-                assert added[:3] == [
-                    ("command.hold", None),
-                    (
-                        "equipment.command",
-                        f'{{"command":"hold","outcome":"pending","service":"{module}/{name}"}}',
-                    ),
-                    ("element.state", '"holding"'),
-                ]
+            refuse = False  # storage is back: the same command goes through, once
+            state = await batch_engine.command(batch_id, CULTIVATE, Command.HOLD, actor="op")
+            assert state is ElementState.HOLDING
+            added = (await entries(batch_id))[len(before) :]
+            assert added[:3] == [
+                ("command.hold", None),
+                (
+                    "equipment.command",
+                    f'{{"command":"hold","outcome":"pending","service":"{module}/{name}"}}',
+                ),
+                ("element.state", '"holding"'),
+            ]
         result = await journal.verify()
         assert result.ok, result
     finally:

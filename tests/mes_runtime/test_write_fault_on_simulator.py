@@ -21,18 +21,13 @@ import pytest
 from sqlalchemy import event, func, select
 
 from holon_testing.postgres import PgServer
-from holon_testing.simulator import running_simulator
-from mes_runtime.assembly import EquipmentRegistry
+from holon_testing.simulated_plant import connected_plant, store_approved
 from mes_runtime.db.engine import create_engine, session_factory
 from mes_runtime.db.models import BatchElement, JournalEntry
-from mes_runtime.db.models import MasterRecipe as RecipeRow
 from mes_runtime.domain.states import ElementState
 from mes_runtime.ebr.journal import Journal
 from mes_runtime.ebr.recorder import SqlBatchRecorder
 from mes_runtime.engine.batch import BatchEngine
-from mes_runtime.kernel.clock import utcnow
-from mes_runtime.library import load_template
-from mes_runtime.mtp.equipment import MtpEquipment
 from mes_runtime.services.batches import BatchService, NewBatch
 
 pytestmark = pytest.mark.postgres
@@ -79,36 +74,21 @@ async def test_a_connection_killed_as_a_phase_completes_is_retried_and_lands_onc
     try:
         await journal.start()
         recorder = SqlBatchRecorder(engine, journal)
-        recipe = load_template(DEMO)
-        async with sessions() as session:
-            session.add(
-                RecipeRow(
-                    name=recipe.header.name, version=recipe.header.version, status="approved",
-                    body=recipe.to_canonical_data(), digest=recipe.digest(), created_by="a",
-                    created_at=utcnow(), approved_by="qa", approved_at=utcnow(),
-                )
-            )  # fmt: skip
-            await session.commit()
+        await store_approved(sessions, DEMO)
         async with (
-            running_simulator(time_factor=7200) as sim,
-            MtpEquipment(reconnect_delay=0.3) as equipment,
+            connected_plant(time_factor=7200) as (_sim, equipment, registry),
+            BatchEngine(equipment=equipment, recorder=recorder) as batch_engine,
         ):
-            registry = EquipmentRegistry(equipment)
-            for manifest in sim.manifests.values():
-                registry.add(manifest)
-            async with asyncio.timeout(30):
-                await equipment.wait_connected()
-            async with BatchEngine(equipment=equipment, recorder=recorder) as batch_engine:
-                service = BatchService(
-                    engine=batch_engine,
-                    journal=journal,
-                    sessions=sessions,
-                    available=registry.connected,
-                )
-                with caplog.at_level(logging.WARNING, logger="mes_runtime.engine"):
-                    batch_id = await service.create(NewBatch(recipe=DEMO), actor="op")
-                    async with asyncio.timeout(TIMEOUT):
-                        final = await batch_engine.wait_finished(batch_id)
+            service = BatchService(
+                engine=batch_engine,
+                journal=journal,
+                sessions=sessions,
+                available=registry.connected,
+            )
+            with caplog.at_level(logging.WARNING, logger="mes_runtime.engine"):
+                batch_id = await service.create(NewBatch(recipe=DEMO), actor="op")
+                async with asyncio.timeout(TIMEOUT):
+                    final = await batch_engine.wait_finished(batch_id)
         assert final is ElementState.COMPLETE
         assert kills == KILLS
         retried = [r for r in caplog.records if "storing failed" in r.getMessage()]
