@@ -29,7 +29,7 @@ from sqlalchemy.pool import Pool, QueuePool
 
 from mes_runtime.domain.exceptions import Category
 from mes_runtime.ebr.chain import VerifyResult
-from mes_runtime.ebr.journal import Extra, Journal, StoredEntry, Work
+from mes_runtime.ebr.journal import Entry, Extra, Journal, StoredEntry, Work
 from mes_runtime.engine.ports import (
     BatchRecorder,
     EquipmentEvent,
@@ -502,6 +502,13 @@ class MeteredJournal(Journal):
             alongside=alongside,
         )
         self._metrics.journal_appends.inc()
+        return stored
+
+    async def append_all(
+        self, entries: Sequence[Entry], *, alongside: Extra | None = None
+    ) -> list[StoredEntry]:
+        stored = await super().append_all(entries, alongside=alongside)
+        self._metrics.journal_appends.inc(len(stored))
         return stored
 
     async def record(self, work: Work) -> list[StoredEntry]:
