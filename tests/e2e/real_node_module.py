@@ -244,11 +244,14 @@ def running_batch_people(
     return sign_in(base, "operator", passwords["operator"])
 
 
-def start_batch(base: str, operator: dict[str, str], *, hours: int = 48) -> str:
-    """The bioreactor batch on BR-101, started, once its cultivation runs."""
+def start_batch(
+    base: str, operator: dict[str, str], *, hours: int = 48, recipe: str = RECIPE
+) -> str:
+    """A batch of the bioreactor recipe (or ``recipe``, a variant) on BR-101, started, once
+    its cultivation runs."""
     created = httpx.post(
         f"{base}/api/v1/batches",
-        json={"recipe": RECIPE, "bindings": {"BR": "BR-101"}, "overrides": {"CultDuration": hours}},
+        json={"recipe": recipe, "bindings": {"BR": "BR-101"}, "overrides": {"CultDuration": hours}},
         headers=operator,
         timeout=30,
     )

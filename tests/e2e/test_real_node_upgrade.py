@@ -21,6 +21,7 @@ import pytest
 from e2e_cluster import Cluster
 from mes_operator.builders.upgrade import JOB_KIND_LABEL
 from real_node_module import (
+    CULTIVATION,
     MODULE,
     RECIPE,
     RUNTIME_SELECTOR,
@@ -40,6 +41,7 @@ from real_node_support import (
     VERSION,
     CommandLoop,
     LoadLoop,
+    RealNode,
     RecipeWriter,
     object_store_secret,
     pod_logs,
@@ -357,3 +359,109 @@ def test_a_release_that_never_gets_ready_is_rolled_back_with_no_failed_request(
     ok, resumes = asyncio.run(take_overs(in_cluster.database_url, batch_id))
     assert ok, "the journal's hash chain verifies"
     assert resumes == [], "the batch never left the serving slot"
+
+
+PINNED = "fedbatch-pinned"  # the bioreactor recipe with its cultivation not interruptible
+SAFE_VERSION = "0.2.2"  # this tree's image tagged again: an upgrade with nothing to roll back
+
+
+def _pinned_recipe() -> dict[str, Any]:
+    recipe = load_template(RECIPE).to_canonical_data()
+    recipe["header"] = {**recipe["header"], "name": PINNED}
+    unit = recipe["procedure"]["steps"][0]
+    cultivation = next(op for op in unit["steps"] if op["id"] == "cultivation")
+    phase = next(ph for ph in cultivation["steps"] if ph["id"] == "run-fedbatch")
+    phase["interruptible"] = False
+    return recipe
+
+
+def test_the_switch_waits_for_a_phase_that_must_not_be_interrupted(
+    cluster: Cluster, in_cluster: InCluster, real_node: RealNode
+) -> None:
+    """The safe point: while a batch runs a phase marked ``interruptible: false`` the
+    upgrade does not switch; with a safe-point timeout shorter than the phase it is held,
+    naming the batch and the phase; resumed with a longer timeout it switches only once
+    the phase has ended, and completes."""
+    ns = in_cluster.namespace
+    status = cluster.get("mesmodule", MODULE, ns).get("status", {})
+    if status.get("currentVersion") != VERSION:
+        pytest.fail("needs the module upgraded by the first test, which failed")
+    real_node.ctr(
+        "images", "tag", "--force", f"{RUNTIME_IMAGE}:{VERSION}", f"{RUNTIME_IMAGE}:{SAFE_VERSION}"
+    )
+    base = in_cluster.runtime_url(cluster)
+    url = in_cluster.database_url
+    admin = admin_headers(base, url, "admin-safe")
+    qa_password = enrol(base, url, "qa-safe", "qa")
+    operator = sign_in(base, "op-safe", enrol(base, url, "op-safe", "operator"))
+    imported = httpx.post(
+        f"{base}/api/v1/recipes", json=_pinned_recipe(), headers=admin, timeout=30
+    )
+    assert imported.status_code == 201, imported.text
+    approved = httpx.post(
+        f"{base}/api/v1/recipes/{PINNED}/1/approve",
+        json={"password": qa_password, "meaning": "approved"},
+        headers=sign_in(base, "qa-safe", qa_password),
+        timeout=30,
+    )
+    assert approved.status_code == 200, approved.text
+    batch_id = start_batch(base, operator, recipe=PINNED)
+    view = f"{base}/api/v1/batches/{batch_id}"
+
+    def cultivation() -> str:
+        batch = httpx.get(view, headers=operator, timeout=10).json()
+        return str({e["path"]: e["state"] for e in batch["elements"]}[CULTIVATION])
+
+    body = orchestrated(SAFE_VERSION)
+    body["spec"]["upgradeStrategy"]["safePointTimeoutSeconds"] = 15
+    samples: list[tuple[str, str]] = []  # (upgrade phase, cultivation state), every second
+    with LoadLoop(view, operator, rate=24, workers=3, max_seconds=900) as load:
+        cluster.apply(body, namespace=ns)
+
+        def held() -> bool:
+            upgrade = _upgrade(cluster, ns)
+            samples.append((str(upgrade.get("phase")), cultivation()))
+            return upgrade.get("toVersion") == SAFE_VERSION and bool(upgrade.get("held"))
+
+        cluster.eventually("the upgrade held at the safe point", held, 300)
+        upgrade = _upgrade(cluster, ns)
+        print(f"\n[safe point] held: {upgrade}", flush=True)
+        assert (upgrade["phase"], upgrade["cause"]) == ("SafePoint", "SafePointTimeout"), upgrade
+        assert batch_id in upgrade["message"], upgrade
+        assert "run-fedbatch" in upgrade["message"], upgrade
+        assert "SafePointTimeout" in _warnings(cluster, ns)
+        conditions = {
+            c["type"]: c for c in cluster.get("mesmodule", MODULE, ns)["status"]["conditions"]
+        }
+        assert conditions["Progressing"]["reason"] == "SafePointTimeout", conditions
+        assert cultivation() == "running"  # held, not interrupted
+
+        body["spec"]["upgradeStrategy"]["safePointTimeoutSeconds"] = 900
+        cluster.apply(body, namespace=ns)
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        cluster.kubectl(
+            "annotate", "mesmodule", MODULE, "-n", ns, "--overwrite",
+            f"mes.holon.dev/upgrade-request=resume/{now}",
+        )  # fmt: skip
+
+        def done() -> bool:
+            upgrade = _upgrade(cluster, ns)
+            samples.append((str(upgrade.get("phase")), cultivation()))
+            return upgrade.get("phase") in DONE
+
+        cluster.eventually("the upgrade to end after the phase", done, 600)
+    reads = load.result
+    print(f"[safe point] {reads.sent} reads failed {reads.failed}", flush=True)
+    assert _upgrade(cluster, ns)["phase"] == "Qualified", _explain(cluster, ns)
+    switched = {"Switch", "Observe", "RetireBlue", "ContractMigration", "Qualified"}
+    early = [s for s in samples if s[0] in switched and s[1] == "running"]
+    assert early == [], "switched while the non-interruptible phase ran"
+    assert ("SafePoint", "running") in samples
+    assert reads.failed == 0, reads.failures[:10]
+
+    def ended() -> bool:
+        state = httpx.get(view, headers=operator, timeout=10).json()["state"]
+        return str(state) in {"complete", "stopped", "aborted"}
+
+    cluster.eventually("the batch to end", ended, 600)
+    assert httpx.get(view, headers=operator, timeout=10).json()["state"] == "complete"
