@@ -11,16 +11,12 @@ until the engine's retry gives up.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import event, select
 from sqlalchemy.exc import DBAPIError
 
-from holon_testing.postgres import PgServer
 from holon_testing.replicas import CULTIVATE
 from holon_testing.simulated_plant import connected_plant, store_approved
 from mes_runtime.db.engine import create_engine, session_factory
@@ -36,17 +32,6 @@ pytestmark = pytest.mark.postgres
 
 DEMO = "mab-fedbatch-demo"
 TIMEOUT = 90
-
-
-@pytest.fixture
-def pg_url(pg_server: PgServer, pg_template: str) -> Iterator[str]:
-    name = f"a_{uuid.uuid4().hex[:16]}"
-    pg_server.admin(f"CREATE DATABASE {name} TEMPLATE {pg_template}")
-    try:
-        yield pg_server.url(name)
-    finally:
-        with contextlib.suppress(Exception):
-            pg_server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 async def test_a_command_whose_record_cannot_be_stored_leaves_no_entry_and_is_not_sent(

@@ -11,16 +11,12 @@ retry is exercised too). Nothing of a failed attempt may remain.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
 
-from holon_testing.postgres import PgServer
 from holon_testing.simulated_plant import connected_plant, store_approved
 from mes_runtime.db.engine import create_engine, session_factory
 from mes_runtime.db.models import BatchElement, JournalEntry
@@ -36,17 +32,6 @@ DEMO = "mab-fedbatch-demo"
 FILL = "procedure/BR-PREP/preparation/fill-medium"
 KILLS = 7  # more than the journal writer's 5 immediate reconnects
 TIMEOUT = 90
-
-
-@pytest.fixture
-def pg_url(pg_server: PgServer, pg_template: str) -> Iterator[str]:
-    name = f"f_{uuid.uuid4().hex[:16]}"
-    pg_server.admin(f"CREATE DATABASE {name} TEMPLATE {pg_template}")
-    try:
-        yield pg_server.url(name)
-    finally:
-        with contextlib.suppress(Exception):
-            pg_server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 async def test_a_connection_killed_as_a_phase_completes_is_retried_and_lands_once(
