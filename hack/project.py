@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,15 +31,26 @@ def go_env() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """An exclusive flock: parallel test sessions must not build or start twice at once."""
+def locked(path: Path, waiting: str | None = None) -> Iterator[None]:
+    """An exclusive flock: parallel test sessions must not build or start twice at once.
+    When another process holds it, ``waiting`` (if given) is printed before the wait, so a
+    long wait is never silent."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if waiting:
+                print(waiting, file=sys.stderr, flush=True)
+            fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+PREBUILD_LOGS = REPO / ".holon" / "prebuild"
+"""Logs of the cold builds ``make test`` starts in the background (``make prebuild``)."""
 
 
 def version() -> str:

@@ -20,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-from hack.project import cache_root, go_env, locked
+from hack.project import PREBUILD_LOGS, cache_root, go_env, locked
 
 HERE = Path(__file__).resolve().parent
 TOOLS_K8S = HERE / "tools" / "kubernetes"
@@ -179,7 +179,11 @@ def build() -> Path:
     """Build every binary unless the cache already holds this exact set. Returns its dir."""
     if shutil.which("go") is None:
         raise SystemExit("go is not on PATH: install Go (>= 1.26) first")
-    with locked(cache_root() / "build.lock"):
+    waiting = (
+        "==> another build of the cluster binaries is running (make test starts one in the "
+        f"background: {PREBUILD_LOGS / 'cluster.log'}); waiting for it"
+    )
+    with locked(cache_root() / "build.lock", waiting):
         return _build()
 
 

@@ -34,7 +34,7 @@ from hack.images.layer_tar import LayerFile, write_layer
 from hack.images.oci_archive import archived_manifest_digest, write_oci_archive
 from hack.images.oci_image import Blob, ImageSpec, Layer, image_docs
 from hack.images.run_progress import elapsed
-from hack.project import REPO, cache_root, locked
+from hack.project import PREBUILD_LOGS, REPO, cache_root, locked
 from hack.project import version as project_version
 
 REGISTRY = "holon.local"
@@ -318,7 +318,11 @@ def build(
         return cached_layer(pause_build.cache_key(goenv), produce, comment="pause (static Go)")
 
     recipes: dict[str, Callable[[], CachedLayer]] = {"base": base, "app": app, "pause": pause}
-    with locked(images_dir() / "build.lock"):
+    waiting = (
+        "==> images: another build is running (make test starts one in the background: "
+        f"{PREBUILD_LOGS / 'images.log'}); waiting for it"
+    )
+    with locked(images_dir() / "build.lock", waiting):
         print("==> images: layers", flush=True)
         layers = {name: recipes[name]() for name in needed}
         for name, cl in layers.items():
