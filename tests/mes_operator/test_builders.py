@@ -14,6 +14,7 @@ from mes_operator.builders.shutdown import (
     SHUTDOWN_TIMEOUT_SECONDS,
     TERMINATION_GRACE_PERIOD_SECONDS,
 )
+from mes_operator.builders.upgrade import build_migration_job
 from mes_operator.models import Colour
 
 from mes_runtime.settings import Settings
@@ -175,6 +176,30 @@ def test_pdb_never_blocks_a_single_replica_drain(replicas: int, budget: dict[str
     pdb = build_pdb(ctx(**spec))
     assert {k: v for k, v in pdb["spec"].items() if k != "selector"} == budget
     assert "mes.holon.dev/colour" not in pdb["spec"]["selector"]["matchLabels"]
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """A label selector's meaning (matchLabels and the Exists/DoesNotExist expressions)."""
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        present = expression["key"] in labels
+        if present != (expression["operator"] == "Exists"):
+            return False
+    return True
+
+
+@pytest.mark.parametrize("replicas", [1, 3])
+def test_pdb_counts_every_slot_pod_and_no_job_pod(replicas: int) -> None:
+    """A Job is not scalable: a budget over its Pod could not be computed (no drain)."""
+    module = ctx(replicas=replicas, database=PG)
+    selector = build_pdb(module)["spec"]["selector"]
+    for colour in Colour:
+        slot = build_deployment(module, colour=colour)
+        assert _selects(selector, slot["spec"]["template"]["metadata"]["labels"]), colour
+    for kind in ("install", "expand", "contract"):
+        job = build_migration_job(module, kind, "1.1.0", 1)
+        assert not _selects(selector, job["spec"]["template"]["metadata"]["labels"]), kind
 
 
 def test_builders_are_pure() -> None:
