@@ -14,10 +14,11 @@ So every field is declared in :data:`INTRODUCED` with the runtime release that f
 it, and a slot at version V is rendered without the settings introduced after V
 (:meth:`RuntimeSettings.environment`): an older runtime starts instead of refusing a key
 it cannot know. A left-out setting whose value asks for something the older runtime does
-not do anyway (a feature flag switched on) is reported (:meth:`RuntimeSettings.left_out`)
-rather than dropped in silence. A version that is not a semantic version (``X.Y.Z`` with
-an optional ``-pre.release``) cannot be placed, and is rendered with every setting, as for
-this operator's own release (:func:`runtime_has`).
+not do anyway (a feature flag switched on) is reported (:meth:`RuntimeSettings.left_out`;
+a ``SettingNotSupported`` Warning Event on the MESModule) rather than dropped in silence.
+A version that is not a semantic version (``X.Y.Z`` with an optional ``-pre.release``)
+cannot be placed, and is rendered with every setting, as for this operator's own release
+(:func:`runtime_has`).
 """
 
 from __future__ import annotations
