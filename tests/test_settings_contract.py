@@ -5,24 +5,38 @@ with a value it accepts; and the runtime refuses a key it does not know, naming 
 The operator and the runtime never import each other (``make lint``), so the contract is
 held here, where a test may import both: the operator's typed ``RuntimeSettings`` is held
 field by field to the runtime's ``Settings``, and what the operator admits (module kinds,
-feature flags) to what the runtime serves (``mes_runtime.api.features``).
+feature flags) to what the runtime serves (``mes_runtime.api.features``). The operator also
+runs older releases (the blue slot of an upgrade, a pinned module, a rollback): what it
+renders for the recorded previous release is parsed by that release's own ``Settings``,
+imported from its source tree (``holon_testing.releases``) in a subprocess.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
+import tomllib
 from enum import Enum
+from pathlib import Path
 from typing import Any, get_args
 
 import pytest
 from mes_operator.builders import ModuleContext
 from mes_operator.builders.configmap import config_data, runtime_settings
 from mes_operator.builders.deployment import build_deployment
-from mes_operator.builders.runtime_settings import RuntimeSettings, feature_setting
+from mes_operator.builders.runtime_settings import (
+    INTRODUCED,
+    RuntimeSettings,
+    Since,
+    feature_setting,
+)
 from mes_operator.models.mesmodule import FEATURE_NAMES, Features, MESModuleSpec, ModuleKind
 from mes_operator.models.support import KIND_FEATURES
 from pydantic import TypeAdapter, ValidationError
 
+from holon_testing.releases import previous_release, release_env
 from mes_runtime.api.features import FLAGS, KINDS, FeatureError, served
 from mes_runtime.settings import ModuleKind as RuntimeModuleKind
 from mes_runtime.settings import Settings, setting_keys, unknown_keys
@@ -168,3 +182,81 @@ def test_other_programs_keys_are_left_alone(clean_environment: pytest.MonkeyPatc
     clean_environment.setenv("HOLON_OPERATOR_RECONCILE_INTERVAL", "5")
     clean_environment.setenv("HOLON_CACHE", "/tmp/cache")  # noqa: S108 - never used as a path
     assert Settings().port == 8080
+
+
+# --- the previous release's own Settings parses what the operator renders for it ---
+
+#: Run in the previous release's tree: its ``Settings`` read from the environment.
+PARSE = """
+import json, mes_runtime.settings as settings
+parsed = settings.Settings()
+print(json.dumps({"module": settings.__file__, "settings": parsed.model_dump(mode="json")}))
+"""
+
+
+@pytest.fixture(scope="module")
+def previous() -> tuple[Path, str]:
+    """The previous release's source tree and its version (its pyproject.toml's)."""
+    tree = previous_release()
+    version = tomllib.loads((tree / "pyproject.toml").read_text())["project"]["version"]
+    return tree, str(version)
+
+
+def parse_with(tree: Path, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Start ``tree``'s ``Settings`` with ``env`` (and no other ``HOLON_*``)."""
+    return subprocess.run(
+        [sys.executable, "-c", PARSE],
+        env=release_env(tree) | env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("spec", SPECS.values(), ids=SPECS.keys())
+def test_the_previous_release_starts_with_what_is_rendered_for_it(
+    spec: dict[str, Any], previous: tuple[Path, str], tmp_path: Path
+) -> None:
+    tree, version = previous
+    env = runtime_environment(context(**spec, version=version))
+    parsed = parse_with(tree, env, tmp_path)
+    assert parsed.returncode == 0, parsed.stderr
+    result = json.loads(parsed.stdout)
+    assert Path(result["module"]).is_relative_to(tree)  # that release's class, not this one's
+    settings = result["settings"]
+    assert settings["module_version"] == version
+    for key, value in env.items():
+        if value in {"true", "false"}:
+            assert settings[key.removeprefix("HOLON_").lower()] is (value == "true"), key
+
+
+def test_a_setting_after_the_previous_release_is_left_out_for_it(
+    previous: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A setting the next release learnt (made up here) is refused by the previous one;
+    rendered for the previous release's version, it is left out (and reported), and the
+    previous release starts."""
+    tree, version = previous
+    major, minor, patch = (int(part) for part in version.split("-")[0].split("."))
+    after = f"{major}.{minor}.{patch + 1}"
+
+    class Next(RuntimeSettings):
+        feature_telepathy: bool
+
+    monkeypatch.setitem(INTRODUCED, "feature_telepathy", Since(after, absent_means=False))
+    ctx = context(version=version, features={"ui": True})
+    settings = Next(**runtime_settings(ctx).model_dump(), feature_telepathy=True)
+
+    unfiltered = parse_with(tree, settings.environment(), tmp_path)
+    assert unfiltered.returncode != 0
+    assert "HOLON_FEATURE_TELEPATHY: not a setting" in unfiltered.stderr
+
+    rendered = settings.environment(version)
+    assert "HOLON_FEATURE_TELEPATHY" not in rendered
+    filtered = parse_with(tree, rendered, tmp_path)
+    assert filtered.returncode == 0, filtered.stderr
+    assert json.loads(filtered.stdout)["settings"]["feature_ui"] is True
+    assert [left.name for left in settings.left_out(version)] == ["feature_telepathy"]
+    assert settings.environment(after)["HOLON_FEATURE_TELEPATHY"] == "true"

@@ -7,7 +7,10 @@ termination grace period.
 
 Every key here is a field of :class:`~mes_operator.builders.runtime_settings.RuntimeSettings`,
 the typed operator -> runtime contract that ``tests/test_settings_contract.py`` holds to the
-runtime's ``Settings`` (which refuses an unknown ``HOLON_*`` key at start).
+runtime's ``Settings`` (which refuses an unknown ``HOLON_*`` key at start). A slot is
+rendered for its own version (``spec.version``, which ``builders.upgrade.at_version`` sets
+per slot): without the settings its runtime release does not know yet
+(:data:`~mes_operator.builders.runtime_settings.INTRODUCED`), so an older release starts.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import json
 from typing import Any
 
 from mes_operator.builders.context import HTTP_PORT, ModuleContext, config_map_name, metadata
-from mes_operator.builders.runtime_settings import RuntimeSettings
+from mes_operator.builders.runtime_settings import LeftOut, RuntimeSettings
 from mes_operator.builders.shutdown import DRAIN_SECONDS, SHUTDOWN_TIMEOUT_SECONDS
 from mes_operator.models.mesmodule import DatabaseEngine
 
@@ -48,8 +51,14 @@ def runtime_settings(ctx: ModuleContext) -> RuntimeSettings:
 
 
 def config_data(ctx: ModuleContext) -> dict[str, str]:
-    """The settings the runtime receives, as environment variable values."""
-    return runtime_settings(ctx).environment()
+    """The settings the runtime at ``spec.version`` receives, as environment variable
+    values (those it does not know left out)."""
+    return runtime_settings(ctx).environment(ctx.spec.version)
+
+
+def left_out_settings(ctx: ModuleContext) -> list[LeftOut]:
+    """What :func:`config_data` leaves out that the spec asks the runtime to honour."""
+    return runtime_settings(ctx).left_out(ctx.spec.version)
 
 
 def config_hash(data: dict[str, str]) -> str:

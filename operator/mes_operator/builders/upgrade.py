@@ -5,11 +5,13 @@ install's schema Job of an orchestrated module (whose Pods never migrate).
 The new slot is the same Deployment as the active one (``builders.deployment``) with its
 colour (label, selector, ``HOLON_COLOUR``) and the target version (image tag, version
 label, ``HOLON_MODULE_VERSION``); its settings come from its own ConfigMap, since the two
-slots run different versions side by side. Migrations run ``mes-runtime db upgrade
-expand@head|contract@head`` with the *new* image, so the revisions applied are the ones the
-new version ships; the first install runs ``mes-runtime db upgrade heads`` (both branches)
-with the module's image. Job names are a function of module, kind, version and attempt: a
-re-run after an operator crash finds the Job it created and never starts a second.
+slots run different versions side by side: each rendered for its slot's version, without
+the settings that version does not know yet (``builders.runtime_settings``). Migrations
+run ``mes-runtime db upgrade expand@head|contract@head`` with the *new* image, so the
+revisions applied are the ones the new version ships; the first install runs
+``mes-runtime db upgrade heads`` (both branches) with the module's image. Job names are a
+function of module, kind, version and attempt: a re-run after an operator crash finds the
+Job it created and never starts a second.
 """
 
 from __future__ import annotations

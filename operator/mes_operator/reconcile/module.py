@@ -16,6 +16,7 @@ from lightkube import ApiError, AsyncClient
 from pydantic import ValidationError
 
 from mes_operator.builders import ModuleContext, build_children, deployment_name
+from mes_operator.builders.configmap import left_out_settings
 from mes_operator.builders.upgrade import build_new_slot
 from mes_operator.drift import drifted_paths
 from mes_operator.kube.apply import (
@@ -80,7 +81,9 @@ async def reconcile_module(
     upgrade machine instead (:func:`~mes_operator.upgrade.drive.drive`), which owns both
     slots and the Service until it ends: the plain steps below never roll the old slot
     to the new version meanwhile. ``runtime`` is how the machine reaches the runtime;
-    without it such a module is left as it is."""
+    without it such a module is left as it is. A setting the spec asks for that the
+    runtime at ``spec.version`` does not know is left out of its ConfigMap, and said in a
+    Warning Event once per generation (:func:`left_out_events`)."""
     previous: Mapping[str, Any] = body.get("status") or {}
     meta = body["metadata"]
     generation = int(meta.get("generation", 0))
@@ -92,6 +95,8 @@ async def reconcile_module(
         await patch_module_status(client, meta, previous, status)
         emit(Event(type="Warning", reason="InvalidSpec", message=problem[:1000]))
         raise InvalidSpecError(problem) from exc
+    for warning in left_out_events(previous, ctx):
+        emit(warning)
 
     if orchestrating(ctx.spec, previous) and not (ctx.spec.paused and not in_flight(previous)):
         if runtime is not None:
@@ -201,6 +206,21 @@ async def delete_children(client: AsyncClient, body: Mapping[str, Any]) -> list[
         if any(ref.get("uid") == uid for ref in owners):
             remaining.append(f"{kind}/{child}")
     return remaining
+
+
+SETTING_NOT_SUPPORTED = "SettingNotSupported"
+
+
+def left_out_events(previous: Mapping[str, Any], ctx: ModuleContext) -> list[Event]:
+    """A Warning for each setting the spec asks for that the runtime at ``spec.version``
+    does not know (rendered without it, so that its Pods start: ``builders.runtime_settings``),
+    once per generation of the spec: a new generation is the change that may ask for it."""
+    if previous.get("observedGeneration") == ctx.generation:
+        return []
+    return [
+        Event(type="Warning", reason=SETTING_NOT_SUPPORTED, message=left.sentence(ctx.spec.version))
+        for left in left_out_settings(ctx)
+    ]
 
 
 def _event(event: UpgradeEvent) -> Event:
