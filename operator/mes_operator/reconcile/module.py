@@ -28,7 +28,7 @@ from mes_operator.kube.apply import (
     with_applied_hash,
 )
 from mes_operator.kube.resources import MESModule
-from mes_operator.metrics import DRIFT_CORRECTIONS
+from mes_operator.metrics import DRIFT_CORRECTIONS, upgrade_series
 from mes_operator.models.mesmodule import Colour
 from mes_operator.reconcile.events import Event, EventSink
 from mes_operator.reconcile.install import install_gate
@@ -93,6 +93,8 @@ async def reconcile_module(
         emit(Event(type="Warning", reason="InvalidSpec", message=problem[:1000]))
         raise InvalidSpecError(problem) from exc
 
+    if ctx.spec.upgrade_strategy.orchestrated:
+        upgrade_series(meta["namespace"], meta["name"])
     if orchestrating(ctx.spec, previous) and not (ctx.spec.paused and not in_flight(previous)):
         if runtime is not None:
             await drive(client, runtime, body, emit=lambda e: emit(_event(e)))
