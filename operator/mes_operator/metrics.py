@@ -198,8 +198,7 @@ class UpgradeNow(Collector):
     def collect(self) -> Iterator[Metric]:
         started = GaugeMetricFamily(
             "holon_operator_upgrade_phase_started_timestamp_seconds",
-            "Unix time the current phase of the upgrade in flight started, by MESModule "
-            "and phase.",
+            "Unix time the current phase of the upgrade in flight started, by MESModule and phase.",
             labels=["namespace", "module", "phase"],
         )
         held = GaugeMetricFamily(

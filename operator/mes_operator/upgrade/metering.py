@@ -8,6 +8,8 @@ keep failing (the runtime unreachable) still shows how long it has been in its p
 
 from __future__ import annotations
 
+from collections import deque
+
 from mes_operator.metrics import (
     UPGRADE_NOW,
     UPGRADE_PHASE_SECONDS,
@@ -24,8 +26,11 @@ __all__ = ["Module", "stepped", "stepping"]
 Module = tuple[str, str, str]
 """namespace, name and uid of a MESModule (a module made again under its name is another)."""
 
-_counted: dict[tuple[str, str], tuple[str, Key]] = {}
-"""Per module, the uid and the step key this process counted last."""
+REMEMBERED = 32
+"""Steps remembered per module: more than one drive call takes (a whole upgrade is 11
+moves), so a body however many moves behind is still recognised."""
+_counted: dict[tuple[str, str], tuple[str, deque[Key]]] = {}
+"""Per module, its uid and the keys of the steps this process counted last."""
 
 
 def stepping(module: Module, upgrade: UpgradeStatus | None) -> None:
@@ -49,9 +54,13 @@ def stepped(module: Module, previous: UpgradeStatus | None, decided: UpgradeStat
     stepping(module, decided)
     namespace, name, uid = module
     seen = progress(previous, decided)
-    if not seen.anything or _counted.get((namespace, name)) == (uid, seen.key):
+    known, keys = _counted.get((namespace, name), ("", deque[Key]()))
+    if known != uid:
+        keys = deque(maxlen=REMEMBERED)
+        _counted[(namespace, name)] = (uid, keys)
+    if not seen.anything or seen.key in keys:
         return False
-    _counted[(namespace, name)] = (uid, seen.key)
+    keys.append(seen.key)
     if seen.started:
         UPGRADES_STARTED.labels(namespace, name).inc()
     if seen.left is not None:
