@@ -14,18 +14,8 @@ from mes_operator.upgrade.progress import Progress, phase_started, progress
 from tests.mes_operator.upgrade_world import Run, World, plan
 
 P = UpgradePhase
-HAPPY = [
-    P.PREFLIGHT,
-    P.VERIFIED_BACKUP,
-    P.EXPAND_MIGRATION,
-    P.DEPLOY_GREEN,
-    P.OPERATIONAL_QUALIFICATION,
-    P.SAFE_POINT,
-    P.SWITCH,
-    P.OBSERVE,
-    P.RETIRE_BLUE,
-    P.CONTRACT_MIGRATION,
-]
+HAPPY = [p for p in P if p not in {*TERMINAL, P.ROLLING_BACK}]
+"""The phases a qualified upgrade leaves, in order."""
 
 
 def _steps(run: Run, *, limit: int = 60, **crash: object) -> list[Progress]:
