@@ -17,11 +17,11 @@ carry ``namespace`` and ``module`` labels, the MESModule's (scrape the operator 
 started and ended by outcome (``qualified``, ``rolled_back``, ``failed``), rollbacks by
 cause (the CamelCase ``status.upgrade.cause``, a fixed set in the machine), the time each
 phase took, measured between the persisted ``phaseStartedAt`` stamps (so a fail-over does
-not reset it), and two gauges of the upgrade in flight: when its current phase started and
-whether it is held at the safe point. The gauges are read from the status the active
-replica last stepped, and a replica that has not stepped a module for
-:attr:`UpgradeNow.stale_after` seconds drops its series: a standby that once was active
-would otherwise report an upgrade stuck in a phase it left long ago.
+not reset it), and gauges of the upgrade in flight: when its current phase started,
+whether it is held at the safe point, whether ``spec.paused`` holds it. The gauges are read
+from the status the active replica last stepped, and a replica that has not stepped a
+module for :attr:`UpgradeNow.stale_after` seconds drops its series: a standby that once
+was active would otherwise report an upgrade stuck in a phase it left long ago.
 
 kopf's own work queue is not exported: kopf keeps its per-object queues in a local of its
 watcher and publishes no depth, so there is nothing to read without patching kopf.
@@ -167,6 +167,7 @@ class _Now:
     phase: str
     phase_started: float
     held: bool
+    paused: bool
     seen: float
 
 
@@ -175,7 +176,8 @@ class UpgradeNow(Collector):
 
     ``holon_operator_upgrade_phase_started_timestamp_seconds{namespace,module,phase}``: Unix
     time the current phase started (one series per module, its phase as label);
-    ``holon_operator_upgrade_held{namespace,module}``: 1 while held at the safe point. No
+    ``holon_operator_upgrade_held{namespace,module}``: 1 while held at the safe point;
+    ``holon_operator_upgrade_paused{namespace,module}``: 1 while ``spec.paused`` holds it. No
     series for a module without an upgrade in flight, or not stepped here for
     ``stale_after`` seconds (the operator sets it from its reconcile interval)."""
 
@@ -185,10 +187,19 @@ class UpgradeNow(Collector):
         self._modules: dict[tuple[str, str], _Now] = {}
 
     def set(
-        self, namespace: str, module: str, *, phase: str, phase_started: float, held: bool
+        self,
+        namespace: str,
+        module: str,
+        *,
+        phase: str,
+        phase_started: float,
+        held: bool,
+        paused: bool = False,
     ) -> None:
         """The module's upgrade is in ``phase`` since ``phase_started`` (Unix time)."""
-        now = _Now(phase=phase, phase_started=phase_started, held=held, seen=self._clock())
+        now = _Now(
+            phase=phase, phase_started=phase_started, held=held, paused=paused, seen=self._clock()
+        )
         self._modules[(namespace, module)] = now
 
     def clear(self, namespace: str, module: str) -> None:
@@ -207,14 +218,22 @@ class UpgradeNow(Collector):
             "MESModule.",
             labels=["namespace", "module"],
         )
+        paused = GaugeMetricFamily(
+            "holon_operator_upgrade_paused",
+            "1 while spec.paused holds the upgrade in flight (a rollback is not held), by "
+            "MESModule.",
+            labels=["namespace", "module"],
+        )
         oldest = self._clock() - self.stale_after
         for (namespace, module), now in list(self._modules.items()):
             if now.seen < oldest:
                 continue
             started.add_metric([namespace, module, now.phase], now.phase_started)
             held.add_metric([namespace, module], 1.0 if now.held else 0.0)
+            paused.add_metric([namespace, module], 1.0 if now.paused else 0.0)
         yield started
         yield held
+        yield paused
 
 
 UPGRADE_NOW = UpgradeNow()

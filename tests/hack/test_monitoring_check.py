@@ -73,6 +73,7 @@ def test_every_metric_family_is_known(known: set[str]) -> None:
         "holon_operator_upgrade_phase_duration_seconds_bucket",
         "holon_operator_upgrade_phase_started_timestamp_seconds",
         "holon_operator_upgrade_held",
+        "holon_operator_upgrade_paused",
     } <= known
 
 

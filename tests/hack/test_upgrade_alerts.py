@@ -59,7 +59,8 @@ def _promtool_test(tmp_path: Path, tests: list[dict[str, Any]]) -> subprocess.Co
 def test_an_upgrade_stuck_in_a_phase_for_an_hour_fires(tmp_path: Path) -> None:
     """Phase started at t=0 (the gauge holds the Unix time): quiet at 30 min, firing after
     an hour and the 5 minutes of ``for``; SafePoint (its own alert) and Observe (as long as
-    the module says) never; two operator replicas are one alert (``pod`` aggregated away)."""
+    the module says) never, nor a paused upgrade; two operator replicas are one alert (``pod``
+    aggregated away)."""
     stuck = {
         "severity": "warning",
         "namespace": "plant",
@@ -71,6 +72,9 @@ def test_an_upgrade_stuck_in_a_phase_for_an_hour_fires(tmp_path: Path) -> None:
         _series(STARTED, "0x80", phase="VerifiedBackup", pod="op-1"),
         _series(STARTED, "0x80", phase="SafePoint", module="ebr"),
         _series(STARTED, "0x80", phase="Observe", module="rbe"),
+        _series(STARTED, "0x80", phase="DeployGreen", module="paused"),
+        _series("holon_operator_upgrade_paused", "1x80", module="paused"),
+        _series("holon_operator_upgrade_paused", "0x80"),
     ]
     result = _promtool_test(
         tmp_path,

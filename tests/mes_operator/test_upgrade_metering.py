@@ -169,9 +169,27 @@ def test_the_in_flight_gauges_name_the_phase_and_the_hold() -> None:
         "holon_operator_upgrade_phase_duration_seconds",
         "holon_operator_upgrade_phase_started_timestamp_seconds",
         "holon_operator_upgrade_held",
+        "holon_operator_upgrade_paused",
     } <= families
     UPGRADE_NOW.clear(NS, module[1])
     assert _value(held, module) is None
+
+
+def test_a_paused_upgrade_says_so_but_a_rollback_is_never_paused() -> None:
+    module = _module()
+    run = Run(World(), plan(paused=True))
+    before = run.status
+    run.step()  # an upgrade begins even when paused; it waits in Preflight
+    stepped(module, before, run.status, paused=True)
+    assert run.status is not None
+    assert run.status.phase is P.PREFLIGHT
+    assert _value("holon_operator_upgrade_paused", module) == 1
+    stepping(module, run.status, paused=False)
+    assert _value("holon_operator_upgrade_paused", module) == 0
+    rolling = run.status.model_copy(update={"phase": P.ROLLING_BACK})
+    stepping(module, rolling, paused=True)
+    assert _value("holon_operator_upgrade_paused", module) == 0
+    UPGRADE_NOW.clear(NS, module[1])
 
 
 def test_a_replica_that_stopped_stepping_drops_its_gauges() -> None:
@@ -179,7 +197,7 @@ def test_a_replica_that_stopped_stepping_drops_its_gauges() -> None:
     after ``stale_after`` seconds, so it reports no upgrade stuck in a phase long left."""
     now = [1000.0]
     gauges = UpgradeNow(stale_after=120, clock=lambda: now[0])
-    gauges.set(NS, "batch", phase="SafePoint", phase_started=1.7e9, held=True)
+    gauges.set(NS, "batch", phase="SafePoint", phase_started=1.7e9, held=True, paused=True)
 
     def samples() -> dict[str, float]:
         return {s.name: s.value for family in gauges.collect() for s in family.samples}
@@ -187,9 +205,10 @@ def test_a_replica_that_stopped_stepping_drops_its_gauges() -> None:
     assert samples() == {
         "holon_operator_upgrade_phase_started_timestamp_seconds": 1.7e9,
         "holon_operator_upgrade_held": 1.0,
+        "holon_operator_upgrade_paused": 1.0,
     }
     now[0] += 120
-    assert len(samples()) == 2
+    assert len(samples()) == 3
     now[0] += 1
     assert samples() == {}
     gauges.set(NS, "batch", phase="Switch", phase_started=1.7e9 + 60, held=False)

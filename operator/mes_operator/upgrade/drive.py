@@ -82,8 +82,8 @@ async def drive(
         previous: Mapping[str, Any] = body.get("status") or {}
         ctx = ModuleContext.from_body(body)
         upgrade = _upgrade(previous)
-        stepping(module, upgrade)
         plan = plan_from_body(body)
+        stepping(module, upgrade, paused=plan.paused)
         seen = await observe(
             client, runtime, ctx, upgrade, now=clock(), request=request_from_body(body)
         )
@@ -94,7 +94,7 @@ async def drive(
         )
         status["observedGeneration"] = ctx.generation
         await patch_module_status(client, body["metadata"], previous, status)
-        stepped(module, upgrade, decision.status)
+        stepped(module, upgrade, decision.status, paused=plan.paused)
         body = {**body, "status": status}
         moved = decision.status != upgrade and (
             upgrade is None

@@ -17,7 +17,7 @@ from mes_operator.metrics import (
     UPGRADES_ENDED,
     UPGRADES_STARTED,
 )
-from mes_operator.models.mesmodule import UpgradeStatus
+from mes_operator.models.mesmodule import UpgradePhase, UpgradeStatus
 from mes_operator.upgrade.machine import TERMINAL
 from mes_operator.upgrade.progress import Key, phase_started, progress
 
@@ -33,8 +33,9 @@ _counted: dict[tuple[str, str], tuple[str, deque[Key]]] = {}
 """Per module, its uid and the keys of the steps this process counted last."""
 
 
-def stepping(module: Module, upgrade: UpgradeStatus | None) -> None:
-    """The gauges of the upgrade in flight, from the status a step starts from or ends in."""
+def stepping(module: Module, upgrade: UpgradeStatus | None, *, paused: bool = False) -> None:
+    """The gauges of the upgrade in flight, from the status a step starts from or ends in
+    (``paused``: spec.paused, which holds every phase but RollingBack)."""
     namespace, name, _ = module
     if upgrade is None or upgrade.phase in TERMINAL:
         UPGRADE_NOW.clear(namespace, name)
@@ -45,13 +46,20 @@ def stepping(module: Module, upgrade: UpgradeStatus | None) -> None:
         phase=upgrade.phase.value,
         phase_started=phase_started(upgrade).timestamp(),
         held=upgrade.held,
+        paused=paused and upgrade.phase is not UpgradePhase.ROLLING_BACK,
     )
 
 
-def stepped(module: Module, previous: UpgradeStatus | None, decided: UpgradeStatus | None) -> bool:
+def stepped(
+    module: Module,
+    previous: UpgradeStatus | None,
+    decided: UpgradeStatus | None,
+    *,
+    paused: bool = False,
+) -> bool:
     """Count the step from ``previous`` to ``decided`` (both persisted) and refresh the
     gauges; whether anything was counted (not when this process counted the step already)."""
-    stepping(module, decided)
+    stepping(module, decided, paused=paused)
     namespace, name, uid = module
     seen = progress(previous, decided)
     known, keys = _counted.get((namespace, name), ("", deque[Key]()))
