@@ -18,7 +18,7 @@ from lightkube import AsyncClient
 
 from mes_operator.builders.context import MANAGED_BY, MODULE_LABEL
 from mes_operator.kube.peering import ensure_peering_object
-from mes_operator.metrics import measured_reconcile, serve_metrics
+from mes_operator.metrics import UPGRADE_NOW, measured_reconcile, serve_metrics
 from mes_operator.models.crds import EQUIPMENT, GROUP, MESMODULE, VERSION
 from mes_operator.reconcile.equipment import reconcile_equipment
 from mes_operator.reconcile.events import Event, EventSink
@@ -75,6 +75,9 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     """All kopf settings, in one place."""
     configure(settings, CONFIG)
     serve_metrics(CONFIG.metrics_port)
+    # an upgrade in flight is stepped every interval; a replica that stopped (now the
+    # standby) drops its gauges after a few missed ones
+    UPGRADE_NOW.stale_after = 4 * CONFIG.reconcile_interval + 60
     if CONFIG.peering:
         await ensure_peering_object(_Clients.get(), CONFIG.peering_name)
 

@@ -10,6 +10,19 @@ their result, the ``Verified`` condition's reason: ``AllServicesPresent`` (verif
 why not (``ServiceMissing``, ``Unreachable``, ``ConnectionRejected``, ``CertificateRejected``,
 ``BrowseFailed``, ``CertificateSecretMissing``).
 
+Upgrades (:mod:`mes_operator.upgrade.metering` records them, after each persisted step)
+carry ``namespace`` and ``module`` labels, the MESModule's (scrape the operator with
+``honor_labels: true``, as the chart's ServiceMonitor does, or Prometheus renames them
+``exported_namespace``); versions are no label, since they grow without bound. Attempts
+started and ended by outcome (``qualified``, ``rolled_back``, ``failed``), rollbacks by
+cause (the CamelCase ``status.upgrade.cause``, a fixed set in the machine), the time each
+phase took, measured between the persisted ``phaseStartedAt`` stamps (so a fail-over does
+not reset it), and gauges of the upgrade in flight: when its current phase started,
+whether it is held at the safe point, whether ``spec.paused`` holds it. The gauges are read
+from the status the active replica last stepped, and a replica that has not stepped a
+module for :attr:`UpgradeNow.stale_after` seconds drops its series: a standby that once
+was active would otherwise report an upgrade stuck in a phase it left long ago.
+
 kopf's own work queue is not exported: kopf keeps its per-object queues in a local of its
 watcher and publishes no depth, so there is nothing to read without patching kopf.
 
@@ -22,11 +35,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import kopf
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 __all__ = [
     "CHECK_RESULTS",
@@ -37,9 +53,17 @@ __all__ = [
     "RECONCILE_SECONDS",
     "REGISTRY",
     "RESULTS",
+    "UPGRADES_ENDED",
+    "UPGRADES_STARTED",
+    "UPGRADE_NOW",
+    "UPGRADE_OUTCOMES",
+    "UPGRADE_PHASE_SECONDS",
+    "UPGRADE_ROLLBACKS",
+    "UpgradeNow",
     "equipment_checked",
     "measured_reconcile",
     "serve_metrics",
+    "upgrade_series",
 ]
 
 log = logging.getLogger(__name__)
@@ -100,6 +124,120 @@ for _kind in KINDS:
         RECONCILES.labels(_kind, _result)
 for _child in ("Deployment", "Service", "ConfigMap", "PodDisruptionBudget", "ServiceAccount"):
     DRIFT_CORRECTIONS.labels(_child)
+
+UPGRADE_OUTCOMES = ("qualified", "rolled_back", "failed")
+UPGRADES_STARTED = Counter(
+    "holon_operator_upgrades_started",
+    "Upgrade attempts begun (a new version, or a retry), by MESModule.",
+    ["namespace", "module"],
+    registry=REGISTRY,
+)
+UPGRADES_ENDED = Counter(
+    "holon_operator_upgrades_ended",
+    "Upgrade attempts ended, by MESModule and outcome (qualified, rolled_back, failed).",
+    ["namespace", "module", "outcome"],
+    registry=REGISTRY,
+)
+UPGRADE_ROLLBACKS = Counter(
+    "holon_operator_upgrade_rollbacks",
+    "Rollbacks begun (the move to RollingBack), by MESModule and cause.",
+    ["namespace", "module", "cause"],
+    registry=REGISTRY,
+)
+UPGRADE_PHASE_SECONDS = Histogram(
+    "holon_operator_upgrade_phase_duration_seconds",
+    "Time an upgrade spent in a phase, observed when it leaves the phase (from the "
+    "persisted phaseStartedAt, second precision), by MESModule and phase.",
+    ["namespace", "module", "phase"],
+    buckets=(1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200),
+    registry=REGISTRY,
+)
+
+
+def upgrade_series(namespace: str, module: str) -> None:
+    """Create a module's upgrade counters at zero (idempotent), before its first upgrade:
+    ``increase()`` sees no rise in a series that is born at 1."""
+    UPGRADES_STARTED.labels(namespace, module)
+    for outcome in UPGRADE_OUTCOMES:
+        UPGRADES_ENDED.labels(namespace, module, outcome)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Now:
+    phase: str
+    phase_started: float
+    held: bool
+    paused: bool
+    seen: float
+
+
+class UpgradeNow(Collector):
+    """The upgrade in flight per module, as this replica last stepped it (scrape-time).
+
+    ``holon_operator_upgrade_phase_started_timestamp_seconds{namespace,module,phase}``: Unix
+    time the current phase started (one series per module, its phase as label);
+    ``holon_operator_upgrade_held{namespace,module}``: 1 while held at the safe point;
+    ``holon_operator_upgrade_paused{namespace,module}``: 1 while ``spec.paused`` holds it. No
+    series for a module without an upgrade in flight, or not stepped here for
+    ``stale_after`` seconds (the operator sets it from its reconcile interval)."""
+
+    def __init__(self, *, stale_after: float = 300.0, clock: Callable[[], float] = time.monotonic):
+        self.stale_after = stale_after
+        self._clock = clock
+        self._modules: dict[tuple[str, str], _Now] = {}
+
+    def set(
+        self,
+        namespace: str,
+        module: str,
+        *,
+        phase: str,
+        phase_started: float,
+        held: bool,
+        paused: bool = False,
+    ) -> None:
+        """The module's upgrade is in ``phase`` since ``phase_started`` (Unix time)."""
+        now = _Now(
+            phase=phase, phase_started=phase_started, held=held, paused=paused, seen=self._clock()
+        )
+        self._modules[(namespace, module)] = now
+
+    def clear(self, namespace: str, module: str) -> None:
+        """No upgrade in flight on the module (ended, or never begun)."""
+        self._modules.pop((namespace, module), None)
+
+    def collect(self) -> Iterator[Metric]:
+        started = GaugeMetricFamily(
+            "holon_operator_upgrade_phase_started_timestamp_seconds",
+            "Unix time the current phase of the upgrade in flight started, by MESModule and phase.",
+            labels=["namespace", "module", "phase"],
+        )
+        held = GaugeMetricFamily(
+            "holon_operator_upgrade_held",
+            "1 while the upgrade in flight is held at the safe point (until resumed), by "
+            "MESModule.",
+            labels=["namespace", "module"],
+        )
+        paused = GaugeMetricFamily(
+            "holon_operator_upgrade_paused",
+            "1 while spec.paused holds the upgrade in flight (a rollback is not held), by "
+            "MESModule.",
+            labels=["namespace", "module"],
+        )
+        oldest = self._clock() - self.stale_after
+        for (namespace, module), now in list(self._modules.items()):
+            if now.seen < oldest:
+                continue
+            started.add_metric([namespace, module, now.phase], now.phase_started)
+            held.add_metric([namespace, module], 1.0 if now.held else 0.0)
+            paused.add_metric([namespace, module], 1.0 if now.paused else 0.0)
+        yield started
+        yield held
+        yield paused
+
+
+UPGRADE_NOW = UpgradeNow()
+REGISTRY.register(UPGRADE_NOW)
 
 
 @asynccontextmanager

@@ -67,6 +67,13 @@ def test_every_metric_family_is_known(known: set[str]) -> None:
         "holon_batches_handed_over_total",
         "holon_operator_equipment_checks_total",
         "holon_operator_equipment_check_duration_seconds_bucket",
+        "holon_operator_upgrades_started_total",
+        "holon_operator_upgrades_ended_total",
+        "holon_operator_upgrade_rollbacks_total",
+        "holon_operator_upgrade_phase_duration_seconds_bucket",
+        "holon_operator_upgrade_phase_started_timestamp_seconds",
+        "holon_operator_upgrade_held",
+        "holon_operator_upgrade_paused",
     } <= known
 
 

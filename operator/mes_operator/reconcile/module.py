@@ -29,7 +29,7 @@ from mes_operator.kube.apply import (
     with_applied_hash,
 )
 from mes_operator.kube.resources import MESModule
-from mes_operator.metrics import DRIFT_CORRECTIONS
+from mes_operator.metrics import DRIFT_CORRECTIONS, upgrade_series
 from mes_operator.models.mesmodule import Colour
 from mes_operator.reconcile.events import Event, EventSink
 from mes_operator.reconcile.install import install_gate
@@ -98,6 +98,8 @@ async def reconcile_module(
     for warning in left_out_events(previous, ctx):
         emit(warning)
 
+    if ctx.spec.upgrade_strategy.orchestrated:
+        upgrade_series(meta["namespace"], meta["name"])
     if orchestrating(ctx.spec, previous) and not (ctx.spec.paused and not in_flight(previous)):
         if runtime is not None:
             await drive(client, runtime, body, emit=lambda e: emit(_event(e)))

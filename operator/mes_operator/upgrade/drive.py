@@ -4,6 +4,8 @@ In that order, every step: the observation is taken first, the actions are carri
 before the status that follows from them is written, and a crash anywhere (before,
 during or after the actions) re-decides from the last persisted status to the same end,
 since every action is an idempotent ensure (``tests/mes_operator/test_upgrade_crash.py``).
+Each step is counted in the operator's metrics once its status is persisted
+(:mod:`.metering`): a step lost to a crash is counted by the reconcile that redoes it.
 A step that moves the phase is followed at once by the next one (up to
 :data:`MAX_STEPS`), so an upgrade does not wait a timer interval per phase.
 
@@ -28,6 +30,7 @@ from mes_operator.upgrade.actions import UpgradeEvent
 from mes_operator.upgrade.execute import execute
 from mes_operator.upgrade.fetch import observe
 from mes_operator.upgrade.machine import TERMINAL, decide
+from mes_operator.upgrade.metering import Module, stepped, stepping
 from mes_operator.upgrade.persist import plan_from_body, request_from_body, status_after
 from mes_operator.upgrade.runtime import Runtime
 
@@ -73,11 +76,14 @@ async def drive(
     """Step the module's upgrade until a step does not move it; the upgrade status last
     persisted."""
     upgrade: UpgradeStatus | None = None
+    meta = body["metadata"]
+    module: Module = (meta["namespace"], meta["name"], meta.get("uid", ""))
     for _ in range(MAX_STEPS):
         previous: Mapping[str, Any] = body.get("status") or {}
         ctx = ModuleContext.from_body(body)
         upgrade = _upgrade(previous)
         plan = plan_from_body(body)
+        stepping(module, upgrade, paused=plan.paused)
         seen = await observe(
             client, runtime, ctx, upgrade, now=clock(), request=request_from_body(body)
         )
@@ -88,6 +94,7 @@ async def drive(
         )
         status["observedGeneration"] = ctx.generation
         await patch_module_status(client, body["metadata"], previous, status)
+        stepped(module, upgrade, decision.status, paused=plan.paused)
         body = {**body, "status": status}
         moved = decision.status != upgrade and (
             upgrade is None
