@@ -14,8 +14,10 @@ pytestmark = pytest.mark.e2e
 KUBE = "1.30.0"  # `helm template` does not ask the cluster; the chart needs >= 1.28
 
 
-def _render(cluster: Cluster, *sets: str) -> list[dict[str, Any]]:
-    args = ["template", "t", str(CHART), "-n", "holon-system", "--kube-version", KUBE]
+def _render(
+    cluster: Cluster, *sets: str, release: str = "t", namespace: str = "holon-system"
+) -> list[dict[str, Any]]:
+    args = ["template", release, str(CHART), "-n", namespace, "--kube-version", KUBE]
     for s in sets:
         args += ["--set", s]
     docs = yaml.safe_load_all(cluster.helm(*args).stdout)
@@ -61,6 +63,26 @@ def test_operator_runs_two_replicas_with_a_helm_test(cluster: Cluster) -> None:
     assert any(
         d["kind"] == "Pod" and d["metadata"]["annotations"]["helm.sh/hook"] == "test" for d in docs
     )
+
+
+def _operator_env(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+
+
+def test_each_release_meets_in_a_peering_object_of_its_own(cluster: Cluster) -> None:
+    """Peering is cluster-wide: two releases sharing one object would leave only one
+    operator active for both (the other's namespaces never reconciled)."""
+    a = _operator_env(_render(cluster, release="plant-a", namespace="area-1"))
+    b = _operator_env(_render(cluster, release="plant-b", namespace="area-2"))
+    same_name = _operator_env(_render(cluster, release="plant-a", namespace="area-2"))
+    names = {env["HOLON_OPERATOR_PEERING_NAME"] for env in (a, b, same_name)}
+    assert names == {"plant-a-holon-area-1", "plant-b-holon-area-2", "plant-a-holon-area-2"}
+    chosen = _operator_env(_render(cluster, "operator.peeringName=site-peers"))
+    assert chosen["HOLON_OPERATOR_PEERING_NAME"] == "site-peers"
+    # each replica is named by its Pod in the peering object (which one is active)
+    assert a["POD_ID"] == {"fieldRef": {"fieldPath": "metadata.name"}}
 
 
 def test_rbac_has_no_wildcards(cluster: Cluster) -> None:

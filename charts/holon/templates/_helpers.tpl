@@ -26,3 +26,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- define "holon.serviceAccountName" -}}
 {{- default (include "holon.fullname" .) .Values.serviceAccount.name -}}
 {{- end -}}
+
+{{/* The ClusterKopfPeering of this release's replicas: one per release and namespace. */}}
+{{- define "holon.peeringName" -}}
+{{- default (printf "%s-%s" (include "holon.fullname" .) .Release.Namespace | trunc 253 | trimSuffix "-") .Values.operator.peeringName -}}
+{{- end -}}
