@@ -199,6 +199,23 @@ def enrol(base: str, database_url: str, username: str, role: str, *, tree: Path 
     return password
 
 
+ENDED = {"complete", "stopped", "aborted"}
+
+
+def batch_when_ended(
+    cluster: Cluster, view: str, headers: dict[str, str], limit: float = 600
+) -> dict[str, Any]:
+    """The batch's view (``view``, its URL) once it has ended, waiting up to ``limit`` s."""
+    last: list[dict[str, Any]] = []
+
+    def ended() -> bool:
+        last.append(httpx.get(view, headers=headers, timeout=10).json())
+        return str(last[-1]["state"]) in ENDED
+
+    cluster.eventually("the batch to end", ended, limit)
+    return last[-1]
+
+
 async def take_overs(database_url: str, batch_id: str) -> tuple[bool, list[dict[str, Any]]]:
     engine = create_engine(database_url)
     try:

@@ -35,6 +35,7 @@ from real_node_module import (
     RUNTIME_SELECTOR,
     InCluster,
     admin_headers,
+    batch_when_ended,
     in_cluster_url,
     mesmodule,
     module_ready,
@@ -478,13 +479,7 @@ def test_rolling_update_under_load_loses_no_request_and_the_batch_goes_on(
     assert sent.sent >= 2, "commands were sent during the rollout"
     assert sent.failed == 0, sent.failures[:10]
 
-    def ended() -> bool:
-        return str(httpx.get(view, headers=operator, timeout=10).json()["state"]) in {
-            "complete", "stopped", "aborted",
-        }  # fmt: skip
-
-    cluster.eventually("the batch to end", ended, 420)
-    final = httpx.get(view, headers=operator, timeout=10).json()
+    final = batch_when_ended(cluster, view, operator, 420)
     assert final["state"] == "complete", final
     ok, resumes = asyncio.run(take_overs(in_cluster.database_url, batch_id))
     print(f"[rolling update under load] take-overs of {batch_id}: {resumes}", flush=True)

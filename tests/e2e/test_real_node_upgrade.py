@@ -14,12 +14,15 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from e2e_cluster import Cluster
 from mes_operator.builders.upgrade import JOB_KIND_LABEL
+from prometheus_client.parser import text_string_to_metric_families
 from real_node_module import (
     CULTIVATION,
     MODULE,
@@ -27,6 +30,7 @@ from real_node_module import (
     RUNTIME_SELECTOR,
     InCluster,
     admin_headers,
+    batch_when_ended,
     enrol,
     mesmodule,
     module_ready,
@@ -37,6 +41,7 @@ from real_node_module import (
 )
 from real_node_support import (
     NEXT_VERSION,
+    REPO,
     RUNTIME_IMAGE,
     VERSION,
     CommandLoop,
@@ -103,6 +108,23 @@ def _explain(cluster: Cluster, ns: str) -> str:
         f"status: {body.get('status')}\nevents:\n{events.stdout[-4000:]}\noperator:\n"
         + pod_logs(cluster, ns, "app.kubernetes.io/name=holon-operator")[-4000:]
     )
+
+
+OPERATOR_METRICS_PORT = 8082  # the chart's operator.metricsPort
+
+
+def _operator_samples(
+    cluster: Cluster, ns: str
+) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The (one) operator replica's metric samples: (name, sorted labels) -> value."""
+    (pod,) = pods(cluster, ns, "app.kubernetes.io/name=holon-operator")
+    url = f"http://{pod['status']['podIP']}:{OPERATOR_METRICS_PORT}/metrics"
+    text = httpx.get(url, timeout=10).text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
 
 
 async def _recipe_rows(database_url: str) -> dict[int, tuple[int, str | None]]:
@@ -197,6 +219,20 @@ def test_the_operator_upgrades_the_previous_release_under_load_with_no_failed_re
     passed = {"UpgradeStarted", "BackupVerified", "Switched", "OldVersionRetired", "UpgradeDone"}
     assert passed <= reasons, reasons
     assert not reasons & {"RolledBack", "BackupNotVerified", "NewVersionNotReady"}, reasons
+    # the operator counted it: one attempt, qualified, each phase left once
+    counted = _operator_samples(cluster, ns)
+    labels = (("module", MODULE), ("namespace", ns))
+    assert (
+        counted[("holon_operator_upgrades_ended_total", (*labels, ("outcome", "qualified")))] == 1
+    )
+    left = {
+        dict(key)["phase"]: value
+        for (name, key), value in counted.items()
+        if name == "holon_operator_upgrade_phase_duration_seconds_count"
+    }
+    print(f"[upgrade] phases left, as the operator counted them: {left}", flush=True)
+    assert left.get("Preflight") == 1, left
+    assert left.get("ContractMigration") == 1, left
 
     # the new version serves alone; the schema is at this tree's heads (contract included)
     serving = _slot_pods(cluster, ns)
@@ -212,12 +248,7 @@ def test_the_operator_upgrades_the_previous_release_under_load_with_no_failed_re
     assert writes.created, "the client created records during the upgrade"
     assert {v: rows.get(v) for v in writes.created} == dict.fromkeys(writes.created, (1, "admin"))
 
-    def ended() -> bool:
-        state = httpx.get(view, headers=operator, timeout=10).json()["state"]
-        return str(state) in {"complete", "stopped", "aborted"}
-
-    cluster.eventually("the batch to end", ended, 600)
-    final = httpx.get(view, headers=operator, timeout=10).json()
+    final = batch_when_ended(cluster, view, operator)
     assert final["state"] == "complete", final
     ok, resumes = asyncio.run(take_overs(in_cluster.database_url, batch_id))
     print(f"[upgrade] hand-overs of {batch_id}: {resumes}", flush=True)
@@ -350,12 +381,8 @@ def test_a_release_that_never_gets_ready_is_rolled_back_with_no_failed_request(
         120,
     )
 
-    def ended() -> bool:
-        state = httpx.get(view, headers=operator, timeout=10).json()["state"]
-        return str(state) in {"complete", "stopped", "aborted"}
-
-    cluster.eventually("the batch to end", ended, 600)
-    assert httpx.get(view, headers=operator, timeout=10).json()["state"] == "complete"
+    final = batch_when_ended(cluster, view, operator)
+    assert final["state"] == "complete", final
     ok, resumes = asyncio.run(take_overs(in_cluster.database_url, batch_id))
     assert ok, "the journal's hash chain verifies"
     assert resumes == [], "the batch never left the serving slot"
@@ -459,9 +486,170 @@ def test_the_switch_waits_for_a_phase_that_must_not_be_interrupted(
     assert ("SafePoint", "running") in samples
     assert reads.failed == 0, reads.failures[:10]
 
-    def ended() -> bool:
-        state = httpx.get(view, headers=operator, timeout=10).json()["state"]
-        return str(state) in {"complete", "stopped", "aborted"}
+    final = batch_when_ended(cluster, view, operator)
+    assert final["state"] == "complete", final
 
-    cluster.eventually("the batch to end", ended, 600)
-    assert httpx.get(view, headers=operator, timeout=10).json()["state"] == "complete"
+
+CRASH_VERSION = "0.2.3"  # this tree's image tagged again, upgraded while operators die
+PEERING_LIFETIME = 6  # s: how soon a standby presumes a silent active replica dead
+WAITING = {
+    "VerifiedBackup", "ExpandMigration", "DeployGreen", "Observe", "RetireBlue",
+    "ContractMigration",
+}  # fmt: skip
+MACHINE = (
+    "Preflight", "VerifiedBackup", "ExpandMigration", "DeployGreen", "OperationalQualification",
+    "SafePoint", "Switch", "Observe", "RetireBlue", "ContractMigration",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Peer:
+    pod: str
+    priority: int
+
+
+def _live_peers(cluster: Cluster, peering: str) -> list[Peer]:
+    """The operator replicas alive in the release's peering object, the active one first
+    (kopf: the highest priority acts, the others stand by)."""
+    body = cluster.get("clusterkopfpeering", peering)
+    now = datetime.now(UTC)
+    live = [
+        Peer(pod=identity, priority=int(peer["priority"]))
+        for identity, peer in (body.get("status") or {}).items()
+        if peer
+        and datetime.fromisoformat(peer["lastseen"]) + timedelta(seconds=int(peer["lifetime"]))
+        > now
+    ]
+    return sorted(live, key=lambda p: p.priority, reverse=True)
+
+
+def _sigkill(cluster: Cluster, real_node: RealNode, ns: str, pod: str) -> None:
+    """SIGKILL the operator process of ``pod`` (its container's task on the real node)."""
+    status = cluster.get("pod", pod, ns)["status"]
+    container = status["containerStatuses"][0]["containerID"].removeprefix("containerd://")
+    real_node.ctr("tasks", "kill", "--signal", "SIGKILL", container)
+
+
+def _command(base: str, headers: dict[str, str], batch_id: str, command: str, settled: str) -> None:
+    """``command`` for the whole batch, then its state ``settled``."""
+    sent = httpx.post(
+        f"{base}/api/v1/batches/{batch_id}/commands",
+        json={"command": command, "path": "procedure"},
+        headers=headers,
+        timeout=30,
+    )
+    assert sent.status_code == 200, sent.text
+
+    def reached() -> bool:
+        view = httpx.get(f"{base}/api/v1/batches/{batch_id}", headers=headers, timeout=10)
+        return str(view.json()["state"]) == settled
+
+    deadline = time.monotonic() + 60  # a wait, not a timing assertion
+    while not reached():
+        assert time.monotonic() < deadline, f"batch {batch_id} not {settled} after {command}"
+        time.sleep(0.2)
+
+
+def test_the_standby_operator_resumes_the_upgrade_after_the_active_one_is_killed_in_each_phase(
+    cluster: Cluster, in_cluster: InCluster, real_node: RealNode
+) -> None:
+    """Crash at every phase: three operator replicas; in each phase of the machine, once,
+    the active one is SIGKILLed as soon as the upgrade is seen in it (and once right after
+    the new version is applied). A standby takes over each time and the
+    upgrade ends as one without kills does: Qualified, the new version alone serving, one
+    Job of each kind, the (held) batch handed over and restarted by its new owner with its
+    journal intact, no failed read."""
+    ns = in_cluster.namespace
+    status = cluster.get("mesmodule", MODULE, ns).get("status", {})
+    if status.get("currentVersion") not in {VERSION, SAFE_VERSION}:  # this tree's image
+        pytest.fail("needs the module upgraded by the first test, which failed")
+    peering = f"{in_cluster.release}-{ns}"
+    scaled = cluster.helm(
+        "upgrade", in_cluster.release, str(REPO / "charts" / "holon"), "-n", ns,
+        "--reuse-values", "--set", "replicaCount=3",
+        "--set", f"operator.peeringLifetime={PEERING_LIFETIME}",
+        "--wait", "--timeout", "180s", check=False,
+    )  # fmt: skip
+    assert scaled.returncode == 0, scaled.stderr
+    cluster.eventually(
+        "three operator replicas peering", lambda: len(_live_peers(cluster, peering)) == 3, 120
+    )
+    real_node.ctr(
+        "images", "tag", "--force", f"{RUNTIME_IMAGE}:{VERSION}", f"{RUNTIME_IMAGE}:{CRASH_VERSION}"
+    )
+    base = in_cluster.runtime_url(cluster)
+    password = enrol(base, in_cluster.database_url, "op-crash", "operator")
+    operator = sign_in(base, "op-crash", password)
+    batch_id = start_batch(base, operator)
+    view = f"{base}/api/v1/batches/{batch_id}"
+    # held through the upgrade, however long the kills make it: it is handed over held
+    _command(base, operator, batch_id, "hold", "held")
+
+    killed: dict[str, tuple[str, str]] = {}  # phase seen -> (pod killed, phase right after)
+    seen: list[str] = []
+
+    def kill_active(phase: str) -> None:
+        def standby() -> bool:
+            return len(_live_peers(cluster, peering)) >= 2
+
+        cluster.eventually("an active operator and a standby", standby, 120)
+        active = _live_peers(cluster, peering)[0].pod
+        _sigkill(cluster, real_node, ns, active)
+        killed[phase] = (active, str(_upgrade(cluster, ns).get("phase")))
+        print(f"[crash] {phase}: killed {active} -> {killed[phase][1]}", flush=True)
+
+    started = time.monotonic()
+    with LoadLoop(view, operator, rate=24, workers=3, max_seconds=900) as load:
+        cluster.apply(orchestrated(CRASH_VERSION), namespace=ns)
+        kill_active("apply")  # as the active one starts the upgrade
+        deadline = time.monotonic() + 900  # a wait, not a timing assertion
+        while True:
+            assert time.monotonic() < deadline, f"no end after 900 s\n{_explain(cluster, ns)}"
+            upgrade = _upgrade(cluster, ns)
+            phase = str(upgrade.get("phase"))
+            if upgrade.get("toVersion") != CRASH_VERSION:  # not started yet
+                time.sleep(0.2)
+                continue
+            if not seen or seen[-1] != phase:
+                seen.append(phase)
+            if phase in DONE:
+                break
+            if phase not in killed:
+                kill_active(phase)
+            time.sleep(0.2)
+    total = time.monotonic() - started
+    reads = load.result
+    missed = [p for p in MACHINE if p not in killed]
+    print(
+        f"\n[crash at every phase] total {total:.1f} s, {len(killed)} kills; phases seen {seen};"
+        f" passed faster than a look: {missed}; {reads.sent} reads failed {reads.failed}",
+        flush=True,
+    )
+    assert seen[-1] == "Qualified", _explain(cluster, ns)
+    # every phase that waits for something got its kill; the ones the machine may leave
+    # within the step that enters them or a second later (Preflight, the checks once green
+    # is ready, the safe point when there is one, the switch) get theirs when a look
+    # catches them (tests/mes_operator/test_upgrade_crash.py kills in each of them)
+    assert not set(missed) & WAITING, (missed, seen)
+    assert reads.failed == 0, reads.failures[:10]
+
+    # the end state of an upgrade without kills
+    status = cluster.get("mesmodule", MODULE, ns)["status"]
+    assert status["currentVersion"] == CRASH_VERSION
+    assert status["activeColour"] == status["upgrade"]["colour"]
+    assert str(status["upgrade"]["backupLocation"]).startswith("s3://holon-upgrades/")
+    images = {c["image"] for p in _slot_pods(cluster, ns) for c in p["spec"]["containers"]}
+    assert images == {f"{RUNTIME_IMAGE}:{CRASH_VERSION}"}
+    assert head_revisions() <= applied_revisions(current_revisions(in_cluster.database_url))
+    version = f"app.kubernetes.io/version={CRASH_VERSION}"
+    listed = cluster.kubectl("get", "jobs", "-n", ns, "-o", "json", "-l", version)
+    jobs = json.loads(listed.stdout)["items"]
+    kinds = sorted(j["metadata"]["labels"][JOB_KIND_LABEL] for j in jobs)
+    assert kinds == ["backup", "contract", "expand"], kinds  # each run once, not again
+    reasons = set(_events(cluster, ns))
+    assert {"BackupVerified", "Switched", "OldVersionRetired", "UpgradeDone"} <= reasons
+    _command(base, operator, batch_id, "restart", "running")  # by its new owner
+    ok, resumes = asyncio.run(take_overs(in_cluster.database_url, batch_id))
+    print(f"[crash at every phase] hand-overs of {batch_id}: {resumes}", flush=True)
+    assert ok, "the journal's hash chain verifies"
+    assert resumes, "the batch moved to the new version's replicas - journalled"
