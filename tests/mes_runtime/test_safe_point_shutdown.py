@@ -162,21 +162,35 @@ def _demo(workdir: Path, db_url: str) -> Demo:
     return demo
 
 
-async def test_a_stopping_owner_hands_over_once_its_non_interruptible_phase_has_ended(
-    pg_url: str, tmp_path: Path
-) -> None:
+async def _stopped_mid_cultivation(
+    db_url: str, workdir: Path, wait_seconds: str, hours: float, *, commands: bool
+) -> tuple[str, str, bool, list[Entry]]:
+    """The batch id, the old owner's log, whether the journal verifies, and its entries."""
     async with running_simulator(
-        time_factor=TIME_FACTOR, manifest_dir=tmp_path / "manifests"
+        time_factor=TIME_FACTOR, manifest_dir=workdir / "manifests"
     ) as sim:
         batch_id, log = await asyncio.to_thread(
             _stop_owner_mid_cultivation,
-            _demo(tmp_path, pg_url),
+            _demo(workdir, db_url),
             dict(sim.manifest_paths),
-            "300",  # far longer than the phase: the safe point comes first
-            20,  # hours of cultivation (the least the recipe allows): 5 s here
-            True,
+            wait_seconds,
+            hours,
+            commands,
         )
-        ok, entries = await _entries(pg_url, batch_id)
+        ok, entries = await _entries(db_url, batch_id)
+    return batch_id, log, ok, entries
+
+
+async def test_a_stopping_owner_hands_over_once_its_non_interruptible_phase_has_ended(
+    pg_url: str, tmp_path: Path
+) -> None:
+    _, log, ok, entries = await _stopped_mid_cultivation(
+        pg_url,
+        tmp_path,
+        "300",  # far longer than the phase: the safe point comes first
+        20,  # hours of cultivation (the least the recipe allows): 5 s here
+        commands=True,
+    )
 
     assert ok
     resumed = _index(entries, "batch.resume")
@@ -192,18 +206,13 @@ async def test_a_stopping_owner_hands_over_once_its_non_interruptible_phase_has_
 async def test_a_stopping_owner_hands_over_at_the_bound_and_journals_the_phase(
     pg_url: str, tmp_path: Path
 ) -> None:
-    async with running_simulator(
-        time_factor=TIME_FACTOR, manifest_dir=tmp_path / "manifests"
-    ) as sim:
-        batch_id, log = await asyncio.to_thread(
-            _stop_owner_mid_cultivation,
-            _demo(tmp_path, pg_url),
-            dict(sim.manifest_paths),
-            "1",  # far shorter than the phase
-            30,  # hours of cultivation (the most the recipe allows): 7.5 s here
-            False,
-        )
-        ok, entries = await _entries(pg_url, batch_id)
+    batch_id, log, ok, entries = await _stopped_mid_cultivation(
+        pg_url,
+        tmp_path,
+        "1",  # far shorter than the phase
+        30,  # hours of cultivation (the most the recipe allows): 7.5 s here
+        commands=False,
+    )
 
     assert ok
     unsafe = _index(entries, "batch.unsafe_hand_over", CULTIVATE)
