@@ -26,7 +26,7 @@ from mes_runtime.domain.control_recipe import ControlRecipe
 from mes_runtime.domain.states import ElementState, is_active
 from mes_runtime.ebr.recorder import FINAL_BATCH_STATES
 
-__all__ = ["Blocker", "SafePoint", "blockers", "safe_point", "until_safe"]
+__all__ = ["UNREADABLE_SECONDS", "Blocker", "SafePoint", "blockers", "safe_point", "until_safe"]
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,12 @@ async def safe_point(session: AsyncSession, batch_ids: Collection[str] | None = 
     return SafePoint(blocking=tuple(found))
 
 
+# how long the safe point may stay unreadable before a stopping replica waits no more: a
+# database hiccup is waited out, a database that is gone is not (the batches cannot move on
+# without it either, and their leases expire)
+UNREADABLE_SECONDS = 5.0
+
+
 async def until_safe(
     read: Callable[[], Awaitable[SafePoint]],
     *,
@@ -89,15 +95,22 @@ async def until_safe(
     every: float = 0.25,
 ) -> SafePoint | None:
     """Read the safe point until it is safe, ``seconds`` have passed or ``hurried()``;
-    the last verdict (None: never read, the database did not answer)."""
+    the last verdict (None: the database did not answer for :data:`UNREADABLE_SECONDS`,
+    or at all)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     verdict: SafePoint | None = None
+    failing_since: float | None = None
     while True:
         try:
             verdict = await read()
-        except Exception as exc:  # a database hiccup: read again until the bound
+            failing_since = None
+        except Exception as exc:  # a database hiccup: read again, a while
             log.warning("reading the safe point failed: %r", exc)
+            verdict = None
+            failing_since = loop.time() if failing_since is None else failing_since
+            if loop.time() - failing_since >= UNREADABLE_SECONDS:
+                return None
         if (verdict is not None and verdict.safe) or loop.time() >= deadline or hurried():
             return verdict
         await asyncio.sleep(every)
