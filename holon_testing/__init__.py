@@ -11,6 +11,9 @@ that an installed wheel has none of it. Modules:
 * ``net``               - ``free_port``;
 * ``kube``              - the test-cluster guard, one kubectl/helm runner, kubeconfigs;
 * ``operator``          - ``OperatorProcess``: the operator as a host process;
+* ``load``              - ``LoadLoop``: steady reads through a Service, failures counted;
+* ``real_node``         - a module on the real node: images, placement, host Services,
+  the backup store Secret, the runtime's people and a running batch;
 * ``layers``            - ``python -m holon_testing.layers``: the package graph, non-zero
   on a cycle.
 """

@@ -17,7 +17,7 @@ import time
 import tomllib
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,22 +27,17 @@ from e2e_cluster import Cluster
 
 from hack.cluster import node
 from hack.project import version as project_version
+from holon_testing.load import LoadResult
 from holon_testing.object_store import S3Server, seaweedfs_server
 from holon_testing.postgres import PgServer, PostgresUnavailable, postgres_for_clients
+from holon_testing.real_node import RUNTIME_IMAGE
 from holon_testing.releases import previous_release
 from holon_testing.simulator_process import SimulatedModule, simulated_module
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGES_MODULE = "hack.images.build"
-RUNTIME_IMAGE = "holon.local/mes-runtime"
-OPERATOR_IMAGE = "holon.local/mes-operator"
 VERSION = project_version()  # the tag `make images` gives
 NEXT_VERSION = "0.2.1"  # the same image tagged again: a version bump to roll out
-
-PLACEMENT = {
-    "nodeSelector": {node.NODE_LABEL[0]: node.NODE_LABEL[1]},
-    "tolerations": [{"key": node.NODE_TAINT, "operator": "Exists", "effect": "NoSchedule"}],
-}
 
 
 @dataclass(frozen=True)
@@ -156,10 +151,6 @@ def host_simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulat
         yield modules["string"]
 
 
-def host_service(cluster: Cluster, namespace: str, name: str, port: int, target: int) -> None:
-    cluster.apply(*node.host_service(name, namespace, port, target), namespace=namespace)
-
-
 def pods(cluster: Cluster, namespace: str, selector: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = cluster.get("pods", namespace=namespace)["items"]
     wanted = dict(part.split("=", 1) for part in selector.split(","))
@@ -193,79 +184,6 @@ def get_once_routed(url: str, headers: dict[str, str] | None = None) -> httpx.Re
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
-
-
-@dataclass
-class LoadResult:
-    sent: int = 0
-    failed: int = 0
-    seconds: float = 0.0
-    failures: list[str] = field(default_factory=list)
-
-    @property
-    def rate(self) -> float:
-        return self.sent / self.seconds if self.seconds else 0.0
-
-
-class LoadLoop:
-    """Requests from the host at a steady rate, on keep-alive connections, until stopped
-    or a bound is reached (count and time), counting every non-2xx answer and every
-    transport error as a failed request."""
-
-    def __init__(
-        self,
-        url: str,
-        headers: dict[str, str],
-        *,
-        rate: float = 30.0,
-        workers: int = 3,
-        max_seconds: float = 300.0,
-    ) -> None:
-        self.url = url
-        self.headers = headers
-        self.interval = workers / rate
-        self.workers = workers
-        self.max_seconds = max_seconds
-        self.result = LoadResult()
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
-        self._started = 0.0
-
-    def _worker(self) -> None:
-        with httpx.Client(headers=self.headers, timeout=10) as client:
-            next_at = time.monotonic()
-            deadline = self._started + self.max_seconds
-            while not self._stop.is_set() and time.monotonic() < deadline:
-                error = None
-                try:
-                    response = client.get(self.url)
-                    if response.status_code >= 300:
-                        error = f"HTTP {response.status_code}: {response.text[:120]}"
-                except httpx.HTTPError as exc:
-                    error = f"{type(exc).__name__}: {exc}"
-                with self._lock:
-                    self.result.sent += 1
-                    if error is not None:
-                        self.result.failed += 1
-                        self.result.failures.append(error)
-                next_at += self.interval
-                time.sleep(max(0.0, next_at - time.monotonic()))
-
-    def __enter__(self) -> LoadLoop:
-        self._started = time.monotonic()
-        for i in range(self.workers):
-            thread = threading.Thread(target=self._worker, name=f"load-{i}", daemon=True)
-            self._threads.append(thread)
-            thread.start()
-            time.sleep(self.interval / self.workers)  # spread the workers' ticks
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=30)
-        self.result.seconds = time.monotonic() - self._started
 
 
 class CommandLoop:
@@ -336,33 +254,6 @@ class CommandLoop:
         self._stop.set()
         self._thread.join(timeout=90)
         self.result.seconds = time.monotonic() - self._started
-
-
-def object_store_secret(
-    cluster: Cluster,
-    namespace: str,
-    store: S3Server,
-    bucket: str,
-    secret: str,
-    *,
-    endpoint: str | None = None,
-) -> None:
-    """A backup store Secret (the keys the runtime's ``backup`` reads) for ``bucket`` of the
-    host's object store, reached by Pods through the Service ``objects`` of ``namespace``
-    (``endpoint`` overrides that address: an unreachable store)."""
-    if endpoint is None:  # the bucket and the Service: once per namespace
-        with store.client() as client:
-            client.create_bucket(bucket)
-        port = int(store.endpoint.rsplit(":", 1)[1])
-        host_service(cluster, namespace, "objects", 9000, port)
-    env = store.env(bucket)
-    env["HOLON_BACKUP_S3_ENDPOINT"] = (
-        endpoint or f"http://objects.{namespace}.svc.cluster.local:9000"
-    )
-    cluster.kubectl(
-        "create", "secret", "generic", secret, "-n", namespace,
-        *(f"--from-literal={key}={value}" for key, value in env.items()),
-    )  # fmt: skip
 
 
 class RecipeWriter:

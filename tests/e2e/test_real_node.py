@@ -34,34 +34,36 @@ from real_node_module import (
     MODULE,
     RUNTIME_SELECTOR,
     InCluster,
-    admin_headers,
     batch_when_ended,
-    in_cluster_url,
     mesmodule,
     module_ready,
-    running_batch_people,
-    start_batch,
     take_overs,
 )
 from real_node_support import (
     NEXT_VERSION,
-    OPERATOR_IMAGE,
-    PLACEMENT,
-    RUNTIME_IMAGE,
     VERSION,
     CommandLoop,
-    LoadLoop,
     RealNode,
     get_once_routed,
-    object_store_secret,
     pod_logs,
     pods,
     ready,
 )
 
+from holon_testing.load import LoadLoop
 from holon_testing.object_store import S3Server
 from holon_testing.postgres import PgServer
 from holon_testing.prometheus import running_prometheus
+from holon_testing.real_node import (
+    OPERATOR_IMAGE,
+    PLACEMENT,
+    RUNTIME_IMAGE,
+    admin_headers,
+    in_cluster_url,
+    object_store_secret,
+    running_batch_people,
+    start_batch,
+)
 from mes_runtime.db.migrate import head_revisions, upgrade
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]  # Pods really start here

@@ -24,37 +24,39 @@ from e2e_cluster import Cluster
 from mes_operator.builders.upgrade import JOB_KIND_LABEL
 from prometheus_client.parser import text_string_to_metric_families
 from real_node_module import (
-    CULTIVATION,
     MODULE,
-    RECIPE,
     RUNTIME_SELECTOR,
     InCluster,
-    admin_headers,
     batch_when_ended,
-    enrol,
     mesmodule,
     module_ready,
-    running_batch_people,
-    sign_in,
-    start_batch,
     take_overs,
 )
 from real_node_support import (
     NEXT_VERSION,
     REPO,
-    RUNTIME_IMAGE,
     VERSION,
     CommandLoop,
-    LoadLoop,
     RealNode,
     RecipeWriter,
-    object_store_secret,
     pod_logs,
     pods,
 )
 from sqlalchemy import func, select
 
+from holon_testing.load import LoadLoop
 from holon_testing.object_store import S3Server
+from holon_testing.real_node import (
+    CULTIVATION,
+    RECIPE,
+    RUNTIME_IMAGE,
+    admin_headers,
+    enrol,
+    object_store_secret,
+    running_batch_people,
+    sign_in,
+    start_batch,
+)
 from holon_testing.releases import previous_release
 from mes_runtime.db.engine import create_engine
 from mes_runtime.db.migrate import applied_revisions, current_revisions, head_revisions
