@@ -59,6 +59,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "bench.operator",
         "operator on the test cluster: apply->Ready, 500 modules, RSS, Equipment verify",
     ),
+    "upgrade": (
+        "bench.upgrade",
+        "one-replica upgrade on the real node, idle and with a running batch, failed requests",
+    ),
 }
 
 Runner = Callable[..., Awaitable[list[Row]]]
