@@ -70,6 +70,7 @@ from holon_testing.real_node import (
     in_cluster_url,
     object_store_secret,
     running_batch_people,
+    sign_in,
     start_batch,
 )
 from holon_testing.simulator_process import simulated_module
@@ -543,8 +544,11 @@ async def measure(bench: Bench, size: UpgradeSize) -> UpgradeResult:
                 f"--from-literal=password={password}",
             )  # fmt: skip
             operator = await bench.sync(running_batch_people, base, urls[MODULE], admin)
+            password = await bench.sync(enrol, base, urls[MODULE], "supervisor", "supervisor")
+            supervisor = await bench.sync(sign_in, base, "supervisor", password)
             plain_admin = await bench.sync(admin_headers, plain, urls[PLAIN], "admin")
-            return await repetitions(bench, size, base, operator, plain, plain_admin)
+            people = People(operator, supervisor, plain_admin)
+            return await repetitions(bench, size, base, plain, people)
         finally:
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
@@ -552,18 +556,24 @@ async def measure(bench: Bench, size: UpgradeSize) -> UpgradeResult:
             await bench.cleanup()
 
 
+@dataclass(frozen=True, slots=True)
+class People:
+    """Bearer headers: the batch's operator (the orchestrated module's reads), a supervisor
+    (stops the batch: the next repetition's needs BR-101), the plain module's admin."""
+
+    operator: dict[str, str]
+    supervisor: dict[str, str]
+    plain_admin: dict[str, str]
+
+
 async def repetitions(
-    bench: Bench,
-    size: UpgradeSize,
-    base: str,
-    operator: dict[str, str],
-    plain: str,
-    plain_admin: dict[str, str],
+    bench: Bench, size: UpgradeSize, base: str, plain: str, people: People
 ) -> UpgradeResult:
     result = UpgradeResult()
     say = bench.say
     for i in range(size.repetitions):
         rep = f"{i + 1}/{size.repetitions}"
+        operator = people.operator
         got = await bench.change(MODULE, f"{base}/api/v1/batches", operator)
         result.idle.append(got)
         say(f"{rep} idle upgrade {got.seconds:.1f} s, {got.sent} reads failed {got.failed}")
@@ -576,8 +586,8 @@ async def repetitions(
             f"{rep} upgrade with batch {batch_id} ({state} at the end) {got.seconds:.1f} s, "
             f"{got.sent} reads failed {got.failed}"
         )
-        await bench.sync(stop_batch, base, operator, batch_id)
-        got = await bench.change(PLAIN, f"{plain}/api/v1/batches", plain_admin)
+        await bench.sync(stop_batch, base, people.supervisor, batch_id)
+        got = await bench.change(PLAIN, f"{plain}/api/v1/batches", people.plain_admin)
         result.plain.append(got)
         say(f"{rep} plain rollout {got.seconds:.1f} s, {got.sent} reads failed {got.failed}")
     return result
