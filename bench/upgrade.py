@@ -600,8 +600,8 @@ def rows_for(result: UpgradeResult) -> list[Row]:
     upgrades = result.idle + result.batch
     plain = "a plain Deployment rolling update of the same images (the non-orchestrated module)"
     timed = (
-        f"apply of spec.version -> status.upgrade.phase Qualified, orchestrated, observeSeconds "
-        f"{OBSERVE_SECONDS}; baseline: {plain}, apply -> rolled out and Ready at the new version"
+        f"orchestrated, observeSeconds {OBSERVE_SECONDS}: apply of spec.version -> "
+        "status.upgrade.phase Qualified; baseline: apply -> rolled out and Ready at the new version"
     )
     reps = {"repetitions": len(result.idle), "baseline_repetitions": len(result.plain)}
     failures = [f for s in upgrades for f in s.failures][:3]
