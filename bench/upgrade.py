@@ -206,16 +206,22 @@ def ready_for_generation(obj: Mapping[str, Any]) -> bool:
 
 class VersionWatch:
     """Follows the MESModules of one namespace: when each (module, version) first settled
-    (``time.perf_counter``) and how."""
+    (``time.perf_counter``) and how, and when each upgrade phase was first seen."""
 
     def __init__(self) -> None:
         self.reached: dict[tuple[str, str], tuple[float, str]] = {}
+        self.phases: dict[tuple[str, str], list[tuple[str, float]]] = {}
         self.latest: dict[str, dict[str, Any]] = {}
         self._changed = asyncio.Condition()
 
     def observe(self, obj: dict[str, Any], at: float) -> bool:
         name = str(obj["metadata"]["name"])
         self.latest[name] = obj
+        upgrade = (obj.get("status") or {}).get("upgrade") or {}
+        if upgrade.get("phase") and upgrade.get("toVersion"):
+            seen = self.phases.setdefault((name, str(upgrade["toVersion"])), [])
+            if not seen or seen[-1][0] != upgrade["phase"]:
+                seen.append((str(upgrade["phase"]), at))
         got = settled(obj)
         if got is None or (name, got[0]) in self.reached:
             return False
@@ -248,6 +254,7 @@ class Sample:
     failed: int
     rate: float  # requests/s the load loop offered
     failures: tuple[str, ...] = ()
+    phases: tuple[tuple[str, float], ...] = ()  # upgrade phase -> seconds in it, in order
 
 
 @dataclass
@@ -258,8 +265,32 @@ class UpgradeResult:
     batches_running_through: int = 0  # upgrades whose batch still ran when they ended
 
 
-def sample(seconds: float, load: LoadResult) -> Sample:
-    return Sample(seconds, load.sent, load.failed, load.rate, tuple(load.failures[:3]))
+def sample(seconds: float, load: LoadResult, phases: tuple[tuple[str, float], ...] = ()) -> Sample:
+    return Sample(seconds, load.sent, load.failed, load.rate, tuple(load.failures[:3]), phases)
+
+
+def phase_seconds(
+    seen: list[tuple[str, float]], started: float, ended: float
+) -> tuple[tuple[str, float], ...]:
+    """How long each phase lasted, as the watch saw them: from the apply to the first phase
+    (``Pending``, the operator picking the change up), then each until the next, up to the
+    end (the end phase itself takes no time). A phase both entered and left between two
+    watch events is not seen; its time counts in the one before it."""
+    marks = [("Pending", started), *seen]
+    return tuple(
+        (phase, (marks[i + 1][1] if i + 1 < len(marks) else ended) - at)
+        for i, (phase, at) in enumerate(marks)
+        if phase not in DONE
+    )
+
+
+def phase_medians(samples: list[Sample]) -> str:
+    """``Phase median-s`` for every phase seen, in the order first seen."""
+    spans: dict[str, list[float]] = {}
+    for one in samples:
+        for phase, seconds in one.phases:
+            spans.setdefault(phase, []).append(seconds)
+    return ", ".join(f"{phase} {median(values):.1f}" for phase, values in spans.items())
 
 
 @dataclass
@@ -386,7 +417,8 @@ class Bench:
             raise RuntimeError(
                 f"the upgrade of {name} to {version} ended {outcome}\n{self.explain()}"
             )
-        return sample(at - started, load.result)
+        phases = phase_seconds(self.watch.phases.get((name, version), []), started, at)
+        return sample(at - started, load.result, phases)
 
     def explain(self) -> str:
         """The modules' status, the namespace's Events and the operator's log tail."""
@@ -577,6 +609,7 @@ async def repetitions(
         got = await bench.change(MODULE, f"{base}/api/v1/batches", operator)
         result.idle.append(got)
         say(f"{rep} idle upgrade {got.seconds:.1f} s, {got.sent} reads failed {got.failed}")
+        say(f"{rep} phases (s): {phase_medians([got])}")
         batch_id = await bench.sync(start_batch, base, operator, hours=BATCH_HOURS)
         got = await bench.change(MODULE, f"{base}/api/v1/batches", operator)
         result.batch.append(got)
@@ -612,12 +645,13 @@ def rows_for(result: UpgradeResult) -> list[Row]:
     return [
         Row(NAME, METRICS[0][0], median([s.seconds for s in result.idle]), "s",
             baseline=median([s.seconds for s in result.plain]), baseline_label=plain,
-            counts=reps, note=timed),
+            counts=reps, note=_with_phases(timed, result.idle)),
         Row(NAME, METRICS[1][0], median([s.seconds for s in result.batch]), "s",
             baseline=median([s.seconds for s in result.plain]), baseline_label=plain,
             counts={**reps, "batches_running_through": result.batches_running_through},
-            note=f"a bioreactor batch running on the simulator ({SIMULATOR_TIME_FACTOR:.0f}x), "
-            "handed over at the switch"),
+            note=_with_phases(
+                f"a bioreactor batch running on the simulator ({SIMULATOR_TIME_FACTOR:.0f}x), "
+                "handed over at the switch", result.batch)),
         Row(NAME, METRICS[2][0], float(sum(s.failed for s in upgrades)), METRICS[2][1],
             goal=Goal(0, higher_is_better=False),
             baseline=float(sum(s.failed for s in result.plain)),
@@ -629,6 +663,11 @@ def rows_for(result: UpgradeResult) -> list[Row]:
             },
             note=reads + (f"; first failures: {failures}" if failures else "")),
     ]  # fmt: skip
+
+
+def _with_phases(note: str, samples: list[Sample]) -> str:
+    phases = phase_medians(samples)
+    return f"{note}; phases (median s): {phases}" if phases else note
 
 
 def skipped_rows(reason: str) -> list[Row]:

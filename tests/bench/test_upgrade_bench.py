@@ -98,6 +98,24 @@ def test_the_watch_keeps_the_first_time_a_version_was_reached() -> None:
     assert watch.reached == {("m", "0.2.101"): (2.0, "Qualified")}
 
 
+def test_the_watch_times_each_upgrade_phase_from_the_apply_to_the_end() -> None:
+    watch = upgrade.VersionWatch()
+    for phase, at in (("Backup", 3.0), ("Backup", 4.0), ("Switch", 10.0), ("Qualified", 12.0)):
+        watch.observe(
+            _module(orchestrated=True, upgrade={"phase": phase, "toVersion": "0.2.101"}), at
+        )
+
+    seen = watch.phases[("m", "0.2.101")]
+    phases = upgrade.phase_seconds(seen, started=1.0, ended=12.0)
+
+    assert seen == [("Backup", 3.0), ("Switch", 10.0), ("Qualified", 12.0)]
+    assert phases == (("Pending", 2.0), ("Backup", 7.0), ("Switch", 2.0))
+    assert sum(seconds for _, seconds in phases) == 11.0  # the whole apply -> end
+    other = upgrade.Sample(1.0, 1, 0, 1.0, phases=(("Pending", 4.0), ("Backup", 9.0)))
+    one = upgrade.Sample(11.0, 1, 0, 1.0, phases=phases)
+    assert upgrade.phase_medians([one, other]) == "Pending 3.0, Backup 8.0, Switch 2.0"
+
+
 def test_versions_follow_this_trees_and_never_repeat() -> None:
     assert list(itertools.islice(upgrade.next_versions("0.2.0"), 3)) == [
         "0.2.101",
@@ -125,6 +143,7 @@ def test_rows_are_medians_with_the_plain_rollout_as_baseline_and_failures_summed
     assert idle.counts == {"repetitions": 2, "baseline_repetitions": 2}
     assert batch.counts["batches_running_through"] == 2
     assert f"observeSeconds {upgrade.OBSERVE_SECONDS}" in idle.note
+    assert "phases" not in idle.note  # none seen: none said
     assert (failed.value, failed.baseline) == (2.0, 1.0)
     assert failed.counts == {"upgrades": 4, "requests": 4600, "baseline_requests": 1100}
     assert failed.verdict is Verdict.NOT_MET
