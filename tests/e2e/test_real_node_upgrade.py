@@ -525,11 +525,15 @@ def _live_peers(cluster: Cluster, peering: str) -> list[Peer]:
     return sorted(live, key=lambda p: p.priority, reverse=True)
 
 
-def _sigkill(cluster: Cluster, real_node: RealNode, ns: str, pod: str) -> None:
-    """SIGKILL the operator process of ``pod`` (its container's task on the real node)."""
-    status = cluster.get("pod", pod, ns)["status"]
-    container = status["containerStatuses"][0]["containerID"].removeprefix("containerd://")
-    real_node.ctr("tasks", "kill", "--signal", "SIGKILL", container)
+def _running_container(cluster: Cluster, ns: str, pod: str) -> str | None:
+    """The id of ``pod``'s (one) container while it runs, else None."""
+    found = cluster.kubectl("get", "pod", pod, "-n", ns, "-o", "json", check=False)
+    if found.returncode != 0:
+        return None
+    statuses = json.loads(found.stdout)["status"].get("containerStatuses") or []
+    if not statuses or "running" not in statuses[0].get("state", {}):
+        return None
+    return str(statuses[0]["containerID"]).removeprefix("containerd://")
 
 
 def _command(base: str, headers: dict[str, str], batch_id: str, command: str, settled: str) -> None:
@@ -590,15 +594,26 @@ def test_the_standby_operator_resumes_the_upgrade_after_the_active_one_is_killed
     killed: dict[str, tuple[str, str]] = {}  # phase seen -> (pod killed, phase right after)
     seen: list[str] = []
 
-    def kill_active(phase: str) -> None:
-        def standby() -> bool:
-            return len(_live_peers(cluster, peering)) >= 2
+    dead: set[str] = set()  # the containers killed (a Pod's next one has another id)
 
-        cluster.eventually("an active operator and a standby", standby, 120)
-        active = _live_peers(cluster, peering)[0].pod
-        _sigkill(cluster, real_node, ns, active)
-        killed[phase] = (active, str(_upgrade(cluster, ns).get("phase")))
-        print(f"[crash] {phase}: killed {active} -> {killed[phase][1]}", flush=True)
+    def kill_active(phase: str) -> None:
+        """SIGKILL the active replica: the highest-priority live peer, once a standby is
+        there too and the top peer is not one just killed (its entry outlives it until the
+        peering lifetime ends, or its restarted container renews it)."""
+        target: list[tuple[str, str]] = []
+
+        def found() -> bool:
+            peers = _live_peers(cluster, peering)
+            container = _running_container(cluster, ns, peers[0].pod) if peers else None
+            target[:] = [(peers[0].pod, container)] if container else []
+            return len(peers) >= 2 and container is not None and container not in dead
+
+        cluster.eventually("an active operator and a standby", found, 120)
+        pod, container = target[0]
+        real_node.ctr("tasks", "kill", "--signal", "SIGKILL", container)
+        dead.add(container)
+        killed[phase] = (pod, str(_upgrade(cluster, ns).get("phase")))
+        print(f"[crash] {phase}: killed {pod} -> {killed[phase][1]}", flush=True)
 
     started = time.monotonic()
     with LoadLoop(view, operator, rate=24, workers=3, max_seconds=900) as load:
@@ -643,11 +658,15 @@ def test_the_standby_operator_resumes_the_upgrade_after_the_active_one_is_killed
     images = {c["image"] for p in _slot_pods(cluster, ns) for c in p["spec"]["containers"]}
     assert images == {f"{RUNTIME_IMAGE}:{CRASH_VERSION}"}
     assert head_revisions() <= applied_revisions(current_revisions(in_cluster.database_url))
-    version = f"app.kubernetes.io/version={CRASH_VERSION}"
-    listed = cluster.kubectl("get", "jobs", "-n", ns, "-o", "json", "-l", version)
-    jobs = json.loads(listed.stdout)["items"]
-    kinds = sorted(j["metadata"]["labels"][JOB_KIND_LABEL] for j in jobs)
-    assert kinds == ["backup", "contract", "expand"], kinds  # each run once, not again
+    # this attempt's Jobs (the backup's runs the old version's image): each made once
+    listed = cluster.kubectl("get", "jobs", "-n", ns, "-o", "json", "-l", JOB_KIND_LABEL)
+    attempt = str(status["upgrade"]["attempt"])
+    kinds = sorted(
+        j["metadata"]["labels"][JOB_KIND_LABEL]
+        for j in json.loads(listed.stdout)["items"]
+        if j["metadata"].get("annotations", {}).get("mes.holon.dev/attempt") == attempt
+    )
+    assert kinds == ["backup", "contract", "expand"], kinds
     reasons = set(_events(cluster, ns))
     assert {"BackupVerified", "Switched", "OldVersionRetired", "UpgradeDone"} <= reasons
     _command(base, operator, batch_id, "restart", "running")  # by its new owner
