@@ -17,6 +17,7 @@ import kopf
 from lightkube import AsyncClient
 
 from mes_operator.builders.context import MANAGED_BY, MODULE_LABEL
+from mes_operator.builders.upgrade import JOB_KIND_LABEL
 from mes_operator.kube.peering import ensure_peering_object
 from mes_operator.metrics import UPGRADE_NOW, measured_reconcile, serve_metrics
 from mes_operator.models.crds import EQUIPMENT, GROUP, MESMODULE, VERSION
@@ -27,6 +28,7 @@ from mes_operator.reconcile.module import (
     InvalidSpecError,
     delete_children,
     follow_deployment,
+    follow_job,
     reconcile_module,
 )
 from mes_operator.settings import OperatorConfig, configure
@@ -164,6 +166,24 @@ async def deployment_event(body: kopf.Body, event: Mapping[str, Any], **_: Any) 
                 emit_for=_events_for,
                 runtime=_Clients.runtime(),
             )
+        except RuntimeUnavailableError as exc:  # the module's timer steps it again
+            log.warning("upgrade of %s/%s: step not done: %s", namespace, module, exc)
+
+
+@kopf.on.event("batch", "v1", "jobs", labels={JOB_KIND_LABEL: kopf.PRESENT})
+async def job_event(body: kopf.Body, event: Mapping[str, Any], **_: Any) -> None:
+    """A module's install or upgrade Job changed: once it has finished, step the module
+    at once (not at the next timer: every Job is a phase's wait)."""
+    module = body["metadata"].get("labels", {}).get(MODULE_LABEL)
+    if not module or event.get("type") in {None, "DELETED"}:
+        return
+    namespace = body["metadata"]["namespace"]
+    async with lock_for("MESModule", namespace, module):
+        try:
+            await follow_job(
+                _Clients.get(), namespace, module, body,
+                emit_for=_events_for, runtime=_Clients.runtime(),
+            )  # fmt: skip
         except RuntimeUnavailableError as exc:  # the module's timer steps it again
             log.warning("upgrade of %s/%s: step not done: %s", namespace, module, exc)
 

@@ -440,11 +440,13 @@ def test_the_operator_process_drives_an_orchestrated_version_change(
     runtime_process: RuntimeProcess,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The kopf handlers and timer, not this test, step the upgrade: a version change goes
-    to the machine (blue is never rolled to it), and the unverified backup rolls it back
-    with the cause in the conditions and the MESModule's Events."""
+    """The kopf handlers, not this test, step the upgrade: a version change goes to the
+    machine (blue is never rolled to it), and the unverified backup rolls it back with the
+    cause in the conditions and the MESModule's Events. Events alone: the timer's interval
+    is longer than the test, so the install Job and the backup Job finishing are what
+    step the module on (a Job watch), as the spec change and the Deployments do."""
     monkeypatch.setenv("HOLON_OPERATOR_RUNTIME_URL", runtime_process.url)
-    operators.start(priority=100, reconcile_interval=2)
+    operators.start(priority=100, reconcile_interval=3600)
     _setup(cluster, namespace)
 
     def at(version: str) -> bool:

@@ -50,6 +50,8 @@ from mes_operator.upgrade.install import (
     install_status,
     needs_install_job,
 )
+from mes_operator.upgrade.observation import JobState
+from mes_operator.upgrade.read import job_state
 from mes_operator.upgrade.runtime import Runtime
 
 
@@ -177,6 +179,28 @@ async def follow_deployment(
     status = module_status(previous, ctx, state, now=now_rfc3339())
     if await patch_module_status(client, body["metadata"], previous, status):
         _report_transitions(previous, status, emit_for(body))
+
+
+async def follow_job(
+    client: AsyncClient,
+    namespace: str,
+    module_name: str,
+    job: Mapping[str, Any],
+    *,
+    emit_for: Callable[[Mapping[str, Any]], EventSink],
+    runtime: Runtime | None = None,
+) -> None:
+    """React to a module's Job (a first install's schema, an upgrade's backup, expand or
+    contract): once it has finished, reconcile now, since the install or the upgrade
+    waits for exactly that; the timer would take up to a whole interval to notice."""
+    if job_state(job) not in {JobState.SUCCEEDED, JobState.FAILED}:
+        return
+    body = await _get_module(client, namespace, module_name)
+    if body is None or body.get("metadata", {}).get("deletionTimestamp"):
+        return
+    if not _reconciled_before(body.get("status") or {}):
+        return  # the first reconcile is the change handler's
+    await reconcile_module(client, body, emit=emit_for(body), runtime=runtime)
 
 
 async def delete_children(client: AsyncClient, body: Mapping[str, Any]) -> list[str]:
