@@ -9,8 +9,11 @@ Batches outlive this process: :class:`~mes_runtime.services.ownership.BatchOwner
 the leases of the batches it runs, takes over those whose owner died or handed them over
 (resumed from their persisted state, reconciled with their equipment), and applies the
 commands other replicas queued for them; :class:`~mes_runtime.services.commands.
-BatchCommands` sends a command to wherever its batch runs. At shutdown the engine finishes
-its step first, then the leases are released so that a peer takes over at once.
+BatchCommands` sends a command to wherever its batch runs. At shutdown (SIGTERM: the drain)
+the replica first waits, bounded by HOLON_SAFE_POINT_WAIT_SECONDS, for a safe point of the
+batches it owns (:func:`_safe_point_at_drain`: the drain lasts until then, the batches run on
+and take commands, no non-interruptible phase starts); then the engine finishes its step,
+and the leases are released so that a peer takes over at once.
 
 QMS hand-off (when ``HOLON_QMS_URL`` is set): exceptions are written with their outbox
 event (:func:`qms_outbox`), and a relay delivers them while the app runs (:func:`qms_relay`).
@@ -25,7 +28,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -52,6 +55,7 @@ from mes_runtime.services.live import LiveEvents, stored_view
 from mes_runtime.services.owner_grant import read_grant
 from mes_runtime.services.ownership import RESUME_CONNECT_SECONDS, BatchOwnership
 from mes_runtime.services.qms import QmsRelay, WebhookTarget
+from mes_runtime.services.safe_point import SafePoint, safe_point
 from mes_runtime.settings import Settings
 
 __all__ = ["EquipmentRegistry", "batch_runtime", "qms_outbox", "qms_relay"]
@@ -147,7 +151,7 @@ async def batch_runtime(app: FastAPI) -> AsyncIterator[None]:
         BatchEngine(
             equipment=port,
             recorder=app.state.recorder,
-            upgrade_pending=lambda: ownership.upgrade_pending,  # set below, before any batch
+            hand_over_pending=lambda: ownership.hand_over_pending,  # set below, before any batch
         ) as engine,
     ):
         if metrics is not None:
@@ -184,6 +188,7 @@ async def batch_runtime(app: FastAPI) -> AsyncIterator[None]:
             colour=settings.colour,
             read_grant=lambda: read_grant(app.state.engine),
             handed_over=None if metrics is None else metrics.batches_released,
+            stopping=lambda: app.state.drain.draining,
         )
         follow = asyncio.create_task(
             _follow_registrations(app.state.session_factory, registry, REGISTRATION_SYNC_SECONDS),
@@ -207,15 +212,52 @@ async def batch_runtime(app: FastAPI) -> AsyncIterator[None]:
         )
         app.state.live_events = live
         app.state.batch_ownership = ownership  # /readyz: whether it can own batches
+
+        async def read_safe_point(batch_ids: Collection[str]) -> SafePoint:
+            async with app.state.session_factory() as session:
+                return await safe_point(session, batch_ids)
+
+        drain = app.state.drain  # set by the server's signal handler (mes_runtime.api.drain)
+        gate = asyncio.create_task(
+            _safe_point_at_drain(
+                drain.began,
+                lambda: bool(drain.hurried),
+                ownership,
+                read_safe_point,
+                app,
+                settings,
+            ),
+            name="safe point before the hand-over",
+        )
+        drain.hold_until(gate.done)
         try:
             async with ownership, live:
                 yield
         finally:
-            await cancel_and_wait([follow, review])
+            await cancel_and_wait([follow, review, gate])
     try:  # the engine has finished its last step: peers take over now
         await ownership.hand_over()
     except Exception as exc:  # the next owner claims them anyway, once the leases expire
         log.warning("releasing batch leases failed: %s", exc)
+
+
+async def _safe_point_at_drain(
+    began: Callable[[], Awaitable[None]],
+    hurried: Callable[[], bool],
+    ownership: BatchOwnership,
+    read: Callable[[Collection[str]], Awaitable[SafePoint]],
+    app: FastAPI,
+    settings: Settings,
+) -> None:
+    """Once the drain begins, wait for a safe point of the batches this replica owns
+    (the drain is held until this returns; the hand-over follows the drain)."""
+    await began()
+    await ownership.until_safe(
+        read,
+        seconds=settings.safe_point_wait_seconds,
+        hurried=hurried,
+        journal=app.state.journal,
+    )
 
 
 def qms_outbox(engine: AsyncEngine, settings: Settings) -> QmsOutbox | None:

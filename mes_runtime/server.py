@@ -8,12 +8,16 @@ SIGTERM or SIGINT shuts down gracefully, losing no request during a rolling upda
 
 1. *drain*: ``/readyz`` answers 503 at once and every response says ``Connection: close``;
    the server keeps serving for HOLON_DRAIN_SECONDS, the time kube-proxy needs to take the
-   Pod out of the Service's endpoints;
+   Pod out of the Service's endpoints, and (meanwhile) until the batches this replica owns
+   reach a safe point - none runs a phase its recipe marks as not interruptible - at most
+   HOLON_SAFE_POINT_WAIT_SECONDS (:mod:`mes_runtime.assembly`); its batches keep running
+   and taking commands meanwhile, and no such phase starts;
 2. *shut down*: stop accepting, let in-flight requests finish within
    HOLON_SHUTDOWN_TIMEOUT_SECONDS, run the application's shutdown (equipment sessions,
    database), exit 0.
 
-A second signal during the drain ends the wait; the shutdown itself stays graceful.
+A second signal during the drain ends the wait (the safe-point wait too: the batches are
+handed over as they are, journalled); the shutdown itself stays graceful.
 """
 
 from __future__ import annotations
@@ -64,10 +68,16 @@ class DrainingServer(uvicorn.Server):
             self._deadline = time.monotonic() + self.drain_seconds
         else:
             self._deadline = time.monotonic()  # a second signal ends the drain now
+            self.drain.hurry()
 
     async def on_tick(self, counter: int) -> bool:
         self._log_signals()
-        drained = self._deadline is not None and time.monotonic() >= self._deadline
+        self.drain.announce()  # on the loop: the safe-point wait begins
+        drained = (
+            self._deadline is not None
+            and time.monotonic() >= self._deadline
+            and self.drain.settled()
+        )
         if drained and not self.should_exit:
             log.info(
                 "shutting down: no new connections; in-flight requests have %d s",

@@ -184,6 +184,18 @@ class Settings(BaseSettings):
             "routing here before the server stops accepting connections."
         ),
     )
+    safe_point_wait_seconds: float = Field(
+        default=600,
+        ge=0,
+        le=86400,
+        description=(
+            "On SIGTERM/SIGINT, before handing its batches over, wait at most this long "
+            "for a safe point of the batches this replica owns (none running a phase its "
+            "recipe marks `interruptible: false`); meanwhile it starts no such phase. "
+            "When the wait ends first, the batches are handed over anyway, journalled "
+            "(`batch.unsafe_hand_over`, naming the phase). 0: no wait."
+        ),
+    )
     colour: Literal["blue", "green"] | None = Field(
         default=None,
         description=(

@@ -8,11 +8,15 @@ ready Pod. Only then does the server stop accepting connections.
 
 ``Drain`` is the one flag both sides see: the server's signal handler sets it (a plain
 attribute write, safe inside a signal handler); the readiness probe and
-``CloseWhenDraining`` read it per request.
+``CloseWhenDraining`` read it per request. The application can also make the drain last
+until a condition holds (:meth:`Drain.hold_until`: the batch runtime's wait for a safe
+point before it hands its batches over); a second signal hurries it (:attr:`Drain.hurried`).
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -24,10 +28,13 @@ __all__ = ["CloseWhenDraining", "Drain", "DrainDep"]
 class Drain:
     """Whether the process is draining; starts ``False``, only ever becomes ``True``."""
 
-    __slots__ = ("_draining",)
+    __slots__ = ("_began", "_draining", "_holds", "_hurried")
 
     def __init__(self) -> None:
         self._draining = False
+        self._began = asyncio.Event()  # set on the event loop (announce), never in a handler
+        self._hurried = False
+        self._holds: list[Callable[[], bool]] = []
 
     @property
     def draining(self) -> bool:
@@ -39,6 +46,31 @@ class Drain:
             return False
         self._draining = True
         return True
+
+    def announce(self) -> None:
+        """On the event loop, once draining: wake whoever awaits :meth:`began`."""
+        if self._draining:
+            self._began.set()
+
+    async def began(self) -> None:
+        """Return once the drain has begun (and been announced on the loop)."""
+        await self._began.wait()
+
+    def hold_until(self, done: Callable[[], bool]) -> None:
+        """Make the drain last until ``done()`` holds too (read on the event loop)."""
+        self._holds.append(done)
+
+    def settled(self) -> bool:
+        """Whether every condition the drain was held for holds now."""
+        return all(done() for done in self._holds)
+
+    def hurry(self) -> None:
+        """A second signal: whoever holds the drain should end its wait now."""
+        self._hurried = True
+
+    @property
+    def hurried(self) -> bool:
+        return self._hurried
 
 
 class CloseWhenDraining:

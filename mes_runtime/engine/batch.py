@@ -45,7 +45,7 @@ The rules it enforces:
 * :mod:`~mes_runtime.engine.commands`   - a person's command: checked, journalled, applied;
 * :mod:`~mes_runtime.engine.execution`  - starting, commanding, sequencing, following phases;
 * :mod:`~mes_runtime.engine.pump`       - the equipment event pump;
-* :mod:`~mes_runtime.engine.completion` - due Completes, phases deferred for an upgrade;
+* :mod:`~mes_runtime.engine.completion` - due Completes, phases deferred for a hand-over;
 * :mod:`~mes_runtime.engine.values`     - latest values, limit checks, the value flusher;
 * :mod:`~mes_runtime.engine.recording`  - journalling and storing states, with retries;
 * :mod:`~mes_runtime.engine.takeover`   - reconciling a batch taken over with its equipment.
@@ -91,7 +91,7 @@ class BatchEngine:
         idle_timeout: float = 10.0,
         retain_finished: int = 50,
         retry_for: float = 600.0,
-        upgrade_pending: Callable[[], bool] = lambda: False,
+        hand_over_pending: Callable[[], bool] = lambda: False,
     ) -> None:
         self._equipment = equipment
         self._flush_interval = flush_interval
@@ -109,7 +109,7 @@ class BatchEngine:
             steps=self._steps,
             values=self._values,
             live=self._live,
-            upgrade_pending=upgrade_pending,
+            hand_over_pending=hand_over_pending,
             idle_timeout=idle_timeout,
         )
         self._commands = Commands(equipment=equipment, steps=self._steps, execution=self._execution)
@@ -122,7 +122,7 @@ class BatchEngine:
             execution=self._execution,
             steps=self._steps,
             values=self._values,
-            upgrade_pending=upgrade_pending,
+            hand_over_pending=hand_over_pending,
         )
         self._events = EventPump(
             equipment=equipment,

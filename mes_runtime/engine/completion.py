@@ -4,7 +4,7 @@ A continuous procedure ends when its rule says so: after ``complete_after_second
 execution, or once its ``complete_when`` condition holds. :class:`Completion` sends that
 Complete (once, journalled as ``command.complete`` with the reason): from its own task
 twice a second, and from the event pump as soon as new values arrive. The same task starts
-the non-interruptible phases that were deferred while an upgrade waited for a safe point,
+the non-interruptible phases that were deferred while a hand-over waited for a safe point,
 once it no longer waits (each one still due).
 """
 
@@ -47,18 +47,18 @@ class Completion:
         execution: Execution,
         steps: StepRecorder,
         values: ProcessValues,
-        upgrade_pending: Callable[[], bool],
+        hand_over_pending: Callable[[], bool],
     ) -> None:
         self._lock = lock
         self._live = live
         self._execution = execution
         self._steps = steps
         self._values = values
-        self._upgrade_pending = upgrade_pending
+        self._hand_over_pending = hand_over_pending
 
     async def run(self) -> None:
         """Send Complete to continuous procedures whose time is up (checked twice a second;
-        conditions are checked as values arrive); start phases deferred for an upgrade
+        conditions are checked as values arrive); start phases deferred for a hand-over
         once it no longer waits."""
         while True:
             await asyncio.sleep(_COMPLETE_CHECK_SECONDS)
@@ -122,10 +122,10 @@ class Completion:
                 )
 
     async def start_deferred(self, tree: BatchTree) -> None:
-        """Start the phases deferred for an upgrade, if none is pending any more and each
+        """Start the phases deferred for a hand-over, if none is pending any more and each
         is still due (Idle, in an active step of a running parent)."""
         paths = self._live.deferred.get(tree.batch_id)
-        if not paths or self._upgrade_pending():
+        if not paths or self._hand_over_pending():
             return
         for path in sorted(paths):
             node = tree.by_path[path]

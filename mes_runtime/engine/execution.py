@@ -6,7 +6,8 @@ lock, on a live tree:
 * starting an element: a composite starts its graph (the pure SFC runner,
   :mod:`mes_runtime.domain.execution`), a phase its MTP procedure after bringing the
   service back to Idle; the Start is recorded (``pending``) before it is sent; a phase
-  its recipe marks as not interruptible waits, Idle, while an upgrade is pending;
+  its recipe marks as not interruptible waits, Idle, while a hand-over is pending (an
+  upgrade's switch, or the runtime stopping);
 * a command on an element: a composite passes it to its active children, a phase's
   becomes an MTP command (recorded before it is sent); a Restart continues a held phase
   from wherever its equipment is now;
@@ -85,17 +86,18 @@ class Execution:
         steps: StepRecorder,
         values: ProcessValues,
         live: LiveBatches,
-        upgrade_pending: Callable[[], bool],
+        hand_over_pending: Callable[[], bool],
         idle_timeout: float,
     ) -> None:
         self._equipment = equipment
         self._steps = steps
         self._values = values
         self._live = live
-        # while an upgrade waits for a safe point, a phase its recipe marks as not
-        # interruptible is not started (it would push the safe point out, maybe for ever):
-        # it waits, Idle in its active step, and starts once the upgrade is no longer pending
-        self._upgrade_pending = upgrade_pending
+        # while a hand-over (an upgrade's switch, this runtime's shutdown) waits for a safe
+        # point, a phase its recipe marks as not interruptible is not started (it would push
+        # the safe point out, maybe for ever): it waits, Idle in its active step, and starts
+        # once the hand-over is no longer pending (or under the batch's next owner)
+        self._hand_over_pending = hand_over_pending
         self._idle_timeout = idle_timeout
 
     async def start_node(self, tree: BatchTree, node: Node, *, actor: str) -> None:
@@ -107,7 +109,7 @@ class Execution:
             await self.advance(tree, node)
             return
         phase = node.phase
-        if not phase.interruptible and self._upgrade_pending():
+        if not phase.interruptible and self._hand_over_pending():
             await self._defer(tree, node)
             return
         self._live.deferred[tree.batch_id].discard(node.path)
@@ -134,9 +136,9 @@ class Execution:
         )
 
     async def _defer(self, tree: BatchTree, node: Node) -> None:
-        """Leave a non-interruptible phase Idle while an upgrade is pending (journalled
+        """Leave a non-interruptible phase Idle while a hand-over is pending (journalled
         once); :meth:`~mes_runtime.engine.completion.Completion.start_deferred` starts it
-        when the upgrade no longer waits."""
+        when the hand-over no longer waits (or by the batch's next owner)."""
         if node.path in self._live.deferred[tree.batch_id]:
             return
         self._live.deferred[tree.batch_id].add(node.path)
@@ -145,8 +147,8 @@ class Execution:
             actor=SYSTEM,
             action="phase.deferred",
             subject=node.path,
-            reason="an upgrade waits for a safe point; this phase is not interruptible, "
-            "so it starts once the upgrade has switched",
+            reason="a hand-over (an upgrade's switch, or this runtime stopping) waits for a safe "
+            "point; this phase is not interruptible, so it starts once the hand-over is done",
         )
 
     async def start_child(self, tree: BatchTree, parent: Node, step_id: str, *, actor: str) -> None:

@@ -4,7 +4,7 @@ A batch is live here from the moment this runtime starts or takes it over until 
 runtime owns it (:meth:`LiveBatches.forget`) or enough newer batches have finished: a
 finished batch stays live (snapshot, ``wait_finished``) until ``retain_finished`` newer
 ones have finished, and is read from the database after that, so memory stays bounded.
-Also kept per batch: the non-interruptible phases deferred while an upgrade waits.
+Also kept per batch: the non-interruptible phases deferred while a hand-over waits.
 Mutated only under the engine's lock.
 """
 

@@ -31,7 +31,7 @@ class PhaseBinding:
     parameters: Mapping[str, float]
     complete_after_seconds: float | None = None  # send Complete once executed this long
     complete_when: str | None = None  # send Complete once this condition holds
-    interruptible: bool = True  # False: not started while an upgrade waits for a safe point
+    interruptible: bool = True  # False: not started while a hand-over waits for a safe point
 
 
 @dataclass(eq=False, slots=True)

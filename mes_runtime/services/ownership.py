@@ -12,9 +12,11 @@ Every runtime replica runs one :class:`BatchOwnership` beside its batch engine:
   phase reconciled with its service as it stands, without commanding what already ran);
 * *inbox* - it applies the commands other replicas queued for its batches
   (:class:`~mes_runtime.ebr.inbox.CommandInbox`) and answers them;
-* *hand-over* - on shutdown it stops claiming and taking commands first, lets the engine
-  finish the step in flight, then releases its leases and rings, so that a peer resumes the
-  batches within about a second instead of waiting for the lease to expire;
+* *hand-over* - on shutdown it first waits (while draining, bounded) for a safe point of the
+  batches it owns, starting no phase its recipe marks as not interruptible meanwhile
+  (:meth:`BatchOwnership.until_safe`); then it stops claiming and taking commands, lets the
+  engine finish the step in flight, releases its leases and rings, so that a peer resumes
+  the batches within about a second instead of waiting for the lease to expire;
 * *grant* - it follows the ownership grant (:mod:`mes_runtime.services.owner_grant`): when
   an upgrade's switch grants batches to the other colour, it hands its batches over the same
   way while it keeps running (warm, for a rollback), and claims none until granted again.
@@ -28,13 +30,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any, Self
 
 from mes_runtime.db.doorbell import COMMAND_DONE, COMMANDS, OWNER, RELEASED, Doorbell
 from mes_runtime.domain.control_recipe import ControlRecipe
 from mes_runtime.domain.states import Command, is_final
 from mes_runtime.ebr.inbox import CommandInbox, QueuedCommand
+from mes_runtime.ebr.journal import Journal
 from mes_runtime.ebr.recorder import ClaimedBatch, SqlBatchRecorder
 from mes_runtime.engine.batch import BatchEngine
 from mes_runtime.engine.errors import (
@@ -45,10 +48,12 @@ from mes_runtime.engine.errors import (
 )
 from mes_runtime.engine.plan import restore_tree
 from mes_runtime.engine.ports import Fenced
+from mes_runtime.engine.recording import SYSTEM
 from mes_runtime.kernel.tasks import cancel_and_wait
 from mes_runtime.mtp.equipment import MtpEquipment
 from mes_runtime.mtp.errors import EquipmentUnavailable
 from mes_runtime.services.owner_grant import Grant
+from mes_runtime.services.safe_point import SafePoint, until_safe
 
 __all__ = ["BatchOwnership", "error_kind"]
 
@@ -89,6 +94,7 @@ class BatchOwnership:
         colour: str | None = None,
         read_grant: Callable[[], Awaitable[Grant]] | None = None,
         handed_over: Callable[[Sequence[str]], None] | None = None,
+        stopping: Callable[[], bool] = lambda: False,
     ) -> None:
         self._recorder = recorder
         self._engine = engine
@@ -115,6 +121,8 @@ class BatchOwnership:
         self._grant_lock = asyncio.Lock()  # one hand-over at a time
         # told the batches whose leases were released while they run on (metrics)
         self._handed_over = handed_over
+        # this replica is shutting down (draining): its own hand-over waits for a safe point
+        self._stopping = stopping
 
     async def __aenter__(self) -> Self:
         with contextlib.suppress(Exception):  # database not ready: the heartbeat reads it
@@ -169,10 +177,60 @@ class BatchOwnership:
         )
 
     @property
-    def upgrade_pending(self) -> bool:
-        """Whether an upgrade waits for a safe point (the grant as last read): the engine
-        then starts no phase its recipe marks as not interruptible."""
-        return self._grant.upgrade_pending
+    def hand_over_pending(self) -> bool:
+        """Whether a hand-over waits for a safe point - an upgrade's (the grant as last
+        read) or this replica's shutdown: the engine then starts no phase its recipe marks
+        as not interruptible."""
+        return self._grant.upgrade_pending or self._stopping()
+
+    async def until_safe(
+        self,
+        read: Callable[[Collection[str]], Awaitable[SafePoint]],
+        *,
+        seconds: float,
+        hurried: Callable[[], bool],
+        journal: Journal,
+    ) -> None:
+        """At shutdown, before the hand-over: wait until no batch this replica owns runs
+        a phase its recipe marks as not interruptible (``read``: the safe point of the given
+        batches), at most ``seconds`` or until ``hurried()``. Handed over anyway after
+        that: logged, and journalled per blocking phase (``batch.unsafe_hand_over``)."""
+        owned = sorted(self._recorder.owned())
+        if not owned:
+            return
+        log.info(
+            "waiting (at most %g s) for a safe point of %d batch(es) before handing them over",
+            seconds,
+            len(owned),
+        )
+        verdict = await until_safe(
+            lambda: read(self._recorder.owned()), seconds=seconds, hurried=hurried
+        )
+        if verdict is None:
+            log.warning("handing over without a safe point: the database did not answer")
+            return
+        if verdict.safe:
+            log.info("safe point reached: handing the batches over")
+            return
+        why = "a second signal" if hurried() else f"the safe-point wait ({seconds:g} s) ended"
+        for blocker in verdict.blocking:
+            log.warning(
+                "handing batch %s over while its phase %s (not interruptible) is %s: %s",
+                blocker.batch_id,
+                blocker.element,
+                blocker.state,
+                why,
+            )
+            with contextlib.suppress(Exception):  # the log line above says it anyway
+                await journal.append(
+                    actor=SYSTEM,
+                    action="batch.unsafe_hand_over",
+                    subject=blocker.element,
+                    batch_id=blocker.batch_id,
+                    new_value={"owner": self._recorder.owner, "state": blocker.state},
+                    reason=f"this runtime is stopping and {why} with the phase, not "
+                    "interruptible, still active: handed over as it is",
+                )
 
     async def hand_over(self) -> list[str]:
         """Release every lease (after the engine stopped) and ring the peers."""

@@ -11,8 +11,8 @@ from mes_operator.builders.pdb import build_pdb
 from mes_operator.builders.service import build_service
 from mes_operator.builders.shutdown import (
     DRAIN_SECONDS,
+    SHUTDOWN_MARGIN_SECONDS,
     SHUTDOWN_TIMEOUT_SECONDS,
-    TERMINATION_GRACE_PERIOD_SECONDS,
 )
 from mes_operator.builders.upgrade import build_migration_job
 from mes_operator.models import Colour
@@ -219,18 +219,43 @@ def test_rollouts_wait_for_readiness_which_drops_fast_and_liveness_is_lenient() 
 
 
 @pytest.mark.parametrize("database", [{}, PG], ids=["sqlite", "postgresql"])
-def test_the_grace_period_covers_the_runtime_drain_and_shutdown(
-    database: dict[str, Any],
+@pytest.mark.parametrize(
+    ("strategy", "wait"),
+    [
+        ({}, 3600),  # the default safe-point timeout
+        ({"safePointTimeoutSeconds": 120}, 120),
+        ({"safePointTimeoutSeconds": 3600}, 3600),  # the most a Pod waits
+    ],
+    ids=["default", "short", "longest"],
+)
+def test_the_grace_period_covers_the_drain_the_safe_point_wait_and_the_shutdown(
+    database: dict[str, Any], strategy: dict[str, Any], wait: int
 ) -> None:
-    module_ctx = ctx(database=database) if database else ctx()
+    spec: dict[str, Any] = {"upgradeStrategy": strategy}
+    module_ctx = ctx(database=database, **spec) if database else ctx(**spec)
     pod = build_deployment(module_ctx)["spec"]["template"]["spec"]
     settings = config_data(module_ctx)
     drain = int(settings["HOLON_DRAIN_SECONDS"])
     shutdown = int(settings["HOLON_SHUTDOWN_TIMEOUT_SECONDS"])
-    assert (drain, shutdown) == (DRAIN_SECONDS, SHUTDOWN_TIMEOUT_SECONDS)
+    waited = int(settings["HOLON_SAFE_POINT_WAIT_SECONDS"])
+    assert (drain, waited, shutdown) == (DRAIN_SECONDS, wait, SHUTDOWN_TIMEOUT_SECONDS)
     grace = pod["terminationGracePeriodSeconds"]
-    assert grace == TERMINATION_GRACE_PERIOD_SECONDS
-    assert grace > drain + shutdown  # a margin for the runtime's own shutdown
+    assert grace == drain + waited + shutdown + SHUTDOWN_MARGIN_SECONDS
+    assert SHUTDOWN_MARGIN_SECONDS > 0  # a margin for the runtime's own shutdown (hand-over)
+
+
+def test_an_orchestrated_switch_may_wait_longer_than_a_stopping_pod() -> None:
+    orchestrated = ctx(
+        database=PG,
+        backup={"storeSecret": "store"},
+        upgradeStrategy={"orchestrated": True, "safePointTimeoutSeconds": 86400},
+    )
+    assert orchestrated.spec.upgrade_strategy.safe_point_timeout_seconds == 86400
+    assert config_data(orchestrated)["HOLON_SAFE_POINT_WAIT_SECONDS"] == "3600"
+    pod = build_deployment(orchestrated)["spec"]["template"]["spec"]
+    assert pod["terminationGracePeriodSeconds"] == (
+        DRAIN_SECONDS + 3600 + SHUTDOWN_TIMEOUT_SECONDS + SHUTDOWN_MARGIN_SECONDS
+    )
 
 
 def test_no_placement_leaves_scheduling_to_the_scheduler() -> None:

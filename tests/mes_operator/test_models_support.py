@@ -111,14 +111,11 @@ ORCHESTRATED = {
     "database": {"engine": "postgresql", "credentialsSecretRef": {"name": "db"}},
     "backup": {"storeSecret": "store"},
 }
-TIMEOUTS = {
-    "greenReadyTimeoutSeconds": 600,
-    "checksTimeoutSeconds": 900,
-    "safePointTimeoutSeconds": 3600,
-}
+MACHINE_TIMEOUTS = {"greenReadyTimeoutSeconds": 600, "checksTimeoutSeconds": 900}
+TIMEOUTS = {**MACHINE_TIMEOUTS, "safePointTimeoutSeconds": 3600}
 
 
-@pytest.mark.parametrize(("field", "default"), TIMEOUTS.items())
+@pytest.mark.parametrize(("field", "default"), MACHINE_TIMEOUTS.items())
 def test_an_upgrade_timeout_is_taken_only_with_orchestrated(field: str, default: int) -> None:
     with pytest.raises(
         ValidationError,
@@ -135,6 +132,29 @@ def test_an_upgrade_timeout_is_taken_only_with_orchestrated(field: str, default:
     (on_disk,) = [r for r in _crd_rules() if r["rule"] == rule]
     assert on_disk["fieldPath"] == f".upgradeStrategy.{field}"
     assert f"spec.upgradeStrategy.{field}" in on_disk["message"]
+
+
+def test_the_safe_point_timeout_serves_every_strategy_bounded_unless_orchestrated() -> None:
+    """A stopping Pod waits for a safe point whatever the strategy: the timeout is taken
+    without orchestrated, up to what a Pod's termination grace period may cover."""
+    field = "safePointTimeoutSeconds"
+    for taken in (120, 3600):
+        plain = MESModuleSpec.model_validate(spec(upgradeStrategy={field: taken}))
+        assert plain.upgrade_strategy.safe_point_timeout_seconds == taken
+    with pytest.raises(
+        ValidationError,
+        match=re.escape(f"spec.upgradeStrategy.{field} is at most 3600 unless"),
+    ):
+        MESModuleSpec.model_validate(spec(upgradeStrategy={field: 3601}))
+    longer = MESModuleSpec.model_validate(
+        spec(**ORCHESTRATED, upgradeStrategy={"orchestrated": True, field: 86400})
+    )
+    assert longer.upgrade_strategy.safe_point_timeout_seconds == 86400
+    rule = f"self.upgradeStrategy.orchestrated || self.upgradeStrategy.{field} <= 3600"
+    (on_disk,) = [r for r in _crd_rules() if r["rule"] == rule]
+    assert on_disk["fieldPath"] == f".upgradeStrategy.{field}"
+    assert f"spec.upgradeStrategy.{field} is at most 3600" in on_disk["message"]
+    assert not [r for r in _crd_rules() if f"{field} ==" in r["rule"]]
 
 
 def test_the_upgrade_timeouts_default_to_the_machine_s_and_are_bounded() -> None:

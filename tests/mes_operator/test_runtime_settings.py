@@ -203,11 +203,24 @@ def test_a_wish_the_runtime_cannot_honour_is_a_warning_once_per_generation() -> 
     )
 
 
-def test_nothing_is_left_out_today_for_the_first_release_on() -> None:
-    """Every setting is the first release's: no version loses one (and no ConfigMap,
-    hence no Pod, changed when the table was introduced)."""
+def test_only_the_safe_point_wait_is_left_out_for_the_first_release() -> None:
+    """Every setting but one is the first release's; the wait for a safe point at shutdown
+    (0.2.0) is left out for 0.1.0 - which hands over at once, as without it - and
+    reported, since the spec asks for a wait that release does not make."""
     everything = ctx(features={"ui": True, "metrics": True})
-    for version in ("0.1.0", "0.1.0-rc.1", __version__, "9.9.9"):
+    for version in ("0.1.0", "0.1.0-rc.1"):
+        first = config_data(ctx(version, features={"ui": True, "metrics": True}))
+        assert first == {
+            **{
+                k: v
+                for k, v in config_data(everything).items()
+                if k != "HOLON_SAFE_POINT_WAIT_SECONDS"
+            },
+            "HOLON_MODULE_VERSION": version,
+        }
+        (left,) = left_out_settings(ctx(version, features={"ui": True}))
+        assert (left.name, left.value, left.since) == ("safe_point_wait_seconds", 3600, "0.2.0")
+    for version in (__version__, "9.9.9"):
         assert config_data(ctx(version, features={"ui": True, "metrics": True})) == {
             **config_data(everything),
             "HOLON_MODULE_VERSION": version,

@@ -4,6 +4,7 @@ shutdown that lets in-flight requests finish and exits 0."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -221,3 +222,29 @@ async def test_no_drain_time_shuts_down_at_the_next_tick(tmp_path: Path) -> None
     server.handle_exit(signal.SIGTERM, None)
     assert drain.draining
     assert await server.on_tick(1) is True
+
+
+async def test_the_drain_lasts_until_what_holds_it_is_done_and_is_announced(
+    tmp_path: Path,
+) -> None:
+    """The safe-point wait holds the drain: past the drain time the server serves on
+    until the hold is done; the drain's start is announced on the loop, and a second
+    signal hurries whoever holds it."""
+    drain = Drain()
+    config = uvicorn.Config(create_app(_unused_settings(tmp_path), drain=drain))
+    server = DrainingServer(config, drain=drain, drain_seconds=0)
+    done = [False]
+    drain.hold_until(lambda: done[0])
+    began = asyncio.create_task(drain.began())
+    await server.on_tick(1)
+    assert not began.done()  # not announced before a signal
+    server.handle_exit(signal.SIGTERM, None)
+    assert await server.on_tick(2) is False  # the drain time is over, the hold is not
+    await asyncio.wait_for(began, 5)  # announced at the tick
+    assert not server.should_exit
+    assert not drain.hurried
+    server.handle_exit(signal.SIGINT, None)
+    assert drain.hurried  # the holder is told to end its wait
+    assert await server.on_tick(3) is False  # ... and the drain ends once it has
+    done[0] = True
+    assert await server.on_tick(4) is True

@@ -2,7 +2,8 @@
 
 The runtime reads its settings from ``HOLON_*`` variables (one Settings class); feature
 flags are plain ``"true"``/``"false"`` strings so they are obvious in ``kubectl describe``.
-The graceful-shutdown timing comes from ``builders.shutdown``, which also sizes the Pod's
+The graceful-shutdown timing (the drain, the wait for a safe point before the hand-over,
+the in-flight requests' time) comes from ``builders.shutdown``, which also sizes the Pod's
 termination grace period.
 
 Every key here is a field of :class:`~mes_operator.builders.runtime_settings.RuntimeSettings`,
@@ -21,7 +22,11 @@ from typing import Any
 
 from mes_operator.builders.context import HTTP_PORT, ModuleContext, config_map_name, metadata
 from mes_operator.builders.runtime_settings import LeftOut, RuntimeSettings
-from mes_operator.builders.shutdown import DRAIN_SECONDS, SHUTDOWN_TIMEOUT_SECONDS
+from mes_operator.builders.shutdown import (
+    DRAIN_SECONDS,
+    SHUTDOWN_TIMEOUT_SECONDS,
+    safe_point_wait_seconds,
+)
 from mes_operator.models.mesmodule import DatabaseEngine
 
 DATA_DIR = "/var/lib/holon"
@@ -45,6 +50,7 @@ def runtime_settings(ctx: ModuleContext) -> RuntimeSettings:
         database_url=f"sqlite+aiosqlite:///{DATA_DIR}/holon.db" if sqlite else None,
         drain_seconds=DRAIN_SECONDS,
         shutdown_timeout_seconds=SHUTDOWN_TIMEOUT_SECONDS,
+        safe_point_wait_seconds=safe_point_wait_seconds(ctx.spec),
         migrate_on_start=False if ctx.spec.upgrade_strategy.orchestrated else None,
         **RuntimeSettings.feature_flags(ctx.spec.features),
     )

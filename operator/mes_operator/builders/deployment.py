@@ -28,7 +28,7 @@ from mes_operator.builders.context import (
     labels,
     metadata,
 )
-from mes_operator.builders.shutdown import TERMINATION_GRACE_PERIOD_SECONDS
+from mes_operator.builders.shutdown import termination_grace_period_seconds
 from mes_operator.builders.volume import data_volume
 from mes_operator.models.mesmodule import Colour, DatabaseEngine
 
@@ -154,7 +154,7 @@ def build_deployment(ctx: ModuleContext, *, colour: Colour | None = None) -> dic
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
                     "securityContext": {"fsGroup": RUNTIME_UID},
-                    "terminationGracePeriodSeconds": TERMINATION_GRACE_PERIOD_SECONDS,
+                    "terminationGracePeriodSeconds": termination_grace_period_seconds(ctx.spec),
                     **placement_fields(ctx),
                     "containers": [_container(ctx)],
                     "volumes": [

@@ -121,6 +121,8 @@ INTRODUCED: dict[str, Since] = {
     "database_url": Since("0.1.0"),
     "drain_seconds": Since("0.1.0"),
     "shutdown_timeout_seconds": Since("0.1.0"),
+    # a runtime before it hands its batches over at SIGTERM without waiting
+    "safe_point_wait_seconds": Since("0.2.0", absent_means=0),
     "migrate_on_start": Since("0.1.0"),
     "feature_ui": Since("0.1.0", absent_means=False),
     "feature_equipment_simulator": Since("0.1.0", absent_means=False),
@@ -161,6 +163,7 @@ class RuntimeSettings(BaseModel):
     database_url: str | None = None
     drain_seconds: int  # whole seconds (the runtime takes a float)
     shutdown_timeout_seconds: int
+    safe_point_wait_seconds: int  # whole seconds (the runtime takes a float)
     migrate_on_start: bool | None = None
     """False for an orchestrated module (its Jobs migrate, never its Pods); unset otherwise,
     so the runtime's default (migrate at start) holds and no other module's ConfigMap, hence

@@ -50,7 +50,7 @@ async def test_a_non_interruptible_phase_waits_while_an_upgrade_is_pending(
         recorder=recorder,
         flush_interval=0.01,
         idle_timeout=1.0,
-        upgrade_pending=lambda: pending[0],
+        hand_over_pending=lambda: pending[0],
     ) as engine:
         h = Harness(engine, equipment, recorder, tree)
         await engine.start_batch(tree, actor="alice")

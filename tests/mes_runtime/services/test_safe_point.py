@@ -3,16 +3,23 @@ not interruptible; answered from the database, so the same from every replica.""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mes_runtime.db.engine import create_engine
 from mes_runtime.db.models import Batch, BatchElement
 from mes_runtime.domain.control_recipe import ControlRecipe
 from mes_runtime.domain.recipe import MasterRecipe
 from mes_runtime.library import load_template
-from mes_runtime.services.safe_point import safe_point
+from mes_runtime.services.safe_point import (
+    SafePoint,
+    safe_point,
+    until_safe,
+)
 from tests.conftest import MakeUser
 
 BINDINGS = {"BR": "BR-101"}
@@ -110,3 +117,40 @@ async def test_the_api_answers_with_the_blocking_batch_and_element(
         "safe": False,
         "blocking": [{"batch_id": "B-9", "element": first.path, "state": "running"}],
     }
+
+
+async def test_a_replica_s_own_safe_point_counts_its_batches_only(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    control = ControlRecipe.from_master(
+        _master(interruptible=False), batch_id="B-3", bindings=BINDINGS
+    )
+    await _store(session_factory, control, {next(control.phases()).path: "running"})
+    async with session_factory() as session:
+        assert not (await safe_point(session)).safe
+        assert not (await safe_point(session, ["B-3", "B-4"])).safe
+        assert (await safe_point(session, ["B-4"])).safe  # another replica's batch blocks
+        assert (await safe_point(session, [])).safe
+
+
+async def test_the_wait_for_a_safe_point_ends_when_the_database_stays_unreadable(
+    tmp_path: Path,
+) -> None:
+    """A stopping replica whose database is gone does not wait out its whole bound."""
+    gone = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'holon.db'}")
+    reads = [0]
+
+    async def read() -> SafePoint:
+        reads[0] += 1
+        async with AsyncSession(gone) as session:
+            return await safe_point(session)
+
+    try:
+        verdict = await asyncio.wait_for(
+            until_safe(read, seconds=3600, every=0.5),
+            60,  # a hang guard, not a timing check
+        )
+    finally:
+        await gone.dispose()
+    assert verdict is None
+    assert reads[0] > 1  # a hiccup is read again
