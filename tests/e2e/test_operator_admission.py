@@ -68,6 +68,11 @@ INVALID: list[tuple[str, dict[str, Any], tuple[str, ...]]] = [
         ),
     ),
     (
+        "pod-safe-point-wait-too-long",
+        {"upgradeStrategy": {"podSafePointWaitSeconds": 3601}},
+        ("spec.upgradeStrategy.podSafePointWaitSeconds", "less than or equal to 3600"),
+    ),
+    (
         "green-ready-timeout-zero",
         {"upgradeStrategy": {"greenReadyTimeoutSeconds": 0}},
         ("spec.upgradeStrategy.greenReadyTimeoutSeconds", "greater than or equal to 1"),

@@ -222,11 +222,11 @@ def test_rollouts_wait_for_readiness_which_drops_fast_and_liveness_is_lenient() 
 @pytest.mark.parametrize(
     ("strategy", "wait"),
     [
-        ({}, 3600),  # the default safe-point timeout
-        ({"safePointTimeoutSeconds": 120}, 120),
-        ({"safePointTimeoutSeconds": 3600}, 3600),  # the most a Pod waits
+        ({}, 300),  # the default wait of a stopping Pod
+        ({"podSafePointWaitSeconds": 0}, 0),  # hands over at once
+        ({"podSafePointWaitSeconds": 3600}, 3600),  # the most a Pod waits
     ],
-    ids=["default", "short", "longest"],
+    ids=["default", "none", "longest"],
 )
 def test_the_grace_period_covers_the_drain_the_safe_point_wait_and_the_shutdown(
     database: dict[str, Any], strategy: dict[str, Any], wait: int
@@ -244,18 +244,21 @@ def test_the_grace_period_covers_the_drain_the_safe_point_wait_and_the_shutdown(
     assert SHUTDOWN_MARGIN_SECONDS > 0  # a margin for the runtime's own shutdown (hand-over)
 
 
-def test_an_orchestrated_switch_may_wait_longer_than_a_stopping_pod() -> None:
-    orchestrated = ctx(
-        database=PG,
-        backup={"storeSecret": "store"},
-        upgradeStrategy={"orchestrated": True, "safePointTimeoutSeconds": 86400},
-    )
-    assert orchestrated.spec.upgrade_strategy.safe_point_timeout_seconds == 86400
-    assert config_data(orchestrated)["HOLON_SAFE_POINT_WAIT_SECONDS"] == "3600"
-    pod = build_deployment(orchestrated)["spec"]["template"]["spec"]
-    assert pod["terminationGracePeriodSeconds"] == (
-        DRAIN_SECONDS + 3600 + SHUTDOWN_TIMEOUT_SECONDS + SHUTDOWN_MARGIN_SECONDS
-    )
+def test_the_switch_s_safe_point_timeout_rolls_no_pod() -> None:
+    """Holding an orchestrated switch longer (a week, say) changes nothing a Pod runs."""
+
+    def pod_and_settings(**strategy: Any) -> tuple[dict[str, Any], dict[str, str]]:
+        module_ctx = ctx(
+            database=PG,
+            backup={"storeSecret": "store"},
+            upgradeStrategy={"orchestrated": True, **strategy},
+        )
+        return build_deployment(module_ctx)["spec"]["template"], config_data(module_ctx)
+
+    short = pod_and_settings(safePointTimeoutSeconds=15)
+    assert pod_and_settings(safePointTimeoutSeconds=604800) == short
+    assert short[1]["HOLON_SAFE_POINT_WAIT_SECONDS"] == "300"
+    assert pod_and_settings(podSafePointWaitSeconds=60) != short
 
 
 def test_no_placement_leaves_scheduling_to_the_scheduler() -> None:

@@ -111,11 +111,14 @@ ORCHESTRATED = {
     "database": {"engine": "postgresql", "credentialsSecretRef": {"name": "db"}},
     "backup": {"storeSecret": "store"},
 }
-MACHINE_TIMEOUTS = {"greenReadyTimeoutSeconds": 600, "checksTimeoutSeconds": 900}
-TIMEOUTS = {**MACHINE_TIMEOUTS, "safePointTimeoutSeconds": 3600}
+TIMEOUTS = {
+    "greenReadyTimeoutSeconds": 600,
+    "checksTimeoutSeconds": 900,
+    "safePointTimeoutSeconds": 3600,
+}
 
 
-@pytest.mark.parametrize(("field", "default"), MACHINE_TIMEOUTS.items())
+@pytest.mark.parametrize(("field", "default"), TIMEOUTS.items())
 def test_an_upgrade_timeout_is_taken_only_with_orchestrated(field: str, default: int) -> None:
     with pytest.raises(
         ValidationError,
@@ -134,27 +137,22 @@ def test_an_upgrade_timeout_is_taken_only_with_orchestrated(field: str, default:
     assert f"spec.upgradeStrategy.{field}" in on_disk["message"]
 
 
-def test_the_safe_point_timeout_serves_every_strategy_bounded_unless_orchestrated() -> None:
-    """A stopping Pod waits for a safe point whatever the strategy: the timeout is taken
-    without orchestrated, up to what a Pod's termination grace period may cover."""
-    field = "safePointTimeoutSeconds"
-    for taken in (120, 3600):
+def test_a_stopping_pod_s_safe_point_wait_is_its_own_field_for_every_strategy() -> None:
+    """The Pods' wait is taken without orchestrated, from 0 to what a termination grace
+    period may cover, and is not the switch's timeout (which rolls no Pod)."""
+    field = "podSafePointWaitSeconds"
+    assert MESModuleSpec.model_validate(spec()).upgrade_strategy.pod_safe_point_wait_seconds == 300
+    for taken in (0, 120, 3600):
         plain = MESModuleSpec.model_validate(spec(upgradeStrategy={field: taken}))
-        assert plain.upgrade_strategy.safe_point_timeout_seconds == taken
-    with pytest.raises(
-        ValidationError,
-        match=re.escape(f"spec.upgradeStrategy.{field} is at most 3600 unless"),
-    ):
-        MESModuleSpec.model_validate(spec(upgradeStrategy={field: 3601}))
-    longer = MESModuleSpec.model_validate(
-        spec(**ORCHESTRATED, upgradeStrategy={"orchestrated": True, field: 86400})
-    )
-    assert longer.upgrade_strategy.safe_point_timeout_seconds == 86400
-    rule = f"self.upgradeStrategy.orchestrated || self.upgradeStrategy.{field} <= 3600"
-    (on_disk,) = [r for r in _crd_rules() if r["rule"] == rule]
-    assert on_disk["fieldPath"] == f".upgradeStrategy.{field}"
-    assert f"spec.upgradeStrategy.{field} is at most 3600" in on_disk["message"]
-    assert not [r for r in _crd_rules() if f"{field} ==" in r["rule"]]
+        assert plain.upgrade_strategy.pod_safe_point_wait_seconds == taken
+        assert plain.upgrade_strategy.safe_point_timeout_seconds == 3600
+    for refused, bound in ((3601, "less than or equal to 3600"), (-1, "greater than or equal")):
+        with pytest.raises(ValidationError, match=bound):
+            MESModuleSpec.model_validate(spec(upgradeStrategy={field: refused}))
+    week = {"orchestrated": True, "safePointTimeoutSeconds": 604800}
+    switch = MESModuleSpec.model_validate(spec(**ORCHESTRATED, upgradeStrategy=week))
+    assert switch.upgrade_strategy.pod_safe_point_wait_seconds == 300
+    assert not [r for r in _crd_rules() if field in r["rule"]]
 
 
 def test_the_upgrade_timeouts_default_to_the_machine_s_and_are_bounded() -> None:

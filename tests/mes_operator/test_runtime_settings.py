@@ -219,7 +219,7 @@ def test_only_the_safe_point_wait_is_left_out_for_the_first_release() -> None:
             "HOLON_MODULE_VERSION": version,
         }
         (left,) = left_out_settings(ctx(version, features={"ui": True}))
-        assert (left.name, left.value, left.since) == ("safe_point_wait_seconds", 3600, "0.2.0")
+        assert (left.name, left.value, left.since) == ("safe_point_wait_seconds", 300, "0.2.0")
     for version in (__version__, "9.9.9"):
         assert config_data(ctx(version, features={"ui": True, "metrics": True})) == {
             **config_data(everything),

@@ -4,7 +4,8 @@ On SIGTERM the runtime drains for HOLON_DRAIN_SECONDS (``/readyz`` fails, respon
 ``Connection: close``, it keeps serving while kube-proxy removes the Pod from the Service)
 and, meanwhile, waits at most HOLON_SAFE_POINT_WAIT_SECONDS for a safe point of the batches
 it owns (no phase its recipe marks as not interruptible running; ``spec.upgradeStrategy.
-safePointTimeoutSeconds``, at most :data:`SHUTDOWN_SAFE_POINT_MAX_SECONDS`). Then it gives
+podSafePointWaitSeconds``, not the switch's ``safePointTimeoutSeconds``, so holding an
+orchestrated switch longer never rolls a Pod). Then it gives
 in-flight requests HOLON_SHUTDOWN_TIMEOUT_SECONDS before its own shutdown (the hand-over of
 its batches, equipment sessions, database). The kubelet must not SIGKILL it before all of
 that is over, so the Pod's ``terminationGracePeriodSeconds`` is the sum plus a margin (the
@@ -17,7 +18,7 @@ when a future runtime version changes its defaults.
 
 from __future__ import annotations
 
-from mes_operator.models.mesmodule import SHUTDOWN_SAFE_POINT_MAX_SECONDS, MESModuleSpec
+from mes_operator.models.mesmodule import MESModuleSpec
 
 __all__ = [
     "DRAIN_SECONDS",
@@ -37,7 +38,7 @@ SHUTDOWN_MARGIN_SECONDS = 5
 
 def safe_point_wait_seconds(spec: MESModuleSpec) -> int:
     """How long a stopping runtime Pod waits for a safe point before it hands over anyway."""
-    return min(spec.upgrade_strategy.safe_point_timeout_seconds, SHUTDOWN_SAFE_POINT_MAX_SECONDS)
+    return spec.upgrade_strategy.pod_safe_point_wait_seconds
 
 
 def termination_grace_period_seconds(spec: MESModuleSpec) -> int:

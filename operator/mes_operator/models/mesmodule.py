@@ -124,26 +124,18 @@ class UpgradeStrategyType(StrEnum):
 GREEN_READY_TIMEOUT_SECONDS = 600
 CHECKS_TIMEOUT_SECONDS = 900
 SAFE_POINT_TIMEOUT_SECONDS = 3600
-SHUTDOWN_SAFE_POINT_MAX_SECONDS = 3600
-"""The longest a runtime Pod waits for a safe point when it stops (it is also the upper
-part of the Pod's termination grace period, ``builders.shutdown``): the most
-``safePointTimeoutSeconds`` may be unless orchestrated (whose switch may wait longer; its
-Pods then wait this long)."""
+POD_SAFE_POINT_WAIT_SECONDS = 300
+"""How long, by default, a stopping runtime Pod waits for a safe point of its batches."""
+POD_SAFE_POINT_WAIT_MAX_SECONDS = 3600
+"""The longest a stopping runtime Pod may be told to wait (the wait is also part of the
+Pod's termination grace period, ``builders.shutdown``, which holds drains and rollouts)."""
 _TIMEOUT_DEFAULTS = {
     "greenReadyTimeoutSeconds": GREEN_READY_TIMEOUT_SECONDS,
     "checksTimeoutSeconds": CHECKS_TIMEOUT_SECONDS,
+    "safePointTimeoutSeconds": SAFE_POINT_TIMEOUT_SECONDS,
 }
 """The upgrade machine's own waits (``upgradeStrategy``, camelCase) and their defaults: a
 value other than the default is refused unless ``orchestrated`` (nothing else waits)."""
-_SAFE_POINT_RULE = (
-    "self.upgradeStrategy.orchestrated"
-    f" || self.upgradeStrategy.safePointTimeoutSeconds <= {SHUTDOWN_SAFE_POINT_MAX_SECONDS}"
-)
-_SAFE_POINT_MESSAGE = (
-    f"spec.upgradeStrategy.safePointTimeoutSeconds is at most {SHUTDOWN_SAFE_POINT_MAX_SECONDS} "
-    "unless spec.upgradeStrategy.orchestrated is true: a runtime Pod waits that long for a "
-    "safe point when it stops, and its termination grace period covers it"
-)
 
 
 def _timeout_message(field: str, default: int) -> str:
@@ -189,14 +181,20 @@ class UpgradeStrategy(ResourceModel):
         default=SAFE_POINT_TIMEOUT_SECONDS,
         ge=1,
         le=604800,
-        description="How long a hand-over waits for a safe point (no phase its recipe marks "
-        "`interruptible: false` running). Every strategy: a stopping runtime Pod (rolling "
-        "update, Recreate, node drain, scale-down) waits this long at most (never more than "
-        f"{SHUTDOWN_SAFE_POINT_MAX_SECONDS}), then hands its batches over anyway, journalled; "
-        "its termination grace period covers the wait. Orchestrated upgrades: also how long "
-        "the switch waits (up to a week); longer holds the upgrade, naming the blocking batch "
-        "and phase, until `kubectl mes upgrade resume` or `kubectl mes rollback`. Not "
-        f"orchestrated: at most {SHUTDOWN_SAFE_POINT_MAX_SECONDS}.",
+        description="How long the switch waits for a safe point (no phase its recipe marks "
+        "`interruptible: false` running); longer holds the upgrade, naming the blocking batch "
+        "and phase, until `kubectl mes upgrade resume` or `kubectl mes rollback`. "
+        "Orchestrated upgrades only. Changing it rolls no Pod.",
+    )
+    pod_safe_point_wait_seconds: int = Field(
+        default=POD_SAFE_POINT_WAIT_SECONDS,
+        ge=0,
+        le=POD_SAFE_POINT_WAIT_MAX_SECONDS,
+        description="How long a stopping runtime Pod (rolling update, Recreate, the blue "
+        "slot's retirement, node drain, scale-down) waits for a safe point of the batches it "
+        "owns before it hands them over anyway (journalled as an unsafe hand-over naming "
+        "batch and phase); 0 hands over at once. Every strategy. The Pod's termination grace "
+        "period covers the wait, so changing it rolls the Pods.",
     )
     orchestrated: bool = Field(
         default=False,
@@ -403,14 +401,6 @@ def _spec_rules() -> list[dict[str, str]]:
         }
         for field, default in _TIMEOUT_DEFAULTS.items()
     ]
-    rules.append(
-        {
-            "rule": _SAFE_POINT_RULE,
-            "message": _SAFE_POINT_MESSAGE,
-            "fieldPath": ".upgradeStrategy.safePointTimeoutSeconds",
-            "reason": "FieldValueInvalid",
-        }
-    )
     return rules + cel_rules(FEATURE_NAMES)
 
 
@@ -521,11 +511,6 @@ class MESModuleSpec(ResourceModel):
             for field, default in _TIMEOUT_DEFAULTS.items()
             if not self.upgrade_strategy.orchestrated and strategy[field] != default
         ]
-        if (
-            not self.upgrade_strategy.orchestrated
-            and self.upgrade_strategy.safe_point_timeout_seconds > SHUTDOWN_SAFE_POINT_MAX_SECONDS
-        ):
-            problems.append(_SAFE_POINT_MESSAGE)
         if self.upgrade_strategy.orchestrated:
             if self.database.engine is not DatabaseEngine.POSTGRESQL:
                 problems.append(_SHARED_DB_MESSAGE)
