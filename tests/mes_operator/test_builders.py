@@ -218,6 +218,16 @@ def test_rollouts_wait_for_readiness_which_drops_fast_and_liveness_is_lenient() 
     assert (live["periodSeconds"], live["failureThreshold"]) == (10, 3)
 
 
+def test_liveness_waits_until_the_runtime_has_started_however_long_its_start() -> None:
+    """A runtime that migrates at start (or starts on a busy node) listens late: liveness
+    alone (3 x 10 s) restarted it at 30 s, over and over; the startup probe holds liveness
+    back for up to ten minutes, then hands over to it."""
+    (container,) = build_deployment(ctx())["spec"]["template"]["spec"]["containers"]
+    startup = container["startupProbe"]
+    assert startup["httpGet"] == container["livenessProbe"]["httpGet"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] == 600
+
+
 @pytest.mark.parametrize("database", [{}, PG], ids=["sqlite", "postgresql"])
 @pytest.mark.parametrize(
     ("strategy", "wait"),

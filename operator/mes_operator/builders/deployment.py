@@ -7,7 +7,10 @@ SQLite module is recreated rather than rolled.
 Rollouts lose no request: a PostgreSQL module rolls one surge Pod at a time and never
 takes a ready Pod away first (``maxUnavailable: 0, maxSurge: 1``); a new Pod counts as
 available only after ``minReadySeconds``; readiness is probed every 2 s and drops at the
-first failure, while liveness stays lenient (a slow database is no reason to restart); and
+first failure, while liveness stays lenient (a slow database is no reason to restart) and
+starts only once the runtime has answered at all (a startup probe allowing
+:data:`STARTUP_SECONDS`: a runtime that migrates at start, or starts on a busy node, is not
+killed for being slow to listen - liveness alone restarted such Pods after 30 s); and
 the grace period covers the runtime's drain and graceful shutdown (``builders.shutdown``).
 ``spec.placement`` (nodeSelector, tolerations) goes into the Pod template as it is.
 """
@@ -52,6 +55,10 @@ def _env(ctx: ModuleContext) -> list[dict[str, Any]]:
     return env
 
 
+STARTUP_SECONDS = 600
+"""How long a runtime may take to start listening (its migrations at start included)."""
+
+
 def _probe(path: str, *, period: int, failures: int) -> dict[str, Any]:
     return {
         "httpGet": {"path": path, "port": "http"},
@@ -92,6 +99,7 @@ def _container(ctx: ModuleContext) -> dict[str, Any]:
         "envFrom": [{"configMapRef": {"name": config_map_name(ctx)}}],
         "readinessProbe": _probe("/readyz", period=2, failures=1),
         "livenessProbe": _probe("/healthz", period=10, failures=3),
+        "startupProbe": _probe("/healthz", period=2, failures=STARTUP_SECONDS // 2),
         "resources": {
             "requests": {"cpu": resources.cpu, "memory": resources.memory},
             "limits": {"memory": resources.memory_limit},
