@@ -163,7 +163,9 @@ def test_a_full_demo_logs_json_lines_without_any_password_or_token(
     assert len(lines) > 10, logs["runtime.log"]
     parsed = [json.loads(line) for line in lines]  # every line is one JSON object
     assert all({"timestamp", "level", "logger", "message"} <= set(p) for p in parsed)
-    assert any(p["logger"] == "uvicorn.access" for p in parsed)  # uvicorn's lines too
+    access = [p for p in parsed if p["logger"] == "uvicorn.access"]  # uvicorn's lines too
+    assert access
+    assert all(len(p["request_id"]) == 32 for p in access)  # each names its request
     assert any("metrics on http" in p["message"] for p in parsed)
     for name, text in logs.items():
         for secret in secrets:
