@@ -76,6 +76,8 @@ class Demo:
         }
         self.processes: list[tuple[str, subprocess.Popen[str]]] = []
         self.http = httpx.Client(base_url=self.base, timeout=30)
+        self.setup_tokens: list[str] = []
+        """The one-time set-up tokens the demo was given (a test looks for them in the logs)."""
 
     # -- processes ---------------------------------------------------------------------
 
@@ -195,6 +197,7 @@ class Demo:
             check=True,
         )
         token = result.stdout.strip().splitlines()[-1]
+        self.setup_tokens.append(token)
         password = secrets.token_urlsafe(24)
         _ok(
             self.http.post(

@@ -55,6 +55,7 @@ from mes_runtime.api.errors import not_found
 from mes_runtime.api.features import Capability, served
 from mes_runtime.api.headers import SecurityHeaders
 from mes_runtime.api.limits import BodyLimit
+from mes_runtime.api.request_ids import RequestIds
 from mes_runtime.assembly import batch_runtime, qms_outbox, qms_relay
 from mes_runtime.db.doorbell import CHANGED, doorbell_for
 from mes_runtime.db.engine import create_engine, session_factory
@@ -182,8 +183,9 @@ def create_app(settings: Settings | None = None, *, drain: Drain | None = None) 
     app.add_middleware(CloseWhenDraining, drain=drain)
     app.add_middleware(BodyLimit, default=DEFAULT_BODY_LIMIT, routes=DOCUMENT_ROUTES)
     app.add_middleware(SecurityHeaders)
-    if Capability.METRICS in capabilities:  # outermost: times what the others add too
+    if Capability.METRICS in capabilities:  # times what the others add too
         app.add_middleware(MeteredHttp, metrics=lambda: getattr(app.state, "metrics", None))
+    app.add_middleware(RequestIds)  # outermost: every line of the request carries its id
     routes = _include_routers(app, capabilities)
     app.state.route_table = [(route.path_regex, route.methods) for route in routes]
     openapi.install(app, (route for route in routes if route.include_in_schema))
@@ -332,7 +334,13 @@ async def _database_unavailable(request: Request, exc: Exception) -> Response:
 async def _server_error(request: Request, exc: Exception) -> Response:
     """An unexpected error: logged with its traceback, answered in the API's error shape,
     and the connection closed (its state after a failure is unknown)."""
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    log.error(
+        "unhandled error on %s %s",
+        request.method,
+        request.url.path,
+        exc_info=exc,
+        extra={"request_id": getattr(request.state, "request_id", None)},
+    )
     detail = [{"loc": ["server"], "msg": "internal error; it has been logged", "type": "internal"}]
     return JSONResponse({"detail": detail}, status_code=500, headers={"Connection": "close"})
 

@@ -9,9 +9,11 @@ keeps them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["CONTENT_SECURITY_POLICY", "SecurityHeaders"]
+__all__ = ["CONTENT_SECURITY_POLICY", "SecurityHeaders", "sending_with"]
 
 CONTENT_SECURITY_POLICY = "; ".join(
     (
@@ -47,12 +49,18 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         extra = _ALWAYS + (_NO_STORE if scope["path"].startswith("/api/") else ())
-        names = {name for name, _ in extra}
+        await self.app(scope, receive, sending_with(send, extra))
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                kept = [(n, v) for n, v in message.get("headers", []) if n.lower() not in names]
-                message = {**message, "headers": [*kept, *extra]}
-            await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+def sending_with(send: Send, extra: Sequence[tuple[bytes, bytes]]) -> Send:
+    """``send`` adding the ``extra`` headers (lower-case names) to the response's start,
+    in place of any the app set under those names."""
+    names = {name for name, _ in extra}
+
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            kept = [(n, v) for n, v in message.get("headers", []) if n.lower() not in names]
+            message = {**message, "headers": [*kept, *extra]}
+        await send(message)
+
+    return send_with_headers

@@ -136,8 +136,9 @@ class RuntimeMetrics:
         )
         self.exceptions = Counter(
             "holon_batch_exceptions",
-            "Exceptions recorded for review by exception, by severity.",
-            ["severity"],
+            "Exceptions recorded for review by exception, by category (limit_excursion, "
+            "equipment_loss ...) and severity.",
+            ["category", "severity"],
             registry=r,
         )
         self.auth_failures = Counter(
@@ -195,8 +196,9 @@ class RuntimeMetrics:
             self.batches_finished.labels(result)
         for result in ("ok", "failed"):
             self.journal_verifications.labels(result)
-        for severity in Severity:
-            self.exceptions.labels(severity.value)
+        for category in Category:  # both fixed sets: 7 x 3 series, each there from the start
+            for severity in Severity:
+                self.exceptions.labels(category.value, severity.value)
         self._running: dict[str, str] = {}  # batch id -> current state, until final
         self._states_seen: set[str] = set()
         self._kind_of: Callable[[str, str], str] = lambda batch_id, path: "element"
@@ -416,7 +418,7 @@ class MeteredRecorder:
             message=message,
             trigger=trigger,
         )
-        self._metrics.exceptions.labels(severity.value).inc()
+        self._metrics.exceptions.labels(category.value, severity.value).inc()
 
 
 class MeteredEquipment:

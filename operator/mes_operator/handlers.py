@@ -19,7 +19,13 @@ from lightkube import AsyncClient
 from mes_operator.builders.context import MANAGED_BY, MODULE_LABEL
 from mes_operator.builders.upgrade import JOB_KIND_LABEL
 from mes_operator.kube.peering import ensure_peering_object
-from mes_operator.metrics import UPGRADE_NOW, measured_reconcile, serve_metrics
+from mes_operator.metrics import (
+    RECONCILE_HEARTBEAT,
+    UPGRADE_NOW,
+    measured_reconcile,
+    serve_metrics,
+    upgrade_series_removed,
+)
 from mes_operator.models.crds import EQUIPMENT, GROUP, MESMODULE, VERSION
 from mes_operator.reconcile.equipment import reconcile_equipment
 from mes_operator.reconcile.events import Event, EventSink
@@ -80,6 +86,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     # an upgrade in flight is stepped every interval; a replica that stopped (now the
     # standby) drops its gauges after a few missed ones
     UPGRADE_NOW.stale_after = 4 * CONFIG.reconcile_interval + 60
+    RECONCILE_HEARTBEAT.window = UPGRADE_NOW.stale_after  # every module's timer ran in it
     if CONFIG.peering:
         await ensure_peering_object(_Clients.get(), CONFIG.peering_name)
 
@@ -107,7 +114,7 @@ async def _reconcile(body: Mapping[str, Any]) -> None:
     meta = body["metadata"]
     async with (
         lock_for("MESModule", meta["namespace"], meta["name"]),
-        measured_reconcile("MESModule"),
+        measured_reconcile("MESModule", module=(meta["namespace"], meta["name"])),
     ):
         try:
             await reconcile_module(
@@ -144,6 +151,8 @@ async def module_deleted(body: kopf.Body, **_: Any) -> None:
     if remaining:
         raise kopf.TemporaryError(f"still deleting {', '.join(remaining)}", delay=2)
     forget("MESModule", meta["namespace"], meta["name"])
+    upgrade_series_removed(meta["namespace"], meta["name"])
+    RECONCILE_HEARTBEAT.deleted(meta["namespace"], meta["name"])
     if _Clients.runtime_access is not None:
         _Clients.runtime_access.forget(meta["namespace"], meta["name"])
 

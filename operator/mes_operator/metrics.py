@@ -23,6 +23,14 @@ from the status the active replica last stepped, and a replica that has not step
 module for :attr:`UpgradeNow.stale_after` seconds drops its series: a standby that once
 was active would otherwise report an upgrade stuck in a phase it left long ago.
 
+Whether the release reconciles at all: ``holon_operator_module_reconcile_timestamp_seconds``
+(when this replica last ended a MESModule reconcile without an error, or handled a deletion)
+and ``holon_operator_modules_reconciled`` (how many modules it reconciled in the
+:attr:`ReconcileHeartbeat.window` before then). Only the active replica moves them; a
+standby keeps the values of its last active spell, or none. The ``HolonOperatorNotReconciling``
+alert reads the count of the replica with the newest time: modules existed when the release
+last reconciled, and nobody has since.
+
 kopf's own work queue is not exported: kopf keeps its per-object queues in a local of its
 watcher and publishes no depth, so there is nothing to read without patching kopf.
 
@@ -50,6 +58,7 @@ __all__ = [
     "EQUIPMENT_CHECKS",
     "EQUIPMENT_CHECK_SECONDS",
     "RECONCILES",
+    "RECONCILE_HEARTBEAT",
     "RECONCILE_SECONDS",
     "REGISTRY",
     "RESULTS",
@@ -59,11 +68,13 @@ __all__ = [
     "UPGRADE_OUTCOMES",
     "UPGRADE_PHASE_SECONDS",
     "UPGRADE_ROLLBACKS",
+    "ReconcileHeartbeat",
     "UpgradeNow",
     "equipment_checked",
     "measured_reconcile",
     "serve_metrics",
     "upgrade_series",
+    "upgrade_series_removed",
 ]
 
 log = logging.getLogger(__name__)
@@ -162,6 +173,14 @@ def upgrade_series(namespace: str, module: str) -> None:
         UPGRADES_ENDED.labels(namespace, module, outcome)
 
 
+def upgrade_series_removed(namespace: str, module: str) -> None:
+    """Drop a deleted module's upgrade series (counters, phase durations, in-flight gauges):
+    left behind they would be exported until the operator restarts."""
+    for family in (UPGRADES_STARTED, UPGRADES_ENDED, UPGRADE_ROLLBACKS, UPGRADE_PHASE_SECONDS):
+        family.remove_by_labels({"namespace": namespace, "module": module})
+    UPGRADE_NOW.clear(namespace, module)
+
+
 @dataclass(frozen=True, kw_only=True)
 class _Now:
     phase: str
@@ -240,9 +259,68 @@ UPGRADE_NOW = UpgradeNow()
 REGISTRY.register(UPGRADE_NOW)
 
 
+class ReconcileHeartbeat(Collector):
+    """When this replica last reconciled a MESModule, and how many modules there were then.
+
+    A per-Pod "reconciles per minute" cannot tell a dead operator from a standby (whose
+    counters stay flat by design) nor from a cluster without modules. These two gauges can:
+    the replica with the newest ``holon_operator_module_reconcile_timestamp_seconds`` is the
+    one that reconciled last, and its ``holon_operator_modules_reconciled`` says whether
+    modules were there to reconcile. Both are absent until the first reconcile ends, so a
+    replica that was never active exports neither. A deletion counts as a reconcile (the
+    module is gone from the count at once), so deleting the last module is no alert."""
+
+    def __init__(self, *, window: float = 300.0, clock: Callable[[], float] = time.time):
+        self.window = window
+        """Seconds before the last reconcile in which a module must have been reconciled to
+        be counted (the operator sets it from its reconcile interval: every module's timer
+        runs several times in it)."""
+        self._clock = clock
+        self._last: float | None = None
+        self._seen: dict[tuple[str, str], float] = {}
+
+    def reconciled(self, namespace: str, module: str, *, failed: bool = False) -> None:
+        """A reconcile of the module ended; ``failed``: with an error (no heartbeat: the
+        ``HolonOperatorReconcileErrors`` alert covers those)."""
+        now = self._clock()
+        self._seen[(namespace, module)] = now
+        if not failed:
+            self._last = now
+
+    def deleted(self, namespace: str, module: str) -> None:
+        """The module is gone (its finalizer handled)."""
+        self._seen.pop((namespace, module), None)
+        self._last = self._clock()
+
+    def collect(self) -> Iterator[Metric]:
+        last = GaugeMetricFamily(
+            "holon_operator_module_reconcile_timestamp_seconds",
+            "Unix time this replica last ended a MESModule reconcile without an error (or "
+            "handled a deletion); absent on a replica that never reconciled.",
+        )
+        modules = GaugeMetricFamily(
+            "holon_operator_modules_reconciled",
+            "MESModules this replica reconciled in the window before its last reconcile: the "
+            "modules there were when it last reconciled.",
+        )
+        if self._last is not None:
+            oldest = self._last - self.window
+            last.add_metric([], self._last)
+            modules.add_metric([], sum(1 for t in list(self._seen.values()) if t >= oldest))
+        yield last
+        yield modules
+
+
+RECONCILE_HEARTBEAT = ReconcileHeartbeat()
+REGISTRY.register(RECONCILE_HEARTBEAT)
+
+
 @asynccontextmanager
-async def measured_reconcile(kind: str) -> AsyncIterator[None]:
-    """Count and time the reconcile run inside the block; exceptions pass through."""
+async def measured_reconcile(
+    kind: str, *, module: tuple[str, str] | None = None
+) -> AsyncIterator[None]:
+    """Count and time the reconcile run inside the block; exceptions pass through.
+    ``module`` (namespace, name): a MESModule's, which also beats :data:`RECONCILE_HEARTBEAT`."""
     started = time.perf_counter()
     result = "error"
     try:
@@ -257,6 +335,8 @@ async def measured_reconcile(kind: str) -> AsyncIterator[None]:
     finally:
         RECONCILES.labels(kind, result).inc()
         RECONCILE_SECONDS.labels(kind).observe(time.perf_counter() - started)
+        if module is not None:
+            RECONCILE_HEARTBEAT.reconciled(*module, failed=result == "error")
 
 
 def equipment_checked(result: str, seconds: float) -> None:

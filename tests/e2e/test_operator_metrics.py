@@ -79,3 +79,51 @@ def test_reconciles_and_a_drift_correction_raise_the_counters(
         ),
         30,
     )
+
+
+def _labelled(replica: OperatorProcess, namespace: str, name: str) -> set[str]:
+    """Names of the samples labelled with the MESModule ``namespace/name``."""
+    text = httpx.get(f"http://127.0.0.1:{replica.metrics_port}/metrics", timeout=10).text
+    return {
+        sample.name
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.labels.get("namespace") == namespace and sample.labels.get("module") == name
+    }
+
+
+def test_the_heartbeat_counts_the_modules_and_a_deleted_one_leaves_no_series(
+    cluster: Cluster,
+    namespace: str,
+    operators: OperatorFactory,  # noqa: F811
+) -> None:
+    """What ``HolonOperatorNotReconciling`` reads, from the real handlers: the active
+    replica's heartbeat counts the modules it reconciles, a deletion drops the module from
+    the count at once, and a deleted orchestrated module's upgrade series go with it (they
+    stayed until the operator restarted)."""
+    replica = operators.start(priority=100, reconcile_interval=5)
+    postgres = {"engine": "postgresql", "credentialsSecretRef": {"name": "db"}}
+    cluster.apply(
+        module("plain"),
+        module(
+            "orch",
+            database=postgres,
+            upgradeStrategy={"orchestrated": True},
+            backup={"storeSecret": "store"},
+        ),
+        namespace=namespace,
+    )
+    modules = "holon_operator_modules_reconciled"
+    cluster.eventually("both modules in the heartbeat", lambda: _sample(replica, modules) == 2, 120)
+    assert _sample(replica, "holon_operator_module_reconcile_timestamp_seconds") > 1.7e9
+    cluster.eventually(
+        "the orchestrated module's upgrade counters, at 0",
+        lambda: "holon_operator_upgrades_started_total" in _labelled(replica, namespace, "orch"),
+        60,
+    )
+
+    cluster.kubectl("delete", "mesmodule", "orch", "-n", namespace, "--timeout=60s")
+    assert _labelled(replica, namespace, "orch") == set()
+    assert _sample(replica, modules) == 1
+    cluster.kubectl("delete", "mesmodule", "plain", "-n", namespace, "--timeout=60s")
+    assert _sample(replica, modules) == 0  # no modules left: no alert

@@ -518,6 +518,20 @@ def test_prometheus_scrapes_the_runtime_and_the_operator(
         cluster.eventually(  # the rolled-over batch ends on a replica of the new version
             "the completed batch in Prometheus", lambda: (prometheus.value(finished) or 0) >= 1, 420
         )
+        # a verification runs (on whichever replica the Service picks), so that "no failed
+        # verification" is not true merely because none ran
+        verifier = admin_headers(
+            in_cluster.runtime_url(cluster), in_cluster.database_url, "prometheus-verifier"
+        )
+        checked = httpx.get(
+            f"{in_cluster.runtime_url(cluster)}/api/v1/journal/verify", headers=verifier, timeout=60
+        )
+        assert checked.status_code == 200, checked.text
+        assert checked.json()["ok"], checked.json()
+        verified = 'sum(holon_journal_verifications_total{result="ok"})'
+        cluster.eventually(
+            "the verification in Prometheus", lambda: (prometheus.value(verified) or 0) >= 1, 60
+        )
         completed = prometheus.value(finished)
         changes = prometheus.value("sum(holon_element_state_changes_total)")
         values = prometheus.value("sum(holon_process_values_ingested_total)")
@@ -541,7 +555,7 @@ def test_prometheus_scrapes_the_runtime_and_the_operator(
         assert completed == 1
         assert (changes or 0.0) > 0
         assert (values or 0.0) > 0
-        assert failed in (None, 0.0)
+        assert failed == 0.0  # the series exists (created at 0) and stayed there
         assert (reconciles or 0.0) > 0
         drift = 'sum(holon_operator_drift_corrections_total{kind="Deployment"})'
         before = prometheus.value(drift) or 0.0

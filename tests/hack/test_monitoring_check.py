@@ -74,6 +74,8 @@ def test_every_metric_family_is_known(known: set[str]) -> None:
         "holon_operator_upgrade_phase_started_timestamp_seconds",
         "holon_operator_upgrade_held",
         "holon_operator_upgrade_paused",
+        "holon_operator_module_reconcile_timestamp_seconds",
+        "holon_operator_modules_reconciled",
     } <= known
 
 

@@ -12,6 +12,7 @@ from mes_operator.equipment.check import check_equipment
 from mes_operator.metrics import (
     CHECK_RESULTS,
     REGISTRY,
+    ReconcileHeartbeat,
     equipment_checked,
     measured_reconcile,
     serve_metrics,
@@ -54,6 +55,59 @@ async def test_a_reconcile_is_counted_by_result_and_timed(
 
     assert _value("holon_operator_reconciles_total", kind="Equipment", result=result) == before + 1
     assert _value("holon_operator_reconcile_duration_seconds_count", kind="Equipment") == timed + 1
+
+
+LAST = "holon_operator_module_reconcile_timestamp_seconds"
+MODULES = "holon_operator_modules_reconciled"
+
+
+def test_the_heartbeat_says_when_this_replica_last_reconciled_and_how_many_modules() -> None:
+    """What the ``HolonOperatorNotReconciling`` alert reads: nothing from a replica that
+    never reconciled (a standby); the last beat, and the modules reconciled in the window
+    before it, from one that did. A failed reconcile is no beat; a deletion is one."""
+    now = [1000.0]
+    beat = ReconcileHeartbeat(window=120, clock=lambda: now[0])
+
+    def samples() -> dict[str, float]:
+        return {s.name: s.value for family in beat.collect() for s in family.samples}
+
+    assert samples() == {}
+    beat.reconciled("plant", "batch")
+    beat.reconciled("plant", "ebr")
+    assert samples() == {LAST: 1000.0, MODULES: 2.0}
+    now[0] = 1030.0
+    beat.reconciled("plant", "rbe", failed=True)  # seen, but no beat
+    assert samples() == {LAST: 1000.0, MODULES: 3.0}
+    now[0] = 1060.0
+    beat.deleted("plant", "ebr")
+    assert samples() == {LAST: 1060.0, MODULES: 2.0}
+    now[0] = 1200.0  # batch (1000) is outside the 120 s before this beat: gone, it seems
+    beat.reconciled("plant", "rbe")
+    assert samples() == {LAST: 1200.0, MODULES: 1.0}
+    now[0] = 5000.0  # nobody reconciles: the values stay those of the last beat
+    assert samples() == {LAST: 1200.0, MODULES: 1.0}
+    beat.deleted("plant", "rbe")
+    beat.deleted("plant", "batch")
+    assert samples() == {LAST: 5000.0, MODULES: 0.0}
+
+
+async def test_a_module_reconcile_beats_the_registry_unless_it_fails() -> None:
+    async def reconcile(error: Exception | None) -> None:
+        async with measured_reconcile("MESModule", module=("plant", "beat")):
+            if error is not None:
+                raise error
+
+    await reconcile(None)
+    first = _value(LAST)
+    assert first > 1.7e9  # Unix time
+    with pytest.raises(kopf.TemporaryError):
+        await reconcile(kopf.TemporaryError("later", delay=1))  # not yet: still a beat
+    assert _value(LAST) > first
+    second = _value(LAST)
+    with pytest.raises(RuntimeError):
+        await reconcile(RuntimeError("boom"))
+    assert _value(LAST) == second
+    assert _value(MODULES) >= 1
 
 
 def test_the_endpoint_serves_every_family_and_a_taken_port_is_no_crash() -> None:

@@ -6,7 +6,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 
-from mes_operator.metrics import REGISTRY, UPGRADE_NOW, UpgradeNow, upgrade_series
+from mes_operator.metrics import (
+    REGISTRY,
+    UPGRADE_NOW,
+    UpgradeNow,
+    upgrade_series,
+    upgrade_series_removed,
+)
 from mes_operator.models.mesmodule import UpgradePhase, UpgradeStatus
 from mes_operator.upgrade import TERMINAL, CheckState
 from mes_operator.upgrade.metering import Module, stepped, stepping
@@ -139,6 +145,49 @@ def test_a_rollback_in_the_registry_by_cause() -> None:
     assert _value("holon_operator_upgrades_ended_total", module, outcome="qualified") == 0
     count = "holon_operator_upgrade_phase_duration_seconds_count"
     assert _value(count, module, phase="RollingBack") == 1
+
+
+def _series_of(module: Module) -> set[str]:
+    """Every sample the registry exports with the module's labels."""
+    return {
+        sample.name
+        for family in REGISTRY.collect()
+        for sample in family.samples
+        if sample.labels.get("namespace") == NS and sample.labels.get("module") == module[1]
+    }
+
+
+def test_a_deleted_module_leaves_no_series() -> None:
+    """A module rolled back once and then upgraded again, held at the safe point, is
+    deleted: its counters, phase durations and in-flight gauges go (they stayed until the
+    operator restarted); another module's stay."""
+    module, other = _module(), _module()
+    for each in (module, other):
+        upgrade_series(NS, each[1])
+        _metered(each, Run(World(checks=CheckState.FAILED), plan()))
+    p = plan()
+    run = Run(World(safe=False), replace(p, timeouts=replace(p.timeouts, safe_point=300)))
+    for _ in range(30):
+        before = run.status
+        run.step()
+        stepped(module, before, run.status)
+    assert _value("holon_operator_upgrade_held", module) == 1
+    kept = _series_of(other)
+    assert "holon_operator_upgrade_rollbacks_total" in kept
+    assert {
+        "holon_operator_upgrades_started_total",
+        "holon_operator_upgrades_ended_total",
+        "holon_operator_upgrade_rollbacks_total",
+        "holon_operator_upgrade_phase_duration_seconds_count",
+        "holon_operator_upgrade_phase_started_timestamp_seconds",
+        "holon_operator_upgrade_held",
+    } <= _series_of(module)
+
+    upgrade_series_removed(NS, module[1])
+
+    assert _series_of(module) == set()
+    assert _series_of(other) == kept
+    upgrade_series_removed(NS, module[1])  # a second deletion event: nothing left to remove
 
 
 def test_the_in_flight_gauges_name_the_phase_and_the_hold() -> None:

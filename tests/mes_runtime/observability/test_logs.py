@@ -128,8 +128,8 @@ def test_a_full_demo_logs_json_lines_without_any_password_or_token(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The demo's processes (simulator, runtime with metrics on, create-admin) at INFO:
-    every runtime log line parses as JSON, and no password or token the run created
-    appears in any log."""
+    every runtime log line parses as JSON, and no password or token the run created (the
+    admin's, each user's set-up token, password and bearer tokens) appears in any log."""
     monkeypatch.setenv("HOLON_FEATURE_METRICS", "true")
     monkeypatch.setenv("HOLON_METRICS_PORT", "0")
     workdir = tmp_path / "demo"
@@ -147,6 +147,8 @@ def test_a_full_demo_logs_json_lines_without_any_password_or_token(
             secrets.append(person["password"])
             secrets.append(person["headers"]["Authorization"].removeprefix("Bearer "))
         secrets.append(demo.login("admin", admin_password)["Authorization"].split()[1])
+        secrets.extend(demo.setup_tokens)  # each user's one-time set-up token
+        assert len(demo.setup_tokens) == len(people)
         refused = demo.http.post(
             "/api/v1/auth/token", json={"username": "qa", "password": "wrong-" + admin_password}
         )
@@ -161,7 +163,9 @@ def test_a_full_demo_logs_json_lines_without_any_password_or_token(
     assert len(lines) > 10, logs["runtime.log"]
     parsed = [json.loads(line) for line in lines]  # every line is one JSON object
     assert all({"timestamp", "level", "logger", "message"} <= set(p) for p in parsed)
-    assert any(p["logger"] == "uvicorn.access" for p in parsed)  # uvicorn's lines too
+    access = [p for p in parsed if p["logger"] == "uvicorn.access"]  # uvicorn's lines too
+    assert access
+    assert all(len(p["request_id"]) == 32 for p in access)  # each names its request
     assert any("metrics on http" in p["message"] for p in parsed)
     for name, text in logs.items():
         for secret in secrets:

@@ -20,13 +20,16 @@ from mes_runtime.api.app import create_app
 from mes_runtime.auth.users import create_user
 from mes_runtime.db.doorbell import OWNER
 from mes_runtime.db.models import MasterRecipe as RecipeRow
+from mes_runtime.domain.exceptions import Category
 from mes_runtime.domain.states import ElementState
+from mes_runtime.engine.ports import Severity
 from mes_runtime.kernel.clock import utcnow
 from mes_runtime.library import load_template
 from mes_runtime.observability.metrics import RuntimeMetrics
 from mes_runtime.services.batches import NewBatch
 from mes_runtime.services.owner_grant import set_grant
 from mes_runtime.settings import Settings
+from tests.mes_runtime.batch_rows import add_batch
 from tests.mes_runtime.observability.scrape import Samples, scrape, value
 
 DEMO = "mab-fedbatch-demo"
@@ -166,6 +169,40 @@ async def test_a_failed_journal_verification_is_counted(db_url: str, tmp_path: P
     assert value(samples, "holon_journal_verifications_total", result="failed") == 1
     assert value(samples, "holon_journal_verifications_total", result="ok") == 0
     assert value(samples, "holon_journal_appends_total") == 3
+
+
+async def test_an_exception_is_counted_by_category_and_severity(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Through the app's own recorder (the one the engine records with), into the database
+    and the counter; every category and severity is there at 0 before its first one."""
+    app = create_app(_settings(db_url, tmp_path, metrics=True))
+    async with app.router.lifespan_context(app):
+        before = await scrape(app)
+        await add_batch(app.state.session_factory)
+        for category, severity in (
+            (Category.LIMIT_EXCURSION, Severity.MAJOR),
+            (Category.LIMIT_EXCURSION, Severity.MAJOR),
+            (Category.EQUIPMENT_LOSS, Severity.CRITICAL),
+        ):
+            await app.state.recorder.exception(
+                batch_id="B-1",
+                category=category,
+                severity=severity,
+                subject="BR-101/pH",
+                message="pH 7.3 > 7.2",
+            )
+        after = await scrape(app)
+
+    name = "holon_batch_exceptions_total"
+    assert {
+        (dict(labels)["category"], dict(labels)["severity"])
+        for (n, labels), _ in before.items()
+        if n == name
+    } == {(c.value, s.value) for c in Category for s in Severity}
+    assert value(after, name, category="limit_excursion", severity="major") == 2
+    assert value(after, name, category="equipment_loss", severity="critical") == 1
+    assert _total(after, name) == 3
 
 
 def test_a_batch_taken_over_is_counted_where_it_ends() -> None:
