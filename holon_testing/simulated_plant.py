@@ -16,11 +16,14 @@ from typing import Any
 from holon_testing.simulator import running_simulator
 from mes_runtime.assembly import EquipmentRegistry
 from mes_runtime.db.models import MasterRecipe
+from mes_runtime.domain.states import ElementState
+from mes_runtime.engine.batch import BatchEngine
 from mes_runtime.kernel.clock import utcnow
 from mes_runtime.library import load_template
 from mes_runtime.mtp.equipment import MtpEquipment
+from mes_runtime.services.batches import BatchService, NewBatch
 
-__all__ = ["connected_plant", "store_approved"]
+__all__ = ["connected_plant", "cultivating", "store_approved"]
 
 
 async def store_approved(sessions: Callable[[], Any], template: str) -> None:
@@ -53,3 +56,19 @@ async def connected_plant(
         async with asyncio.timeout(30):
             await equipment.wait_connected()
         yield sim, equipment, registry
+
+
+async def cultivating(
+    sim: Any, batch_engine: BatchEngine, service: BatchService, *, recipe: str, path: str
+) -> tuple[str, Any]:
+    """A new batch of ``recipe`` run (fast) until its phase at ``path`` runs, then the
+    simulator at real time so that phase stays in Execute: (batch id, the phase's node).
+    The caller bounds the wait (``asyncio.timeout``)."""
+    batch_id = await service.create(
+        NewBatch(recipe=recipe, overrides={"CultDuration": 30}), actor="op"
+    )
+    phase = batch_engine.tree(batch_id).by_path[path]
+    while phase.state is not ElementState.RUNNING:  # noqa: ASYNC110 - the engine's own view
+        await asyncio.sleep(0.02)
+    sim.server.time_factor = 1.0
+    return batch_id, phase

@@ -18,7 +18,7 @@ from sqlalchemy import event, select
 from sqlalchemy.exc import DBAPIError
 
 from holon_testing.replicas import CULTIVATE
-from holon_testing.simulated_plant import connected_plant, store_approved
+from holon_testing.simulated_plant import connected_plant, cultivating, store_approved
 from mes_runtime.db.engine import create_engine, session_factory
 from mes_runtime.db.models import BatchElement, JournalEntry
 from mes_runtime.domain.states import Command, ElementState
@@ -26,7 +26,7 @@ from mes_runtime.ebr.journal import Journal
 from mes_runtime.ebr.recorder import SqlBatchRecorder
 from mes_runtime.engine.batch import BatchEngine
 from mes_runtime.kernel.codes import ServiceState
-from mes_runtime.services.batches import BatchService, NewBatch
+from mes_runtime.services.batches import BatchService
 
 pytestmark = pytest.mark.postgres
 
@@ -83,14 +83,10 @@ async def test_a_command_whose_record_cannot_be_stored_leaves_no_entry_and_is_no
                 sessions=sessions,
                 available=registry.connected,
             )
-            batch_id = await service.create(
-                NewBatch(recipe=DEMO, overrides={"CultDuration": 30}), actor="op"
-            )
-            phase = batch_engine.tree(batch_id).by_path[CULTIVATE]
-            async with asyncio.timeout(TIMEOUT):
-                while phase.state is not ElementState.RUNNING:
-                    await asyncio.sleep(0.02)
-            sim.server.time_factor = 1.0  # the cultivation now lasts: it stays in Execute
+            async with asyncio.timeout(TIMEOUT):  # then the cultivation lasts: in Execute
+                batch_id, phase = await cultivating(
+                    sim, batch_engine, service, recipe=DEMO, path=CULTIVATE
+                )
             assert phase.phase is not None
             module, name = phase.phase.equipment, phase.phase.service
             before = await entries(batch_id)

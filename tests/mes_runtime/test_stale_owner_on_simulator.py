@@ -16,17 +16,17 @@ import pytest
 from sqlalchemy import select
 
 from holon_testing.replicas import CULTIVATE
-from holon_testing.simulated_plant import connected_plant, store_approved
+from holon_testing.simulated_plant import connected_plant, cultivating, store_approved
 from mes_runtime.db.engine import create_engine, session_factory
 from mes_runtime.db.models import BatchElement, JournalEntry
-from mes_runtime.domain.states import Command, ElementState
+from mes_runtime.domain.states import Command
 from mes_runtime.ebr.journal import Journal
 from mes_runtime.ebr.recorder import SqlBatchRecorder
 from mes_runtime.engine.batch import BatchEngine
 from mes_runtime.engine.ports import Fenced
 from mes_runtime.kernel.codes import ServiceState
 from mes_runtime.mtp.codes import ServiceCommand
-from mes_runtime.services.batches import BatchService, NewBatch
+from mes_runtime.services.batches import BatchService
 
 pytestmark = pytest.mark.postgres
 
@@ -64,14 +64,10 @@ async def test_a_stale_owner_s_command_is_refused_by_the_database_and_never_sent
                 engine=batch_engine, journal=journal, sessions=sessions,
                 available=registry.connected,
             )  # fmt: skip
-            batch_id = await service.create(
-                NewBatch(recipe=DEMO, overrides={"CultDuration": 30}), actor="op"
-            )
-            phase = batch_engine.tree(batch_id).by_path[CULTIVATE]
-            async with asyncio.timeout(TIMEOUT):
-                while phase.state is not ElementState.RUNNING:
-                    await asyncio.sleep(0.02)
-            sim.server.time_factor = 1.0  # the cultivation now lasts: it stays in Execute
+            async with asyncio.timeout(TIMEOUT):  # then the cultivation lasts: in Execute
+                batch_id, phase = await cultivating(
+                    sim, batch_engine, service, recipe=DEMO, path=CULTIVATE
+                )
             assert phase.phase is not None
             module, name = phase.phase.equipment, phase.phase.service
             machine = sim.server.model(module).machines[name]
