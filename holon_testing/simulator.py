@@ -42,6 +42,7 @@ async def running_simulator(
     extra_tags: int = 0,
     extra_tag_rate: float = 10.0,
     transient_seconds: float = 0.05,
+    update_interval: float = 0.05,
 ) -> AsyncIterator[RunningSimulator]:
     """Start the simulator on free ports; manifests are parsed back from what it publishes."""
     server = SimulatorServer(
@@ -52,6 +53,7 @@ async def running_simulator(
         extra_tags=extra_tags,
         extra_tag_rate=extra_tag_rate,
         transient_seconds=transient_seconds,
+        update_interval=update_interval,
     )
     async with server:
         manifests = {name: load_manifest(server.manifest_bytes(name)) for name in server.modules}

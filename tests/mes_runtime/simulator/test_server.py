@@ -11,7 +11,7 @@ import pytest
 from asyncua import ua
 from asyncua.client.client import Client
 
-from holon_testing.simulator import RunningSimulator
+from holon_testing.simulator import RunningSimulator, running_simulator
 from mes_runtime.mtp.codes import ServiceCommand as C
 from mes_runtime.mtp.codes import ServiceState as S
 from mes_runtime.mtp.manifest import ModuleManifest, NodeRef, load_manifest
@@ -136,3 +136,23 @@ async def test_disconnect_keeps_the_process_and_reconnects_on_the_same_port(
     state = sim.manifests["CH-301"].services["Chromatography"].control["StateCur"]
     async with connected(sim, "CH-301") as (client, ns):
         assert await client.get_node(state.node_id(ns)).read_value() == S.IDLE
+
+
+async def test_a_client_write_is_taken_at_once_not_at_the_next_tick() -> None:
+    """With a model tick of an hour, only the wake on a client's write can make the module
+    take the requests: each is consumed within seconds, Start included (StateCur Starting;
+    going on to Execute takes model time, so a tick)."""
+    async with running_simulator(modules=("TK-201",), update_interval=3600.0) as slow:
+        service = slow.manifests["TK-201"].services["Charge"]
+        c = service.control
+        async with connected(slow, "TK-201") as (client, ns):
+            for request, answer in (("StateOpOp", "StateOpAct"), ("StateAutOp", "StateAutAct")):
+                await write(client, c[request].node_id(ns), True, ua.VariantType.Boolean)
+                await wait_value(client, c[answer].node_id(ns), True)
+            await write(client, c["SrcExtOp"].node_id(ns), True, ua.VariantType.Boolean)
+            await wait_value(client, c["SrcExtAct"].node_id(ns), True)
+            await write(client, c["ProcedureExt"].node_id(ns), 1, ua.VariantType.UInt32)
+            await wait_value(client, c["ProcedureReq"].node_id(ns), 1)
+            await write(client, c["CommandExt"].node_id(ns), int(C.START), ua.VariantType.UInt32)
+            await wait_value(client, c["CommandExt"].node_id(ns), 0)
+            await wait_value(client, c["StateCur"].node_id(ns), int(S.STARTING))
