@@ -24,6 +24,7 @@ from lightkube import AsyncClient
 
 from mes_operator.builders.context import ModuleContext
 from mes_operator.kube.apply import patch_module_status
+from mes_operator.logs import upgrade_logged
 from mes_operator.models.mesmodule import MESModuleSpec, UpgradeStatus
 from mes_operator.status.conditions import now_rfc3339
 from mes_operator.upgrade.actions import UpgradeEvent
@@ -84,16 +85,23 @@ async def drive(
         upgrade = _upgrade(previous)
         plan = plan_from_body(body)
         stepping(module, upgrade, paused=plan.paused)
-        seen = await observe(
-            client, runtime, ctx, upgrade, now=clock(), request=request_from_body(body)
-        )
-        decision = decide(upgrade, plan, seen)
-        await execute(client, runtime, ctx, decision.status, decision.actions, seen=seen, emit=emit)
-        status = status_after(
-            previous, decision, paused=plan.paused, generation=ctx.generation, now=now_rfc3339()
-        )
-        status["observedGeneration"] = ctx.generation
-        await patch_module_status(client, body["metadata"], previous, status)
+        with upgrade_logged(
+            upgrade.phase if upgrade else "Starting",
+            upgrade.from_version if upgrade else str(previous.get("currentVersion", "")),
+            upgrade.to_version if upgrade else ctx.spec.version,
+        ):
+            seen = await observe(
+                client, runtime, ctx, upgrade, now=clock(), request=request_from_body(body)
+            )
+            decision = decide(upgrade, plan, seen)
+            await execute(
+                client, runtime, ctx, decision.status, decision.actions, seen=seen, emit=emit
+            )
+            status = status_after(
+                previous, decision, paused=plan.paused, generation=ctx.generation, now=now_rfc3339()
+            )
+            status["observedGeneration"] = ctx.generation
+            await patch_module_status(client, body["metadata"], previous, status)
         stepped(module, upgrade, decision.status, paused=plan.paused)
         body = {**body, "status": status}
         moved = decision.status != upgrade and (
