@@ -130,6 +130,8 @@ class ServiceMachine:
     _in_state: float = field(default=0.0, repr=False)
     #: every command the service accepted, in order (what tests check reached the module)
     history: list[ServiceCommand] = field(default_factory=list, repr=False)
+    #: every state the service entered, in order (a state may last less than a poll)
+    states: list[ServiceState] = field(default_factory=list, repr=False)
 
     @property
     def command_enable(self) -> int:
@@ -217,3 +219,4 @@ class ServiceMachine:
     def _enter(self, state: ServiceState) -> None:
         self.state = state
         self._in_state = 0.0
+        self.states.append(state)

@@ -19,11 +19,11 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import select
@@ -365,9 +365,11 @@ async def test_a_database_restart_as_a_phase_completes_loses_and_doubles_nothing
         async with running_simulator(time_factor=7200, manifest_dir=tmp_path / "manifests") as sim:
             demo = _demo(tmp_path, db_url)
             fill = sim.server.model("BR-101").machines["Prepare"]
+            hook = _PauseOn(fill.states, ServiceState.COMPLETED)
+            fill.states = hook
             batch = await asyncio.to_thread(
                 _restart_database_as_fill_completes, demo, dict(sim.manifest_paths), server,
-                lambda: fill.state is ServiceState.COMPLETED, down,
+                hook, down,
             )  # fmt: skip
             ok, _ = await _journal(db_url, batch["id"])
             entries = await _element_entries(db_url, batch["id"])
@@ -403,34 +405,40 @@ def _restart_database_as_fill_completes(
     demo: Demo,
     manifests: dict[str, Path],
     server: PgServer,
-    fill_completed: Callable[[], bool],
+    hook: _PauseOn[ServiceState],
     down: float,
 ) -> dict[str, Any]:
     with _replicas(demo) as (a, b):
         people = demo.prepare(demo.create_admin(), manifests)
         operator = people["operator"]["headers"]
         batch_id = create_batch(a.http, operator, cultivation_hours=30)
-        wait_until(fill_completed, "BR-101's Fill to complete", timeout=TIMEOUT)
+        assert hook.arrived.wait(timeout=TIMEOUT), "BR-101's Fill never completed"
         server.stop("fast")
+        hook.database_stopped.set()
         time.sleep(down)
         server.start()
         wait_until(lambda: b.batch(operator, batch_id)["state"] in FINAL, "the batch to end")
         return b.batch(operator, batch_id)
 
 
-class _PauseOnCommand(list[ServiceCommand]):
-    """A service's command history that, the moment the service accepts ``trigger``, says
-    so and holds the module's answer until the test has stopped the database."""
+T = TypeVar("T")
 
-    def __init__(self, history: list[ServiceCommand], trigger: ServiceCommand) -> None:
+
+class _PauseOn(list[T]):
+    """A service's command or state history that, the moment the service accepts
+    ``trigger`` (or enters it), says so and holds the module - its answer, the state's
+    publication - until the test has stopped the database: a state that lasts less than a
+    poll is not missed, and the runtime cannot store it first."""
+
+    def __init__(self, history: list[T], trigger: T) -> None:
         super().__init__(history)
         self._trigger = trigger
         self.arrived = threading.Event()
         self.database_stopped = threading.Event()
 
-    def append(self, command: ServiceCommand) -> None:
-        super().append(command)
-        if command is self._trigger and not self.arrived.is_set():
+    def append(self, item: T) -> None:
+        super().append(item)
+        if item is self._trigger and not self.arrived.is_set():
             self.arrived.set()
             self.database_stopped.wait(timeout=60)
 
@@ -479,7 +487,7 @@ def _restart_database_as_a_command_is_sent(
 ) -> tuple[dict[str, Any], dict[str, Any], str]:
     with _replicas(demo) as (a, b):
         operator, batch_id, phase, machine = _cultivating(demo, manifests, sim, a, seen_from=a)
-        hook = _PauseOnCommand(machine.history, ServiceCommand.HOLD)
+        hook = _PauseOn(machine.history, ServiceCommand.HOLD)
         machine.history = hook
         with ThreadPoolExecutor(1) as pool:
             held = pool.submit(a.command, operator, batch_id, "hold", CULTIVATE)  # to the owner
