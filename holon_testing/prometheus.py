@@ -35,6 +35,22 @@ class Prometheus:
             raise AssertionError(f"{query} gave {len(result)} series; aggregate it")
         return float(result[0]["value"][1])
 
+    def families(self, job: str) -> set[str]:
+        """The metric families ``job``'s targets expose, as Prometheus recorded them from
+        their ``# TYPE`` lines (a counter with its ``_total``; prometheus-client's
+        ``_created`` companions left out)."""
+        answer = httpx.get(
+            f"{self.url}/api/v1/targets/metadata",
+            params={"match_target": f'{{job="{job}"}}'},
+            timeout=10,
+        )
+        answer.raise_for_status()
+        return {
+            entry["metric"]
+            for entry in answer.json()["data"]
+            if not entry["metric"].endswith("_created")
+        }
+
 
 @contextmanager
 def running_prometheus(

@@ -29,6 +29,7 @@ from mes_operator.builders.context import HTTP_PORT, METRICS_PORT, ModuleContext
 from mes_operator.builders.deployment import container_security
 from mes_operator.builders.upgrade import build_backup_job
 from mes_operator.upgrade.read import BackupResult, backup_result
+from prometheus_checks import failing, operator_checks, runtime_checks, unchecked
 from real_node_module import (
     GROUP,
     MODULE,
@@ -495,8 +496,10 @@ def test_prometheus_scrapes_the_runtime_and_the_operator(
     """A real Prometheus (Debian's) scrapes the module's runtime replicas and the operator
     in the cluster: after the rolled-over batch, the completed batch is counted once across
     replicas, phases changed state, values were ingested, no journal verification failed;
-    requests, each replica's database pool, statements and OPC UA lags are measured; a
-    drift correction raises the operator's counter."""
+    requests, each replica's database pool, statements and OPC UA lags are measured; every
+    family of both has its query (``prometheus_checks``), which gives what the batch, the
+    roll, a verification and a failed login imply; a drift correction raises the
+    operator's counter."""
     ns = in_cluster.namespace
     if not module_ready(cluster, ns):
         pytest.fail("needs the Ready module of the previous tests, which failed")
@@ -532,6 +535,22 @@ def test_prometheus_scrapes_the_runtime_and_the_operator(
         cluster.eventually(
             "the verification in Prometheus", lambda: (prometheus.value(verified) or 0) >= 1, 60
         )
+        refused = httpx.post(  # one failed authentication, for the security families
+            f"{in_cluster.runtime_url(cluster)}/api/v1/auth/token",
+            json={"username": "prometheus-verifier", "password": "not-the-password"},
+            timeout=30,
+        )
+        assert refused.status_code == 401, refused.text
+        cluster.eventually(
+            "the failed login in Prometheus",
+            lambda: (prometheus.value('sum(holon_auth_failures_total{via="login"})') or 0) >= 1,
+            60,
+        )
+        checks = (*runtime_checks(len(runtime)), *operator_checks())
+        recorded = prometheus.families("runtime") | prometheus.families("operator")
+        assert not unchecked(recorded, checks), "families without a query in prometheus_checks"
+        misses = failing(prometheus.value, checks)
+        assert not misses, "\n".join(misses)
         completed = prometheus.value(finished)
         changes = prometheus.value("sum(holon_element_state_changes_total)")
         values = prometheus.value("sum(holon_process_values_ingested_total)")
