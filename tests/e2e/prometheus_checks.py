@@ -22,7 +22,7 @@ __all__ = ["UPGRADE_FAMILIES", "Check", "failing", "operator_checks", "runtime_c
 
 @dataclass(frozen=True)
 class Check:
-    family: str  # as Prometheus records it: a counter with its ``_total``
+    family: str  # a counter with its ``_total``, as its samples are named
     query: str  # PromQL giving one sample
     expected: str  # in words, for the failure message
     holds: Callable[[float | None], bool]  # None: the query gave no sample
@@ -233,10 +233,18 @@ UPGRADE_FAMILIES = frozenset(
 )
 
 
+def _family(name: str) -> str:
+    """A counter's family without its ``_total``: Prometheus records the family's name so
+    in its metadata, the exposition's samples carry the suffix."""
+    return name.removesuffix("_total")
+
+
 def unchecked(recorded: Iterable[str], checks: Iterable[Check]) -> set[str]:
     """Holon's families Prometheus recorded that no check queries (upgrade ones aside)."""
-    known = {check.family for check in checks} | UPGRADE_FAMILIES
-    return {name for name in recorded if name.startswith("holon_") and name not in known}
+    known = {_family(name) for name in (*(check.family for check in checks), *UPGRADE_FAMILIES)}
+    return {
+        name for name in map(_family, recorded) if name.startswith("holon_") and name not in known
+    }
 
 
 def failing(value_of: Callable[[str], float | None], checks: Iterable[Check]) -> list[str]:
