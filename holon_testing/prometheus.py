@@ -37,8 +37,8 @@ class Prometheus:
 
     def families(self, job: str) -> set[str]:
         """The metric families ``job``'s targets expose, as Prometheus recorded them from
-        their ``# TYPE`` lines (a counter with its ``_total``; prometheus-client's
-        ``_created`` companions left out)."""
+        their ``# TYPE`` lines (a counter's name without its samples' ``_total``;
+        prometheus-client's ``_created`` companions left out)."""
         answer = httpx.get(
             f"{self.url}/api/v1/targets/metadata",
             params={"match_target": f'{{job="{job}"}}'},

@@ -551,31 +551,6 @@ def test_prometheus_scrapes_the_runtime_and_the_operator(
         assert not unchecked(recorded, checks), "families without a query in prometheus_checks"
         misses = failing(prometheus.value, checks)
         assert not misses, "\n".join(misses)
-        completed = prometheus.value(finished)
-        changes = prometheus.value("sum(holon_element_state_changes_total)")
-        values = prometheus.value("sum(holon_process_values_ingested_total)")
-        failed = prometheus.value('sum(holon_journal_verifications_total{result="failed"})')
-        reconciles = prometheus.value("sum(holon_operator_reconciles_total)")
-        requests = prometheus.value("sum(holon_http_requests_total)")  # the probes at least
-        pools = prometheus.value("count(holon_db_pool_size > 0)")
-        statements = prometheus.value("sum(holon_db_query_duration_seconds_count)")
-        lags = prometheus.value("sum(holon_opcua_subscription_lag_seconds_count)")
-        print(
-            f"\n[prometheus] batches completed {completed}, phase changes {changes}, "
-            f"values ingested {values}, failed verifications {failed}, "
-            f"operator reconciles {reconciles}, HTTP requests {requests}, pools {pools}, "
-            f"statements {statements}, OPC UA changes timed {lags}",
-            flush=True,
-        )
-        assert (requests or 0.0) > 0
-        assert pools == len(runtime)
-        assert (statements or 0.0) > 0
-        assert (lags or 0.0) > 0
-        assert completed == 1
-        assert (changes or 0.0) > 0
-        assert (values or 0.0) > 0
-        assert failed == 0.0  # the series exists (created at 0) and stayed there
-        assert (reconciles or 0.0) > 0
         drift = 'sum(holon_operator_drift_corrections_total{kind="Deployment"})'
         before = prometheus.value(drift) or 0.0
         cluster.kubectl("scale", "deployment", f"{MODULE}-blue", "--replicas=1", "-n", ns)
