@@ -353,7 +353,20 @@ class Execution:
             log.warning("reset of %s/%s failed: %s", node.phase.equipment, node.phase.service, exc)
 
     async def hold_for_equipment(self, tree: BatchTree, node: Node, why: str) -> None:
-        """Hold a phase whose equipment cannot be reached; record an exception."""
+        """Record an exception, then hold the phase whose equipment cannot be reached.
+
+        The exception is stored first: a runtime stopped between the two writes resumes a
+        phase still running on lost equipment and holds it again (one more exception), while
+        the reverse order could leave a held phase with no exception to review."""
+        assert node.phase is not None
+        await self._steps.exception(
+            batch_id=tree.batch_id,
+            category=Category.EQUIPMENT_LOSS,
+            severity=Severity.MAJOR,
+            subject=node.path,
+            message=f"{node.phase.equipment}: {why}; phase held, restart it once the "
+            "equipment is back",
+        )
         if node.state in {
             ElementState.RUNNING,
             ElementState.PAUSING,
@@ -366,15 +379,6 @@ class Execution:
                 tree, node, complete_transient(node.state), SYSTEM, lost_connection=True
             )
         node.lost_connection = True
-        assert node.phase is not None
-        await self._steps.exception(
-            batch_id=tree.batch_id,
-            category=Category.EQUIPMENT_LOSS,
-            severity=Severity.MAJOR,
-            subject=node.path,
-            message=f"{node.phase.equipment}: {why}; phase held, restart it once the "
-            "equipment is back",
-        )
         await self.settle_parents(tree, node)
 
     async def child_finished(self, tree: BatchTree, child: Node) -> None:
