@@ -1,0 +1,311 @@
+"""IQ rows from what the operator reads: each row passes on a module as installed and
+fails, naming what differs, when the live system is not what was released and rendered;
+differences from the baseline are explained by the change or deviations; the rows make a
+package that verifies, its traceability naming every IQ requirement."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from mes_operator.builders import ModuleContext, build_children
+from mes_operator.evidence.assemble import assemble
+from mes_operator.evidence.iq import (
+    FACTS,
+    Observed,
+    differences,
+    installation_qualification,
+    load_requirements,
+)
+from mes_operator.evidence.package import Header, Package, Result
+from mes_operator.evidence.verify import verify_package
+from mes_operator.models.crds import all_crds
+
+NOW = "2026-12-01T18:30:00Z"
+DIGEST = "sha256:" + "1f" * 32
+MODULE: dict[str, Any] = {
+    "apiVersion": "mes.holon.dev/v1alpha1",
+    "kind": "MESModule",
+    "metadata": {"name": "batch", "namespace": "plant-a", "uid": "u-1", "generation": 1},
+    "spec": {"module": "batch-execution", "version": "1.4.2", "replicas": 2},
+}
+INSTALLATION = {
+    "version": "1.4.2",
+    "schema": {"current": ["a1"], "heads": ["a1"], "atHeads": True, "dialect": "sqlite"},
+    "settingsDigest": "sha256:" + "2e" * 32,
+    "settings": {"timezone": "UTC"},
+}
+
+
+def _live(desired: dict[str, Any]) -> dict[str, Any]:
+    """What the API server gives back: the object plus fields it and others add."""
+    live = copy.deepcopy(desired)
+    live["metadata"] = {**live["metadata"], "uid": "x", "resourceVersion": "7"}
+    if live["kind"] == "Deployment":
+        live["status"] = {"readyReplicas": 2}
+        live["spec"]["template"]["spec"]["dnsPolicy"] = "ClusterFirst"
+    return live
+
+
+def _pod(name: str, image: str, image_id: str = DIGEST, ready: bool = True) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name},
+        "spec": {"nodeName": "node-1"},
+        "status": {
+            "phase": "Running",
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+            "containerStatuses": [
+                {
+                    "name": "runtime",
+                    "image": image,
+                    "imageID": image_id,
+                    "ready": ready,
+                    "restartCount": 0,
+                }
+            ],
+        },
+    }
+
+
+def _observed(**changes: Any) -> Observed:
+    desired = build_children(ModuleContext.from_body(MODULE))
+    image = next(d for d in desired if d["kind"] == "Deployment")
+    ref = image["spec"]["template"]["spec"]["containers"][0]["image"]
+    crds = all_crds()
+    base: dict[str, Any] = {
+        "at": NOW,
+        "module": MODULE,
+        "desired": desired,
+        "live": {(d["kind"], d["metadata"]["name"]): _live(d) for d in desired},
+        "pods": [_pod("batch-blue-1", ref), _pod("batch-blue-2", f"docker.io/{ref}")],
+        "crds_shipped": crds,
+        "crds_live": {
+            name: {**copy.deepcopy(c), "status": {"acceptedNames": {}}} for name, c in crds.items()
+        },
+        "role_bindings": [
+            {
+                "metadata": {"name": "other"},
+                "roleRef": {"name": "view"},
+                "subjects": [{"kind": "ServiceAccount", "name": "someone-else"}],
+            }
+        ],
+        "installation": INSTALLATION,
+        "equipment": [
+            {
+                "metadata": {"name": "br-101"},
+                "spec": {"endpoint": "opc.tcp://br-101:4840"},
+                "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+            }
+        ],
+        "operator_version": "0.3.0",
+        "chart_version": "0.3.0",
+    }
+    base.update(changes)
+    return Observed(**base)
+
+
+def _row(result: Any, requirement: str) -> Any:
+    return next(r for r in result.rows if r.requirement == requirement)
+
+
+def test_a_module_as_installed_passes_every_row_and_makes_a_verifiable_package() -> None:
+    result = installation_qualification(_observed(), event="Install", baseline_facts=None)
+    assert [r.requirement for r in result.rows] == [f"URS-IQ-{i:02d}" for i in range(1, 11)]
+    failed = [(r.requirement, r.actual) for r in result.rows if r.result is not Result.PASS]
+    assert failed == []
+    assert result.deviations == []
+    assert result.facts["image"]["digests"] == [DIGEST]
+    assert json.loads(result.evidence[FACTS]) == result.facts
+    for row in result.rows:
+        assert row.evidence in result.evidence
+        assert row.timestamp == NOW
+
+    key = Ed25519PrivateKey.generate()
+    package = Package(
+        header=Header(
+            module="batch",
+            namespace="plant-a",
+            qualification="batch-install-1",
+            event="Install",
+            to_version="1.4.2",
+            created_at=NOW,
+            operator_version="0.3.0",
+        ),
+        intended_use="test",
+        risk="low",
+        requirements=load_requirements(),
+        iq=result.rows,
+    )
+    assembled = assemble(package, result.evidence, key)
+    assert verify_package(assembled.files, key.public_key()).problems == []
+    matrix = {t["requirement"]: t["result"] for t in assembled.document["traceability"]}
+    assert all(matrix[f"URS-IQ-{i:02d}"] == "pass" for i in range(1, 11))
+    assert matrix["URS-OQ-04"] == "not tested"
+
+
+def _deployment(obs: Observed) -> dict[str, Any]:
+    return next(v for (k, _), v in obs.live.items() if k == "Deployment")  # type: ignore[return-value]
+
+
+def _hand_edited_image(obs: Observed) -> Observed:
+    live = copy.deepcopy(dict(obs.live))
+    name = _deployment(obs)["metadata"]["name"]
+    live[("Deployment", name)]["spec"]["template"]["spec"]["containers"][0]["image"] = "evil:1"
+    return _observed(live=live)
+
+
+def _extra_secret(obs: Observed) -> Observed:
+    live = copy.deepcopy(dict(obs.live))
+    name = _deployment(obs)["metadata"]["name"]
+    container = live[("Deployment", name)]["spec"]["template"]["spec"]["containers"][0]
+    container.setdefault("envFrom", []).append({"secretRef": {"name": "stolen"}})
+    return _observed(live=live)
+
+
+def _crd_edited(obs: Observed) -> Observed:
+    live = copy.deepcopy(dict(obs.crds_live))
+    name = sorted(live)[0]
+    live[name]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["type"] = "string"
+    return _observed(crds_live=live)
+
+
+CASES: list[tuple[str, Callable[[Observed], Observed], str]] = [
+    (
+        "URS-IQ-01",
+        lambda o: _observed(pods=[*o.pods[:1], _pod("p3", "x:1", "sha256:other")]),
+        "sha256:other",
+    ),
+    ("URS-IQ-01", lambda o: _observed(pods=[]), '"pods": 0'),
+    ("URS-IQ-02", lambda o: _observed(installation={**INSTALLATION, "version": "1.4.1"}), "1.4.1"),
+    (
+        "URS-IQ-02",
+        lambda o: _observed(installation=None, installation_error="HTTP 503"),
+        "HTTP 503",
+    ),
+    (
+        "URS-IQ-03",
+        lambda o: _observed(
+            installation={
+                **INSTALLATION,
+                "schema": {
+                    "current": ["a0"],
+                    "heads": ["a1"],
+                    "atHeads": False,
+                    "dialect": "sqlite",
+                },
+            }
+        ),
+        "a0",
+    ),
+    ("URS-IQ-04", _crd_edited, "openAPIV3Schema.type"),
+    ("URS-IQ-04", lambda o: _observed(crds_live={}), "not installed"),
+    (
+        "URS-IQ-05",
+        lambda o: _observed(
+            role_bindings=[
+                {
+                    "metadata": {"name": "grant"},
+                    "roleRef": {"name": "edit"},
+                    "subjects": [{"kind": "ServiceAccount", "name": "batch"}],
+                }
+            ]
+        ),
+        "grant",
+    ),
+    ("URS-IQ-06", _hand_edited_image, "spec.template.spec.containers[0].image"),
+    ("URS-IQ-07", _extra_secret, "stolen/*"),
+    (
+        "URS-IQ-08",
+        lambda o: _observed(installation={**INSTALLATION, "settingsDigest": None}),
+        "not reported",
+    ),
+    (
+        "URS-IQ-09",
+        lambda o: _observed(
+            equipment=[
+                {
+                    "metadata": {"name": "br-102"},
+                    "spec": {},
+                    "status": {"conditions": [{"type": "Ready", "status": "False"}]},
+                }
+            ]
+        ),
+        "br-102",
+    ),
+    ("URS-IQ-10", lambda o: _observed(pods=[_pod("p", "x", ready=False)]), "0"),
+]
+
+
+@pytest.mark.parametrize(("requirement", "change", "named"), CASES)
+def test_a_live_system_unlike_the_release_fails_its_row_naming_what_differs(
+    requirement: str, change: Callable[[Observed], Observed], named: str
+) -> None:
+    result = installation_qualification(change(_observed()), event="Install", baseline_facts=None)
+    row = _row(result, requirement)
+    assert row.result is Result.FAIL
+    assert named in json.dumps(row.actual) + (row.note or ""), row.actual
+
+
+def test_differences_from_the_baseline_are_explained_by_an_upgrade_and_deviations_in_drift() -> (
+    None
+):
+    baseline = installation_qualification(_observed(), event="Install", baseline_facts=None).facts
+    after = copy.deepcopy(baseline)
+    after["image"]["digests"] = ["sha256:" + "3a" * 32]
+    after["version"] = "1.5.0"
+    after["equipment"] = {"br-101": "sha256:" + "4b" * 32}
+
+    upgrade = {d.subject: d for d in differences(baseline, after, event="Upgrade")}
+    assert set(upgrade) == {"image", "version", "equipment"}
+    assert upgrade["image"].explained
+    assert upgrade["version"].explained
+    assert not upgrade["equipment"].explained
+    assert "does not change the equipment" in upgrade["equipment"].explanation
+
+    drift = differences(baseline, after, event="Drift")
+    assert [d.explained for d in drift] == [False, False, False]
+    assert differences(baseline, copy.deepcopy(baseline), event="Drift") == []
+
+
+def test_the_baseline_comparison_lands_in_the_result() -> None:
+    baseline = installation_qualification(_observed(), event="Install", baseline_facts=None).facts
+    upgraded = _observed(
+        installation={**INSTALLATION, "version": "1.4.2", "settingsDigest": "sha256:" + "5c" * 32}
+    )
+    result = installation_qualification(upgraded, event="Upgrade", baseline_facts=baseline)
+    assert [(d.subject, d.explained) for d in result.deviations] == [("settings", True)]
+
+
+def test_no_secret_value_is_in_the_evidence() -> None:
+    """The workload's database credentials are a secretKeyRef: its name and key appear,
+    and the observed objects hold no value to leak (the operator never reads Secrets here)."""
+    module = copy.deepcopy(MODULE)
+    module["spec"]["database"] = {
+        "engine": "postgresql",
+        "credentialsSecretRef": {"name": "db-credentials", "key": "password"},
+    }
+    desired = build_children(ModuleContext.from_body(module))
+    obs = _observed(
+        module=module,
+        desired=desired,
+        live={(d["kind"], d["metadata"]["name"]): _live(d) for d in desired},
+    )
+    result = installation_qualification(obs, event="Install", baseline_facts=None)
+    row = _row(result, "URS-IQ-07")
+    assert row.result is Result.PASS
+    assert "db-credentials/password" in row.actual
+    text = b"".join(result.evidence.values()).decode()
+    assert "secretKeyRef" in text  # the reference is recorded ...
+    assert '"kind": "Secret"' not in text  # ... and no Secret object is
+
+
+def test_the_urs_file_names_every_requirement_once() -> None:
+    requirements = load_requirements()
+    ids = [r.id for r in requirements]
+    assert len(ids) == len(set(ids))
+    assert {r.risk for r in requirements} <= {"high", "medium", "low"}
+    assert {f"URS-IQ-{i:02d}" for i in range(1, 11)} <= set(ids)
