@@ -5,9 +5,15 @@
     kubectl mes upgrade pause|resume NAME    spec.paused (resume also ends a safe-point hold)
     kubectl mes upgrade retry NAME           a new attempt after a rollback or a failure
     kubectl mes rollback NAME                back to the old slot (before the contract only)
+    kubectl mes approve NAME --meaning M     sign a Qualification's package (Part 11)
 
 Requests (retry, resume, rollback) are written to the ``mes.holon.dev/upgrade-request``
 annotation as ``<verb>/<UTC time>``; the operator acts on each distinct value once.
+
+``approve`` creates a QualificationApproval over the Qualification's package digest, signed
+as the user the API server authenticates (the SelfSubjectReview API, as ``kubectl auth
+whoami``); the chart's admission policy refuses any other signer, a wrong digest and a
+signer who made the change, and that refusal is printed as the server's message.
 
 In the spirit of ``kubectl argo rollouts get rollout``: one screen that says whether the
 module is healthy, what it consists of, and why not. Rendering is a pure function of the
@@ -17,11 +23,14 @@ objects; only :func:`main` talks to the cluster.
 from __future__ import annotations
 
 import argparse
+import secrets
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from mes_operator.models.approval import Meaning, QualificationApprovalSpec
+from mes_operator.models.crds import API_VERSION, QUALIFICATION, QUALIFICATION_APPROVAL
 from mes_operator.models.mesmodule import UpgradePhase
 from mes_operator.upgrade.observation import REQUEST_ANNOTATION
 
@@ -244,6 +253,118 @@ def upgrade_patch(action: str, *, now: datetime) -> dict[str, Any]:
     raise ValueError(f"unknown upgrade action {action!r}")
 
 
+MAX_NAME = 253
+"""The longest name Kubernetes gives a custom resource (an RFC 1123 subdomain)."""
+
+
+class ApprovalError(Exception):
+    """The approval cannot be written: what is missing, in words for the signer."""
+
+
+def approval_name(qualification: str, meaning: str, suffix: str) -> str:
+    """``<qualification>-<meaning>-<suffix>``, the Qualification's part shortened to fit."""
+    tail = f"-{meaning}-{suffix}"
+    head = qualification[: MAX_NAME - len(tail)].rstrip("-.")
+    return head + tail
+
+
+def signer_of(review: Mapping[str, Any]) -> str:
+    """The authenticated username in a SelfSubjectReview's status."""
+    username = ((review.get("status") or {}).get("userInfo") or {}).get("username")
+    if not username:
+        raise ApprovalError("the API server did not say who you are (SelfSubjectReview)")
+    return str(username)
+
+
+def approval_manifest(
+    qualification: Mapping[str, Any],
+    *,
+    meaning: str,
+    signer: str,
+    now: datetime,
+    suffix: str,
+    comment: str | None = None,
+) -> dict[str, Any]:
+    """The QualificationApproval that signs ``qualification``'s package as ``signer``."""
+    meta = qualification.get("metadata") or {}
+    name = str(meta.get("name", ""))
+    digest = (qualification.get("spec") or {}).get("digest")
+    if not digest:
+        raise ApprovalError(f"qualification/{name} has no spec.digest: nothing to sign")
+    spec = QualificationApprovalSpec(
+        qualification=name,
+        digest=str(digest),
+        signer=signer,
+        meaning=Meaning(meaning),
+        signed_at=f"{now.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}",
+        comment=comment or None,
+    )
+    return {
+        "apiVersion": API_VERSION,
+        "kind": QUALIFICATION_APPROVAL.kind,
+        "metadata": {
+            "name": approval_name(name, spec.meaning.value, suffix),
+            "namespace": meta.get("namespace"),
+        },
+        "spec": spec.model_dump(by_alias=True, exclude_none=True, mode="json"),
+    }
+
+
+def render_approval(approval: Mapping[str, Any]) -> str:
+    """What `kubectl mes approve` prints once the API server has admitted the signature."""
+    meta = approval.get("metadata") or {}
+    spec = approval.get("spec") or {}
+    lines = [
+        f"qualificationapproval/{meta.get('name')} created in {meta.get('namespace')}",
+        f"Qualification: {spec.get('qualification')}",
+        f"Digest:        {spec.get('digest')}",
+        f"Signer:        {spec.get('signer')}",
+        f"Meaning:       {spec.get('meaning')}",
+        f"Signed at:     {spec.get('signedAt')}",
+    ]
+    if spec.get("comment"):
+        lines.append(f"Comment:       {spec['comment']}")
+    return "\n".join(lines) + "\n"
+
+
+def approve(
+    client: Any,
+    name: str,
+    namespace: str,
+    *,
+    meaning: str,
+    comment: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Sign Qualification ``name`` as the client's authenticated user; the created object.
+
+    The API server's refusals (RBAC, the admission policy) propagate as ``ApiError``.
+    """
+    from lightkube.generic_resource import create_namespaced_resource
+    from lightkube.resources.authentication_v1 import SelfSubjectReview
+
+    from mes_operator.models.crds import GROUP, VERSION
+
+    qualification_kind = create_namespaced_resource(
+        GROUP, VERSION, QUALIFICATION.kind, QUALIFICATION.plural, verbs=None
+    )
+    approval_kind = create_namespaced_resource(
+        GROUP, VERSION, QUALIFICATION_APPROVAL.kind, QUALIFICATION_APPROVAL.plural, verbs=None
+    )
+    qualification = dict(client.get(qualification_kind, name, namespace=namespace).to_dict())
+    signer = signer_of(dict(client.create(SelfSubjectReview()).to_dict()))
+    manifest = approval_manifest(
+        qualification,
+        meaning=meaning,
+        signer=signer,
+        now=now or datetime.now(UTC),
+        suffix=secrets.token_hex(3),
+        comment=comment,
+    )
+    created = client.create(approval_kind.from_dict(manifest), namespace=namespace)
+    return dict(created.to_dict())
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kubectl mes", description="Holon's kubectl plugin")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -261,6 +382,13 @@ def _parser() -> argparse.ArgumentParser:
     named(actions, "pause", "hold the upgrade between phases (spec.paused)")
     named(actions, "resume", "continue a paused or held upgrade")
     named(actions, "retry", "a new attempt after a rollback or a failure")
+    sign = sub.add_parser("approve", help="sign a Qualification's evidence package (Part 11)")
+    sign.add_argument("name", help="Qualification name")
+    sign.add_argument(
+        "--meaning", required=True, choices=[m.value for m in Meaning], help="what you sign"
+    )
+    sign.add_argument("--comment", default=None, help="a remark recorded with the signature")
+    sign.add_argument("-n", "--namespace", default=None, help="namespace (default: context's)")
     return parser
 
 
@@ -279,6 +407,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "status":
             module, children, pods = _fetch(client, args.name, namespace)
             sys.stdout.write(render_status(module, children, pods))
+        elif args.command == "approve":
+            approval = approve(
+                client, args.name, namespace, meaning=args.meaning, comment=args.comment
+            )
+            sys.stdout.write(render_approval(approval))
         elif action == "status":
             obj = client.get(MESModule, args.name, namespace=namespace)
             sys.stdout.write(render_upgrade(dict(obj.to_dict())))
@@ -291,6 +424,11 @@ def main(argv: list[str] | None = None) -> int:
     except ApiError as exc:
         print(f"kubectl mes: {exc.status.message}", file=sys.stderr)
         return 1
+    except ApprovalError as exc:
+        print(f"kubectl mes: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()  # main() is also called in-process (the e2e tests)
     return 0
 
 

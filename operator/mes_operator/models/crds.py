@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from mes_operator.models.approval import QualificationApprovalSpec, QualificationApprovalStatus
 from mes_operator.models.equipment import EquipmentSpec, EquipmentStatus
 from mes_operator.models.mesmodule import MESModuleSpec, MESModuleStatus
 from mes_operator.models.openapi import JsonSchema, structural_schema
@@ -180,7 +181,40 @@ QUALIFICATION = Kind(
     ],
 )
 
-KINDS: tuple[Kind, ...] = (MESMODULE, EQUIPMENT, QUALIFICATION)
+QUALIFICATION_APPROVAL = Kind(
+    kind="QualificationApproval",
+    plural="qualificationapprovals",
+    singular="qualificationapproval",
+    short_names=["qualapproval", "qapp"],
+    description="One immutable Part 11 electronic signature over a Qualification's evidence "
+    "package: signer, meaning, UTC time and the package digest; admission refuses a signer "
+    "who is not the authenticated user.",
+    spec=QualificationApprovalSpec,
+    status=QualificationApprovalStatus,
+    columns=[
+        {
+            "name": "Qualification",
+            "type": "string",
+            "jsonPath": ".spec.qualification",
+            "description": "The signed Qualification.",
+        },
+        {
+            "name": "Signer",
+            "type": "string",
+            "jsonPath": ".spec.signer",
+            "description": "Who signed (authenticated username).",
+        },
+        {
+            "name": "Meaning",
+            "type": "string",
+            "jsonPath": ".spec.meaning",
+            "description": "What the signature means.",
+        },
+        _AGE,
+    ],
+)
+
+KINDS: tuple[Kind, ...] = (MESMODULE, EQUIPMENT, QUALIFICATION, QUALIFICATION_APPROVAL)
 
 
 def openapi_schema(kind: Kind) -> JsonSchema:

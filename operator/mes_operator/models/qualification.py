@@ -62,6 +62,12 @@ class QualificationSpec(ResourceModel):
         pattern=DIGEST,
     )
     verdict: Verdict = Field(description="Computed verdict of the package.")
+    changed_by: str | None = Field(
+        default=None,
+        description="Who made the change the evidence records (a Kubernetes username), "
+        "where known; they cannot approve it.",
+        min_length=1,
+    )
     package_location: str | None = Field(
         default=None, description="Where the full package (JSON, HTML, raw files) is stored."
     )
