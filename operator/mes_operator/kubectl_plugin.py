@@ -6,6 +6,8 @@
     kubectl mes upgrade retry NAME           a new attempt after a rollback or a failure
     kubectl mes rollback NAME                back to the old slot (before the contract only)
     kubectl mes approve NAME --meaning M     sign a Qualification's package (Part 11)
+    kubectl mes evidence get NAME -o DIR     download a Qualification's evidence package
+    kubectl mes evidence verify DIR --key K  check packages offline (no cluster needed)
 
 Requests (retry, resume, rollback) are written to the ``mes.holon.dev/upgrade-request``
 annotation as ``<verb>/<UTC time>``; the operator acts on each distinct value once.
@@ -29,6 +31,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from mes_operator.evidence import cli as evidence_cli
+from mes_operator.evidence.store import StoreError
 from mes_operator.models.approval import Meaning, QualificationApprovalSpec
 from mes_operator.models.crds import API_VERSION, QUALIFICATION, QUALIFICATION_APPROVAL
 from mes_operator.models.mesmodule import UpgradePhase
@@ -389,12 +393,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     sign.add_argument("--comment", default=None, help="a remark recorded with the signature")
     sign.add_argument("-n", "--namespace", default=None, help="namespace (default: context's)")
+    evidence_cli.add_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``kubectl-mes``; returns the exit code."""
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command == "evidence" and args.evidence_command == "verify":
+        return evidence_cli.run(args)  # offline: no cluster, no kubeconfig
     from lightkube import ApiError, Client
     from lightkube.types import PatchType
 
@@ -412,6 +419,9 @@ def main(argv: list[str] | None = None) -> int:
                 client, args.name, namespace, meaning=args.meaning, comment=args.comment
             )
             sys.stdout.write(render_approval(approval))
+        elif args.command == "evidence":
+            location = evidence_cli.get(client, args.name, namespace, args.output)
+            print(f"qualification/{args.name}: package from {location} written to {args.output}")
         elif action == "status":
             obj = client.get(MESModule, args.name, namespace=namespace)
             sys.stdout.write(render_upgrade(dict(obj.to_dict())))
@@ -424,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     except ApiError as exc:
         print(f"kubectl mes: {exc.status.message}", file=sys.stderr)
         return 1
-    except ApprovalError as exc:
+    except (ApprovalError, StoreError, OSError) as exc:
         print(f"kubectl mes: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -1,4 +1,5 @@
-"""``kubectl mes evidence verify DIR [DIR ...] --key KEY.pem``: check packages offline.
+"""``kubectl mes evidence get NAME -o DIR``: download a Qualification's package.
+``kubectl mes evidence verify DIR [DIR ...] --key KEY.pem``: check packages offline.
 
 Several directories are checked as one chain, oldest first: each package must name the
 one before it as its previous package (``--first``: the first one starts the module's
@@ -12,19 +13,24 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from mes_operator.evidence.dsse import SignatureError, load_public_key
-from mes_operator.evidence.files import read_package
+from mes_operator.evidence.files import read_package, write_package
+from mes_operator.evidence.store import StoreError, files_of, parse_location
 from mes_operator.evidence.verify import Verification, verify_package
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "get", "run"]
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``evidence`` and its sub-commands, under the plugin's parser."""
     evidence = commands.add_parser("evidence", help="IQ/OQ evidence packages")
     sub = evidence.add_subparsers(dest="evidence_command", required=True)
+    get = sub.add_parser("get", help="download a Qualification's package into a directory")
+    get.add_argument("name", help="Qualification name")
+    get.add_argument("-o", "--output", required=True, type=Path, metavar="DIR")
+    get.add_argument("-n", "--namespace", default=None, help="namespace (default: context's)")
     verify = sub.add_parser(
         "verify", help="check packages offline: manifest, hashes, signature, chain"
     )
@@ -55,7 +61,25 @@ def _line(directory: Path, result: Verification) -> str:
     return f"OK {directory}: {what}, {result.digest}, {chain}"
 
 
+def get(client: Any, name: str, namespace: str, output: Path) -> str:
+    """Write the package of Qualification ``name`` into ``output`` (which must not hold
+    files of the same names); the package's location. ``client``: a lightkube Client."""
+    from lightkube.resources.core_v1 import ConfigMap
+
+    from mes_operator.kube.resources import Qualification
+
+    qualification = client.get(Qualification, name, namespace=namespace).to_dict()
+    location = (qualification.get("spec") or {}).get("packageLocation")
+    if not location:
+        raise StoreError(f"qualification/{name} names no package location")
+    where, config_map = parse_location(str(location))
+    obj = client.get(ConfigMap, config_map, namespace=where)
+    write_package(output, files_of(str(location), obj.binaryData))
+    return str(location)
+
+
 def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    """``evidence verify`` (offline: needs no cluster)."""
     try:
         public = load_public_key(args.key.read_bytes())
     except (OSError, SignatureError) as exc:

@@ -17,13 +17,26 @@ from lightkube.resources.core_v1 import (
 )
 from lightkube.resources.policy_v1 import PodDisruptionBudget
 
-from mes_operator.models.crds import EQUIPMENT, GROUP, MESMODULE, VERSION
+from mes_operator.models.crds import (
+    EQUIPMENT,
+    GROUP,
+    MESMODULE,
+    QUALIFICATION,
+    QUALIFICATION_APPROVAL,
+    VERSION,
+)
 
 MESModule: Any = create_namespaced_resource(
     GROUP, VERSION, MESMODULE.kind, MESMODULE.plural, verbs=None
 )
 Equipment: Any = create_namespaced_resource(
     GROUP, VERSION, EQUIPMENT.kind, EQUIPMENT.plural, verbs=None
+)
+Qualification: Any = create_namespaced_resource(
+    GROUP, VERSION, QUALIFICATION.kind, QUALIFICATION.plural, verbs=None
+)
+QualificationApproval: Any = create_namespaced_resource(
+    GROUP, VERSION, QUALIFICATION_APPROVAL.kind, QUALIFICATION_APPROVAL.plural, verbs=None
 )
 
 CHILD_RESOURCES: dict[str, Any] = {
@@ -37,4 +50,12 @@ CHILD_RESOURCES: dict[str, Any] = {
 }
 """lightkube class of each kind the builders produce."""
 
-__all__ = ["CHILD_RESOURCES", "Equipment", "MESModule", "Pod", "Secret"]
+__all__ = [
+    "CHILD_RESOURCES",
+    "Equipment",
+    "MESModule",
+    "Pod",
+    "Qualification",
+    "QualificationApproval",
+    "Secret",
+]

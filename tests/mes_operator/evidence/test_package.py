@@ -416,3 +416,17 @@ def test_read_package_refuses_links(written: tuple[Path, Assembled], tmp_path: P
     (directory / "evidence" / "link").symlink_to(tmp_path)
     with pytest.raises(ValueError, match="symbolic link"):
         read_package(directory)
+
+
+def test_the_plugin_verifies_without_any_cluster(
+    written: tuple[Path, Assembled], key_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`kubectl mes evidence verify` is offline: no kubeconfig is read, none is needed."""
+    from mes_operator import kubectl_plugin
+
+    monkeypatch.setenv("KUBECONFIG", str(key_file.parent / "no-such-kubeconfig"))
+    directory, _ = written
+    argv = ["evidence", "verify", str(directory), "--key", str(key_file), "--first"]
+    assert kubectl_plugin.main(argv) == 0
+    (directory / "package.json").write_bytes(b"{}")
+    assert kubectl_plugin.main(argv) == 1
