@@ -38,6 +38,7 @@ from mes_runtime.api import (
     equipment,
     exceptions,
     health,
+    installation,
     journal,
     live,
     openapi,
@@ -91,6 +92,9 @@ ROUTERS: tuple[tuple[APIRouter, Capability | None], ...] = (
     (health.router, None),
     (auth.router, None),
     (users.router, None),
+    # every kind is qualified; before upgrade.router, whose not-served answer (where
+    # batches are not) covers its whole prefix
+    (installation.router, None),
     (recipes.router, Capability.RECIPES),
     (equipment.router, Capability.EQUIPMENT),
     (journal.router, Capability.JOURNAL),

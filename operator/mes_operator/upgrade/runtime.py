@@ -112,6 +112,13 @@ class Runtime:
             return data
         raise RuntimeUnavailableError(f"{method} {path}: the runtime refused the account's token")
 
+    async def installation(self, client: AsyncClient, ctx: ModuleContext) -> dict[str, Any]:
+        """The runtime's installation facts for IQ (``GET /api/v1/upgrade/installation``):
+        ``version``, ``schema`` (``dialect``, ``current``, ``heads``, ``atHeads``,
+        ``compatible``), ``settings`` with ``settingsDigest``, ``capabilities`` and
+        ``equipment`` (each ``name`` and manifest ``digest``)."""
+        return await self.call(client, ctx, "GET", "/api/v1/upgrade/installation")
+
     def forget(self, namespace: str, name: str) -> None:
         """Drop a module's token (the module is gone)."""
         self._tokens.pop((namespace, name), None)
