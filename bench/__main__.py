@@ -55,6 +55,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "1M process values -> 1,000-point downsampled trend (p95) vs reading them raw",
     ),
     "live": ("bench.live_fanout", "server-sent events: clients x events/s delivered, latency"),
+    "evidence": (
+        "bench.evidence",
+        "an install's IQ evidence package generated and signed (goal <= 5 s)",
+    ),
     "operator": (
         "bench.operator",
         "operator on the test cluster: apply->Ready, 500 modules, RSS, Equipment verify",

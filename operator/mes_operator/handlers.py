@@ -14,10 +14,11 @@ from typing import Any, cast
 
 import httpx
 import kopf
-from lightkube import AsyncClient
+from lightkube import ApiError, AsyncClient
 
 from mes_operator.builders.context import MANAGED_BY, MODULE_LABEL
 from mes_operator.builders.upgrade import JOB_KIND_LABEL
+from mes_operator.evidence.keys import ensure_signing_key
 from mes_operator.kube.peering import ensure_peering_object
 from mes_operator.metrics import (
     RECONCILE_HEARTBEAT,
@@ -26,17 +27,19 @@ from mes_operator.metrics import (
     serve_metrics,
     upgrade_series_removed,
 )
-from mes_operator.models.crds import EQUIPMENT, GROUP, MESMODULE, VERSION
+from mes_operator.models.crds import EQUIPMENT, GROUP, MESMODULE, QUALIFICATION_APPROVAL, VERSION
 from mes_operator.reconcile.equipment import reconcile_equipment
 from mes_operator.reconcile.events import Event, EventSink
 from mes_operator.reconcile.locks import forget, lock_for
 from mes_operator.reconcile.module import (
     InvalidSpecError,
     delete_children,
+    follow_approval,
     follow_deployment,
     follow_job,
     reconcile_module,
 )
+from mes_operator.reconcile.qualify import Capture
 from mes_operator.settings import OperatorConfig, configure
 from mes_operator.upgrade.runtime import Runtime, RuntimeUnavailableError
 
@@ -53,6 +56,7 @@ class _Clients:
 
     client: AsyncClient | None = None
     runtime_access: Runtime | None = None
+    evidence: Capture | None = None
 
     @classmethod
     def get(cls) -> AsyncClient:
@@ -67,6 +71,21 @@ class _Clients:
             http = httpx.AsyncClient(timeout=RUNTIME_TIMEOUT)
             cls.runtime_access = Runtime(http=http, url=CONFIG.runtime_url)
         return cls.runtime_access
+
+    @classmethod
+    async def capture(cls) -> Capture | None:
+        """How evidence is captured: the signing key (made once, in the operator's own
+        namespace) and the runtime's access; None when the operator runs without a
+        namespace (by hand) or the key cannot be had yet (said in the log, tried again)."""
+        if cls.evidence is not None or CONFIG.namespace is None:
+            return cls.evidence
+        try:
+            key = await ensure_signing_key(cls.get(), CONFIG.namespace)
+        except ApiError as exc:
+            log.warning("no evidence signing key in %s yet: %s", CONFIG.namespace, exc)
+            return None
+        cls.evidence = Capture(key=key, runtime=cls.runtime(), chart_version=CONFIG.chart_version)
+        return cls.evidence
 
 
 def _events_for(body: Mapping[str, Any]) -> EventSink:
@@ -118,7 +137,11 @@ async def _reconcile(body: Mapping[str, Any]) -> None:
     ):
         try:
             await reconcile_module(
-                _Clients.get(), body, emit=_events_for(body), runtime=_Clients.runtime()
+                _Clients.get(),
+                body,
+                emit=_events_for(body),
+                runtime=_Clients.runtime(),
+                capture=await _Clients.capture(),
             )
         except InvalidSpecError as exc:
             raise kopf.PermanentError(str(exc)) from exc
@@ -174,6 +197,7 @@ async def deployment_event(body: kopf.Body, event: Mapping[str, Any], **_: Any) 
                 deleted=event.get("type") == "DELETED",
                 emit_for=_events_for,
                 runtime=_Clients.runtime(),
+                capture=await _Clients.capture(),
             )
         except RuntimeUnavailableError as exc:  # the module's timer steps it again
             log.warning("upgrade of %s/%s: step not done: %s", namespace, module, exc)
@@ -191,10 +215,27 @@ async def job_event(body: kopf.Body, event: Mapping[str, Any], **_: Any) -> None
         try:
             await follow_job(
                 _Clients.get(), namespace, module, body,
-                emit_for=_events_for, runtime=_Clients.runtime(),
+                emit_for=_events_for, runtime=_Clients.runtime(), capture=await _Clients.capture(),
             )  # fmt: skip
         except RuntimeUnavailableError as exc:  # the module's timer steps it again
             log.warning("upgrade of %s/%s: step not done: %s", namespace, module, exc)
+
+
+@kopf.on.event(GROUP, VERSION, QUALIFICATION_APPROVAL.plural)
+async def approval_event(body: kopf.Body, event: Mapping[str, Any], **_: Any) -> None:
+    """A Part 11 signature appeared (or was listed at start-up): settle the review state of
+    the Qualification it signs, and that module's Qualified. Watched, never written: an
+    approval is the signer's record, so the operator keeps no marks on it."""
+    if event.get("type") in {None, "DELETED"}:
+        return
+    namespace = body["metadata"]["namespace"]
+    qualification = (body.get("spec") or {}).get("qualification")
+    if not qualification:
+        return
+    await follow_approval(
+        _Clients.get(), namespace, str(qualification),
+        emit_for=_events_for, runtime=_Clients.runtime(), capture=await _Clients.capture(),
+    )  # fmt: skip
 
 
 @kopf.on.resume(*EQUIPMENTS)

@@ -59,6 +59,12 @@ class OperatorConfig:
     """How an orchestrated upgrade reaches a module's runtime (``{name}``, ``{namespace}``):
     the module's Service; an operator outside the cluster (the e2e tests) sets its own."""
 
+    namespace: str | None = None
+    """The operator's own namespace (the chart sets it from the Pod): where its evidence
+    signing key lives. Unset, no evidence is captured (an operator run by hand)."""
+    chart_version: str | None = None
+    """The chart that installed the operator, recorded in every evidence package."""
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> OperatorConfig:
         """Settings from ``HOLON_OPERATOR_*`` variables; unset ones keep their default."""
@@ -78,6 +84,8 @@ class OperatorConfig:
             peering_name=env.get("HOLON_OPERATOR_PEERING_NAME") or d.peering_name,
             worker_limit=_int(env, "HOLON_OPERATOR_WORKER_LIMIT", d.worker_limit),
             runtime_url=env.get("HOLON_OPERATOR_RUNTIME_URL") or d.runtime_url,
+            namespace=env.get("HOLON_OPERATOR_NAMESPACE") or None,
+            chart_version=env.get("HOLON_OPERATOR_CHART_VERSION") or None,
         )
 
     def effective_priority(self) -> int:

@@ -109,7 +109,10 @@ class OperatorFactory:
 def holon(cluster: Cluster) -> Iterator[HolonInstall]:
     """The CRDs (server-side applied from crds/) and the chart, installed once."""
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
-    for crd in ("mesmodules", "equipment", "qualifications", "clusterkopfpeerings"):
+    for crd in (
+        "mesmodules", "equipment", "qualifications", "qualificationapprovals",
+        "clusterkopfpeerings",
+    ):  # fmt: skip
         group = "kopf.dev" if crd.startswith("clusterkopf") else GROUP
         cluster.kubectl(
             "wait", "--for=condition=Established", f"crd/{crd}.{group}", "--timeout=60s"

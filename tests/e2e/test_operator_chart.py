@@ -11,7 +11,7 @@ from e2e_cluster import Cluster
 from operator_support import CHART, REPO, HolonInstall, holon  # noqa: F401
 
 pytestmark = pytest.mark.e2e
-KUBE = "1.30.0"  # `helm template` does not ask the cluster; the chart needs >= 1.28
+KUBE = "1.30.0"  # `helm template` does not ask the cluster; the chart needs >= 1.30
 
 
 def _render(
@@ -94,8 +94,19 @@ def test_rbac_has_no_wildcards(cluster: Cluster) -> None:
         lead = [r for r in roles if r["metadata"]["name"].endswith("-validation-lead")]
         rules = [rule for role in roles if role not in lead for rule in role["rules"]]
         secrets = [r for r in rules if "secrets" in r["resources"]]
-        assert [r["verbs"] for r in secrets] == [["get"]]
-        assert not [r for r in rules if "qualifications" in r["resources"]]  # nothing uses them
+        # read by name; created only in the operator's namespace (its evidence signing key)
+        assert sorted(v for r in secrets for v in r["verbs"]) == ["create", "get", "get"]
+        key_role = next(r for r in roles if r["metadata"]["name"].endswith("-evidence-key"))
+        assert key_role["kind"] == "Role"
+        assert [r for r in secrets if "create" in r["verbs"]] == [
+            r for r in key_role["rules"] if r["resources"] == ["secrets"] and "create" in r["verbs"]
+        ]
+        assert {"get"} == {
+            v for r in key_role["rules"] if "resourceNames" in r for v in r["verbs"]
+        } - {"patch"}
+        # evidence records are created, never changed or deleted; only their status moves
+        records = [r for r in rules if "qualifications" in r["resources"]]
+        assert sorted(v for r in records for v in r["verbs"]) == ["create", "get", "list"]
         # a validation lead signs (creates approvals) and reads; changes no record
         assert [(r["resources"], r["verbs"]) for r in lead[0]["rules"]] == [
             (["qualificationapprovals"], ["create", "get", "list", "watch"]),
@@ -126,8 +137,8 @@ def test_watched_namespaces_get_roles_and_nothing_outside_them(
             for subject in doc["subjects"]:
                 subject["name"] = subject["name"].replace("t-holon", release)
                 subject["namespace"] = namespace
-        if doc["kind"] == "ServiceAccount":
-            doc["metadata"]["namespace"] = namespace
+        if doc["kind"] == "ServiceAccount" or doc["metadata"].get("namespace") == "holon-system":
+            doc["metadata"]["namespace"] = namespace  # the release's namespace is the test's
     try:
         cluster.apply(*docs)
         sa = f"system:serviceaccount:{namespace}:{release}"
@@ -145,13 +156,18 @@ def test_watched_namespaces_get_roles_and_nothing_outside_them(
             ("get", "secrets"): True,
             ("list", "secrets"): False,
             ("create", "pods"): False,
-            ("create", "qualifications.mes.holon.dev"): False,
+            ("create", "qualifications.mes.holon.dev"): True,  # evidence records ...
+            ("update", "qualifications.mes.holon.dev"): False,  # ... never changed
+            ("delete", "qualifications.mes.holon.dev"): False,
+            ("create", "qualificationapprovals.mes.holon.dev"): False,  # signers' own
+            ("create", "secrets"): True,  # its evidence signing key, in its own namespace
         }
         for (verb, resource), allowed in inside.items():
             assert can(verb, resource, "-n", namespace) is allowed, (verb, resource)
         for where in (other, "kube-system", "default"):
             for verb, resource in (("get", "secrets"), ("create", "deployments.apps"),
-                                   ("patch", "mesmodules.mes.holon.dev")):  # fmt: skip
+                                   ("patch", "mesmodules.mes.holon.dev"),
+                                   ("create", "secrets")):  # fmt: skip
                 assert not can(verb, resource, "-n", where), (verb, resource, where)
         assert not can("get", "secrets", "-A")
         assert can("list", "customresourcedefinitions.apiextensions.k8s.io")

@@ -4,7 +4,9 @@
    through its ClusterIP Service, from the host and from another Pod by DNS name.
 2. The operator runs from its image in the cluster, with its chart's ServiceAccount,
    and reconciles a MESModule whose runtime Pods connect to PostgreSQL and to the
-   equipment simulator (both on the host); an Equipment is verified from inside the cluster.
+   equipment simulator (both on the host); the install's IQ evidence is captured, verified
+   offline and approved (``real_node_evidence``); an Equipment is verified from inside the
+   cluster.
 3. A version bump rolls the runtime over while a batch runs on the simulator, under a
    steady load of reads and batch commands from the host: every request is answered (the
    runtime drains: readiness false, in-flight requests finish, batches handed over, exit)
@@ -30,6 +32,7 @@ from mes_operator.builders.deployment import container_security
 from mes_operator.builders.upgrade import build_backup_job
 from mes_operator.upgrade.read import BackupResult, backup_result
 from prometheus_checks import failing, operator_checks, runtime_checks, unchecked
+from real_node_evidence import check_install_evidence
 from real_node_module import (
     GROUP,
     MODULE,
@@ -193,7 +196,7 @@ def test_runtime_pod_answers_through_its_service_from_host_and_pod(
 
 
 def test_operator_from_its_image_runs_a_module_on_postgres_and_the_simulator(
-    cluster: Cluster, in_cluster: InCluster
+    cluster: Cluster, in_cluster: InCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ns = in_cluster.namespace
     (operator_pod,) = pods(cluster, ns, "app.kubernetes.io/name=holon-operator")
@@ -218,6 +221,8 @@ def test_operator_from_its_image_runs_a_module_on_postgres_and_the_simulator(
     base = in_cluster.runtime_url(cluster)
     readiness = get_once_routed(f"{base}/readyz").json()
     assert readiness["checks"]["database"] == "ok"  # PostgreSQL, by its Service name
+    # the install's IQ evidence: captured, verified offline, approved by a validation lead
+    check_install_evidence(cluster, in_cluster, base, tmp_path, monkeypatch)
 
     headers = admin_headers(base, in_cluster.database_url, "admin")
     manifest = in_cluster.simulator.manifest_path

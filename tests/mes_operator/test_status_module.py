@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from mes_operator.builders import ModuleContext
 from mes_operator.status.conditions import condition
 from mes_operator.status.module import (
@@ -115,6 +116,35 @@ def test_upgrade_state_and_evidence_survive_a_reconcile() -> None:
 def test_qualification_not_required_is_qualified() -> None:
     status = module_status({}, ctx(qualification={"required": False}), deployment(1), now=T0)
     assert condition(status["conditions"], "Qualified")["status"] == "True"
+
+
+@pytest.mark.parametrize(
+    ("evidence", "status", "reason", "says"),
+    [
+        (None, "Unknown", "AwaitingEvidence", "no evidence package for version"),
+        ({"version": "0.9.0", "verdict": "QUALIFIED"}, "Unknown", "AwaitingEvidence", "2.0.0"),
+        ({"verdict": "PROVISIONAL"}, "Unknown", "AwaitingApproval", "kubectl mes approve q1"),
+        ({"verdict": "QUALIFIED", "approvedBy": "vl"}, "True", "Qualified", "approved by vl"),
+        ({"verdict": "QUALIFIED"}, "True", "Qualified", "auto-approved"),
+        ({"verdict": "NOT QUALIFIED"}, "False", "NotQualified", "its checks failed"),
+        (
+            {"verdict": "NOT QUALIFIED", "approvedBy": "vl"},
+            "False",
+            "NotQualified",
+            "rejected by vl",
+        ),
+    ],
+)
+def test_qualified_follows_the_last_evidence_of_this_version(
+    evidence: dict[str, Any] | None, status: str, reason: str, says: str
+) -> None:
+    version = ctx().spec.version
+    last = None if evidence is None else {"qualification": "q1", "version": version} | evidence
+    previous = {} if last is None else {"lastEvidence": last}
+    found = condition(module_status(previous, ctx(), deployment(1), now=T0)["conditions"],
+                      "Qualified")  # fmt: skip
+    assert (found["status"], found["reason"]) == (status, reason)
+    assert says in found["message"]
 
 
 def test_paused_and_invalid() -> None:

@@ -341,14 +341,14 @@ def _equipment(rows: _Rows, obs: Observed, facts: dict[str, Any]) -> None:
     for unit in obs.equipment:
         name = str(unit.get("metadata", {}).get("name"))
         conditions = (unit.get("status") or {}).get("conditions") or []
-        ready = next((c.get("status") for c in conditions if c.get("type") == "Ready"), None)
+        ready = next((c.get("status") for c in conditions if c.get("type") == "Verified"), None)
         found[name] = {"spec": digest(canonical(unit.get("spec") or {})), "ready": ready}
         if ready != "True":
             unverified.append(name)
     facts["equipment"] = {name: v["spec"] for name, v in found.items()}
     rows.add(
         "URS-IQ-09",
-        expected="every Equipment of the namespace Ready (verified by its check)",
+        expected="every Equipment of the namespace Verified (by the operator's check)",
         actual=found or "no Equipment declared",
         ok=not unverified,
         evidence="equipment.json",

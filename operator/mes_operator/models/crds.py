@@ -166,10 +166,23 @@ QUALIFICATION = Kind(
             "description": "What produced it.",
         },
         {
+            "name": "Version",
+            "type": "string",
+            "jsonPath": ".spec.toVersion",
+            "description": "The version the evidence is about.",
+        },
+        {
             "name": "Verdict",
             "type": "string",
+            "jsonPath": ".status.verdict",
+            "description": "The verdict now (the package's, or what an approval made of it).",
+        },
+        {
+            "name": "Package",
+            "type": "string",
             "jsonPath": ".spec.verdict",
-            "description": "Computed verdict.",
+            "description": "The package's computed verdict.",
+            "priority": 1,
         },
         {
             "name": "Approval",

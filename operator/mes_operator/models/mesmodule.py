@@ -623,7 +623,12 @@ class EvidenceRef(ResourceModel):
         description="sha256 digest of the package manifest.",
         pattern=r"^sha256:[0-9a-f]{64}$",
     )
-    verdict: Verdict = Field(description="Verdict of the package.")
+    verdict: Verdict = Field(description="The verdict now (after approvals, if any).")
+    event: str | None = Field(default=None, description="What produced the evidence.")
+    version: str | None = Field(default=None, description="The version it is about.")
+    approved_by: str | None = Field(
+        default=None, description="Who approved or rejected it (Part 11 signer)."
+    )
 
 
 class MESModuleStatus(ResourceModel):

@@ -74,7 +74,13 @@ class QualificationSpec(ResourceModel):
 
 
 class QualificationStatus(ResourceModel):
-    """Human review state of the evidence."""
+    """Human review state of the evidence, and the verdict it makes of the package's."""
+
+    verdict: Verdict | None = Field(
+        default=None,
+        description="The verdict now: the package's, made QUALIFIED by an approval or NOT "
+        "QUALIFIED by a rejection (a failed package stays NOT QUALIFIED).",
+    )
 
     approval: ApprovalState | None = Field(default=None, description="Review state.")
     approved_by: str | None = Field(default=None, description="Who signed (Part 11 name).")

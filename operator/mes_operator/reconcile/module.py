@@ -33,7 +33,8 @@ from mes_operator.metrics import DRIFT_CORRECTIONS, upgrade_series
 from mes_operator.models.mesmodule import Colour
 from mes_operator.reconcile.events import Event, EventSink
 from mes_operator.reconcile.install import install_gate
-from mes_operator.status.conditions import condition, now_rfc3339
+from mes_operator.reconcile.qualify import Capture, capture_evidence, due_event, settle_approvals
+from mes_operator.status.conditions import condition, now_rfc3339, seconds_since
 from mes_operator.status.module import (
     READY,
     DeploymentState,
@@ -74,6 +75,7 @@ async def reconcile_module(
     *,
     emit: EventSink,
     runtime: Runtime | None = None,
+    capture: Capture | None = None,
 ) -> Outcome:
     """Bring one MESModule's children and status in line with its spec.
 
@@ -135,7 +137,67 @@ async def reconcile_module(
     patched = await patch_module_status(client, meta, previous, status)
     if patched:
         _report_transitions(previous, status, emit)
+    if state.rolled_out and capture is not None:
+        patched = await _evidence(client, body, ctx, state, status, capture, emit) or patched
     return Outcome(ready=state.rolled_out, applied=applied, status_patched=patched)
+
+
+RUNTIME_WAIT = 120.0
+"""Seconds after Ready that evidence waits for the runtime to answer (its machine account
+may be made just after the install); then it is captured with the runtime's rows failed."""
+
+
+async def _evidence(
+    client: AsyncClient,
+    body: Mapping[str, Any],
+    ctx: ModuleContext,
+    state: DeploymentState,
+    status: Mapping[str, Any],
+    capture: Capture,
+    emit: EventSink,
+) -> bool:
+    """Capture the evidence a Ready module is due, if any; whether the status changed."""
+    event = due_event(ctx, status)
+    if event is None:
+        return False
+    since = condition(status.get("conditions"), READY).get("lastTransitionTime")
+    waited = seconds_since(since) if since else RUNTIME_WAIT
+    reference = await capture_evidence(
+        client, body, ctx, capture, event=event, emit=emit, wait_for_runtime=waited < RUNTIME_WAIT
+    )
+    if reference is None:
+        return False
+    with_evidence = {**status, "lastEvidence": reference}
+    after = module_status(with_evidence, ctx, state, now=now_rfc3339())
+    return await patch_module_status(client, body["metadata"], status, after)
+
+
+async def follow_approval(
+    client: AsyncClient,
+    namespace: str,
+    qualification: str,
+    *,
+    emit_for: Callable[[Mapping[str, Any]], EventSink],
+    runtime: Runtime | None = None,
+    capture: Capture | None = None,
+) -> None:
+    """A QualificationApproval appeared: settle its Qualification's review state and, when
+    that is the module's last evidence, its ``lastEvidence`` and ``Qualified``."""
+    settled = await settle_approvals(client, namespace, qualification)
+    if settled is None:
+        return
+    record, reference = settled
+    body = await _get_module(client, namespace, record["spec"]["module"])
+    if body is None or body.get("metadata", {}).get("deletionTimestamp"):
+        return
+    previous: Mapping[str, Any] = body.get("status") or {}
+    last = previous.get("lastEvidence") or {}
+    if last.get("qualification") != qualification or last == reference:
+        return
+    status = {**previous, "lastEvidence": reference}
+    await patch_module_status(client, body["metadata"], previous, status)
+    body = {**body, "status": status}
+    await reconcile_module(client, body, emit=emit_for(body), runtime=runtime, capture=capture)
 
 
 async def follow_deployment(
@@ -147,6 +209,7 @@ async def follow_deployment(
     deleted: bool,
     emit_for: Callable[[Mapping[str, Any]], EventSink],
     runtime: Runtime | None = None,
+    capture: Capture | None = None,
 ) -> None:
     """React to a change of a module's Deployment.
 
@@ -166,19 +229,21 @@ async def follow_deployment(
         return
     if orchestrating(ctx.spec, previous):
         # either slot's change may be what the upgrade waits for (green became ready)
-        await reconcile_module(client, body, emit=emit_for(body), runtime=runtime)
+        await reconcile_module(client, body, emit=emit_for(body), runtime=runtime, capture=capture)
         return
     if ctx.spec.paused or deployment["metadata"]["name"] != deployment_name(ctx, ctx.colour):
         return
     _, active = build_new_slot(ctx, ctx.colour, ctx.spec.version)
     desired = with_applied_hash(active)
     if deleted or drifted_paths(desired, deployment):
-        await reconcile_module(client, body, emit=emit_for(body), runtime=runtime)
+        await reconcile_module(client, body, emit=emit_for(body), runtime=runtime, capture=capture)
         return
     state = DeploymentState.from_object(deployment)
     status = module_status(previous, ctx, state, now=now_rfc3339())
     if await patch_module_status(client, body["metadata"], previous, status):
         _report_transitions(previous, status, emit_for(body))
+    if state.rolled_out and capture is not None:
+        await _evidence(client, body, ctx, state, status, capture, emit_for(body))
 
 
 async def follow_job(
@@ -189,6 +254,7 @@ async def follow_job(
     *,
     emit_for: Callable[[Mapping[str, Any]], EventSink],
     runtime: Runtime | None = None,
+    capture: Capture | None = None,
 ) -> None:
     """React to a module's Job (a first install's schema, an upgrade's backup, expand or
     contract): once it has finished, reconcile now, since the install or the upgrade
@@ -200,7 +266,7 @@ async def follow_job(
         return
     if not _reconciled_before(body.get("status") or {}):
         return  # the first reconcile is the change handler's
-    await reconcile_module(client, body, emit=emit_for(body), runtime=runtime)
+    await reconcile_module(client, body, emit=emit_for(body), runtime=runtime, capture=capture)
 
 
 async def delete_children(client: AsyncClient, body: Mapping[str, Any]) -> list[str]:

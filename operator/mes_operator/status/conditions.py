@@ -30,6 +30,12 @@ def now_rfc3339() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def seconds_since(rfc3339: str, now: datetime | None = None) -> float:
+    """Seconds from an RFC 3339 UTC time (as :func:`now_rfc3339` writes it) to ``now``."""
+    then = datetime.strptime(rfc3339, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return ((now or datetime.now(UTC)) - then).total_seconds()
+
+
 def merge_conditions(
     previous: Iterable[Mapping[str, Any]] | None,
     observations: Iterable[Observation],

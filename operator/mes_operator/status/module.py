@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mes_operator.builders.context import ModuleContext
-from mes_operator.models.mesmodule import MESModuleStatus, Phase
+from mes_operator.models.mesmodule import MESModuleStatus, Phase, Verdict
 from mes_operator.status.conditions import Observation, condition, dump, merge_conditions
 
 READY = "Ready"
@@ -103,7 +103,7 @@ def module_status(
             if deployment.deadline_exceeded
             else "no problem observed",
         ),
-        _qualified(ctx),
+        qualified(ctx, previous.get("lastEvidence")),
         Observation(
             type=MIGRATION, status="False", reason="NoMigration", message="no migration running"
         ),
@@ -130,7 +130,10 @@ def module_status(
     return {**dump(status), **{key: previous[key] for key in _KEPT if key in previous}}
 
 
-def _qualified(ctx: ModuleContext) -> Observation:
+def qualified(ctx: ModuleContext, evidence: Mapping[str, Any] | None) -> Observation:
+    """``Qualified`` from the last evidence (``status.lastEvidence``) and its approvals:
+    True only for a package approved by a Part 11 signature (or auto-approved), False for a
+    failed or rejected one, Unknown while it awaits evidence for this version or approval."""
     if not ctx.spec.qualification.required:
         return Observation(
             type=QUALIFIED,
@@ -138,11 +141,32 @@ def _qualified(ctx: ModuleContext) -> Observation:
             reason="NotRequired",
             message="spec.qualification.required is false",
         )
+    if not evidence or evidence.get("version") != ctx.spec.version:
+        return Observation(
+            type=QUALIFIED,
+            status="Unknown",
+            reason="AwaitingEvidence",
+            message=f"no evidence package for version {ctx.spec.version} yet",
+        )
+    name = f"qualification/{evidence.get('qualification')}"
+    verdict = evidence.get("verdict")
+    by = evidence.get("approvedBy")
+    if verdict == Verdict.QUALIFIED.value:
+        how = f"approved by {by}" if by else "auto-approved"
+        return Observation(
+            type=QUALIFIED, status="True", reason="Qualified", message=f"{name}: {how}"
+        )
+    if verdict == Verdict.NOT_QUALIFIED.value:
+        why = f"rejected by {by}" if by else "its checks failed"
+        return Observation(
+            type=QUALIFIED, status="False", reason="NotQualified", message=f"{name}: {why}"
+        )
     return Observation(
         type=QUALIFIED,
         status="Unknown",
-        reason="AwaitingEvidence",
-        message="no evidence package has been produced for this version yet",
+        reason="AwaitingApproval",
+        message=f"{name} is provisional: kubectl mes approve {evidence.get('qualification')} "
+        "--meaning approved",
     )
 
 

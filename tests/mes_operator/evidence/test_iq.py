@@ -21,91 +21,19 @@ from mes_operator.evidence.iq import (
     installation_qualification,
     load_requirements,
 )
-from mes_operator.evidence.package import Header, Package, Result
+from mes_operator.evidence.package import Result
 from mes_operator.evidence.verify import verify_package
-from mes_operator.models.crds import all_crds
 
-NOW = "2026-12-01T18:30:00Z"
-DIGEST = "sha256:" + "1f" * 32
-MODULE: dict[str, Any] = {
-    "apiVersion": "mes.holon.dev/v1alpha1",
-    "kind": "MESModule",
-    "metadata": {"name": "batch", "namespace": "plant-a", "uid": "u-1", "generation": 1},
-    "spec": {"module": "batch-execution", "version": "1.4.2", "replicas": 2},
-}
-INSTALLATION = {
-    "version": "1.4.2",
-    "schema": {"current": ["a1"], "heads": ["a1"], "atHeads": True, "dialect": "sqlite"},
-    "settingsDigest": "sha256:" + "2e" * 32,
-    "settings": {"timezone": "UTC"},
-}
-
-
-def _live(desired: dict[str, Any]) -> dict[str, Any]:
-    """What the API server gives back: the object plus fields it and others add."""
-    live = copy.deepcopy(desired)
-    live["metadata"] = {**live["metadata"], "uid": "x", "resourceVersion": "7"}
-    if live["kind"] == "Deployment":
-        live["status"] = {"readyReplicas": 2}
-        live["spec"]["template"]["spec"]["dnsPolicy"] = "ClusterFirst"
-    return live
-
-
-def _pod(name: str, image: str, image_id: str = DIGEST, ready: bool = True) -> dict[str, Any]:
-    return {
-        "metadata": {"name": name},
-        "spec": {"nodeName": "node-1"},
-        "status": {
-            "phase": "Running",
-            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
-            "containerStatuses": [
-                {
-                    "name": "runtime",
-                    "image": image,
-                    "imageID": image_id,
-                    "ready": ready,
-                    "restartCount": 0,
-                }
-            ],
-        },
-    }
-
-
-def _observed(**changes: Any) -> Observed:
-    desired = build_children(ModuleContext.from_body(MODULE))
-    image = next(d for d in desired if d["kind"] == "Deployment")
-    ref = image["spec"]["template"]["spec"]["containers"][0]["image"]
-    crds = all_crds()
-    base: dict[str, Any] = {
-        "at": NOW,
-        "module": MODULE,
-        "desired": desired,
-        "live": {(d["kind"], d["metadata"]["name"]): _live(d) for d in desired},
-        "pods": [_pod("batch-blue-1", ref), _pod("batch-blue-2", f"docker.io/{ref}")],
-        "crds_shipped": crds,
-        "crds_live": {
-            name: {**copy.deepcopy(c), "status": {"acceptedNames": {}}} for name, c in crds.items()
-        },
-        "role_bindings": [
-            {
-                "metadata": {"name": "other"},
-                "roleRef": {"name": "view"},
-                "subjects": [{"kind": "ServiceAccount", "name": "someone-else"}],
-            }
-        ],
-        "installation": INSTALLATION,
-        "equipment": [
-            {
-                "metadata": {"name": "br-101"},
-                "spec": {"endpoint": "opc.tcp://br-101:4840"},
-                "status": {"conditions": [{"type": "Ready", "status": "True"}]},
-            }
-        ],
-        "operator_version": "0.3.0",
-        "chart_version": "0.3.0",
-    }
-    base.update(changes)
-    return Observed(**base)
+from holon_testing.evidence import (
+    DIGEST,
+    INSTALLATION,
+    MODULE,
+    NOW,
+    install_package,
+    live_copy,
+    observed,
+    pod,
+)
 
 
 def _row(result: Any, requirement: str) -> Any:
@@ -113,7 +41,7 @@ def _row(result: Any, requirement: str) -> Any:
 
 
 def test_a_module_as_installed_passes_every_row_and_makes_a_verifiable_package() -> None:
-    result = installation_qualification(_observed(), event="Install", baseline_facts=None)
+    result = installation_qualification(observed(), event="Install", baseline_facts=None)
     assert [r.requirement for r in result.rows] == [f"URS-IQ-{i:02d}" for i in range(1, 11)]
     failed = [(r.requirement, r.actual) for r in result.rows if r.result is not Result.PASS]
     assert failed == []
@@ -125,21 +53,7 @@ def test_a_module_as_installed_passes_every_row_and_makes_a_verifiable_package()
         assert row.timestamp == NOW
 
     key = Ed25519PrivateKey.generate()
-    package = Package(
-        header=Header(
-            module="batch",
-            namespace="plant-a",
-            qualification="batch-install-1",
-            event="Install",
-            to_version="1.4.2",
-            created_at=NOW,
-            operator_version="0.3.0",
-        ),
-        intended_use="test",
-        risk="low",
-        requirements=load_requirements(),
-        iq=result.rows,
-    )
+    package = install_package(result)
     assembled = assemble(package, result.evidence, key)
     assert verify_package(assembled.files, key.public_key()).problems == []
     matrix = {t["requirement"]: t["result"] for t in assembled.document["traceability"]}
@@ -155,7 +69,7 @@ def _hand_edited_image(obs: Observed) -> Observed:
     live = copy.deepcopy(dict(obs.live))
     name = _deployment(obs)["metadata"]["name"]
     live[("Deployment", name)]["spec"]["template"]["spec"]["containers"][0]["image"] = "evil:1"
-    return _observed(live=live)
+    return observed(live=live)
 
 
 def _extra_secret(obs: Observed) -> Observed:
@@ -163,32 +77,32 @@ def _extra_secret(obs: Observed) -> Observed:
     name = _deployment(obs)["metadata"]["name"]
     container = live[("Deployment", name)]["spec"]["template"]["spec"]["containers"][0]
     container.setdefault("envFrom", []).append({"secretRef": {"name": "stolen"}})
-    return _observed(live=live)
+    return observed(live=live)
 
 
 def _crd_edited(obs: Observed) -> Observed:
     live = copy.deepcopy(dict(obs.crds_live))
     name = sorted(live)[0]
     live[name]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["type"] = "string"
-    return _observed(crds_live=live)
+    return observed(crds_live=live)
 
 
 CASES: list[tuple[str, Callable[[Observed], Observed], str]] = [
     (
         "URS-IQ-01",
-        lambda o: _observed(pods=[*o.pods[:1], _pod("p3", "x:1", "sha256:other")]),
+        lambda o: observed(pods=[*o.pods[:1], pod("p3", "x:1", "sha256:other")]),
         "sha256:other",
     ),
-    ("URS-IQ-01", lambda o: _observed(pods=[]), '"pods": 0'),
-    ("URS-IQ-02", lambda o: _observed(installation={**INSTALLATION, "version": "1.4.1"}), "1.4.1"),
+    ("URS-IQ-01", lambda o: observed(pods=[]), '"pods": 0'),
+    ("URS-IQ-02", lambda o: observed(installation={**INSTALLATION, "version": "1.4.1"}), "1.4.1"),
     (
         "URS-IQ-02",
-        lambda o: _observed(installation=None, installation_error="HTTP 503"),
+        lambda o: observed(installation=None, installation_error="HTTP 503"),
         "HTTP 503",
     ),
     (
         "URS-IQ-03",
-        lambda o: _observed(
+        lambda o: observed(
             installation={
                 **INSTALLATION,
                 "schema": {
@@ -202,10 +116,10 @@ CASES: list[tuple[str, Callable[[Observed], Observed], str]] = [
         "a0",
     ),
     ("URS-IQ-04", _crd_edited, "openAPIV3Schema.type"),
-    ("URS-IQ-04", lambda o: _observed(crds_live={}), "not installed"),
+    ("URS-IQ-04", lambda o: observed(crds_live={}), "not installed"),
     (
         "URS-IQ-05",
-        lambda o: _observed(
+        lambda o: observed(
             role_bindings=[
                 {
                     "metadata": {"name": "grant"},
@@ -220,23 +134,23 @@ CASES: list[tuple[str, Callable[[Observed], Observed], str]] = [
     ("URS-IQ-07", _extra_secret, "stolen/*"),
     (
         "URS-IQ-08",
-        lambda o: _observed(installation={**INSTALLATION, "settingsDigest": None}),
+        lambda o: observed(installation={**INSTALLATION, "settingsDigest": None}),
         "not reported",
     ),
     (
         "URS-IQ-09",
-        lambda o: _observed(
+        lambda o: observed(
             equipment=[
                 {
                     "metadata": {"name": "br-102"},
                     "spec": {},
-                    "status": {"conditions": [{"type": "Ready", "status": "False"}]},
+                    "status": {"conditions": [{"type": "Verified", "status": "False"}]},
                 }
             ]
         ),
         "br-102",
     ),
-    ("URS-IQ-10", lambda o: _observed(pods=[_pod("p", "x", ready=False)]), "0"),
+    ("URS-IQ-10", lambda o: observed(pods=[pod("p", "x", ready=False)]), "0"),
 ]
 
 
@@ -244,7 +158,7 @@ CASES: list[tuple[str, Callable[[Observed], Observed], str]] = [
 def test_a_live_system_unlike_the_release_fails_its_row_naming_what_differs(
     requirement: str, change: Callable[[Observed], Observed], named: str
 ) -> None:
-    result = installation_qualification(change(_observed()), event="Install", baseline_facts=None)
+    result = installation_qualification(change(observed()), event="Install", baseline_facts=None)
     row = _row(result, requirement)
     assert row.result is Result.FAIL
     assert named in json.dumps(row.actual) + (row.note or ""), row.actual
@@ -253,7 +167,7 @@ def test_a_live_system_unlike_the_release_fails_its_row_naming_what_differs(
 def test_differences_from_the_baseline_are_explained_by_an_upgrade_and_deviations_in_drift() -> (
     None
 ):
-    baseline = installation_qualification(_observed(), event="Install", baseline_facts=None).facts
+    baseline = installation_qualification(observed(), event="Install", baseline_facts=None).facts
     after = copy.deepcopy(baseline)
     after["image"]["digests"] = ["sha256:" + "3a" * 32]
     after["version"] = "1.5.0"
@@ -272,8 +186,8 @@ def test_differences_from_the_baseline_are_explained_by_an_upgrade_and_deviation
 
 
 def test_the_baseline_comparison_lands_in_the_result() -> None:
-    baseline = installation_qualification(_observed(), event="Install", baseline_facts=None).facts
-    upgraded = _observed(
+    baseline = installation_qualification(observed(), event="Install", baseline_facts=None).facts
+    upgraded = observed(
         installation={**INSTALLATION, "version": "1.4.2", "settingsDigest": "sha256:" + "5c" * 32}
     )
     result = installation_qualification(upgraded, event="Upgrade", baseline_facts=baseline)
@@ -289,10 +203,10 @@ def test_no_secret_value_is_in_the_evidence() -> None:
         "credentialsSecretRef": {"name": "db-credentials", "key": "password"},
     }
     desired = build_children(ModuleContext.from_body(module))
-    obs = _observed(
+    obs = observed(
         module=module,
         desired=desired,
-        live={(d["kind"], d["metadata"]["name"]): _live(d) for d in desired},
+        live={(d["kind"], d["metadata"]["name"]): live_copy(d) for d in desired},
     )
     result = installation_qualification(obs, event="Install", baseline_facts=None)
     row = _row(result, "URS-IQ-07")

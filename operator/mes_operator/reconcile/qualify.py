@@ -1,0 +1,350 @@
+"""Capture a module's evidence: observe, qualify, sign, keep, record (DESIGN §7).
+
+Called by the reconcile once a module is Ready at a version without evidence (its install,
+then each version change). The package is kept first and the Qualification created second,
+so a Qualification never names a package that is not there; both are idempotent (the same
+change is recorded once, however often a crash repeats the step). The chain's previous link
+and the baseline are read from the module's Qualifications themselves, not from a cache.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib.metadata
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from lightkube import ApiError, AsyncClient
+from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
+from lightkube.resources.core_v1 import Pod
+from lightkube.resources.rbac_authorization_v1 import RoleBinding
+from lightkube.types import PatchType
+
+from mes_operator.builders import ModuleContext, build_children
+from mes_operator.evidence.approval import decide
+from mes_operator.evidence.assemble import assemble
+from mes_operator.evidence.iq import FACTS, Observed, installation_qualification, load_requirements
+from mes_operator.evidence.package import Baseline, Header, Package, Result
+from mes_operator.evidence.store import fetch, keep
+from mes_operator.kube.apply import get_dict
+from mes_operator.kube.resources import Equipment, Qualification, QualificationApproval
+from mes_operator.models.crds import API_VERSION, all_crds
+from mes_operator.reconcile.events import Event, EventSink
+from mes_operator.upgrade.runtime import Runtime, RuntimeUnavailableError
+
+__all__ = ["EVIDENCE_FOR", "Capture", "capture_evidence", "due_event", "settle_approvals"]
+
+log = logging.getLogger(__name__)
+
+MODULE_LABEL = "mes.holon.dev/module"
+EVIDENCE_FOR = "mes.holon.dev/evidence-for"
+"""Annotation naming the change a Qualification records (``<module uid>/<event>/<version>``):
+what makes capturing the same change twice a no-op."""
+
+INTENDED_USE = (
+    "{module} module of the Holon MES: executes ISA-88 recipes on MTP equipment over OPC UA "
+    "and keeps the hash-chained electronic batch record (GMP, 21 CFR Part 11)."
+)
+RISK = {
+    "Install": "high: a new installation of a GMP batch-execution system; full IQ",
+    "Upgrade": "high: a new version of a GMP batch-execution system; full IQ against the "
+    "approved baseline",
+}
+
+
+def operator_version() -> str:
+    try:
+        return importlib.metadata.version("holon")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree
+        return "unknown"
+
+
+def due_event(ctx: ModuleContext, status: Mapping[str, Any]) -> str | None:
+    """Which evidence a Ready module is due: its Install (none yet), an Upgrade (the last
+    evidence is about another version), or None."""
+    if not ctx.spec.qualification.required:
+        return None
+    last = status.get("lastEvidence")
+    if not last:
+        return "Install"
+    if last.get("version") != ctx.spec.version:
+        return "Upgrade"
+    return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Capture:
+    """How evidence is made: the signing key, the runtime's access, who runs it."""
+
+    key: Ed25519PrivateKey
+    runtime: Runtime | None
+    chart_version: str | None = None
+
+
+async def _module_qualifications(
+    client: AsyncClient, namespace: str, module: str
+) -> list[dict[str, Any]]:
+    found = [
+        dict(q.to_dict())
+        async for q in client.list(
+            Qualification, namespace=namespace, labels={MODULE_LABEL: module}
+        )
+    ]
+    return sorted(found, key=lambda q: str(q["metadata"].get("creationTimestamp")))
+
+
+def _head(qualifications: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The newest package of the module's chain: the latest one no other names as previous."""
+    named = {q.get("spec", {}).get("previousDigest") for q in qualifications}
+    heads = [q for q in qualifications if q.get("spec", {}).get("digest") not in named]
+    return heads[-1] if heads else (qualifications[-1] if qualifications else None)
+
+
+async def _baseline(
+    client: AsyncClient, qualifications: list[dict[str, Any]]
+) -> tuple[Baseline | None, dict[str, Any] | None]:
+    """The last QUALIFIED (approved) Qualification and its facts."""
+    for q in reversed(qualifications):
+        status = q.get("status") or {}
+        if status.get("verdict") != "QUALIFIED":
+            continue
+        spec = q["spec"]
+        facts: dict[str, Any] | None = None
+        try:
+            files = await fetch(client, spec["packageLocation"])
+            facts = json.loads(files[FACTS])
+        except Exception as exc:  # a baseline we cannot read: compare with nothing, say so
+            log.warning("baseline %s unreadable: %s", q["metadata"]["name"], exc)
+        return (
+            Baseline(
+                qualification=q["metadata"]["name"],
+                package_digest=spec["digest"],
+                approved_by=status.get("approvedBy"),
+            ),
+            facts,
+        )
+    return None, None
+
+
+async def _observe(
+    client: AsyncClient, ctx: ModuleContext, body: Mapping[str, Any], capture: Capture
+) -> Observed:
+    desired = [c for c in build_children(ctx) if c["kind"] != "PersistentVolumeClaim"]
+    live = {
+        (c["kind"], c["metadata"]["name"]): await get_dict(
+            client, c["kind"], c["metadata"]["name"], ctx.namespace
+        )
+        for c in desired
+    }
+    deployment = next(c for c in desired if c["kind"] == "Deployment")
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    pods = [
+        dict(p.to_dict())
+        async for p in client.list(Pod, namespace=ctx.namespace, labels=selector)
+        if not p.metadata or not p.metadata.deletionTimestamp
+    ]
+    shipped = {crd["metadata"]["name"]: crd for crd in all_crds().values()}
+    crds_live: dict[str, Any] = {}
+    for name in shipped:
+        try:
+            crds_live[name] = dict((await client.get(CustomResourceDefinition, name)).to_dict())
+        except ApiError as exc:
+            if exc.status.code != 404:
+                raise
+            crds_live[name] = None
+    bindings = [dict(b.to_dict()) async for b in client.list(RoleBinding, namespace=ctx.namespace)]
+    equipment = [dict(e.to_dict()) async for e in client.list(Equipment, namespace=ctx.namespace)]
+    installation: dict[str, Any] | None = None
+    error: str | None = None
+    if capture.runtime is None:
+        error = "the operator has no access to the runtime"
+    else:
+        try:
+            installation = await capture.runtime.installation(client, ctx)
+        except RuntimeUnavailableError as exc:
+            error = str(exc)
+    return Observed(
+        at=_now(),
+        module=body,
+        desired=desired,
+        live=live,
+        pods=pods,
+        crds_shipped=shipped,
+        crds_live=crds_live,
+        role_bindings=bindings,
+        installation=installation,
+        installation_error=error,
+        equipment=equipment,
+        operator_version=operator_version(),
+        chart_version=capture.chart_version,
+    )
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def runtime_unanswered(observed: Observed) -> bool:
+    return observed.installation is None
+
+
+async def capture_evidence(
+    client: AsyncClient,
+    body: Mapping[str, Any],
+    ctx: ModuleContext,
+    capture: Capture,
+    *,
+    event: str,
+    emit: EventSink,
+    wait_for_runtime: bool,
+) -> dict[str, Any] | None:
+    """Produce, keep and record the module's evidence for ``event``; its ``lastEvidence``.
+
+    None when the runtime did not answer and ``wait_for_runtime`` (the caller tries again
+    later: a runtime that just became ready may not have its machine account yet)."""
+    meta = body["metadata"]
+    key = f"{meta['uid']}/{event}/{ctx.spec.version}"
+    existing = await _module_qualifications(client, ctx.namespace, ctx.name)
+    for q in existing:
+        if (q["metadata"].get("annotations") or {}).get(EVIDENCE_FOR) == key:
+            return _reference(q)  # recorded before a crash: never twice
+    observed = await _observe(client, ctx, body, capture)
+    if runtime_unanswered(observed) and wait_for_runtime:
+        log.info("evidence of %s/%s waits for the runtime: %s", ctx.namespace, ctx.name,
+                 observed.installation_error)  # fmt: skip
+        return None
+    head = _head(existing)
+    baseline, baseline_facts = await _baseline(client, existing)
+    iq = installation_qualification(observed, event=event, baseline_facts=baseline_facts)
+    from_version = None if head is None else head["spec"].get("toVersion")
+    package = Package(
+        header=Header(
+            module=ctx.name,
+            namespace=ctx.namespace,
+            qualification="",  # set below, from the digest of everything else
+            event=event,
+            from_version=from_version if event != "Install" else None,
+            to_version=ctx.spec.version,
+            created_at=observed.at,
+            operator_version=observed.operator_version,
+        ),
+        intended_use=INTENDED_USE.format(module=ctx.spec.module),
+        risk=RISK.get(event, "high"),
+        requirements=load_requirements(),
+        iq=iq.rows,
+        deviations=iq.deviations,
+        baseline=baseline,
+        previous_digest=None if head is None else head["spec"]["digest"],
+    )
+    name = f"{ctx.name}-{event.lower()}-{key_suffix(key)}"[:253]
+    package = _named(package, name)
+    assembled = assemble(package, iq.evidence, capture.key)
+    location = await keep(
+        client, namespace=ctx.namespace, qualification=name, module=ctx.name,
+        files=assembled.files,
+    )  # fmt: skip
+    verdict = assembled.document["verdict"]
+    manifest = {
+        "apiVersion": API_VERSION,
+        "kind": "Qualification",
+        "metadata": {
+            "name": name,
+            "namespace": ctx.namespace,
+            "labels": {MODULE_LABEL: ctx.name, "mes.holon.dev/event": event.lower()},
+            "annotations": {EVIDENCE_FOR: key},
+        },
+        "spec": {
+            "module": ctx.name,
+            "event": event,
+            "toVersion": ctx.spec.version,
+            "digest": assembled.digest,
+            "verdict": verdict,
+            "packageLocation": location,
+            **({"fromVersion": package.header.from_version} if package.header.from_version else {}),
+            **({"previousDigest": package.previous_digest} if package.previous_digest else {}),
+        },
+    }
+    try:
+        created = await client.create(Qualification.from_dict(manifest))
+    except ApiError as exc:
+        if exc.status.code != 409:
+            raise
+        created = await client.get(Qualification, name, namespace=ctx.namespace)
+    qualification = dict(created.to_dict())
+    decision = decide(qualification, [])
+    await client.patch(
+        Qualification.Status, name, {"status": decision.status()}, namespace=ctx.namespace,
+        patch_type=PatchType.MERGE,
+    )  # fmt: skip
+    failed = [f"{r.id} ({r.requirement})" for r in iq.rows if r.result is Result.FAIL]
+    message = (
+        f"qualification/{name}: {verdict}, {len(iq.rows)} IQ rows"
+        + (f", failed: {', '.join(failed)}" if failed else "")
+        + f", {len(iq.deviations)} difference(s) from the baseline; package {assembled.digest}"
+    )
+    emit(
+        Event(
+            type="Warning" if failed else "Normal",
+            reason="NotQualified" if failed else "EvidenceCaptured",
+            message=message[:1000],
+        )
+    )
+    return _reference({**qualification, "status": decision.status()})
+
+
+def key_suffix(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:10]
+
+
+def _named(package: Package, name: str) -> Package:
+    return dataclasses.replace(
+        package, header=dataclasses.replace(package.header, qualification=name)
+    )
+
+
+def _reference(qualification: Mapping[str, Any]) -> dict[str, Any]:
+    spec = qualification["spec"]
+    status = qualification.get("status") or {}
+    return {
+        "qualification": qualification["metadata"]["name"],
+        "digest": spec["digest"],
+        "verdict": status.get("verdict") or spec["verdict"],
+        "event": spec.get("event"),
+        "version": spec.get("toVersion"),
+        **({"approvedBy": status["approvedBy"]} if status.get("approvedBy") else {}),
+    }
+
+
+async def settle_approvals(
+    client: AsyncClient, namespace: str, qualification_name: str
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """Apply the namespace's approvals to one Qualification's status; the Qualification and
+    its reference for the module's ``lastEvidence`` (None if the Qualification is gone)."""
+    try:
+        obj = await client.get(Qualification, qualification_name, namespace=namespace)
+    except ApiError as exc:
+        if exc.status.code == 404:
+            return None
+        raise
+    qualification = dict(obj.to_dict())
+    approvals = [
+        dict(a.to_dict()) async for a in client.list(QualificationApproval, namespace=namespace)
+    ]
+    decision = decide(qualification, approvals)
+    for why in decision.ignored:
+        log.warning("qualification/%s: approval not counted: %s", qualification_name, why)
+    status = decision.status()
+    current = qualification.get("status") or {}
+    if any(current.get(k) != v for k, v in status.items()):
+        await client.patch(
+            Qualification.Status, qualification_name, {"status": status},
+            namespace=namespace, patch_type=PatchType.MERGE,
+        )  # fmt: skip
+    updated = {**qualification, "status": {**current, **status}}
+    return updated, _reference(updated)

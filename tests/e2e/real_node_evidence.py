@@ -1,0 +1,113 @@
+"""The install's evidence, checked on the real node as a validation lead would (no tests
+here; the real-node test calls :func:`check_install_evidence` right after Ready).
+
+The operator's machine account is made as a plant makes it (a runtime user with role
+``upgrade`` and its Secret); the operator then captures the install's Qualification; the
+package is downloaded with ``kubectl mes evidence get`` and verified offline against the
+public key the operator published, by the plugin and by a verifier written from the format
+page alone; a user bound to the chart's validation-lead role approves it with ``kubectl mes
+approve``, and the module becomes Qualified.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from e2e_cluster import Cluster
+from mes_operator import kubectl_plugin
+from real_node_module import MODULE, InCluster
+
+from holon_testing.kube import write_token_kubeconfig
+from holon_testing.real_node import enrol
+from tests.mes_operator.evidence import independent_verifier
+
+ACCOUNT = "holon-upgrade"
+LEAD = "validation-lead"
+
+
+def _qualifications(cluster: Cluster, ns: str) -> list[dict[str, Any]]:
+    listed = cluster.kubectl(
+        "get", "qualifications", "-n", ns, "-l", f"mes.holon.dev/module={MODULE}", "-o", "json"
+    )
+    return list(json.loads(listed.stdout)["items"])
+
+
+def _qualified(cluster: Cluster, ns: str) -> dict[str, Any]:
+    body = cluster.get("mesmodule", MODULE, ns)
+    conditions = body.get("status", {}).get("conditions", [])
+    return next(c for c in conditions if c["type"] == "Qualified")
+
+
+def check_install_evidence(
+    cluster: Cluster,
+    in_cluster: InCluster,
+    base: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ns = in_cluster.namespace
+    assert _qualifications(cluster, ns) == []  # no account yet: the operator waits for it
+    assert _qualified(cluster, ns)["status"] == "Unknown"
+    password = enrol(base, in_cluster.database_url, ACCOUNT, "upgrade")
+    cluster.kubectl(
+        "create", "secret", "generic", f"{MODULE}-upgrade-account", "-n", ns,
+        f"--from-literal=username={ACCOUNT}", f"--from-literal=password={password}",
+    )  # fmt: skip
+    cluster.eventually(
+        "the install's Qualification", lambda: bool(_qualifications(cluster, ns)), 120
+    )
+    (record,) = _qualifications(cluster, ns)
+    name = record["metadata"]["name"]
+    spec = record["spec"]
+    assert (spec["event"], spec["module"]) == ("Install", MODULE)
+    assert "previousDigest" not in spec  # the module's first package
+
+    kubeconfig = cluster.kubeconfig
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    package = tmp_path / "install"
+    assert kubectl_plugin.main(["evidence", "get", name, "-o", str(package), "-n", ns]) == 0
+    document = json.loads((package / "package.json").read_bytes())
+    failed = [(r["id"], r["requirement"], r["actual"]) for r in document["iq"]
+              if r["result"] != "pass"]  # fmt: skip
+    assert failed == [], failed
+    assert spec["verdict"] == document["verdict"] == "PROVISIONAL"
+    assert {r["requirement"] for r in document["iq"]} >= {f"URS-IQ-{i:02d}" for i in range(1, 11)}
+
+    key = tmp_path / "holon-evidence.pem"
+    published = cluster.get("configmap", "holon-evidence-key", ns)  # the release's namespace
+    key.write_text(published["data"]["public.pem"])
+    assert kubectl_plugin.main(["evidence", "verify", str(package), "--key", str(key),
+                                "--first"]) == 0  # fmt: skip
+    assert independent_verifier.check(package, key.read_bytes(), None) == []
+    assert independent_verifier.digest(package) == spec["digest"]
+    qualified = _qualified(cluster, ns)
+    assert (qualified["status"], qualified["reason"]) == ("Unknown", "AwaitingApproval")
+
+    # a validation lead (a ServiceAccount bound to the chart's role) approves it
+    cluster.kubectl("create", "serviceaccount", LEAD, "-n", ns)
+    cluster.kubectl(
+        "create", "rolebinding", LEAD, "-n", ns,
+        "--clusterrole", f"{in_cluster.release}-validation-lead",
+        f"--serviceaccount={ns}:{LEAD}",
+    )  # fmt: skip
+    token = cluster.kubectl("create", "token", LEAD, "-n", ns, "--duration=10m").stdout.strip()
+    server, ca = cluster.endpoint()
+    lead = write_token_kubeconfig(
+        tmp_path / "lead.kubeconfig", server=server, ca=ca, token=token, namespace=ns
+    )
+    monkeypatch.setenv("KUBECONFIG", str(lead))
+    assert kubectl_plugin.main(["approve", name, "--meaning", "approved"]) == 0
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+
+    def approved() -> bool:
+        condition = _qualified(cluster, ns)
+        return condition["status"] == "True"
+
+    cluster.eventually("the module Qualified after the approval", approved, 60)
+    assert f"system:serviceaccount:{ns}:{LEAD}" in _qualified(cluster, ns)["message"]
+    status = cluster.get("qualification", name, ns)["status"]
+    assert (status["approval"], status["verdict"]) == ("Approved", "QUALIFIED")
+    assert status["approvedBy"] == f"system:serviceaccount:{ns}:{LEAD}"
