@@ -34,7 +34,7 @@ from typing import Any
 from mes_operator.evidence import cli as evidence_cli
 from mes_operator.evidence.store import StoreError
 from mes_operator.models.approval import Meaning, QualificationApprovalSpec
-from mes_operator.models.crds import API_VERSION, QUALIFICATION, QUALIFICATION_APPROVAL
+from mes_operator.models.crds import API_VERSION, QUALIFICATION_APPROVAL
 from mes_operator.models.mesmodule import UpgradePhase
 from mes_operator.upgrade.observation import REQUEST_ANNOTATION
 
@@ -344,18 +344,11 @@ def approve(
 
     The API server's refusals (RBAC, the admission policy) propagate as ``ApiError``.
     """
-    from lightkube.generic_resource import create_namespaced_resource
     from lightkube.resources.authentication_v1 import SelfSubjectReview
 
-    from mes_operator.models.crds import GROUP, VERSION
+    from mes_operator.kube.resources import Qualification, QualificationApproval
 
-    qualification_kind = create_namespaced_resource(
-        GROUP, VERSION, QUALIFICATION.kind, QUALIFICATION.plural, verbs=None
-    )
-    approval_kind = create_namespaced_resource(
-        GROUP, VERSION, QUALIFICATION_APPROVAL.kind, QUALIFICATION_APPROVAL.plural, verbs=None
-    )
-    qualification = dict(client.get(qualification_kind, name, namespace=namespace).to_dict())
+    qualification = dict(client.get(Qualification, name, namespace=namespace).to_dict())
     signer = signer_of(dict(client.create(SelfSubjectReview()).to_dict()))
     manifest = approval_manifest(
         qualification,
@@ -365,7 +358,7 @@ def approve(
         suffix=secrets.token_hex(3),
         comment=comment,
     )
-    created = client.create(approval_kind.from_dict(manifest), namespace=namespace)
+    created = client.create(QualificationApproval.from_dict(manifest), namespace=namespace)
     return dict(created.to_dict())
 
 

@@ -132,8 +132,26 @@ async def _baseline(
     return None, None
 
 
+async def _installation(
+    client: AsyncClient, ctx: ModuleContext, capture: Capture
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The runtime's installation facts, or None and why it could not be asked."""
+    if capture.runtime is None:
+        return None, "the operator has no access to the runtime"
+    try:
+        return await capture.runtime.installation(client, ctx), None
+    except RuntimeUnavailableError as exc:
+        return None, str(exc)
+
+
 async def _observe(
-    client: AsyncClient, ctx: ModuleContext, body: Mapping[str, Any], capture: Capture
+    client: AsyncClient,
+    ctx: ModuleContext,
+    body: Mapping[str, Any],
+    capture: Capture,
+    *,
+    installation: dict[str, Any] | None,
+    error: str | None,
 ) -> Observed:
     desired = [c for c in build_children(ctx) if c["kind"] != "PersistentVolumeClaim"]
     live = {
@@ -160,15 +178,6 @@ async def _observe(
             crds_live[name] = None
     bindings = [dict(b.to_dict()) async for b in client.list(RoleBinding, namespace=ctx.namespace)]
     equipment = [dict(e.to_dict()) async for e in client.list(Equipment, namespace=ctx.namespace)]
-    installation: dict[str, Any] | None = None
-    error: str | None = None
-    if capture.runtime is None:
-        error = "the operator has no access to the runtime"
-    else:
-        try:
-            installation = await capture.runtime.installation(client, ctx)
-        except RuntimeUnavailableError as exc:
-            error = str(exc)
     return Observed(
         at=_now(),
         module=body,
@@ -188,10 +197,6 @@ async def _observe(
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def runtime_unanswered(observed: Observed) -> bool:
-    return observed.installation is None
 
 
 async def capture_evidence(
@@ -214,11 +219,12 @@ async def capture_evidence(
     for q in existing:
         if (q["metadata"].get("annotations") or {}).get(EVIDENCE_FOR) == key:
             return _reference(q)  # recorded before a crash: never twice
-    observed = await _observe(client, ctx, body, capture)
-    if runtime_unanswered(observed) and wait_for_runtime:
+    installation, error = await _installation(client, ctx, capture)
+    if installation is None and wait_for_runtime:  # nothing else read while it waits
         log.info("evidence of %s/%s waits for the runtime: %s", ctx.namespace, ctx.name,
-                 observed.installation_error)  # fmt: skip
+                 error)  # fmt: skip
         return None
+    observed = await _observe(client, ctx, body, capture, installation=installation, error=error)
     head = _head(existing)
     baseline, baseline_facts = await _baseline(client, existing)
     iq = installation_qualification(observed, event=event, baseline_facts=baseline_facts)
