@@ -248,7 +248,10 @@ async def equipment_changed(body: kopf.Body, **_: Any) -> None:
         lock_for("Equipment", meta["namespace"], meta["name"]),
         measured_reconcile("Equipment"),
     ):
-        await reconcile_equipment(_Clients.get(), body, emit=_events_for(body), force=True)
+        await reconcile_equipment(
+            _Clients.get(), body, emit=_events_for(body), force=True,
+            capture=await _Clients.capture(),
+        )  # fmt: skip
 
 
 @kopf.timer(*EQUIPMENTS, interval=CONFIG.equipment_poll, initial_delay=CONFIG.equipment_poll)
@@ -259,4 +262,6 @@ async def equipment_timer(body: kopf.Body, **_: Any) -> None:
         lock_for("Equipment", meta["namespace"], meta["name"]),
         measured_reconcile("Equipment"),
     ):
-        await reconcile_equipment(_Clients.get(), body, emit=_events_for(body))
+        await reconcile_equipment(
+            _Clients.get(), body, emit=_events_for(body), capture=await _Clients.capture()
+        )

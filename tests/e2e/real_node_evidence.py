@@ -6,7 +6,9 @@ The operator's machine account is made as a plant makes it (a runtime user with 
 package is downloaded with ``kubectl mes evidence get`` and verified offline against the
 public key the operator published, by the plugin and by a verifier written from the format
 page alone; a user bound to the chart's validation-lead role approves it with ``kubectl mes
-approve``, and the module becomes Qualified.
+approve``, and the module becomes Qualified. Then someone patches the runtime's ConfigMap
+by hand: the operator restores it and records a Drift Qualification chained to the install,
+its change a deviation naming the client that made it; the module awaits approval again.
 """
 
 from __future__ import annotations
@@ -76,12 +78,12 @@ def check_install_evidence(
     assert spec["verdict"] == document["verdict"] == "PROVISIONAL"
     assert {r["requirement"] for r in document["iq"]} >= {f"URS-IQ-{i:02d}" for i in range(1, 11)}
 
-    key = tmp_path / "holon-evidence.pem"
+    key_file = tmp_path / "holon-evidence.pem"
     published = cluster.get("configmap", "holon-evidence-key", ns)  # the release's namespace
-    key.write_text(published["data"]["public.pem"])
-    assert kubectl_plugin.main(["evidence", "verify", str(package), "--key", str(key),
+    key_file.write_text(published["data"]["public.pem"])
+    assert kubectl_plugin.main(["evidence", "verify", str(package), "--key", str(key_file),
                                 "--first"]) == 0  # fmt: skip
-    assert independent_verifier.check(package, key.read_bytes(), None) == []
+    assert independent_verifier.check(package, key_file.read_bytes(), None) == []
     assert independent_verifier.digest(package) == spec["digest"]
     qualified = _qualified(cluster, ns)
     assert (qualified["status"], qualified["reason"]) == ("Unknown", "AwaitingApproval")
@@ -111,3 +113,55 @@ def check_install_evidence(
     status = cluster.get("qualification", name, ns)["status"]
     assert (status["approval"], status["verdict"]) == ("Approved", "QUALIFIED")
     assert status["approvedBy"] == f"system:serviceaccount:{ns}:{LEAD}"
+
+    # a hand edit of the runtime's settings: restored, and recorded as a deviation
+    config = f"{MODULE}-config"
+    data = cluster.get("configmap", config, ns)["data"]
+    key = sorted(data)[0]
+    cluster.kubectl(
+        "patch", "configmap", config, "-n", ns, "--type=merge",
+        "-p", json.dumps({"data": {key: "changed-by-hand"}}),
+    )  # fmt: skip
+
+    def drift_recorded() -> bool:
+        return any(q["spec"]["event"] == "Drift" for q in _qualifications(cluster, ns))
+
+    cluster.eventually("the drift's Qualification", drift_recorded, 90)
+    assert cluster.get("configmap", config, ns)["data"][key] == data[key]  # restored
+    drift = next(q for q in _qualifications(cluster, ns) if q["spec"]["event"] == "Drift")
+    assert drift["spec"]["previousDigest"] == spec["digest"]  # chained to the install
+    assert drift["spec"]["verdict"] == "PROVISIONAL"  # a person assesses the deviation
+    package = tmp_path / "drift"
+    assert (
+        kubectl_plugin.main(
+            ["evidence", "get", drift["metadata"]["name"], "-o", str(package), "-n", ns]
+        )
+        == 0
+    )
+    assert kubectl_plugin.main(["evidence", "verify", str(tmp_path / "install"), str(package),
+                                "--key", str(key_file), "--first"]) == 0  # fmt: skip
+    deviations = json.loads((package / "package.json").read_bytes())["deviations"]
+    (change,) = [d for d in deviations if d["subject"] == f"ConfigMap/{config}"]
+    assert change["disposition"] == "deviation"
+    assert change["actual"] == {"changed": [f"data.{key}"], "by": "kubectl-patch"}
+    qualified = _qualified(cluster, ns)
+    assert (qualified["status"], qualified["reason"]) == ("Unknown", "AwaitingApproval")
+
+
+def check_interface_evidence(cluster: Cluster, ns: str, equipment: str) -> None:
+    """The Equipment's verification recorded as an interface Qualification: the session
+    and each required service a passing row, the check's duration kept with them."""
+
+    def verified_record() -> list[dict[str, Any]]:
+        listed = cluster.kubectl(
+            "get", "qualifications", "-n", ns, "-l", f"mes.holon.dev/equipment={equipment}",
+            "-o", "json",
+        )  # fmt: skip
+        items = json.loads(listed.stdout)["items"]
+        return [q for q in items if q["spec"]["verdict"] == "PROVISIONAL"]
+
+    cluster.eventually("the Equipment's interface Qualification", lambda: bool(verified_record()),
+                       60)  # fmt: skip
+    record = verified_record()[-1]
+    assert record["spec"]["event"] == "Interface"
+    assert record["spec"]["module"] == equipment

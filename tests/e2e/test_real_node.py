@@ -32,7 +32,7 @@ from mes_operator.builders.deployment import container_security
 from mes_operator.builders.upgrade import build_backup_job
 from mes_operator.upgrade.read import BackupResult, backup_result
 from prometheus_checks import failing, operator_checks, runtime_checks, unchecked
-from real_node_evidence import check_install_evidence
+from real_node_evidence import check_install_evidence, check_interface_evidence
 from real_node_module import (
     GROUP,
     MODULE,
@@ -264,6 +264,7 @@ def test_operator_from_its_image_runs_a_module_on_postgres_and_the_simulator(
         return any(c["type"] == "Verified" and c["status"] == "True" for c in conditions)
 
     cluster.eventually("Equipment br-101 Verified by the in-cluster operator", verified, 90)
+    check_interface_evidence(cluster, ns, "br-101")
 
 
 def _backup_pod(cluster: Cluster, ns: str, job: str) -> dict[str, Any] | None:

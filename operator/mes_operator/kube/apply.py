@@ -54,6 +54,14 @@ class Applied:
     action: Action
     live: dict[str, Any]
     drift: list[str] = field(default_factory=list)
+    managers: list[str] = field(default_factory=list)  # who else wrote the drifted object
+
+
+def other_managers(live: Mapping[str, Any]) -> list[str]:
+    """The field managers of ``live`` other than the operator: who changed it (a client's
+    name, e.g. ``kubectl-edit``; the API server's audit log names the user)."""
+    entries = live.get("metadata", {}).get("managedFields") or []
+    return sorted({str(e.get("manager")) for e in entries if e.get("manager") != FIELD_MANAGER})
 
 
 def is_not_found(exc: ApiError) -> bool:
@@ -102,7 +110,14 @@ async def ensure(client: AsyncClient, manifest: dict[str, Any], *, existed_befor
         field_manager=FIELD_MANAGER,
         force=True,
     )
-    return Applied(kind=kind, name=name, action=action, live=dict(applied.to_dict()), drift=drift)
+    return Applied(
+        kind=kind,
+        name=name,
+        action=action,
+        live=dict(applied.to_dict()),
+        drift=drift,
+        managers=other_managers(live) if live is not None else [],
+    )
 
 
 async def delete_owned(
@@ -124,7 +139,7 @@ async def delete_owned(
     return True
 
 
-REPLACED_WHOLE = ("upgrade",)
+REPLACED_WHOLE = ("upgrade", "pendingEvidence")
 """Status fields written whole: a key the new value lacks is removed (a merge patch would
 keep it, e.g. a previous attempt's backup location in a new attempt's upgrade status)."""
 

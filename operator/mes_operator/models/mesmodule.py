@@ -631,6 +631,34 @@ class EvidenceRef(ResourceModel):
     )
 
 
+class DriftChange(ResourceModel):
+    """One child the operator found changed outside it, and restored."""
+
+    kind: str = Field(description="The child's kind.")
+    name: str = Field(description="The child's name.")
+    action: str = Field(description="What restoring it took: recreated or corrected.")
+    paths: list[str] = Field(
+        default_factory=list, max_length=32, description="The fields found changed."
+    )
+    managers: list[str] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Who changed it, as far as the object says: the field managers other "
+        "than the operator (a client such as kubectl-edit; the audit log names the user).",
+    )
+    at: str = Field(description="When it was restored (RFC 3339, UTC).")
+
+
+class PendingEvidence(ResourceModel):
+    """Evidence the module is due once Ready again (a corrected drift)."""
+
+    event: str = Field(description="What the evidence will record, e.g. Drift.")
+    since: str = Field(description="When it became due (RFC 3339, UTC).")
+    changes: list[DriftChange] = Field(
+        default_factory=list, max_length=64, description="What was found and restored."
+    )
+
+
 class MESModuleStatus(ResourceModel):
     """Observed state of one MES module, written only by the operator."""
 
@@ -657,4 +685,7 @@ class MESModuleStatus(ResourceModel):
     )
     last_evidence: EvidenceRef | None = Field(
         default=None, description="The last evidence package produced."
+    )
+    pending_evidence: PendingEvidence | None = Field(
+        default=None, description="Evidence due once the module is Ready (a corrected drift)."
     )

@@ -19,14 +19,22 @@ from mes_operator.kube.resources import Equipment, Secret
 from mes_operator.metrics import equipment_checked
 from mes_operator.models.equipment import EquipmentSpec, SecurityPolicy
 from mes_operator.reconcile.events import Event, EventSink
+from mes_operator.reconcile.qualify import Capture, capture_interface, interface_due
 from mes_operator.status.conditions import condition, now_rfc3339
 from mes_operator.status.equipment import CONNECTED, VERIFIED, check_due, equipment_status
 
 
 async def reconcile_equipment(
-    client: AsyncClient, body: Mapping[str, Any], *, emit: EventSink, force: bool = False
+    client: AsyncClient,
+    body: Mapping[str, Any],
+    *,
+    emit: EventSink,
+    force: bool = False,
+    capture: Capture | None = None,
 ) -> CheckResult | None:
-    """Check the equipment if due (or ``force``); None when it was not due."""
+    """Check the equipment if due (or ``force``); None when it was not due. With
+    ``capture``, a check of a new spec, or one that changed Verified, is recorded as an
+    interface Qualification."""
     meta = body["metadata"]
     previous: Mapping[str, Any] = body.get("status") or {}
     generation = int(meta.get("generation", 0))
@@ -50,6 +58,8 @@ async def reconcile_equipment(
         patch_type=PatchType.MERGE,
     )
     _report(previous, status, emit)
+    if capture is not None and interface_due(previous, status):
+        await capture_interface(client, body, status, capture, emit=emit)
     return result
 
 

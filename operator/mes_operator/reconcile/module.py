@@ -133,13 +133,38 @@ async def reconcile_module(
     _report(applied, emit)
     deployment = next(a for a in applied if a.kind == "Deployment")
     state = DeploymentState.from_object(deployment.live)
-    status = module_status(previous, ctx, state, now=now_rfc3339())
+    now = now_rfc3339()
+    status = with_drift(module_status(previous, ctx, state, now=now), applied, ctx, now=now)
     patched = await patch_module_status(client, meta, previous, status)
     if patched:
         _report_transitions(previous, status, emit)
     if state.rolled_out and capture is not None:
         patched = await _evidence(client, body, ctx, state, status, capture, emit) or patched
     return Outcome(ready=state.rolled_out, applied=applied, status_patched=patched)
+
+
+def with_drift(
+    status: dict[str, Any], applied: list[Applied], ctx: ModuleContext, *, now: str
+) -> dict[str, Any]:
+    """``status`` with the drift just corrected added to its pending evidence (a Drift
+    Qualification, captured once the module is Ready again), if evidence is required."""
+    changes = [
+        {
+            "kind": item.kind,
+            "name": item.name,
+            "action": item.action.value,
+            "paths": item.drift[:32],
+            "managers": item.managers[:16],
+            "at": now,
+        }
+        for item in applied
+        if item.action in {Action.RECREATED, Action.CORRECTED}
+    ]
+    if not changes or not ctx.spec.qualification.required:
+        return status
+    pending = dict(status.get("pendingEvidence") or {"event": "Drift", "since": now})
+    pending["changes"] = [*(pending.get("changes") or []), *changes][-64:]
+    return {**status, "pendingEvidence": pending}
 
 
 RUNTIME_WAIT = 120.0
@@ -163,11 +188,14 @@ async def _evidence(
     since = condition(status.get("conditions"), READY).get("lastTransitionTime")
     waited = seconds_since(since) if since else RUNTIME_WAIT
     reference = await capture_evidence(
-        client, body, ctx, capture, event=event, emit=emit, wait_for_runtime=waited < RUNTIME_WAIT
-    )
+        client, body, ctx, capture, event=event, emit=emit, wait_for_runtime=waited < RUNTIME_WAIT,
+        pending=status.get("pendingEvidence"),
+    )  # fmt: skip
     if reference is None:
         return False
     with_evidence = {**status, "lastEvidence": reference}
+    if event == "Drift":  # recorded: no longer due (status_patch removes it)
+        with_evidence.pop("pendingEvidence", None)
     after = module_status(with_evidence, ctx, state, now=now_rfc3339())
     return await patch_module_status(client, body["metadata"], status, after)
 

@@ -29,16 +29,27 @@ from lightkube.types import PatchType
 from mes_operator.builders import ModuleContext, build_children
 from mes_operator.evidence.approval import decide
 from mes_operator.evidence.assemble import assemble
+from mes_operator.evidence.interface import interface_rows
 from mes_operator.evidence.iq import FACTS, Observed, installation_qualification, load_requirements
-from mes_operator.evidence.package import Baseline, Header, Package, Result
+from mes_operator.evidence.package import Baseline, Deviation, Header, Package, Result
 from mes_operator.evidence.store import fetch, keep
 from mes_operator.kube.apply import get_dict
 from mes_operator.kube.resources import Equipment, Qualification, QualificationApproval
 from mes_operator.models.crds import API_VERSION, all_crds
 from mes_operator.reconcile.events import Event, EventSink
+from mes_operator.status.conditions import condition
 from mes_operator.upgrade.runtime import Runtime, RuntimeUnavailableError
 
-__all__ = ["EVIDENCE_FOR", "Capture", "capture_evidence", "due_event", "settle_approvals"]
+__all__ = [
+    "EVIDENCE_FOR",
+    "Capture",
+    "capture_evidence",
+    "capture_interface",
+    "due_event",
+    "interface_due",
+    "record",
+    "settle_approvals",
+]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +66,8 @@ RISK = {
     "Install": "high: a new installation of a GMP batch-execution system; full IQ",
     "Upgrade": "high: a new version of a GMP batch-execution system; full IQ against the "
     "approved baseline",
+    "Drift": "high: the installation was changed outside the operator and restored; full IQ "
+    "of the restored state, each change a deviation to assess",
 }
 
 
@@ -66,10 +79,13 @@ def operator_version() -> str:
 
 
 def due_event(ctx: ModuleContext, status: Mapping[str, Any]) -> str | None:
-    """Which evidence a Ready module is due: its Install (none yet), an Upgrade (the last
-    evidence is about another version), or None."""
+    """Which evidence a Ready module is due: a corrected Drift (``pendingEvidence``), its
+    Install (none yet), an Upgrade (the last evidence is about another version), or None."""
     if not ctx.spec.qualification.required:
         return None
+    pending = status.get("pendingEvidence")
+    if pending:
+        return str(pending.get("event") or "Drift")
     last = status.get("lastEvidence")
     if not last:
         return "Install"
@@ -87,14 +103,13 @@ class Capture:
     chart_version: str | None = None
 
 
-async def _module_qualifications(
-    client: AsyncClient, namespace: str, module: str
+async def _qualifications(
+    client: AsyncClient, namespace: str, label: str, about: str
 ) -> list[dict[str, Any]]:
+    """The Qualifications about one module or equipment, oldest first."""
     found = [
         dict(q.to_dict())
-        async for q in client.list(
-            Qualification, namespace=namespace, labels={MODULE_LABEL: module}
-        )
+        async for q in client.list(Qualification, namespace=namespace, labels={label: about})
     ]
     return sorted(found, key=lambda q: str(q["metadata"].get("creationTimestamp")))
 
@@ -208,6 +223,7 @@ async def capture_evidence(
     event: str,
     emit: EventSink,
     wait_for_runtime: bool,
+    pending: Mapping[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """Produce, keep and record the module's evidence for ``event``; its ``lastEvidence``.
 
@@ -215,7 +231,10 @@ async def capture_evidence(
     later: a runtime that just became ready may not have its machine account yet)."""
     meta = body["metadata"]
     key = f"{meta['uid']}/{event}/{ctx.spec.version}"
-    existing = await _module_qualifications(client, ctx.namespace, ctx.name)
+    drift = list((pending or {}).get("changes") or []) if event == "Drift" else []
+    if drift:  # one record per drift episode
+        key += f"/{(pending or {}).get('since')}"
+    existing = await _qualifications(client, ctx.namespace, MODULE_LABEL, ctx.name)
     for q in existing:
         if (q["metadata"].get("annotations") or {}).get(EVIDENCE_FOR) == key:
             return _reference(q)  # recorded before a crash: never twice
@@ -228,6 +247,10 @@ async def capture_evidence(
     head = _head(existing)
     baseline, baseline_facts = await _baseline(client, existing)
     iq = installation_qualification(observed, event=event, baseline_facts=baseline_facts)
+    deviations = [*drift_deviations(drift), *iq.deviations]
+    evidence = dict(iq.evidence)
+    if drift:
+        evidence[DRIFT_EVIDENCE] = json.dumps(drift, indent=2, sort_keys=True).encode() + b"\n"
     from_version = None if head is None else head["spec"].get("toVersion")
     package = Package(
         header=Header(
@@ -244,35 +267,63 @@ async def capture_evidence(
         risk=RISK.get(event, "high"),
         requirements=load_requirements(),
         iq=iq.rows,
-        deviations=iq.deviations,
+        deviations=deviations,
         baseline=baseline,
         previous_digest=None if head is None else head["spec"]["digest"],
     )
-    name = f"{ctx.name}-{event.lower()}-{key_suffix(key)}"[:253]
+    return await record(
+        client,
+        namespace=ctx.namespace,
+        subject=(MODULE_LABEL, ctx.name),
+        key=key,
+        package=package,
+        evidence=evidence,
+        signing=capture.key,
+        emit=emit,
+    )
+
+
+async def record(
+    client: AsyncClient,
+    *,
+    namespace: str,
+    subject: tuple[str, str],
+    key: str,
+    package: Package,
+    evidence: Mapping[str, bytes],
+    signing: Ed25519PrivateKey,
+    emit: EventSink,
+) -> dict[str, Any]:
+    """Sign and keep ``package``, then create its immutable Qualification (named from
+    ``key``, labelled ``subject``: the module or equipment it is about) with its review
+    state; an Event says the verdict and any failed row. Its ``lastEvidence`` reference."""
+    label, about = subject
+    event = package.header.event
+    name = f"{about}-{event.lower()}-{key_suffix(key)}"[:253]
     package = _named(package, name)
-    assembled = assemble(package, iq.evidence, capture.key)
+    assembled = assemble(package, evidence, signing)
     location = await keep(
-        client, namespace=ctx.namespace, qualification=name, module=ctx.name,
-        files=assembled.files,
-    )  # fmt: skip
+        client, namespace=namespace, qualification=name, module=about, files=assembled.files
+    )
     verdict = assembled.document["verdict"]
+    header = package.header
     manifest = {
         "apiVersion": API_VERSION,
         "kind": "Qualification",
         "metadata": {
             "name": name,
-            "namespace": ctx.namespace,
-            "labels": {MODULE_LABEL: ctx.name, "mes.holon.dev/event": event.lower()},
+            "namespace": namespace,
+            "labels": {label: about, "mes.holon.dev/event": event.lower()},
             "annotations": {EVIDENCE_FOR: key},
         },
         "spec": {
-            "module": ctx.name,
+            "module": header.module,
             "event": event,
-            "toVersion": ctx.spec.version,
+            "toVersion": header.to_version,
             "digest": assembled.digest,
             "verdict": verdict,
             "packageLocation": location,
-            **({"fromVersion": package.header.from_version} if package.header.from_version else {}),
+            **({"fromVersion": header.from_version} if header.from_version else {}),
             **({"previousDigest": package.previous_digest} if package.previous_digest else {}),
         },
     }
@@ -281,18 +332,19 @@ async def capture_evidence(
     except ApiError as exc:
         if exc.status.code != 409:
             raise
-        created = await client.get(Qualification, name, namespace=ctx.namespace)
+        created = await client.get(Qualification, name, namespace=namespace)
     qualification = dict(created.to_dict())
     decision = decide(qualification, [])
     await client.patch(
-        Qualification.Status, name, {"status": decision.status()}, namespace=ctx.namespace,
+        Qualification.Status, name, {"status": decision.status()}, namespace=namespace,
         patch_type=PatchType.MERGE,
     )  # fmt: skip
-    failed = [f"{r.id} ({r.requirement})" for r in iq.rows if r.result is Result.FAIL]
+    failed = [f"{r.id} ({r.requirement})" for r in package.rows if r.result is Result.FAIL]
     message = (
-        f"qualification/{name}: {verdict}, {len(iq.rows)} IQ rows"
+        f"qualification/{name}: {verdict}, {len(package.rows)} rows"
         + (f", failed: {', '.join(failed)}" if failed else "")
-        + f", {len(iq.deviations)} difference(s) from the baseline; package {assembled.digest}"
+        + f", {len(package.deviations)} deviation(s) or difference(s); package "
+        + assembled.digest
     )
     emit(
         Event(
@@ -302,6 +354,99 @@ async def capture_evidence(
         )
     )
     return _reference({**qualification, "status": decision.status()})
+
+
+EQUIPMENT_LABEL = "mes.holon.dev/equipment"
+
+
+def interface_due(previous: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
+    """An Equipment's interface evidence is due after the first check of its spec, and
+    whenever its Verified condition changes (never for a check that changed nothing)."""
+    if previous.get("observedGeneration") != status.get("observedGeneration"):
+        return True
+    before = condition(previous.get("conditions"), "Verified").get("status")
+    return before != condition(status.get("conditions"), "Verified").get("status")
+
+
+async def capture_interface(
+    client: AsyncClient,
+    body: Mapping[str, Any],
+    status: Mapping[str, Any],
+    capture: Capture,
+    *,
+    emit: EventSink,
+) -> dict[str, Any]:
+    """Record one Equipment's interface Qualification from its check just made."""
+    meta = body["metadata"]
+    namespace, name = meta["namespace"], meta["name"]
+    verified = condition(status.get("conditions"), "Verified")
+    key = (
+        f"{meta['uid']}/Interface/{status.get('observedGeneration')}/"
+        f"{verified.get('status')}/{verified.get('lastTransitionTime')}"
+    )
+    existing = await _qualifications(client, namespace, EQUIPMENT_LABEL, name)
+    for q in existing:
+        if (q["metadata"].get("annotations") or {}).get(EVIDENCE_FOR) == key:
+            return _reference(q)
+    rows, evidence, figures = interface_rows(body, status)
+    head = _head(existing)
+    spec = body.get("spec") or {}
+    package = Package(
+        header=Header(
+            module=name,
+            namespace=namespace,
+            qualification="",
+            event="Interface",
+            from_version=None if head is None else head["spec"].get("toVersion"),
+            to_version=f"generation-{status.get('observedGeneration')}",
+            created_at=_now(),
+            operator_version=operator_version(),
+        ),
+        intended_use=f"Equipment {name} ({spec.get('endpoint')}): the MTP interface the MES "
+        "runs recipes through",
+        risk="high: the services recipes command on the plant floor",
+        requirements=load_requirements(),
+        iq=rows,
+        previous_digest=None if head is None else head["spec"]["digest"],
+        extra={"interface": figures},
+    )
+    return await record(
+        client,
+        namespace=namespace,
+        subject=(EQUIPMENT_LABEL, name),
+        key=key,
+        package=package,
+        evidence=evidence,
+        signing=capture.key,
+        emit=emit,
+    )
+
+
+DRIFT_EVIDENCE = "evidence/drift/changes.json"
+
+
+def drift_deviations(changes: list[Mapping[str, Any]]) -> list[Deviation]:
+    """One deviation per child changed outside the operator: what, by whom as far as the
+    object said, and what the operator restored (never explained away: a person assesses)."""
+    out = []
+    for i, change in enumerate(changes, start=1):
+        what = f"{change.get('kind')}/{change.get('name')}"
+        by = ", ".join(change.get("managers") or []) or "unknown (see the API audit log)"
+        recreated = change.get("action") == "recreated"
+        out.append(
+            Deviation(
+                id=f"DRIFT-{i:02d}",
+                subject=what,
+                baseline="as the module's spec renders it",
+                actual="deleted" if recreated else {"changed": change.get("paths"), "by": by},
+                explained=False,
+                explanation=(
+                    f"{'recreated' if recreated else 'restored'} by the operator at "
+                    f"{change.get('at')}; changed by: {by}"
+                ),
+            )
+        )
+    return out
 
 
 def key_suffix(key: str) -> str:

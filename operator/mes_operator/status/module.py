@@ -22,7 +22,7 @@ DEGRADED = "Degraded"
 QUALIFIED = "Qualified"
 MIGRATION = "MigrationInProgress"
 
-_KEPT = ("upgrade", "lastEvidence")
+_KEPT = ("upgrade", "lastEvidence", "pendingEvidence")
 """Status fields owned by later steps (upgrade machine, evidence): carried over as is."""
 
 
