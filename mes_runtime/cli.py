@@ -26,6 +26,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "mes_runtime.backup.cli",
         "verified backups in an S3-compatible store: create, verify",
     ),
+    "oq": (
+        "mes_runtime.oq",
+        "operational qualification suite in a scratch installation (JSON rows on stdout)",
+    ),
 }
 
 
