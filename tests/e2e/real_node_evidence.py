@@ -2,7 +2,8 @@
 here; the real-node test calls :func:`check_install_evidence` right after Ready).
 
 The operator's machine account is made as a plant makes it (a runtime user with role
-``upgrade`` and its Secret); the operator then captures the install's Qualification; the
+``upgrade`` and its Secret); the operator then captures the install's Qualification (IQ from
+the live system, OQ from the image's suite run as a Job); the
 package is downloaded with ``kubectl mes evidence get`` and verified offline against the
 public key the operator published, by the plugin and by a verifier written from the format
 page alone; a user bound to the chart's validation-lead role approves it with ``kubectl mes
@@ -58,8 +59,9 @@ def check_install_evidence(
         "create", "secret", "generic", f"{MODULE}-upgrade-account", "-n", ns,
         f"--from-literal=username={ACCOUNT}", f"--from-literal=password={password}",
     )  # fmt: skip
+    # the OQ Job (the new image's suite in a scratch installation) runs first, about a minute
     cluster.eventually(
-        "the install's Qualification", lambda: bool(_qualifications(cluster, ns)), 120
+        "the install's Qualification", lambda: bool(_qualifications(cluster, ns)), 360
     )
     (record,) = _qualifications(cluster, ns)
     name = record["metadata"]["name"]
@@ -77,6 +79,10 @@ def check_install_evidence(
     assert failed == [], failed
     assert spec["verdict"] == document["verdict"] == "PROVISIONAL"
     assert {r["requirement"] for r in document["iq"]} >= {f"URS-IQ-{i:02d}" for i in range(1, 11)}
+    oq = [(r["id"], r["requirement"], r["result"], r["actual"]) for r in document["oq"]]
+    assert [r for r in oq if r[2] != "pass"] == [], oq
+    assert {r[1] for r in oq} == {f"URS-OQ-0{i}" for i in range(1, 6)}
+    assert all(r["scope"] == "full" for r in document["oq"])
 
     key_file = tmp_path / "holon-evidence.pem"
     published = cluster.get("configmap", "holon-evidence-key", ns)  # the release's namespace

@@ -42,10 +42,12 @@ __all__ = [
     "JOB_KIND_LABEL",
     "MIGRATIONS",
     "MIGRATION_BRANCHES",
+    "OQ",
     "build_backup_job",
     "build_install_job",
     "build_migration_job",
     "build_new_slot",
+    "build_oq_job",
     "build_preview_service",
     "job_name",
     "preview_service_name",
@@ -138,6 +140,7 @@ def _job(
     *,
     args: list[str],
     env_from: list[dict[str, Any]] | None = None,
+    database: bool = True,
 ) -> dict[str, Any]:
     new = at_version(ctx, version)
     job_labels = {**labels(new), JOB_KIND_LABEL: kind}
@@ -146,7 +149,7 @@ def _job(
         "image": new.image,
         "imagePullPolicy": "IfNotPresent",
         "args": args,
-        "env": _database_env(ctx),
+        "env": _database_env(ctx) if database else [],
         # the Job's result (backup location and digest) is read from the Pod's status
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "resources": {
@@ -236,3 +239,29 @@ def build_backup_job(
         ],
         env_from=[{"secretRef": {"name": store_secret}}],
     )
+
+
+OQ = "oq"
+OQ_DEADLINE = 900
+"""Seconds an OQ Job may run (the full suite's batch takes about a minute)."""
+
+
+def build_oq_job(ctx: ModuleContext, *, suffix: str, scope: str, reason: str) -> dict[str, Any]:
+    """The OQ Job at ``spec.version``: ``mes-runtime oq`` in a scratch installation of its
+    own (simulator and runtime on SQLite in the Pod; never the plant's database), its JSON
+    rows as the last line of its log. ``suffix`` names it after the change it qualifies, so
+    a re-run after a crash finds it. Run once (a failed OQ is a result, not a retry)."""
+    job = _job(
+        ctx, OQ, ctx.spec.version, 1,
+        args=[OQ, "--scope", scope, "--reason", reason],
+        database=False,
+    )  # fmt: skip
+    job["metadata"]["name"] = f"{ctx.name[: _MAX_NAME - len(OQ) - 8]}-{OQ}-{suffix[:6]}"
+    job["spec"]["backoffLimit"] = 0
+    job["spec"]["activeDeadlineSeconds"] = OQ_DEADLINE
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    container["env"] = [{"name": "HOLON_LOG_LEVEL", "value": "WARNING"}]
+    # a runtime and the simulator run inside: more than one runtime Pod asks for
+    container["resources"] = {"requests": {"cpu": "200m", "memory": "256Mi"},
+                              "limits": {"memory": "1Gi"}}  # fmt: skip
+    return job

@@ -27,17 +27,22 @@ from lightkube.resources.rbac_authorization_v1 import RoleBinding
 from lightkube.types import PatchType
 
 from mes_operator.builders import ModuleContext, build_children
+from mes_operator.builders.upgrade import build_oq_job
 from mes_operator.evidence.approval import decide
 from mes_operator.evidence.assemble import assemble
 from mes_operator.evidence.interface import interface_rows
 from mes_operator.evidence.iq import FACTS, Observed, installation_qualification, load_requirements
-from mes_operator.evidence.package import Baseline, Deviation, Header, Package, Result
+from mes_operator.evidence.oq import oq_rows
+from mes_operator.evidence.package import Baseline, Deviation, Header, Package, Result, Row
 from mes_operator.evidence.store import fetch, keep
-from mes_operator.kube.apply import get_dict
+from mes_operator.kube.apply import ensure, get_dict
 from mes_operator.kube.resources import Equipment, Qualification, QualificationApproval
 from mes_operator.models.crds import API_VERSION, all_crds
 from mes_operator.reconcile.events import Event, EventSink
 from mes_operator.status.conditions import condition
+from mes_operator.upgrade.fetch import finished_pod
+from mes_operator.upgrade.observation import JobState
+from mes_operator.upgrade.read import job_state, termination
 from mes_operator.upgrade.runtime import Runtime, RuntimeUnavailableError
 
 __all__ = [
@@ -238,6 +243,12 @@ async def capture_evidence(
     for q in existing:
         if (q["metadata"].get("annotations") or {}).get(EVIDENCE_FOR) == key:
             return _reference(q)  # recorded before a crash: never twice
+    oq: tuple[list[Row], dict[str, bytes]] = ([], {})
+    if event in OQ_EVENTS:
+        ran = await _operational_qualification(client, ctx, key, event)
+        if ran is None:
+            return None  # the OQ Job runs; its end reconciles the module again
+        oq = ran
     installation, error = await _installation(client, ctx, capture)
     if installation is None and wait_for_runtime:  # nothing else read while it waits
         log.info("evidence of %s/%s waits for the runtime: %s", ctx.namespace, ctx.name,
@@ -248,7 +259,7 @@ async def capture_evidence(
     baseline, baseline_facts = await _baseline(client, existing)
     iq = installation_qualification(observed, event=event, baseline_facts=baseline_facts)
     deviations = [*drift_deviations(drift), *iq.deviations]
-    evidence = dict(iq.evidence)
+    evidence = {**iq.evidence, **oq[1]}
     if drift:
         evidence[DRIFT_EVIDENCE] = json.dumps(drift, indent=2, sort_keys=True).encode() + b"\n"
     from_version = None if head is None else head["spec"].get("toVersion")
@@ -267,6 +278,7 @@ async def capture_evidence(
         risk=RISK.get(event, "high"),
         requirements=load_requirements(),
         iq=iq.rows,
+        oq=oq[0],
         deviations=deviations,
         baseline=baseline,
         previous_digest=None if head is None else head["spec"]["digest"],
@@ -420,6 +432,40 @@ async def capture_interface(
         signing=capture.key,
         emit=emit,
     )
+
+
+OQ_EVENTS = frozenset({"Install", "Upgrade"})
+"""The changes whose package holds OQ rows: a new installation, a new version (full set:
+what changed in a version is not known to the operator, so everything is at risk)."""
+
+
+async def _operational_qualification(
+    client: AsyncClient, ctx: ModuleContext, key: str, event: str
+) -> tuple[list[Row], dict[str, bytes]] | None:
+    """The OQ Job's rows for this change: started if absent, None while it runs."""
+    reason = (
+        f"full set: {'a new installation' if event == 'Install' else 'a new version'} of "
+        f"{ctx.spec.module} {ctx.spec.version}"
+    )
+    manifest = build_oq_job(ctx, suffix=key_suffix(key), scope="full", reason=reason)
+    name = manifest["metadata"]["name"]
+    live = await get_dict(client, "Job", name, ctx.namespace)
+    state = job_state(live)
+    if state is JobState.ABSENT:
+        await ensure(client, manifest, existed_before=False)
+        return None
+    if state is JobState.RUNNING:
+        return None
+    pod = await finished_pod(client, ctx.namespace, name)
+    log = ""
+    if pod is not None:
+        try:
+            lines = client.log(pod["metadata"]["name"], namespace=ctx.namespace, tail_lines=20)
+            log = "".join([line async for line in lines])
+        except ApiError as exc:
+            log = f"(its log could not be read: {exc.status.message})"
+    known = {r.id for r in load_requirements()}
+    return oq_rows(log, ended=termination(pod), known=known, at=_now())
 
 
 DRIFT_EVIDENCE = "evidence/drift/changes.json"
