@@ -152,12 +152,15 @@ def host_simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulat
 
 
 def pods(cluster: Cluster, namespace: str, selector: str) -> list[dict[str, Any]]:
+    """The Pods matching ``selector`` (``k=v,...``); a Job's Pods (schema, backup, OQ: they
+    carry the module's labels too) only when the selector asks for ``job-name``."""
     items: list[dict[str, Any]] = cluster.get("pods", namespace=namespace)["items"]
     wanted = dict(part.split("=", 1) for part in selector.split(","))
     return [
         p
         for p in items
         if all(p["metadata"].get("labels", {}).get(k) == v for k, v in wanted.items())
+        and ("job-name" in wanted or "job-name" not in p["metadata"].get("labels", {}))
     ]
 
 
