@@ -26,6 +26,7 @@ def sources(tmp_path: Path) -> Path:
     """A copy of the packages and the contracts; edit it freely."""
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(ROOT / "mes_runtime", tmp_path / "mes_runtime", ignore=ignore)
+    shutil.copytree(ROOT / "mtp_manifest", tmp_path / "mtp_manifest", ignore=ignore)
     shutil.copytree(
         ROOT / "operator" / "mes_operator", tmp_path / "operator" / "mes_operator", ignore=ignore
     )
@@ -77,6 +78,18 @@ def test_contracts_pass_on_the_tree(sources: Path) -> None:
             "import mes_runtime.settings",
             "Operator and runtime talk through Kubernetes and HTTP",
             id="operator-imports-runtime",
+        ),
+        pytest.param(
+            "mtp_manifest._presence",
+            "import asyncua",
+            "The shared MTP manifest reader is pure",
+            id="manifest-reader-imports-asyncua",
+        ),
+        pytest.param(
+            "mtp_manifest._model",
+            "import mes_runtime.kernel.codes",
+            "The shared MTP manifest reader is pure",
+            id="manifest-reader-imports-runtime",
         ),
         pytest.param(
             "mes_runtime.simulator.cli",

@@ -27,7 +27,7 @@ BIN = "usr/local/bin"
 RECIPE_VERSION = "1"
 # What goes into the wheel (and so into the layer).
 SOURCE_FILES = ("pyproject.toml", "uv.lock", "README.md")
-SOURCE_DIRS = ("mes_runtime", "operator", "migrations")
+SOURCE_DIRS = ("mes_runtime", "mtp_manifest", "operator", "migrations")
 RECIPE_FILES = (Path(__file__), Path(__file__).with_name("layer_tar.py"))
 SKIP_PARTS = frozenset({"__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"})
 

@@ -19,9 +19,9 @@ from mes_runtime.api.schemas import Name
 from mes_runtime.auth.permissions import Permission
 from mes_runtime.db.models import Equipment, User
 from mes_runtime.mtp.errors import ManifestError
-from mes_runtime.mtp.model import ManifestIssue, ParameterManifest
 from mes_runtime.services import equipment
 from mes_runtime.services.equipment import EquipmentExists, EquipmentNotFound
+from mtp_manifest import ManifestIssue, ParameterManifest
 
 __all__ = ["router"]
 

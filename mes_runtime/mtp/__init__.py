@@ -1,18 +1,17 @@
 """MTP (VDI/VDE/NAMUR 2658) equipment over OPC UA: manifests, client, supervision.
 
-Modules (import from them directly; this package stays import-light). The MTP edge
-implements the engine's ``EquipmentPort`` structurally and imports only the shared kernel
-(``mes_runtime.kernel``: codes, events, errors), never the engine:
+Reading a manifest (model, CAEX access, units, the vendor reader, the bounded parse and
+which declared nodes a server lacks) is the shared, pure :mod:`mtp_manifest`, which the
+operator's Equipment verification uses too. Modules here (import from them directly; this
+package stays import-light). The MTP edge implements the engine's ``EquipmentPort``
+structurally and imports only the shared kernel (``mes_runtime.kernel``: codes, events,
+errors), never the engine:
 
 * ``codes``        - service state and command codes (2658-4, defined in the kernel);
 * ``errors``       - the error hierarchy (``MtpError`` and friends);
-* ``model``        - what the runtime knows about a module (``ModuleManifest`` ...);
-* ``caex``         - namespace-agnostic CAEX access and class derivation;
-* ``reader``       - manifests as vendors write them (1.0.0 and 1.1.0), located issues;
-* ``units``        - 2658 unit codes to unit names;
-* ``document``     - a ``.aml``/``.mtp`` to a safely parsed, bounded XML root (``load_manifest``);
 * ``writer``       - a module back to AutomationML or ``.mtp`` (``write_manifest``);
-* ``manifest``     - re-exports model, loading and writing for callers outside ``mtp``;
+* ``manifest``     - re-exports the shared reader's model and loading, and the writer, for
+  callers outside ``mtp``;
 * ``capabilities`` - a manifest as the domain's ``Capabilities``;
 * ``presence``     - whether a module serves every node its manifest declares;
 * ``client``       - ``MtpModuleClient``: one module over one asyncua session;

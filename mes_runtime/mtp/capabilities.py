@@ -13,7 +13,7 @@ from mes_runtime.domain.capabilities import (
     ParameterSpec,
     ProcessValueSpec,
 )
-from mes_runtime.mtp.model import ModuleManifest
+from mtp_manifest import ModuleManifest
 
 __all__ = ["capabilities_of"]
 

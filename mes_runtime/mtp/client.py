@@ -4,7 +4,7 @@ The orchestration layer (POL) takes a service by requesting Automatic operation 
 External source, then writes parameters to ``VExt`` and applies them (``ApplyExt``),
 selects the procedure (``ProcedureExt``) and sends commands through ``CommandExt`` -
 each command only when the module's ``CommandEn`` enables it (2658-4). Nothing here knows
-a node id: every variable comes from the :class:`~mes_runtime.mtp.model.ModuleManifest`.
+a node id: every variable comes from the :class:`~mtp_manifest.ModuleManifest`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from mes_runtime.mtp.errors import (
     ParameterRejected,
     UnknownElement,
 )
-from mes_runtime.mtp.model import (
+from mtp_manifest import (
     ModuleManifest,
     NodeRef,
     ParameterManifest,

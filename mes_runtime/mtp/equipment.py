@@ -22,9 +22,9 @@ from mes_runtime.kernel.errors import EquipmentError, EquipmentUnavailable
 from mes_runtime.kernel.events import EquipmentEvent
 from mes_runtime.mtp.client import LagHook
 from mes_runtime.mtp.codes import ServiceCommand, ServiceState
-from mes_runtime.mtp.model import ModuleManifest, ParameterManifest
 from mes_runtime.mtp.presence import NodeProblem
 from mes_runtime.mtp.supervisor import EquipmentSupervisor
+from mtp_manifest import ModuleManifest, ParameterManifest
 
 __all__ = ["Capabilities", "MtpEquipment"]
 

@@ -1,25 +1,27 @@
 """Errors raised by the MTP edge; callers catch :class:`EquipmentError` for all of them.
 
 Hierarchy (``EquipmentError`` and ``EquipmentUnavailable`` are the kernel's, shared with the
-engine and the API)::
+engine and the API; ``ManifestError`` is the shared manifest reader's, :mod:`mtp_manifest`,
+re-exported here)::
 
     EquipmentError
     ├── EquipmentUnavailable   no live OPC UA session to the module (or no such module), or
     │                          the session failed during a request
     └── MtpError
-        ├── ManifestError      the manifest is not a usable MTP description (also ValueError)
         ├── UnknownElement     service / procedure / parameter not in the module's manifest
         ├── CommandNotEnabled  CommandEn does not enable the command in the current state
         ├── ParameterRejected  the module did not take a parameter value (VOut differs)
         └── HandshakeTimeout   the module did not reach the requested mode/source in time
+
+    ValueError
+    └── ManifestError          the manifest is not a usable MTP description (located)
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from mes_runtime.kernel.codes import ServiceCommand, ServiceState
 from mes_runtime.kernel.errors import EquipmentError, EquipmentUnavailable
+from mtp_manifest import ManifestError
 
 __all__ = [
     "CommandNotEnabled",
@@ -35,26 +37,6 @@ __all__ = [
 
 class MtpError(EquipmentError):
     """Base of the MTP edge's own errors."""
-
-
-class ManifestError(MtpError, ValueError):
-    """The manifest is not a usable MTP description; the message names the element path.
-
-    ``path``/``problem`` are the first problem; ``issues`` (``ManifestIssue`` objects from
-    :mod:`mes_runtime.mtp.model`) lists every problem the reader found, errors first,
-    when it got far enough to collect more than one.
-    """
-
-    def __init__(
-        self, path: str, problem: str, *, element_id: str = "", issues: tuple[Any, ...] = ()
-    ) -> None:
-        first = f"{path}: {problem}" if path else problem
-        more = [str(i) for i in issues[1:] if getattr(i, "severity", "") == "error"]
-        super().__init__("; ".join([first, *more]))
-        self.path = path
-        self.problem = problem
-        self.element_id = element_id
-        self.issues = issues
 
 
 class UnknownElement(MtpError, KeyError):

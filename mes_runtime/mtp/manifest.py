@@ -3,20 +3,20 @@
 Plug and play means the equipment describes itself. A module's manifest lists its OPC UA
 endpoint, its services with their ``ServiceControl`` variables, their procedures with
 ``ProcedureID`` and parameters (``AnaServParam``), and its process values (``AnaView``).
-The work is done in four modules, re-exported here for the many callers that load or
-write a manifest:
-
-* :mod:`mes_runtime.mtp.model`    - what the runtime knows about a module;
-* :mod:`mes_runtime.mtp.document` - a ``.aml``/``.mtp`` to a safely parsed, bounded XML root;
-* :mod:`mes_runtime.mtp.reader`   - that root to a :class:`ModuleManifest` (vendor or Holon);
-* :mod:`mes_runtime.mtp.writer`   - a :class:`ModuleManifest` back to AutomationML.
+Reading is the shared, pure :mod:`mtp_manifest` (the operator's Equipment verification
+reads with it too); writing is the runtime's own :mod:`mes_runtime.mtp.writer`. Both are
+re-exported here for the many callers that load or write a manifest.
 """
 
 from __future__ import annotations
 
-from mes_runtime.mtp.document import MAX_AML_BYTES, MAX_XML_DEPTH, load_manifest, parse_document
-from mes_runtime.mtp.errors import ManifestError
-from mes_runtime.mtp.model import (
+from mes_runtime.mtp.writer import Structure, write_manifest, write_mtp_zip
+from mtp_manifest import (
+    MAX_AML_BYTES,
+    MAX_XML_DEPTH,
+    REQUIRED_PARAMETER_VARIABLES,
+    REQUIRED_SERVICE_VARIABLES,
+    ManifestError,
     ManifestIssue,
     ModuleManifest,
     NodeRef,
@@ -24,9 +24,9 @@ from mes_runtime.mtp.model import (
     ProcedureManifest,
     ProcessValueManifest,
     ServiceManifest,
+    load_manifest,
+    parse_document,
 )
-from mes_runtime.mtp.reader import REQUIRED_PARAMETER_VARIABLES, REQUIRED_SERVICE_VARIABLES
-from mes_runtime.mtp.writer import Structure, write_manifest, write_mtp_zip
 
 __all__ = [
     "MAX_AML_BYTES",

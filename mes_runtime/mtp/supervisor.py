@@ -26,8 +26,8 @@ from mes_runtime.kernel.events import ConnectionLost, ConnectionRestored, Equipm
 from mes_runtime.kernel.tasks import cancel_and_wait
 from mes_runtime.mtp.client import LagHook, MtpModuleClient
 from mes_runtime.mtp.errors import EquipmentUnavailable
-from mes_runtime.mtp.model import ModuleManifest
 from mes_runtime.mtp.presence import NodeProblem, describe, node_problems
+from mtp_manifest import ModuleManifest
 
 __all__ = ["EquipmentSupervisor"]
 

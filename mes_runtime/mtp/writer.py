@@ -5,7 +5,7 @@ default namespace, ``xs:IDREF`` links, identifiers typed by ``AttributeDataType`
 one engineering tools export (manifest 1.1.0, CAEX 3.0), both with the class names of the
 released 2658-4:2022 (``MTPServiceSUCLib/ServiceSet``, ``MTPServiceSUCLib/Service/Procedure``,
 ``.../ServiceElement/ServiceControl``). IDs are deterministic, so a module's manifest is
-byte-stable across runs. The reader (:mod:`mes_runtime.mtp.reader`) reads both back.
+byte-stable across runs. The reader (:mod:`mtp_manifest`) reads both back.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ import zipfile
 from typing import Literal
 from xml.etree.ElementTree import Element, SubElement, indent, tostring
 
-from mes_runtime.mtp.model import ModuleManifest, NodeRef, ParameterManifest
-from mes_runtime.mtp.units import UNIT_NAMES
+from mtp_manifest import UNIT_NAMES, ModuleManifest, NodeRef, ParameterManifest
 
 __all__ = ["Structure", "write_manifest", "write_mtp_zip"]
 

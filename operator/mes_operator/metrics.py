@@ -8,7 +8,8 @@ flat, which is what a dashboard should show.
 Equipment verifications (the OPC UA check of an ``Equipment``) are counted and timed by
 their result, the ``Verified`` condition's reason: ``AllServicesPresent`` (verified), or
 why not (``ServiceMissing``, ``Unreachable``, ``ConnectionRejected``, ``CertificateRejected``,
-``BrowseFailed``, ``CertificateSecretMissing``).
+``BrowseFailed``, ``CertificateSecretMissing``; with a manifest also ``NodesMissing``,
+``ReadFailed``, ``ManifestNotFound``, ``ManifestInvalid``).
 
 Upgrades (:mod:`mes_operator.upgrade.metering` records them, after each persisted step)
 carry ``namespace`` and ``module`` labels, the MESModule's (scrape the operator with
@@ -125,6 +126,10 @@ CHECK_RESULTS = (
     "CertificateRejected",
     "BrowseFailed",
     "CertificateSecretMissing",
+    "NodesMissing",
+    "ReadFailed",
+    "ManifestNotFound",
+    "ManifestInvalid",
 )
 for _result in CHECK_RESULTS:
     EQUIPMENT_CHECKS.labels(_result)

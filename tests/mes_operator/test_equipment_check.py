@@ -16,15 +16,18 @@ from asyncua import ua
 from asyncua.server.server import Server
 from mes_operator.equipment.check import (
     MESSAGE_NAMES,
+    MESSAGE_NODES,
     SERVICE_SIGNATURE,
     ServiceSurvey,
     check_equipment,
     is_service,
     missing_message,
 )
+from mes_operator.equipment.manifest import manifest_from_config_map, manifest_not_found
 
 from holon_testing.net import free_port
 from holon_testing.simulator_process import SimulatedModule, simulated_module
+from mtp_manifest import ModuleManifest
 
 LAYOUTS = ("string", "numeric")
 TANK = "TK-201"
@@ -97,6 +100,46 @@ async def test_nodes_that_are_not_services_do_not_verify(
     assert not result.verified
     assert result.found == ()
     assert result.missing == tuple(decoys)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+async def test_the_simulators_published_manifest_verifies_node_by_node(
+    simulated: dict[str, SimulatedModule], layout: str
+) -> None:
+    """The manifest file the simulator publishes, read as the operator reads a ConfigMap."""
+    tank = simulated[layout]
+    manifest = manifest_from_config_map(
+        {"tank.aml": tank.manifest_path.read_text()}, None, name="tank", key="tank.aml"
+    )
+    assert isinstance(manifest, ModuleManifest)
+    result = await check_equipment(tank.endpoint, ["Charge"], manifest=manifest)
+    assert (result.verified, result.reason, result.found) == (
+        True,
+        "AllServicesPresent",
+        ("Charge",),
+    )
+    assert result.missing_nodes == ()
+    # the same manifest against another module's server: every node named, none served
+    other = simulated[LAYOUTS[1] if layout == LAYOUTS[0] else LAYOUTS[0]]
+    crossed = await check_equipment(other.endpoint, [], manifest=manifest)
+    assert (crossed.verified, crossed.reason) == (False, "NodesMissing")
+    assert len(crossed.missing_nodes) == len(manifest.nodes())
+    assert set(crossed.missing) == set(TANK_SERVICES)
+    assert crossed.found == ()
+    declared = len(manifest.nodes())
+    assert f"{declared} declared node(s) missing or bad" in crossed.message
+    assert f"; and {declared - MESSAGE_NODES} more" in crossed.message  # the first few named
+
+
+async def test_an_unavailable_manifest_is_connected_but_not_verified(
+    simulated: dict[str, SimulatedModule],
+) -> None:
+    tank = simulated[LAYOUTS[0]]
+    missing = manifest_not_found("tank-mtp", "plant")
+    result = await check_equipment(tank.endpoint, ["Charge"], manifest=missing)
+    assert (result.connected, result.verified) == (True, False)
+    assert (result.reason, result.message) == ("ManifestNotFound", missing.message)
+    assert "ConfigMap plant/tank-mtp" in result.message
 
 
 # ------------------------------------------------- a vendor-like in-process server

@@ -15,6 +15,13 @@ current state ``StateCur`` and the enabled commands ``CommandEn``: a node below
 ``Objects`` with both among its children is a service, named by its browse name. Folders,
 procedures, parameters and process values do not have that shape, so requiring one of
 those never passes for a service.
+
+With the module's MTP manifest (``spec.manifest``), nothing is guessed: the manifest is
+read with the reader the runtime imports it with (:mod:`mtp_manifest`), every node it
+declares is read once, in batches, and must exist and read good - the same test, on the
+same code, that makes the runtime call a module connected - and the services are the
+manifest's, each present only when all of its nodes are. A bad node is named by its
+manifest path, node id and status, because that is what a vendor fixes.
 """
 
 from __future__ import annotations
@@ -23,13 +30,17 @@ import asyncio
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from asyncua import ua
 from asyncua.client.client import Client
 from asyncua.crypto import security_policies
+from asyncua.ua.attribute_ids import AttributeIds
 from asyncua.ua.object_ids import ObjectIds
 from asyncua.ua.status_codes import StatusCodes, get_name_and_doc
 from asyncua.ua.uaerrors import UaError, UaStatusCodeError
+
+from mtp_manifest import ModuleManifest, NodeProblem, describe, node_problems
 
 SERVICE_SIGNATURE = frozenset({"StateCur", "CommandEn"})
 """Children every MTP ServiceControl has; a node with all of them is a service."""
@@ -42,6 +53,8 @@ BROWSE_CHUNK = 250
 """Nodes per Browse request, unless the server announces a lower MaxNodesPerBrowse."""
 MESSAGE_NAMES = 20
 """Offered services listed in a condition message before it says "and N more"."""
+MESSAGE_NODES = 5
+"""Missing nodes named in a condition message before it says "and N more"."""
 
 _CERTIFICATE_CODES = frozenset(
     {
@@ -91,6 +104,16 @@ class CheckResult:
     found: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
     offered: tuple[str, ...] = ()
+    missing_nodes: tuple[NodeProblem, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ManifestUnavailable:
+    """Why the spec's manifest could not be had (``ManifestNotFound``, ``ManifestInvalid``):
+    the check still connects, so Connected stays true to the endpoint, but verifies nothing."""
+
+    reason: str
+    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +132,10 @@ async def check_equipment(
     connect_timeout: float = 5.0,
     credentials: ClientCredentials | None = None,
     max_nodes: int = MAX_NODES,
+    manifest: ModuleManifest | ManifestUnavailable | None = None,
 ) -> CheckResult:
-    """Connect to ``endpoint`` and report which of ``required_services`` it offers."""
+    """Connect to ``endpoint`` and report which of ``required_services`` it offers: from
+    ``manifest`` when given (all of its services when none are required), else by browsing."""
     required = tuple(dict.fromkeys(required_services))
     started = time.perf_counter()
 
@@ -140,6 +165,21 @@ async def check_equipment(
             reason="Unreachable",
             message=f"cannot reach {endpoint}: {type(exc).__name__}: {exc}".rstrip(": "),
         )
+    if manifest is not None:
+        try:
+            async with asyncio.timeout(connect_timeout * 4):
+                fields = await _verify_manifest(client, endpoint, manifest, required)
+            return result(**fields)
+        except (OSError, TimeoutError, UaError) as exc:
+            return result(
+                connected=True,
+                verified=False,
+                reason="ReadFailed",
+                message=f"connected to {endpoint} but reading the manifest's nodes failed: "
+                f"{type(exc).__name__}",
+            )
+        finally:
+            await _disconnect(client)
     try:
         async with asyncio.timeout(connect_timeout * 4):
             survey = await survey_services(client, max_nodes=max_nodes)
@@ -173,6 +213,87 @@ async def check_equipment(
         found=found,
         offered=offered,
     )
+
+
+async def _verify_manifest(
+    client: Client,
+    endpoint: str,
+    manifest: ModuleManifest | ManifestUnavailable,
+    required: Sequence[str],
+) -> dict[str, Any]:
+    """The result fields of checking the manifest's nodes on a connected ``client``."""
+    if isinstance(manifest, ManifestUnavailable):
+        return {
+            "connected": True,
+            "verified": False,
+            "reason": manifest.reason,
+            "message": manifest.message,
+        }
+    namespaces = await client.get_namespace_array()
+
+    async def read(node_ids: Sequence[str]) -> list[str | None]:
+        return await read_statuses(client, node_ids)
+
+    problems = await node_problems(manifest, namespaces, read)
+    return manifest_verdict(endpoint, manifest, required, problems)
+
+
+def manifest_verdict(
+    endpoint: str,
+    manifest: ModuleManifest,
+    required: Sequence[str],
+    problems: Sequence[NodeProblem],
+) -> dict[str, Any]:
+    """Found and missing services, reason and message from the nodes that read bad.
+
+    A service is present when the manifest declares it and all of its nodes read good;
+    ``required`` empty means every declared service. Missing nodes are named first (they
+    are what a vendor fixes), then the services they take out."""
+    bad = {p.variable for p in problems}
+    present = {
+        name for name, service in manifest.services.items() if not bad & service.nodes().keys()
+    }
+    wanted = tuple(required) or tuple(manifest.services)
+    found = tuple(s for s in wanted if s in present)
+    missing = tuple(s for s in wanted if s not in present)
+    fields: dict[str, Any] = {
+        "connected": True,
+        "verified": not problems and not missing,
+        "found": found,
+        "missing": missing,
+        "offered": tuple(sorted(present)),
+        "missing_nodes": tuple(problems),
+    }
+    undeclared = [s for s in missing if s not in manifest.services]
+    if problems:
+        services = f"; services missing: {', '.join(missing)}" if missing else ""
+        fields["reason"] = "NodesMissing"
+        fields["message"] = (
+            f"{endpoint} does not serve manifest {manifest.name!r}: "
+            f"{describe(problems, limit=MESSAGE_NODES)}{services}"
+        )
+    elif undeclared:
+        fields["reason"] = "ServiceMissing"
+        fields["message"] = (
+            f"manifest {manifest.name!r} declares no service {', '.join(undeclared)}; "
+            f"it declares {', '.join(sorted(manifest.services)) or 'none'}"
+        )
+    else:
+        fields["reason"] = "AllServicesPresent"
+        fields["message"] = (
+            f"{endpoint} serves all {len(manifest.nodes())} node(s) of manifest "
+            f"{manifest.name!r}: {len(wanted)} MTP service(s)"
+        )
+    return fields
+
+
+async def read_statuses(client: Client, node_ids: Sequence[str]) -> list[str | None]:
+    """One Read request: per node, its status name when it does not read good."""
+    ids = [ua.NodeId.from_string(node_id) for node_id in node_ids]
+    values = await client.uaclient.read_attributes(ids, AttributeIds.Value)
+    return [
+        None if not v.StatusCode or v.StatusCode.is_good() else v.StatusCode.name for v in values
+    ]
 
 
 def missing_message(

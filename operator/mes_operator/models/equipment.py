@@ -1,8 +1,10 @@
 """Equipment: an OPC UA endpoint and the MTP services it must offer (DESIGN §4, §6).
 
-The operator connects, browses for the required services and records the outcome as
-`Connected` and `Verified` conditions: the interface-qualification evidence the
-BioPhorum plug-and-play target asks for, measured in seconds rather than days.
+The operator connects, checks the services - from the module's MTP manifest when the spec
+names one (every declared node must exist and read good), else by browsing for their
+shape - and records the outcome as `Connected` and `Verified` conditions: the
+interface-qualification evidence the BioPhorum plug-and-play target asks for, measured in
+seconds rather than days.
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ from pydantic import Field, StringConstraints
 
 from mes_operator.models.base import ResourceModel
 from mes_operator.models.conditions import Condition, conditions_list_extra
-from mes_operator.models.refs import SecretRef
+from mes_operator.models.refs import ConfigMapKeyRef, SecretRef
 
 OPC_TCP_URL = r"^opc\.tcp://[^\s/:]+(:[0-9]{1,5})?(/\S*)?$"
 SERVICE_NAME = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
 
 ServiceName = Annotated[str, StringConstraints(pattern=SERVICE_NAME, max_length=64)]
 """An MTP service's OPC UA browse name."""
+
+MISSING_NODES_KEPT = 50
+"""Missing or bad nodes listed in the status; the Verified message gives the total."""
 
 
 class SecurityPolicy(StrEnum):
@@ -38,6 +43,16 @@ class SecurityMode(StrEnum):
     NONE = "None"
     SIGN = "Sign"
     SIGN_AND_ENCRYPT = "SignAndEncrypt"
+
+
+class ManifestSource(ResourceModel):
+    """Where the equipment's MTP manifest (VDI/VDE/NAMUR 2658-1) is kept."""
+
+    config_map_ref: ConfigMapKeyRef = Field(
+        description="ConfigMap in the Equipment's namespace and its key holding the "
+        "manifest: the AutomationML (.aml) text under data, or a zipped .mtp package "
+        "under binaryData (ConfigMaps hold at most 1 MiB).",
+    )
 
 
 class EquipmentSpec(ResourceModel):
@@ -89,11 +104,38 @@ class EquipmentSpec(ResourceModel):
             "default": [],
         },
     )
+    manifest: ManifestSource | None = Field(
+        default=None,
+        description="The module's MTP manifest. When set, it is read with the same reader "
+        "the runtime imports manifests with; the check then reads every OPC UA node it "
+        "declares (each must exist and read good), takes the services from it rather than "
+        "from browsing, requires every declared service unless requiredServices names some, "
+        "and lists the bad nodes in status.missingNodes. A manifest that cannot be read "
+        "makes Verified False with the reader's located error. Unset: services are found "
+        "by browsing for their shape (StateCur and CommandEn).",
+    )
     check_interval_seconds: int = Field(
         default=60, ge=10, le=86400, description="How often the check is repeated."
     )
     timeout_seconds: int = Field(
         default=5, ge=1, le=60, description="Give up connecting after this many seconds."
+    )
+
+
+class MissingNode(ResourceModel):
+    """A node the manifest declares that the endpoint does not serve, or not readably."""
+
+    variable: str = Field(
+        description="The variable as the manifest names it, e.g. Stirring.StateCur or "
+        "Stirring/Stir/Speed.VExt."
+    )
+    node_id: str = Field(
+        description="The OPC UA node id read (ns=3;s=...), or nsu=URI;... when the server "
+        "does not serve the manifest's namespace."
+    )
+    status: str = Field(
+        description="Why: the status of the read (e.g. BadNodeIdUnknown), or that the "
+        "namespace is not served."
     )
 
 
@@ -121,4 +163,11 @@ class EquipmentStatus(ResourceModel):
     )
     missing_services: list[str] | None = Field(
         default=None, description="Required services the endpoint lacks."
+    )
+    missing_nodes: list[MissingNode] | None = Field(
+        default=None,
+        max_length=MISSING_NODES_KEPT,
+        description="With spec.manifest: the declared nodes the endpoint lacks or cannot "
+        f"read, in the manifest's order (the first {MISSING_NODES_KEPT}; the Verified "
+        "condition's message gives the total).",
     )

@@ -36,3 +36,24 @@ class SecretKeyRef(ResourceModel):
         min_length=1,
         max_length=253,
     )
+
+
+CONFIG_MAP_KEY = r"^[-._a-zA-Z0-9]+$"
+"""What Kubernetes accepts as a key of a ConfigMap's data or binaryData."""
+
+
+class ConfigMapKeyRef(ResourceModel):
+    """One key of a ConfigMap in the resource's own namespace."""
+
+    name: str = Field(
+        description="Name of the ConfigMap in the same namespace.",
+        min_length=1,
+        max_length=253,
+        pattern=DNS_LABEL,
+    )
+    key: str = Field(
+        description="Key inside the ConfigMap (under data or binaryData) whose value is used.",
+        min_length=1,
+        max_length=253,
+        pattern=CONFIG_MAP_KEY,
+    )

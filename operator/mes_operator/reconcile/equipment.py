@@ -1,7 +1,8 @@
 """Reconcile one Equipment: check the interface when due, record the outcome once.
 
 The check itself lives in :mod:`mes_operator.equipment.check`; this adds Kubernetes:
-reading the client certificate Secret, the status patch and the Events.
+reading the client certificate Secret and the manifest's ConfigMap, the status patch and
+the Events.
 """
 
 from __future__ import annotations
@@ -12,9 +13,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lightkube import ApiError, AsyncClient
+from lightkube.resources.core_v1 import ConfigMap
 from lightkube.types import PatchType
 
-from mes_operator.equipment.check import CheckResult, ClientCredentials, check_equipment
+from mes_operator.equipment.check import (
+    CheckResult,
+    ClientCredentials,
+    ManifestUnavailable,
+    check_equipment,
+)
+from mes_operator.equipment.manifest import manifest_from_config_map, manifest_not_found
 from mes_operator.kube.resources import Equipment, Secret
 from mes_operator.metrics import equipment_checked
 from mes_operator.models.equipment import EquipmentSpec, SecurityPolicy
@@ -22,6 +30,7 @@ from mes_operator.reconcile.events import Event, EventSink
 from mes_operator.reconcile.qualify import Capture, capture_interface, interface_due
 from mes_operator.status.conditions import condition, now_rfc3339
 from mes_operator.status.equipment import CONNECTED, VERIFIED, check_due, equipment_status
+from mtp_manifest import ModuleManifest
 
 
 async def reconcile_equipment(
@@ -81,6 +90,25 @@ async def _check(client: AsyncClient, spec: EquipmentSpec, namespace: str) -> Ch
         spec.required_services,
         connect_timeout=float(spec.timeout_seconds),
         credentials=credentials,
+        manifest=await _manifest(client, spec, namespace),
+    )
+
+
+async def _manifest(
+    client: AsyncClient, spec: EquipmentSpec, namespace: str
+) -> ModuleManifest | ManifestUnavailable | None:
+    """The manifest ``spec.manifest`` names, read by the shared reader (None when unset)."""
+    if spec.manifest is None:
+        return None
+    ref = spec.manifest.config_map_ref
+    try:
+        config_map = await client.get(ConfigMap, ref.name, namespace=namespace)
+    except ApiError as exc:
+        if exc.status.code == 404:
+            return manifest_not_found(ref.name, namespace)
+        raise
+    return manifest_from_config_map(
+        config_map.data, config_map.binaryData, name=ref.name, key=ref.key
     )
 
 

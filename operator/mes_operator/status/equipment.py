@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from mes_operator.equipment.check import CheckResult
-from mes_operator.models.equipment import EquipmentStatus
+from mes_operator.models.equipment import MISSING_NODES_KEPT, EquipmentStatus, MissingNode
 from mes_operator.status.conditions import Observation, dump, merge_conditions
 
 CONNECTED = "Connected"
@@ -51,6 +51,10 @@ def equipment_status(
         check_duration_seconds=result.duration_seconds,
         found_services=list(result.found),
         missing_services=list(result.missing),
+        missing_nodes=[
+            MissingNode(variable=p.variable, node_id=p.node_id, status=p.status)
+            for p in result.missing_nodes[:MISSING_NODES_KEPT]
+        ],
     )
     return dump(status)
 

@@ -24,7 +24,7 @@ from holon_testing.vendor_mtp import (
 from mes_runtime.mtp.capabilities import capabilities_of
 from mes_runtime.mtp.errors import ManifestError
 from mes_runtime.mtp.manifest import load_manifest
-from mes_runtime.mtp.model import ManifestIssue, ModuleManifest
+from mtp_manifest import ManifestIssue, ModuleManifest
 
 STIRRER = VendorModule(
     name="HC30",

@@ -1,8 +1,9 @@
-"""What the runtime knows about one MTP module (PEA), independent of how the manifest said it.
+"""What a manifest says about one MTP module (PEA), independent of how the file said it.
 
-The reader (:mod:`mes_runtime.mtp.reader`) builds these from vendor or Holon manifests; the
-writer (:mod:`mes_runtime.mtp.writer`) turns them back into AutomationML; the client and
-the supervisor drive a module from them alone.
+The reader builds these from vendor or Holon manifests; the runtime's writer
+(``mes_runtime.mtp.writer``) turns them back into AutomationML, its client and supervisor
+drive a module from them alone, and the operator's Equipment check reads every node they
+declare.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from mes_runtime.mtp.errors import ManifestError
+from mtp_manifest._errors import ManifestError
 
 __all__ = [
     "ManifestIssue",
@@ -109,6 +110,19 @@ class ServiceManifest:
         """The procedure with this ``ProcedureId`` (``ProcedureCur`` -> name)."""
         return next((p for p in self.procedures.values() if p.procedure_id == procedure_id), None)
 
+    def nodes(self) -> dict[str, NodeRef]:
+        """Every variable of the service, keyed by a readable path (``Service.StateCur``,
+        ``Service/Parameter.VExt``, ``Service/Procedure/Parameter.VExt``)."""
+        result = {f"{self.name}.{var}": ref for var, ref in self.control.items()}
+        for name, parameter in self.configuration.items():
+            for var, ref in parameter.nodes.items():
+                result[f"{self.name}/{name}.{var}"] = ref
+        for procedure in self.procedures.values():
+            for parameter in procedure.parameters.values():
+                for var, ref in parameter.nodes.items():
+                    result[f"{self.name}/{procedure.name}/{parameter.name}.{var}"] = ref
+        return result
+
 
 @dataclass(frozen=True, slots=True)
 class ProcessValueManifest:
@@ -125,7 +139,7 @@ class ProcessValueManifest:
 
 @dataclass(frozen=True, slots=True)
 class ModuleManifest:
-    """Everything the runtime knows about one module (PEA), straight from its manifest.
+    """Everything known about one module (PEA), straight from its manifest.
 
     ``issues`` holds the reader's warnings (a manifest with errors is never returned) and
     ``version`` the manifest version the file declares; neither takes part in equality.
@@ -143,16 +157,7 @@ class ModuleManifest:
         ``Service/Procedure/Parameter.VExt``, ``ProcessValue.V``)."""
         result: dict[str, NodeRef] = {}
         for service in self.services.values():
-            for var, ref in service.control.items():
-                result[f"{service.name}.{var}"] = ref
-            for name, parameter in service.configuration.items():
-                for var, ref in parameter.nodes.items():
-                    result[f"{service.name}/{name}.{var}"] = ref
-            for procedure in service.procedures.values():
-                for parameter in procedure.parameters.values():
-                    for var, ref in parameter.nodes.items():
-                        key = f"{service.name}/{procedure.name}/{parameter.name}.{var}"
-                        result[key] = ref
+            result.update(service.nodes())
         for value in self.process_values.values():
             result[f"{value.name}.V"] = value.node
             if value.unit_node is not None:

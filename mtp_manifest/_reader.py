@@ -27,7 +27,7 @@ What the reader follows, whatever tool wrote the file:
   (``ServiceProcedure``, ``ServicesSet``, ``DataAssembly/ServiceControl``) are accepted.
 
 Nothing is dropped silently: whatever the reader cannot interpret becomes a
-:class:`~mes_runtime.mtp.model.ManifestIssue` with its element path and ID - an error
+:class:`ManifestIssue` with its element path and ID - an error
 (the whole manifest is refused with every error listed) or, where the module stays usable
 without that part, a warning returned with the manifest.
 """
@@ -40,9 +40,9 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from mes_runtime.mtp import caex
-from mes_runtime.mtp.errors import ManifestError
-from mes_runtime.mtp.model import (
+from mtp_manifest import _caex as caex
+from mtp_manifest._errors import ManifestError
+from mtp_manifest._model import (
     ManifestIssue,
     ModuleManifest,
     NodeRef,
@@ -51,7 +51,7 @@ from mes_runtime.mtp.model import (
     ProcessValueManifest,
     ServiceManifest,
 )
-from mes_runtime.mtp.units import unit_name
+from mtp_manifest._units import unit_name
 
 __all__ = ["REQUIRED_PARAMETER_VARIABLES", "REQUIRED_SERVICE_VARIABLES", "read_document"]
 

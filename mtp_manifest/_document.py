@@ -4,7 +4,7 @@ A manifest arrives as a ``.aml`` document or a zipped ``.mtp`` package. This mod
 either (bytes or a path), refuses what could cost too much before it is read (a member
 unpacking to more than ``MAX_AML_BYTES``, nesting deeper than ``MAX_XML_DEPTH``) and
 parses with ``defusedxml`` (no entities, no external references); interpreting the
-document is :mod:`mes_runtime.mtp.reader`'s job.
+document is the reader's job (:func:`read_document`).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from xml.etree.ElementTree import ParseError
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
-from mes_runtime.mtp.errors import ManifestError
-from mes_runtime.mtp.model import ModuleManifest
-from mes_runtime.mtp.reader import read_document
+from mtp_manifest._errors import ManifestError
+from mtp_manifest._model import ModuleManifest
+from mtp_manifest._reader import read_document
 
 __all__ = ["MAX_AML_BYTES", "MAX_XML_DEPTH", "load_manifest", "parse_document"]
 
