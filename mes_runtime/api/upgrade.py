@@ -3,7 +3,9 @@
 ``GET /safe-point`` answers whether batches may be handed over now (an upgrade's switch
 waits for it) and, if not, which batch and element block it. ``GET``/``PUT /owner`` read and
 move the ownership grant: which colour's replicas own batches (the switch, and a rollback's
-hand-back). Every replica gives the same answers: they are read from the database.
+hand-back). ``GET /handover`` reads back what an upgrade did to running batches (its
+evidence's disruption record). Every replica gives the same answers: they are read from
+the database.
 """
 
 from __future__ import annotations
@@ -11,13 +13,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from mes_runtime.api.deps import EngineDep, JournalDep, SessionDep, require
+from mes_runtime.api.errors import unprocessable
 from mes_runtime.auth.permissions import Permission
 from mes_runtime.db.doorbell import OWNER
 from mes_runtime.db.models import User
+from mes_runtime.services.handover_record import HandoverRecord, handover_record
 from mes_runtime.services.owner_grant import Grant, read_grant, set_grant
 from mes_runtime.services.safe_point import safe_point
 
@@ -115,3 +119,77 @@ async def put_owner(
     bell = request.app.state.doorbell
     await bell.ring(OWNER)
     return _owner_out(grant, request)
+
+
+class SwitchOut(BaseModel):
+    seq: int
+    at: str
+    colour: str | None
+    previous: str | None
+    by: str
+    reason: str | None
+
+
+class TakeoverOut(BaseModel):
+    seq: int
+    at: str
+    batch_id: str
+    owner: str | None
+    previous_owner: str | None
+    gap_seconds: float | None
+
+
+class ChainOut(BaseModel):
+    ok: bool
+    entries_checked: int
+    first_bad_seq: int | None
+    problem: str | None
+
+
+class HandoverOut(BaseModel):
+    since: str
+    switches: list[SwitchOut] = Field(
+        description="Each move of the ownership grant since then (journal order)."
+    )
+    takeovers: list[TakeoverOut] = Field(
+        description="Each batch a runtime took over since then, with the gap since its "
+        "previous owner was last heard of."
+    )
+    head_seq: int = Field(description="The journal's last entry now.")
+    records_before_switch: int | None = Field(
+        description="Journal entries before the first move from one colour to the other "
+        "since then (null: none moved)."
+    )
+    chain: ChainOut = Field(description="The whole journal's hash chain, verified now.")
+
+
+def _handover_out(record: HandoverRecord) -> HandoverOut:
+    return HandoverOut(
+        since=record.since,
+        switches=[SwitchOut(**vars(s)) for s in record.switches],
+        takeovers=[TakeoverOut(**vars(t)) for t in record.takeovers],
+        head_seq=record.head_seq,
+        records_before_switch=record.records_before_switch,
+        chain=ChainOut(
+            ok=record.chain.ok,
+            entries_checked=record.chain.entries_checked,
+            first_bad_seq=record.chain.first_bad_seq,
+            problem=record.chain.problem,
+        ),
+    )
+
+
+@router.get("/handover", response_model=HandoverOut)
+async def get_handover(
+    _: Upgrader,
+    engine: EngineDep,
+    since: Annotated[
+        datetime, Query(description="From when (RFC 3339 with a time zone): the upgrade's start.")
+    ],
+) -> HandoverOut:
+    """What an upgrade did to running batches since ``since``: the grant's moves, each
+    batch's take-over and its gap, the records before the switch and now, and whether the
+    journal's chain verifies. Read-only (the verification is not journalled)."""
+    if since.tzinfo is None:
+        raise unprocessable(("query", "since"), "needs a time zone (e.g. 2026-12-01T10:00:00Z)")
+    return _handover_out(await handover_record(engine, since=since))
