@@ -23,12 +23,16 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from e2e_cluster import Cluster
 from lightkube import AsyncClient, KubeConfig
 from mes_operator.builders.context import ModuleContext
+from mes_operator.evidence.store import fetch
+from mes_operator.evidence.verify import verify_package
 from mes_operator.models.mesmodule import Colour, UpgradePhase, UpgradeStatus
 from mes_operator.reconcile.events import Event
 from mes_operator.reconcile.module import reconcile_module
+from mes_operator.reconcile.qualify import Capture
 from mes_operator.upgrade import (
     DeleteColour,
     DeployColour,
@@ -660,3 +664,86 @@ async def test_a_module_installed_plainly_that_turns_orchestrated_on_runs_no_sch
     assert _jobs(cluster, namespace, install=True) == []
     assert body["status"]["currentVersion"] == "1.0.0"
     assert "MigratingSchema" not in [e.reason for e in events]
+
+
+async def test_a_failed_oq_on_green_rolls_back_and_its_package_says_not_qualified(
+    cluster: Cluster, namespace: str, kube: AsyncClient, access: Runtime
+) -> None:
+    """With evidence captured, green's OQ Job (the new version's image) runs before the
+    switch. kwok's Pod ends without the suite's report - an OQ that reported nothing, which
+    is a failed row: the upgrade rolls back before anything was handed over, and the
+    attempt's signed package (kept, verifiable offline) says NOT QUALIFIED naming the row,
+    with the disruption record of what happened; ``Qualified`` follows it."""
+    events: list[Event] = []
+    await _install(kube, access, cluster, namespace, events)  # no evidence for the install
+    key = Ed25519PrivateKey.generate()
+    capture = Capture(key=key, runtime=access)
+
+    async def step() -> dict[str, Any]:
+        await reconcile_module(
+            kube, _body(cluster, namespace), emit=events.append, runtime=access, capture=capture
+        )
+        return _body(cluster, namespace)
+
+    _set_version(cluster, namespace, "1.1.0")
+    assert (await step())["status"]["upgrade"]["phase"] == "VerifiedBackup"
+
+    async def backup_done() -> bool:
+        return _complete(cluster, namespace, "backup")
+
+    await _until("the backup Job complete", backup_done)
+    backup = _job_of(cluster, namespace, "backup")
+    assert backup is not None
+    _report_backup(cluster, namespace, backup["metadata"]["name"], "s3://holon-backups/x/1")
+
+    async def recorded() -> dict[str, Any] | None:
+        body = await step()
+        return body if (body.get("status") or {}).get("lastEvidence") else None
+
+    body = await _until("the attempt's package", recorded, within=120)
+    upgrade = body["status"]["upgrade"]
+    assert (upgrade["phase"], upgrade["cause"]) == ("RolledBack", "OperationalQualificationFailed")
+    assert "OQ-01 (URS-OQ-04): the OQ Job reported no rows" in upgrade["message"]
+    oq_job = _job_of(cluster, namespace, "oq")
+    assert oq_job is not None
+    container = oq_job["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"].endswith(":1.1.0")
+    assert container["args"][:3] == ["oq", "--scope", "full"]
+    assert "env" not in container or all("secretKeyRef" not in str(e) for e in container["env"])
+    phases = [m["phase"] for m in upgrade["timeline"]]
+    assert "SafePoint" not in phases  # green never owned a batch
+    assert phases[-2:] == ["RollingBack", "RolledBack"]
+    assert body["status"]["activeColour"] == "blue"
+    grant = await _grant(access)
+    assert grant["colour"] == "blue"
+
+    last = body["status"]["lastEvidence"]
+    assert (last["event"], last["version"], last["attempt"]) == ("Upgrade", "1.1.0", 1)
+    assert last["verdict"] == "NOT QUALIFIED"
+    qualified = condition(body, "Qualified")
+    assert (qualified["status"], qualified["reason"]) == ("False", "NotQualified")
+    record = cluster.get("qualification", last["qualification"], namespace)
+    assert record["spec"]["verdict"] == "NOT QUALIFIED"
+    files = await fetch(kube, record["spec"]["packageLocation"])
+    verified = verify_package(files, key.public_key())
+    assert verified.ok, verified.problems
+    document = verified.document
+    assert document is not None
+    assert (document["header"]["fromVersion"], document["header"]["toVersion"]) == (
+        "1.0.0",
+        "1.1.0",
+    )
+    failed = {r["id"]: r for r in document["oq"] if r["result"] != "pass"}
+    assert set(failed) >= {"OQ-01", "UPG-01"}, document["oq"]
+    assert failed["OQ-01"]["requirement"] == "URS-OQ-04"
+    assert failed["UPG-01"]["actual"]["cause"] == "OperationalQualificationFailed"
+    assert failed["UPG-01"]["actual"]["atPhase"] == "OperationalQualification"
+    disruption = document["disruption"]
+    assert (disruption["outcome"], disruption["rollbacks"]) == ("rolledBack", 1)
+    assert disruption["journalVerified"] is True  # the real runtime's chain
+    assert disruption["handOver"]["takeovers"] == 0
+    assert disruption["switches"][-1]["to"] == "blue"  # the hand-back at the rollback
+    # recorded once: more reconciles add no Qualification
+    await step()
+    items = cluster.get("qualifications", None, namespace)["items"]
+    assert [q["metadata"]["name"] for q in items] == [last["qualification"]]

@@ -323,3 +323,55 @@ def test_request_annotation_parsing() -> None:
     assert Request.parse("explode/1") is None
     assert Request.parse(None) is None
     assert Request.parse("retry") is None
+
+
+def test_with_evidence_required_green_passes_its_oq_before_the_switch() -> None:
+    """The OQ Job runs on the new version (its image) while green warms up, and the safe
+    point is sought only once it has passed; each phase's entry is timed in the status."""
+    run = Run(World(), plan(operational_qualification=True)).until_done()
+    assert run.phases == HAPPY
+    assert run.world.jobs[(JobKind.OQ, "1.1.0", 1)] is JobState.SUCCEEDED
+    assert run.status is not None
+    timeline = run.status.timeline
+    assert [m.phase for m in timeline] == HAPPY
+    assert [m.at for m in timeline] == sorted(m.at for m in timeline)
+
+
+def test_no_switch_without_an_oq_result_the_wait_is_bounded() -> None:
+    world = World(stuck_jobs={JobKind.OQ})
+    run = Run(world, plan(operational_qualification=True)).until_done()
+    _rolled_back(run, "NewVersionChecksTimedOut")
+    assert P.SAFE_POINT not in run.phases
+
+
+def test_a_failing_oq_row_rolls_back_before_anything_was_handed_over() -> None:
+    failure = "OQ failed: OQ-04 (URS-OQ-04): batch B-1 ended Aborted"
+    run = Run(World(oq_failure=failure), plan(operational_qualification=True)).until_done()
+    _rolled_back(run, "OperationalQualificationFailed")
+    assert run.status is not None
+    assert run.status.message == failure
+    assert run.world.jobs[(JobKind.OQ, "1.1.0", 1)] is JobState.SUCCEEDED  # kept: evidence
+    assert P.SAFE_POINT not in run.phases  # green never owned a batch
+    assert [m.phase for m in run.status.timeline][-2:] == [P.ROLLING_BACK, P.ROLLED_BACK]
+
+
+def test_an_oq_job_that_fails_without_a_report_rolls_back_too() -> None:
+    world = World(failing_jobs={JobKind.OQ})
+    run = Run(world, plan(operational_qualification=True)).until_done()
+    _rolled_back(run, "OperationalQualificationFailed")
+    assert run.status is not None
+    assert "reported no rows" in (run.status.message or "")
+
+
+def test_without_evidence_no_oq_job_runs() -> None:
+    run = Run(World(), plan()).until_done()
+    assert run.phases == HAPPY
+    assert not any(kind is JobKind.OQ for kind, _, _ in run.world.jobs)
+
+
+def test_a_rollback_stops_an_oq_job_that_has_not_finished() -> None:
+    world = World(new_never_ready=True, stuck_jobs={JobKind.OQ})
+    run = Run(world, plan(operational_qualification=True)).until_done()
+    _rolled_back(run, "NewVersionNotReady")
+    assert (JobKind.OQ, "1.1.0", 1) in run.world.created  # started with green
+    assert (JobKind.OQ, "1.1.0", 1) not in run.world.jobs

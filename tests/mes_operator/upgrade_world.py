@@ -22,11 +22,13 @@ from mes_operator.upgrade import (
     MoveActiveSelector,
     MovePreviewService,
     Observation,
+    OQResult,
     Plan,
     Request,
     RunJob,
     SafePoint,
     SetGrant,
+    StopJob,
     UpgradeEvent,
     decide,
 )
@@ -56,9 +58,15 @@ class World:
     ready_at: dict[Colour, datetime] = field(default_factory=dict)
     jobs: dict[tuple[JobKind, str, int], JobState] = field(default_factory=dict)
     failing_jobs: set[JobKind] = field(default_factory=set)
+    stuck_jobs: set[JobKind] = field(default_factory=set)
+    """Jobs that never finish."""
+    created: list[tuple[JobKind, str, int]] = field(default_factory=list)
+    """Every Job ever created, in order (deleted ones included)."""
     backup_problem: str | None = None
     new_never_ready: bool = False
     checks: CheckState = CheckState.PASSED
+    oq_failure: str | None = None
+    """What the new slot's OQ Job reports failed (None: every row passes)."""
     safe: bool = True
     grant_refused: bool = False
     grant: Colour | None = None
@@ -75,7 +83,12 @@ class World:
         for action in actions:
             match action:
                 case RunJob(kind=kind, version=version, attempt=attempt):
+                    if (kind, version, attempt) not in self.jobs:
+                        self.created.append((kind, version, attempt))
                     self.jobs.setdefault((kind, version, attempt), JobState.RUNNING)
+                case StopJob(kind=kind, version=version, attempt=attempt):
+                    if self.jobs.get((kind, version, attempt)) is JobState.RUNNING:
+                        del self.jobs[(kind, version, attempt)]
                 case DeployColour(colour=colour, version=version):
                     if self.deployments.get(colour) != version:
                         self.deployments[colour] = version
@@ -101,7 +114,7 @@ class World:
     def tick(self) -> None:
         self.now += timedelta(seconds=self.tick_seconds)
         for key, state in self.jobs.items():
-            if state is JobState.RUNNING:
+            if state is JobState.RUNNING and key[0] not in self.stuck_jobs:
                 failed = key[0] in self.failing_jobs
                 self.jobs[key] = JobState.FAILED if failed else JobState.SUCCEEDED
 
@@ -119,9 +132,16 @@ class World:
             and not self.new_never_ready
             and self.now >= self.ready_at.get(new, self.now)
         )
+        oq = None
+        if jobs[JobKind.OQ] in {JobState.SUCCEEDED, JobState.FAILED}:
+            failure = self.oq_failure
+            if jobs[JobKind.OQ] is JobState.FAILED:
+                failure = failure or "OQ failed: OQ-01 (URS-OQ-04): the OQ Job reported no rows"
+            oq = OQResult(passed=failure is None, summary=failure or "OQ passed: 9 rows")
         return Observation(
             now=self.now,
             jobs=jobs,
+            oq=oq,
             backup_location="s3://backups/batch/1.1.0.dump" if backup_ok else None,
             backup_digest="sha256:" + "ab" * 32 if backup_ok else None,
             backup_problem=self.backup_problem,

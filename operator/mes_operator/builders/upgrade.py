@@ -246,17 +246,30 @@ OQ_DEADLINE = 900
 """Seconds an OQ Job may run (the full suite's batch takes about a minute)."""
 
 
-def build_oq_job(ctx: ModuleContext, *, suffix: str, scope: str, reason: str) -> dict[str, Any]:
-    """The OQ Job at ``spec.version``: ``mes-runtime oq`` in a scratch installation of its
-    own (simulator and runtime on SQLite in the Pod; never the plant's database), its JSON
-    rows as the last line of its log. ``suffix`` names it after the change it qualifies, so
-    a re-run after a crash finds it. Run once (a failed OQ is a result, not a retry)."""
+def build_oq_job(
+    ctx: ModuleContext,
+    *,
+    version: str,
+    scope: str,
+    reason: str,
+    attempt: int | None = None,
+    suffix: str | None = None,
+) -> dict[str, Any]:
+    """The OQ Job at ``version``: ``mes-runtime oq`` in a scratch installation of its own
+    (simulator and runtime on SQLite in the Pod; never the plant's database), its JSON rows
+    as the last line of its log. Named after what it qualifies, so a re-run after a crash
+    finds it: an orchestrated upgrade's ``attempt`` (run on green's image before the
+    switch), or ``suffix`` (a plain install's or version change's evidence key). Run once
+    (a failed OQ is a result, not a retry)."""
+    if (attempt is None) == (suffix is None):
+        raise ValueError("an OQ Job is named by an upgrade attempt or by a suffix, not both")
     job = _job(
-        ctx, OQ, ctx.spec.version, 1,
+        ctx, OQ, version, attempt or 1,
         args=[OQ, "--scope", scope, "--reason", reason],
         database=False,
     )  # fmt: skip
-    job["metadata"]["name"] = f"{ctx.name[: _MAX_NAME - len(OQ) - 8]}-{OQ}-{suffix[:6]}"
+    if suffix is not None:
+        job["metadata"]["name"] = f"{ctx.name[: _MAX_NAME - len(OQ) - 8]}-{OQ}-{suffix[:6]}"
     job["spec"]["backoffLimit"] = 0
     job["spec"]["activeDeadlineSeconds"] = OQ_DEADLINE
     (container,) = job["spec"]["template"]["spec"]["containers"]

@@ -13,7 +13,7 @@ from typing import Any
 from mes_operator.evidence.manifest import ManifestError, _check_path
 from mes_operator.evidence.package import Result, Row
 
-__all__ = ["OQ_FORMAT", "oq_rows"]
+__all__ = ["OQ_FORMAT", "judge", "oq_rows"]
 
 OQ_FORMAT = "holon.dev/oq/v1"
 _FIELDS = ("id", "requirement", "expected", "actual", "result", "timestamp", "evidence")
@@ -98,3 +98,16 @@ def oq_rows(
     if any(r.evidence == JOB for r in rows):
         files[JOB] = json.dumps({"report": document}, indent=2).encode() + b"\n"
     return rows, files
+
+
+def judge(rows: list[Row]) -> tuple[bool, str]:
+    """Whether an OQ run passed: every row passed (no rows is a failure too); else the
+    failing rows, each with its requirement and what it saw."""
+    failed = [r for r in rows if r.result is not Result.PASS]
+    if not rows:
+        return False, "OQ failed: it reported no rows"
+    if not failed:
+        return True, f"OQ passed: {len(rows)} rows"
+    named = "; ".join(f"{r.id} ({r.requirement}): {str(r.actual)[:300]}" for r in failed[:3])
+    more = f" and {len(failed) - 3} more" if len(failed) > 3 else ""
+    return False, f"OQ failed: {named}{more}"[:1000]

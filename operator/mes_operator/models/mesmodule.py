@@ -560,6 +560,20 @@ class UpgradePhase(StrEnum):
     FAILED = "Failed"
 
 
+class PhaseMark(ResourceModel):
+    """When an upgrade entered one of its phases."""
+
+    phase: UpgradePhase = Field(description="The phase entered.")
+    at: str = Field(
+        description="When it was entered (RFC 3339, UTC).",
+        json_schema_extra={"format": "date-time"},
+    )
+
+
+TIMELINE_LENGTH = 32
+"""Phase entries an upgrade keeps (a whole upgrade enters 11; a rollback a few more)."""
+
+
 class UpgradeStatus(ResourceModel):
     """The persisted state of an upgrade in flight, resumable after an operator crash."""
 
@@ -605,6 +619,12 @@ class UpgradeStatus(ResourceModel):
         description="The last mes.holon.dev/upgrade-request annotation value acted on "
         "(retry, resume, rollback), so each request is acted on once.",
     )
+    timeline: list[PhaseMark] = Field(
+        default_factory=list,
+        max_length=TIMELINE_LENGTH,
+        description="Each phase this attempt entered and when, oldest first: the measured "
+        "durations of its evidence package's disruption record.",
+    )
 
 
 class Verdict(StrEnum):
@@ -626,6 +646,9 @@ class EvidenceRef(ResourceModel):
     verdict: Verdict = Field(description="The verdict now (after approvals, if any).")
     event: str | None = Field(default=None, description="What produced the evidence.")
     version: str | None = Field(default=None, description="The version it is about.")
+    attempt: int | None = Field(
+        default=None, ge=1, description="The orchestrated upgrade attempt it records, if any."
+    )
     approved_by: str | None = Field(
         default=None, description="Who approved or rejected it (Part 11 signer)."
     )

@@ -30,17 +30,30 @@ from mes_operator.kube.apply import (
 )
 from mes_operator.kube.resources import MESModule
 from mes_operator.metrics import DRIFT_CORRECTIONS, upgrade_series
-from mes_operator.models.mesmodule import Colour
+from mes_operator.models.mesmodule import Colour, UpgradePhase
 from mes_operator.reconcile.events import Event, EventSink
 from mes_operator.reconcile.install import install_gate
-from mes_operator.reconcile.qualify import Capture, capture_evidence, due_event, settle_approvals
-from mes_operator.status.conditions import condition, now_rfc3339, seconds_since
+from mes_operator.reconcile.qualify import (
+    Capture,
+    capture_evidence,
+    due_event,
+    ended_attempt,
+    settle_approvals,
+)
+from mes_operator.status.conditions import (
+    condition,
+    dump,
+    merge_conditions,
+    now_rfc3339,
+    seconds_since,
+)
 from mes_operator.status.module import (
     READY,
     DeploymentState,
     invalid_status,
     module_status,
     paused_status,
+    qualified,
 )
 from mes_operator.upgrade.actions import UpgradeEvent
 from mes_operator.upgrade.drive import drive, in_flight, orchestrating
@@ -106,7 +119,15 @@ async def reconcile_module(
         upgrade_series(meta["namespace"], meta["name"])
     if orchestrating(ctx.spec, previous) and not (ctx.spec.paused and not in_flight(previous)):
         if runtime is not None:
-            await drive(client, runtime, body, emit=lambda e: emit(_event(e)))
+            upgrade = await drive(
+                client,
+                runtime,
+                body,
+                emit=lambda e: emit(_event(e)),
+                qualifying=capture is not None,
+            )
+            if capture is not None and upgrade is not None and upgrade.phase in UNSWITCHED_ENDS:
+                await _attempt_evidence(client, meta, capture, emit)
         return Outcome(ready=False, applied=[], status_patched=runtime is not None)
 
     if ctx.spec.paused:
@@ -187,9 +208,10 @@ async def _evidence(
         return False
     since = condition(status.get("conditions"), READY).get("lastTransitionTime")
     waited = seconds_since(since) if since else RUNTIME_WAIT
+    attempt = ended_attempt(ctx, status) if event == "Upgrade" else None
     reference = await capture_evidence(
         client, body, ctx, capture, event=event, emit=emit, wait_for_runtime=waited < RUNTIME_WAIT,
-        pending=status.get("pendingEvidence"),
+        pending=status.get("pendingEvidence"), upgrade=attempt,
     )  # fmt: skip
     if reference is None:
         return False
@@ -198,6 +220,40 @@ async def _evidence(
         with_evidence.pop("pendingEvidence", None)
     after = module_status(with_evidence, ctx, state, now=now_rfc3339())
     return await patch_module_status(client, body["metadata"], status, after)
+
+
+UNSWITCHED_ENDS = frozenset({UpgradePhase.ROLLED_BACK, UpgradePhase.FAILED})
+"""An orchestrated attempt's ends that leave the module to the upgrade machine (not Ready
+at the new version): their package is captured here, not by the plain reconcile's."""
+
+
+async def _attempt_evidence(
+    client: AsyncClient, meta: Mapping[str, Any], capture: Capture, emit: EventSink
+) -> None:
+    """Record a rolled-back (or failed) upgrade attempt's package once: NOT QUALIFIED, its
+    failing rows named (the OQ on the new slot, or where it stopped), IQ of the version
+    that serves again; ``Qualified`` follows it."""
+    body = await _get_module(client, meta["namespace"], meta["name"])
+    if body is None:
+        return
+    ctx = ModuleContext.from_body(body)
+    status: Mapping[str, Any] = body.get("status") or {}
+    attempt = ended_attempt(ctx, status)
+    if attempt is None or attempt.phase not in UNSWITCHED_ENDS:
+        return
+    since = attempt.phase_started_at or attempt.started_at
+    reference = await capture_evidence(
+        client, body, ctx, capture, event="Upgrade", emit=emit, upgrade=attempt,
+        wait_for_runtime=seconds_since(since) < RUNTIME_WAIT,
+    )  # fmt: skip
+    if reference is None:
+        return
+    now = now_rfc3339()
+    conditions = merge_conditions(
+        status.get("conditions"), [qualified(ctx, reference)], generation=ctx.generation, now=now
+    )
+    after = {**status, "lastEvidence": reference, "conditions": [dump(c) for c in conditions]}
+    await patch_module_status(client, body["metadata"], status, after)
 
 
 async def follow_approval(

@@ -27,7 +27,7 @@ from lightkube.resources.rbac_authorization_v1 import RoleBinding
 from lightkube.types import PatchType
 
 from mes_operator.builders import ModuleContext, build_children
-from mes_operator.builders.upgrade import build_oq_job
+from mes_operator.builders.upgrade import at_version, build_oq_job
 from mes_operator.evidence.approval import decide
 from mes_operator.evidence.assemble import assemble
 from mes_operator.evidence.interface import interface_rows
@@ -35,15 +35,19 @@ from mes_operator.evidence.iq import FACTS, Observed, installation_qualification
 from mes_operator.evidence.oq import oq_rows
 from mes_operator.evidence.package import Baseline, Deviation, Header, Package, Result, Row
 from mes_operator.evidence.store import fetch, keep
+from mes_operator.evidence.upgrade import upgrade_evidence
 from mes_operator.kube.apply import ensure, get_dict
 from mes_operator.kube.resources import Equipment, Qualification, QualificationApproval
 from mes_operator.models.crds import API_VERSION, all_crds
+from mes_operator.models.mesmodule import UpgradePhase, UpgradeStatus
 from mes_operator.reconcile.events import Event, EventSink
 from mes_operator.status.conditions import condition
-from mes_operator.upgrade.fetch import finished_pod
+from mes_operator.upgrade.actions import JobKind
+from mes_operator.upgrade.fetch import job_log
+from mes_operator.upgrade.jobs import upgrade_job
 from mes_operator.upgrade.observation import JobState
-from mes_operator.upgrade.read import job_state, termination
-from mes_operator.upgrade.runtime import Runtime, RuntimeUnavailableError
+from mes_operator.upgrade.read import job_state
+from mes_operator.upgrade.runtime import NotServedError, Runtime, RuntimeUnavailableError
 
 __all__ = [
     "EVIDENCE_FOR",
@@ -83,9 +87,29 @@ def operator_version() -> str:
         return "unknown"
 
 
+ENDED = frozenset({UpgradePhase.QUALIFIED, UpgradePhase.ROLLED_BACK, UpgradePhase.FAILED})
+
+
+def ended_attempt(ctx: ModuleContext, status: Mapping[str, Any]) -> UpgradeStatus | None:
+    """The orchestrated upgrade attempt whose package is due: ended (switched, rolled back
+    or failed) and not recorded yet. Each attempt has its own package, so a retry that
+    succeeds after a rolled-back attempt is recorded too."""
+    raw = status.get("upgrade")
+    if not ctx.spec.qualification.required or not raw:
+        return None
+    upgrade = UpgradeStatus.model_validate(raw)
+    last = status.get("lastEvidence") or {}
+    if upgrade.phase not in ENDED or last.get("attempt") == upgrade.attempt:
+        return None
+    if last.get("attempt") is None and last.get("version") == upgrade.to_version:
+        return None  # recorded as a plain version change before attempts were recorded
+    return upgrade
+
+
 def due_event(ctx: ModuleContext, status: Mapping[str, Any]) -> str | None:
     """Which evidence a Ready module is due: a corrected Drift (``pendingEvidence``), its
-    Install (none yet), an Upgrade (the last evidence is about another version), or None."""
+    Install (none yet), an Upgrade (an orchestrated attempt that switched and is not
+    recorded, or the last evidence is about another version), or None."""
     if not ctx.spec.qualification.required:
         return None
     pending = status.get("pendingEvidence")
@@ -94,6 +118,9 @@ def due_event(ctx: ModuleContext, status: Mapping[str, Any]) -> str | None:
     last = status.get("lastEvidence")
     if not last:
         return "Install"
+    attempt = ended_attempt(ctx, status)
+    if attempt is not None and attempt.to_version == ctx.spec.version:
+        return "Upgrade"
     if last.get("version") != ctx.spec.version:
         return "Upgrade"
     return None
@@ -154,12 +181,27 @@ async def _baseline(
 
 async def _installation(
     client: AsyncClient, ctx: ModuleContext, capture: Capture
+) -> tuple[dict[str, Any] | None, str | None, bool]:
+    """The runtime's installation facts, or None and why it could not be asked; whether
+    it serves them (False: too old to, so there is nothing to wait for)."""
+    if capture.runtime is None:
+        return None, "the operator has no access to the runtime", False
+    try:
+        return await capture.runtime.installation(client, ctx), None, True
+    except NotServedError as exc:  # an older runtime: waiting changes nothing
+        return None, f"{exc}: a runtime version older than the installation facts", False
+    except RuntimeUnavailableError as exc:
+        return None, str(exc), True
+
+
+async def _handover(
+    client: AsyncClient, ctx: ModuleContext, capture: Capture, upgrade: UpgradeStatus
 ) -> tuple[dict[str, Any] | None, str | None]:
-    """The runtime's installation facts, or None and why it could not be asked."""
+    """The runtime's hand-over record since the attempt started, or None and why not."""
     if capture.runtime is None:
         return None, "the operator has no access to the runtime"
     try:
-        return await capture.runtime.installation(client, ctx), None
+        return await capture.runtime.handover(client, ctx, since=upgrade.started_at), None
     except RuntimeUnavailableError as exc:
         return None, str(exc)
 
@@ -229,13 +271,20 @@ async def capture_evidence(
     emit: EventSink,
     wait_for_runtime: bool,
     pending: Mapping[str, Any] | None = None,
+    upgrade: UpgradeStatus | None = None,
 ) -> dict[str, Any] | None:
     """Produce, keep and record the module's evidence for ``event``; its ``lastEvidence``.
 
-    None when the runtime did not answer and ``wait_for_runtime`` (the caller tries again
-    later: a runtime that just became ready may not have its machine account yet)."""
+    ``upgrade``: the ended orchestrated attempt the package records (its OQ ran on the new
+    slot before the switch; its outcome, phases and the runtime's hand-over record fill the
+    disruption record); IQ checks the version that serves after it (the old one again
+    after a rollback). None when the runtime did not answer and ``wait_for_runtime`` (the
+    caller tries again later: a runtime that just became ready may not have its machine
+    account yet)."""
     meta = body["metadata"]
     key = f"{meta['uid']}/{event}/{ctx.spec.version}"
+    if upgrade is not None:
+        key = f"{meta['uid']}/{event}/{upgrade.to_version}/attempt-{upgrade.attempt}"
     drift = list((pending or {}).get("changes") or []) if event == "Drift" else []
     if drift:  # one record per drift episode
         key += f"/{(pending or {}).get('since')}"
@@ -244,17 +293,31 @@ async def capture_evidence(
         if (q["metadata"].get("annotations") or {}).get(EVIDENCE_FOR) == key:
             return _reference(q)  # recorded before a crash: never twice
     oq: tuple[list[Row], dict[str, bytes]] = ([], {})
-    if event in OQ_EVENTS:
+    if upgrade is not None:
+        oq = await _attempt_oq(client, ctx, upgrade)
+    elif event in OQ_EVENTS:
         ran = await _operational_qualification(client, ctx, key, event)
         if ran is None:
             return None  # the OQ Job runs; its end reconciles the module again
         oq = ran
-    installation, error = await _installation(client, ctx, capture)
-    if installation is None and wait_for_runtime:  # nothing else read while it waits
+    serving, serving_body = ctx, body
+    if upgrade is not None:  # the version the attempt left serving, in its slot
+        version = str((body.get("status") or {}).get("currentVersion") or ctx.spec.version)
+        serving = at_version(ctx, version)
+        serving_body = {**body, "spec": {**body["spec"], "version": version}}
+    installation, error, served = await _installation(client, serving, capture)
+    if installation is None and served and wait_for_runtime:  # nothing else read meanwhile
         log.info("evidence of %s/%s waits for the runtime: %s", ctx.namespace, ctx.name,
                  error)  # fmt: skip
         return None
-    observed = await _observe(client, ctx, body, capture, installation=installation, error=error)
+    attempt = None
+    if upgrade is not None:
+        handover, why = await _handover(client, serving, capture, upgrade)
+        attempt = upgrade_evidence(upgrade, handover, error=why, at=_now())
+        oq = ([*oq[0], *attempt.rows], {**oq[1], **attempt.evidence})
+    observed = await _observe(
+        client, serving, serving_body, capture, installation=installation, error=error
+    )
     head = _head(existing)
     baseline, baseline_facts = await _baseline(client, existing)
     iq = installation_qualification(observed, event=event, baseline_facts=baseline_facts)
@@ -269,8 +332,10 @@ async def capture_evidence(
             namespace=ctx.namespace,
             qualification="",  # set below, from the digest of everything else
             event=event,
-            from_version=from_version if event != "Install" else None,
-            to_version=ctx.spec.version,
+            from_version=upgrade.from_version
+            if upgrade is not None
+            else (from_version if event != "Install" else None),
+            to_version=upgrade.to_version if upgrade is not None else ctx.spec.version,
             created_at=observed.at,
             operator_version=observed.operator_version,
         ),
@@ -280,6 +345,7 @@ async def capture_evidence(
         iq=iq.rows,
         oq=oq[0],
         deviations=deviations,
+        disruption=None if attempt is None else attempt.disruption,
         baseline=baseline,
         previous_digest=None if head is None else head["spec"]["digest"],
     )
@@ -447,7 +513,9 @@ async def _operational_qualification(
         f"full set: {'a new installation' if event == 'Install' else 'a new version'} of "
         f"{ctx.spec.module} {ctx.spec.version}"
     )
-    manifest = build_oq_job(ctx, suffix=key_suffix(key), scope="full", reason=reason)
+    manifest = build_oq_job(
+        ctx, version=ctx.spec.version, suffix=key_suffix(key), scope="full", reason=reason
+    )
     name = manifest["metadata"]["name"]
     live = await get_dict(client, "Job", name, ctx.namespace)
     state = job_state(live)
@@ -456,16 +524,27 @@ async def _operational_qualification(
         return None
     if state is JobState.RUNNING:
         return None
-    pod = await finished_pod(client, ctx.namespace, name)
-    log = ""
-    if pod is not None:
-        try:
-            lines = client.log(pod["metadata"]["name"], namespace=ctx.namespace, tail_lines=20)
-            log = "".join([line async for line in lines])
-        except ApiError as exc:
-            log = f"(its log could not be read: {exc.status.message})"
+    log, ended = await job_log(client, ctx.namespace, name)
     known = {r.id for r in load_requirements()}
-    return oq_rows(log, ended=termination(pod), known=known, at=_now())
+    return oq_rows(log, ended=ended, known=known, at=_now())
+
+
+async def _attempt_oq(
+    client: AsyncClient, ctx: ModuleContext, upgrade: UpgradeStatus
+) -> tuple[list[Row], dict[str, bytes]]:
+    """The rows of the OQ Job the attempt ran on its new slot before the switch; none if it
+    never got that far (the attempt's own row says where it stopped)."""
+    name = upgrade_job(ctx, JobKind.OQ, upgrade)["metadata"]["name"]
+    state = job_state(await get_dict(client, "Job", name, ctx.namespace))
+    if state is JobState.ABSENT:
+        return [], {}
+    if state is JobState.RUNNING:
+        ended = "still running when the upgrade ended"
+        log = ""
+    else:
+        log, ended = await job_log(client, ctx.namespace, name)
+    known = {r.id for r in load_requirements()}
+    return oq_rows(log, ended=ended, known=known, at=_now())
 
 
 DRIFT_EVIDENCE = "evidence/drift/changes.json"
@@ -505,6 +584,13 @@ def _named(package: Package, name: str) -> Package:
     )
 
 
+def _attempt_of(qualification: Mapping[str, Any]) -> int | None:
+    """The upgrade attempt a Qualification records, from its evidence-for key."""
+    key = (qualification["metadata"].get("annotations") or {}).get(EVIDENCE_FOR) or ""
+    _, _, last = str(key).rpartition("/attempt-")
+    return int(last) if last.isdigit() else None
+
+
 def _reference(qualification: Mapping[str, Any]) -> dict[str, Any]:
     spec = qualification["spec"]
     status = qualification.get("status") or {}
@@ -514,6 +600,7 @@ def _reference(qualification: Mapping[str, Any]) -> dict[str, Any]:
         "verdict": status.get("verdict") or spec["verdict"],
         "event": spec.get("event"),
         "version": spec.get("toVersion"),
+        **({"attempt": attempt} if (attempt := _attempt_of(qualification)) else {}),
         **({"approvedBy": status["approvedBy"]} if status.get("approvedBy") else {}),
     }
 

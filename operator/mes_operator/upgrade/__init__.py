@@ -14,6 +14,7 @@ from mes_operator.upgrade.actions import (
     MovePreviewService,
     RunJob,
     SetGrant,
+    StopJob,
     UpgradeEvent,
 )
 from mes_operator.upgrade.machine import ROLLBACKABLE, TERMINAL, Decision, decide, other
@@ -22,6 +23,7 @@ from mes_operator.upgrade.observation import (
     CheckState,
     JobState,
     Observation,
+    OQResult,
     Plan,
     Request,
     RequestVerb,
@@ -43,6 +45,7 @@ __all__ = [
     "JobState",
     "MoveActiveSelector",
     "MovePreviewService",
+    "OQResult",
     "Observation",
     "Plan",
     "Request",
@@ -50,6 +53,7 @@ __all__ = [
     "RunJob",
     "SafePoint",
     "SetGrant",
+    "StopJob",
     "Timeouts",
     "UpgradeEvent",
     "decide",

@@ -23,6 +23,7 @@ __all__ = [
     "MovePreviewService",
     "RunJob",
     "SetGrant",
+    "StopJob",
     "UpgradeEvent",
 ]
 
@@ -32,6 +33,7 @@ class JobKind(StrEnum):
 
     BACKUP = "backup"
     EXPAND = "expand"
+    OQ = "oq"
     CONTRACT = "contract"
 
 
@@ -46,6 +48,17 @@ class EventType(StrEnum):
 class RunJob:
     """Ensure the Job of ``kind`` for ``version`` and ``attempt`` exists (created once,
     never restarted: a retry is a new attempt, so a new Job)."""
+
+    kind: JobKind
+    version: str
+    attempt: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class StopJob:
+    """Ensure the Job of ``kind`` for ``version`` and ``attempt`` is not running: deleted
+    with its Pods if it has not finished (a rollback's OQ Job, whose result can no longer
+    matter); a finished Job stays, its log being the attempt's evidence."""
 
     kind: JobKind
     version: str
@@ -102,6 +115,7 @@ class UpgradeEvent:
 
 Action = (
     RunJob
+    | StopJob
     | DeployColour
     | MovePreviewService
     | SetGrant

@@ -73,9 +73,11 @@ async def drive(
     *,
     emit: Callable[[UpgradeEvent], None],
     clock: Callable[[], datetime] = _utcnow,
+    qualifying: bool = False,
 ) -> UpgradeStatus | None:
     """Step the module's upgrade until a step does not move it; the upgrade status last
-    persisted."""
+    persisted (``qualifying``: the operator captures evidence, so green's OQ runs before
+    the switch where the spec requires evidence)."""
     upgrade: UpgradeStatus | None = None
     meta = body["metadata"]
     module: Module = (meta["namespace"], meta["name"], meta.get("uid", ""))
@@ -83,7 +85,7 @@ async def drive(
         previous: Mapping[str, Any] = body.get("status") or {}
         ctx = ModuleContext.from_body(body)
         upgrade = _upgrade(previous)
-        plan = plan_from_body(body)
+        plan = plan_from_body(body, qualifying=qualifying)
         stepping(module, upgrade, paused=plan.paused)
         with upgrade_logged(
             upgrade.phase if upgrade else "Starting",

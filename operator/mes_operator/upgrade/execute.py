@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from lightkube import AsyncClient
+from lightkube import ApiError, AsyncClient
+from lightkube.types import CascadeType
 
 from mes_operator.builders.context import ModuleContext, deployment_name
 from mes_operator.builders.service import build_service
@@ -23,7 +24,8 @@ from mes_operator.builders.upgrade import (
     preview_service_name,
     slot_config_map_name,
 )
-from mes_operator.kube.apply import delete_owned, ensure, get_dict
+from mes_operator.kube.apply import delete_owned, ensure, get_dict, is_not_found
+from mes_operator.kube.resources import CHILD_RESOURCES
 from mes_operator.models.mesmodule import UpgradeStatus
 from mes_operator.upgrade.actions import (
     Action,
@@ -33,10 +35,12 @@ from mes_operator.upgrade.actions import (
     MovePreviewService,
     RunJob,
     SetGrant,
+    StopJob,
     UpgradeEvent,
 )
 from mes_operator.upgrade.jobs import upgrade_job
-from mes_operator.upgrade.observation import Observation
+from mes_operator.upgrade.observation import JobState, Observation
+from mes_operator.upgrade.read import job_state
 from mes_operator.upgrade.runtime import Runtime
 
 __all__ = ["execute"]
@@ -50,6 +54,22 @@ async def _run_job(
     job = upgrade_job(ctx, action.kind, upgrade)
     if await get_dict(client, "Job", job["metadata"]["name"], ctx.namespace) is None:
         await ensure(client, job, existed_before=False)
+
+
+async def _stop_job(
+    client: AsyncClient, ctx: ModuleContext, action: StopJob, upgrade: UpgradeStatus
+) -> None:
+    if (upgrade.attempt, upgrade.to_version) != (action.attempt, action.version):
+        raise ValueError(f"{action} does not belong to the upgrade {upgrade}")
+    name = upgrade_job(ctx, action.kind, upgrade)["metadata"]["name"]
+    if job_state(await get_dict(client, "Job", name, ctx.namespace)) is not JobState.RUNNING:
+        return  # absent, or finished: its log stays the attempt's evidence
+    try:  # a Job's Pods are orphaned by default: delete them with it
+        job = CHILD_RESOURCES["Job"]
+        await client.delete(job, name, namespace=ctx.namespace, cascade=CascadeType.BACKGROUND)
+    except ApiError as exc:
+        if not is_not_found(exc):
+            raise
 
 
 async def _delete_colour(client: AsyncClient, ctx: ModuleContext, action: DeleteColour) -> None:
@@ -93,6 +113,10 @@ async def execute(
                     continue
                 body = {"colour": colour.value, "upgrade_pending": pending, "reason": reason}
                 await runtime.call(client, ctx, "PUT", "/api/v1/upgrade/owner", body)
+            case StopJob():
+                if upgrade is None:
+                    raise ValueError("a Job without an upgrade")
+                await _stop_job(client, ctx, action, upgrade)
             case DeleteColour():
                 await _delete_colour(client, ctx, action)
             case UpgradeEvent():

@@ -10,10 +10,10 @@ turn every answer into the observation's parts.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from lightkube import AsyncClient
+from lightkube import ApiError, AsyncClient
 
 from mes_operator.builders.context import (
     COLOUR_LABEL,
@@ -21,6 +21,8 @@ from mes_operator.builders.context import (
     colour_selector_labels,
     deployment_name,
 )
+from mes_operator.evidence.iq import load_requirements
+from mes_operator.evidence.oq import judge, oq_rows
 from mes_operator.kube.apply import get_dict
 from mes_operator.kube.resources import Pod
 from mes_operator.models.mesmodule import Colour, UpgradePhase, UpgradeStatus
@@ -31,13 +33,22 @@ from mes_operator.upgrade.observation import (
     CheckState,
     JobState,
     Observation,
+    OQResult,
     Request,
     SafePoint,
 )
-from mes_operator.upgrade.read import backup_result, grant, job_state, safe_point, slot_ready
+from mes_operator.upgrade.read import (
+    backup_result,
+    grant,
+    job_state,
+    safe_point,
+    slot_ready,
+    termination,
+)
 from mes_operator.upgrade.runtime import Runtime, RuntimeUnavailableError
+from mes_operator.upgrade.steps import stamp
 
-__all__ = ["finished_pod", "observe", "selector_colour"]
+__all__ = ["finished_pod", "job_log", "observe", "selector_colour"]
 
 log = logging.getLogger(__name__)
 P = UpgradePhase
@@ -52,6 +63,7 @@ _ASKS_RUNTIME = frozenset(
     }
 )
 """Phases whose decision depends on the runtime's grant or safe point."""
+_FINISHED = frozenset({JobState.SUCCEEDED, JobState.FAILED})
 
 
 def selector_colour(service: dict[str, Any] | None) -> Colour | None:
@@ -78,6 +90,36 @@ async def finished_pod(client: AsyncClient, namespace: str, job: str) -> dict[st
     done = [p for p in pods if (p.get("status") or {}).get("phase") in {"Succeeded", "Failed"}]
     done.sort(key=lambda p: str((p.get("metadata") or {}).get("creationTimestamp") or ""))
     return done[-1] if done else None
+
+
+async def job_log(
+    client: AsyncClient, namespace: str, job: str, *, tail_lines: int = 20
+) -> tuple[str, str]:
+    """A finished Job's last Pod's log tail and how that Pod ended (``termination``); the
+    log says why it could not be read, if it could not."""
+    pod = await finished_pod(client, namespace, job)
+    log = ""
+    if pod is not None:
+        try:
+            lines = client.log(pod["metadata"]["name"], namespace=namespace, tail_lines=tail_lines)
+            log = "".join([line async for line in lines])
+        except ApiError as exc:
+            log = f"(its log could not be read: {exc.status.message})"
+    return log, termination(pod)
+
+
+async def _oq_result(
+    client: AsyncClient, ctx: ModuleContext, upgrade: UpgradeStatus, state: JobState
+) -> OQResult | None:
+    """The new slot's OQ Job's rows, judged, once it has finished."""
+    if upgrade.phase is not P.OPERATIONAL_QUALIFICATION or state not in _FINISHED:
+        return None
+    name = upgrade_job(ctx, JobKind.OQ, upgrade)["metadata"]["name"]
+    log, ended = await job_log(client, ctx.namespace, name)
+    known = {r.id for r in load_requirements()}
+    rows, _ = oq_rows(log, ended=ended, known=known, at=stamp(datetime.now(UTC)))
+    passed, summary = judge(rows)
+    return OQResult(passed=passed, summary=summary)
 
 
 async def _slot_running(
@@ -140,15 +182,17 @@ async def observe(
             # an unknown grant is no grant and no safe point: the step waits (and times
             # out); a rollback's hand-back is a PUT, which fails too and stops the step
             log.warning("upgrade of %s/%s: %s", ctx.namespace, ctx.name, exc)
+    oq = await _oq_result(client, ctx, upgrade, jobs[JobKind.OQ.value])
     return Observation(
         now=now,
         request=request,
         jobs=jobs,
+        oq=oq,
         backup_location=backup.location if backup else None,
         backup_digest=backup.digest if backup else None,
         backup_problem=backup.problem if backup else None,
         new_ready=ready,
-        # the new slot's checks are its readiness for now: no OQ run is wired yet
+        # the new slot's checks: its readiness (its OQ Job is judged apart, ``oq``)
         new_checks=CheckState.PASSED if ready else CheckState.PENDING,
         new_problem=_problem(new_dep),
         new_exists=new_dep is not None,

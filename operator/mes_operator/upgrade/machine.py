@@ -22,7 +22,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mes_operator.models.mesmodule import Colour, UpgradePhase, UpgradeStatus, UpgradeStrategyType
+from mes_operator.models.mesmodule import (
+    Colour,
+    PhaseMark,
+    UpgradePhase,
+    UpgradeStatus,
+    UpgradeStrategyType,
+)
 from mes_operator.status.conditions import Observation as ConditionObservation
 from mes_operator.upgrade.actions import Action, EventType, UpgradeEvent
 from mes_operator.upgrade.conditions import upgrade_conditions
@@ -75,6 +81,7 @@ def _begin(plan: Plan, obs: Observation, *, attempt: int, handled: str | None) -
         colour=other(plan.active_colour),
         attempt=attempt,
         handled_request=handled,
+        timeline=[PhaseMark(phase=P.PREFLIGHT, at=now)],
     )
 
 

@@ -22,6 +22,7 @@ from mes_operator.models.mesmodule import (
 __all__ = [
     "CheckState",
     "JobState",
+    "OQResult",
     "Observation",
     "Plan",
     "Request",
@@ -111,6 +112,9 @@ class Plan:
     observe_seconds: int = 300
     auto_rollback: bool = True
     timeouts: Timeouts = field(default_factory=Timeouts)
+    operational_qualification: bool = False
+    """Run the OQ Job on the new slot's image before the switch (``spec.qualification``
+    requires evidence and the operator captures it); else the checks are its readiness."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,6 +124,14 @@ class SafePoint:
     safe: bool
     batch: str | None = None
     element: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OQResult:
+    """A finished OQ Job's rows, judged: all passed, or which failed and why."""
+
+    passed: bool
+    summary: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -136,6 +148,8 @@ class Observation:
     new_ready: bool = False
     """The new slot's Deployment has all its replicas ready on the target version."""
     new_checks: CheckState = CheckState.PENDING
+    oq: OQResult | None = None
+    """The OQ Job's result, once it has finished (read in OperationalQualification only)."""
     new_problem: str | None = None
     new_exists: bool = False
     old_exists: bool = True

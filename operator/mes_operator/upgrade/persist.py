@@ -27,8 +27,9 @@ from mes_operator.upgrade.observation import REQUEST_ANNOTATION, Plan, Request, 
 __all__ = ["coarse_phase", "plan_from_body", "request_from_body", "status_after"]
 
 
-def plan_from_body(body: Mapping[str, Any]) -> Plan:
-    """The upgrade-relevant part of a MESModule (spec validated by its typed model)."""
+def plan_from_body(body: Mapping[str, Any], *, qualifying: bool = False) -> Plan:
+    """The upgrade-relevant part of a MESModule (spec validated by its typed model);
+    ``qualifying``: the operator captures evidence (its OQ runs if the spec requires it)."""
     spec = MESModuleSpec.model_validate(body["spec"])
     status = body.get("status") or {}
     return Plan(
@@ -41,6 +42,7 @@ def plan_from_body(body: Mapping[str, Any]) -> Plan:
         observe_seconds=spec.upgrade_strategy.observe_seconds,
         auto_rollback=spec.upgrade_strategy.auto_rollback,
         timeouts=Timeouts.from_strategy(spec.upgrade_strategy),
+        operational_qualification=qualifying and spec.qualification.required,
     )
 
 

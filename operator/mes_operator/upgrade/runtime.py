@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from lightkube import ApiError, AsyncClient
@@ -28,6 +29,11 @@ DEFAULT_URL = "http://{name}.{namespace}.svc"
 
 class RuntimeUnavailableError(Exception):
     """The runtime could not be asked (unreachable, refused the account, bad answer)."""
+
+
+class NotServedError(RuntimeUnavailableError):
+    """The runtime answered that it does not serve the path (404): a version older than
+    the question, so waiting for it changes nothing."""
 
 
 def account_secret_name(ctx: ModuleContext) -> str:
@@ -106,6 +112,8 @@ class Runtime:
             if answer.status_code == 401:
                 self._tokens.pop((ctx.namespace, ctx.name), None)
                 continue
+            if answer.status_code == 404:
+                raise NotServedError(f"{method} {path}: HTTP 404 (not served by this version)")
             if answer.status_code >= 400:
                 raise RuntimeUnavailableError(f"{method} {path}: HTTP {answer.status_code}")
             data: dict[str, Any] = answer.json()
@@ -118,6 +126,16 @@ class Runtime:
         ``compatible``), ``settings`` with ``settingsDigest``, ``capabilities`` and
         ``equipment`` (each ``name`` and manifest ``digest``)."""
         return await self.call(client, ctx, "GET", "/api/v1/upgrade/installation")
+
+    async def handover(
+        self, client: AsyncClient, ctx: ModuleContext, *, since: str
+    ) -> dict[str, Any]:
+        """What an upgrade did to running batches since ``since`` (RFC 3339):
+        ``GET /api/v1/upgrade/handover`` - the grant's ``switches``, each batch's
+        ``takeovers`` with ``gap_seconds``, ``records_before_switch``, ``head_seq`` and the
+        journal's ``chain`` verified."""
+        path = f"/api/v1/upgrade/handover?since={quote(since, safe='')}"
+        return await self.call(client, ctx, "GET", path)
 
     def forget(self, namespace: str, name: str) -> None:
         """Drop a module's token (the module is gone)."""

@@ -12,7 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from mes_operator.models.mesmodule import Colour, UpgradePhase, UpgradeStatus
+from mes_operator.models.mesmodule import (
+    TIMELINE_LENGTH,
+    Colour,
+    PhaseMark,
+    UpgradePhase,
+    UpgradeStatus,
+)
 from mes_operator.upgrade.actions import (
     Action,
     DeleteColour,
@@ -23,6 +29,7 @@ from mes_operator.upgrade.actions import (
     MovePreviewService,
     RunJob,
     SetGrant,
+    StopJob,
     UpgradeEvent,
 )
 from mes_operator.upgrade.observation import CheckState, JobState, Observation, Plan
@@ -47,11 +54,14 @@ def stamp(now: datetime) -> str:
 def move(
     status: UpgradeStatus, phase: UpgradePhase, obs: Observation, **changes: object
 ) -> UpgradeStatus:
-    """The status in ``phase`` from now on."""
+    """The status in ``phase`` from now on (the phase's entry added to its timeline)."""
+    at = stamp(obs.now)
+    timeline = [*status.timeline, PhaseMark(phase=phase, at=at)][-TIMELINE_LENGTH:]
     update: dict[str, object] = {
         "phase": phase,
-        "phase_started_at": stamp(obs.now),
+        "phase_started_at": at,
         "message": None,
+        "timeline": timeline,
     }
     return status.model_copy(update=update | changes)
 
@@ -108,6 +118,12 @@ class Step:
             MovePreviewService(colour=self.new),
         ]
 
+    def oq_job(self) -> list[Action]:
+        """The new version's OQ Job, where the plan asks for OQ (started with green)."""
+        if not self.plan.operational_qualification:
+            return []
+        return [RunJob(kind=JobKind.OQ, version=self.version, attempt=self.status.attempt)]
+
     def switched(self) -> list[Action]:
         return [
             *self.new_slot(),
@@ -157,24 +173,36 @@ def _deploy(s: Step) -> Outcome:
         colour=s.old, upgrade_pending=False, reason=f"{s.new.value} starting; owns no batches"
     )
     granted = s.obs.grant is s.old
+    # the OQ Job needs nothing of green's: it starts with it, so its minute overlaps
+    started = [*s.new_slot(), *s.oq_job()]
     if granted and s.obs.new_ready:
-        return s.to(P.OPERATIONAL_QUALIFICATION), [grant, *s.new_slot()]
+        return s.to(P.OPERATIONAL_QUALIFICATION), [grant, *started]
     limit = s.plan.timeouts.green_ready
     if s.elapsed > limit:
         cause = "NewVersionNotReady" if granted else "GrantNotTaken"
         why = f"{s.new.value} not ready" if granted else f"the runtime did not grant {s.old.value}"
         return s.fail(cause, s.obs.new_problem or f"{why} within {limit}s")
-    return s.status, [grant, *s.new_slot()] if granted else [grant]
+    return s.status, [grant, *started] if granted else [grant]
 
 
 def _checks(s: Step) -> Outcome:
-    if s.obs.new_checks is CheckState.PASSED:
-        return s.to(P.SAFE_POINT), s.new_slot()
+    """Green's readiness and, where evidence is required, its OQ Job (the new version's
+    image, a scratch installation): every row passed, or the upgrade fails here and rolls
+    back, naming the failing rows (before the switch, so nothing was handed over)."""
+    actions: list[Action] = [*s.new_slot(), *s.oq_job()]
+    if s.plan.operational_qualification:
+        oq = s.obs.oq
+        if oq is not None and not oq.passed:
+            return s.fail("OperationalQualificationFailed", oq.summary)
+        passed = oq is not None and s.obs.new_checks is CheckState.PASSED
+    else:
+        passed = s.obs.new_checks is CheckState.PASSED
+    if passed:
+        return s.to(P.SAFE_POINT), actions
     if s.elapsed > s.plan.timeouts.checks:
-        return s.fail(
-            "NewVersionChecksTimedOut", f"checks not done within {s.plan.timeouts.checks}s"
-        )
-    return s.status, s.new_slot()
+        what = "the OQ Job did not finish" if s.plan.operational_qualification else "no checks"
+        return s.fail("NewVersionChecksTimedOut", f"{what} within {s.plan.timeouts.checks}s")
+    return s.status, actions
 
 
 def _safe_point(s: Step) -> Outcome:
@@ -250,6 +278,8 @@ def _rolling_back(s: Step) -> Outcome:
         MoveActiveSelector(colour=old),
         DeleteColour(colour=s.new),
     ]
+    if s.plan.operational_qualification:  # an unfinished OQ run has nothing left to decide
+        back.append(StopJob(kind=JobKind.OQ, version=s.version, attempt=s.status.attempt))
     if obs.grant in {old, None} and obs.selector in {old, None} and not obs.new_exists:
         done = UpgradeEvent(
             reason="RolledBack",

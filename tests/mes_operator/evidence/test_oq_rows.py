@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from mes_operator.builders import ModuleContext
 from mes_operator.builders.upgrade import JOB_KIND_LABEL, OQ, build_oq_job
-from mes_operator.evidence.oq import OQ_FORMAT, oq_rows
+from mes_operator.evidence.oq import OQ_FORMAT, judge, oq_rows
 from mes_operator.evidence.package import Result
 
 AT = "2026-12-01T19:00:00Z"
@@ -91,7 +91,9 @@ def test_the_oq_job_runs_the_suite_alone_once_and_bounded() -> None:
             "spec": {"module": "batch-execution", "version": "1.4.2"},  # SQLite: no database
         }
     )
-    job = build_oq_job(ctx, suffix="abcdef123", scope="full", reason="full set: install")
+    job = build_oq_job(
+        ctx, version=ctx.spec.version, suffix="abcdef123", scope="full", reason="full set: install"
+    )
     assert job["metadata"]["name"] == "batch-oq-abcdef"
     assert job["metadata"]["labels"][JOB_KIND_LABEL] == OQ
     assert (job["spec"]["backoffLimit"], job["spec"]["activeDeadlineSeconds"]) == (0, 900)
@@ -102,3 +104,16 @@ def test_the_oq_job_runs_the_suite_alone_once_and_bounded() -> None:
     assert "secretKeyRef" not in json.dumps(container)  # never the plant's database
     assert pod["automountServiceAccountToken"] is False
     assert container["securityContext"]["runAsNonRoot"] is True
+
+
+def test_judge_passes_only_when_every_row_passed_and_names_the_failing_ones() -> None:
+    rows, _ = oq_rows(_log(_report()), ended="Completed (exit 0)", known=KNOWN, at=AT)
+    assert judge(rows) == (True, "OQ passed: 2 rows")
+    broken = _report()
+    broken["rows"][1]["result"] = "fail"
+    broken["rows"][1]["actual"] = "the chain broke at seq 7"
+    rows, _ = oq_rows(_log(broken), ended="Completed (exit 0)", known=KNOWN, at=AT)
+    passed, summary = judge(rows)
+    assert not passed
+    assert summary == "OQ failed: OQ-02 (URS-OQ-05): the chain broke at seq 7"
+    assert judge([]) == (False, "OQ failed: it reported no rows")  # nothing checked is no pass
