@@ -83,9 +83,9 @@ INVALID: list[tuple[str, dict[str, Any], tuple[str, ...]]] = [
         ("spec.equipment[0].name", "should match"),
     ),
     (
-        "auto-approve-without-rbe",
+        "auto-approve-unknown-category",
         {"qualification": {"autoApproveCategories": ["minor"]}},
-        ("spec.qualification.autoApproveCategories", "requires spec.features.reviewByException"),
+        ("spec.qualification.autoApproveCategories[0]", 'Unsupported value: "minor"'),
     ),
     (
         "memory-not-a-quantity",

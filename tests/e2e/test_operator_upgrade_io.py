@@ -718,7 +718,7 @@ async def test_a_failed_oq_on_green_rolls_back_and_its_package_says_not_qualifie
     assert grant["colour"] == "blue"
 
     last = body["status"]["lastEvidence"]
-    assert (last["event"], last["version"], last["attempt"]) == ("Upgrade", "1.1.0", 1)
+    assert (last["event"], last["version"], last["attempt"]) == ("Rollback", "1.1.0", 1)
     assert last["verdict"] == "NOT QUALIFIED"
     qualified = condition(body, "Qualified")
     assert (qualified["status"], qualified["reason"]) == ("False", "NotQualified")

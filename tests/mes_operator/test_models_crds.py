@@ -155,7 +155,6 @@ def test_mesmodule_cross_field_rules_are_all_present() -> None:
     assert "self.database.engine != 'sqlite' || self.replicas == 1" in rules
     assert "self.engine != 'postgresql' || has(self.credentialsSecretRef)" in rules
     assert "self.engine != 'sqlite' || !has(self.credentialsSecretRef)" in rules
-    assert any("autoApproveCategories" in r for r in rules)
     assert any("matches" in r and "@" in r for r in rules)  # image carries no tag
     assert any("metadata.name" in r for r in rules)
 

@@ -37,13 +37,6 @@ NOT_SUPPORTED = {
     "recreate": ({"upgradeStrategy": {"type": "Recreate"}}, "spec.upgradeStrategy"),
     "observe": ({"upgradeStrategy": {"observeSeconds": 60}}, "spec.upgradeStrategy"),
     "no-rollback": ({"upgradeStrategy": {"autoRollback": False}}, "spec.upgradeStrategy"),
-    "auto-approve": (
-        {
-            "features": {"reviewByException": True},
-            "qualification": {"autoApproveCategories": ["minor"]},
-        },
-        "spec.qualification.autoApproveCategories",
-    ),
 }
 
 

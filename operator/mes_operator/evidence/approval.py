@@ -86,4 +86,6 @@ def decide(qualification: Mapping[str, Any], approvals: Sequence[Mapping[str, An
             ApprovalState.APPROVED, Verdict.QUALIFIED, first.get("signer"),
             first.get("signedAt"), Meaning.APPROVED.value, ignored,
         )  # fmt: skip
+    if package is Verdict.QUALIFIED:  # auto-approved by the rule its package records
+        return Decision(ApprovalState.AUTO_APPROVED, package, ignored=ignored)
     return Decision(ApprovalState.PENDING, package, ignored=ignored)

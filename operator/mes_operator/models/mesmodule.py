@@ -227,6 +227,15 @@ class Backup(ResourceModel):
     )
 
 
+class EvidenceCategory(StrEnum):
+    """The changes the operator records evidence for, by the event of their package."""
+
+    INSTALL = "Install"
+    UPGRADE = "Upgrade"
+    ROLLBACK = "Rollback"
+    DRIFT = "Drift"
+
+
 class Qualification(ResourceModel):
     """Qualification policy: what evidence an install or upgrade must produce."""
 
@@ -234,10 +243,14 @@ class Qualification(ResourceModel):
         default=True,
         description="Whether an IQ/OQ evidence package must be produced and pass.",
     )
-    auto_approve_categories: list[str] = Field(
+    auto_approve_categories: list[EvidenceCategory] = Field(
         default_factory=list,
-        max_length=16,
-        description="Exception categories closed automatically: not supported yet (must be empty).",
+        max_length=4,
+        description="Changes whose evidence needs no person's approval: a package of a listed "
+        "event is QUALIFIED when every IQ/OQ row passed and every difference from the "
+        "approved baseline is explained by the change (a drift's changes never are); the "
+        "rule and its version are recorded in the package instead of a signature. Empty: "
+        "every package awaits a QualificationApproval.",
         json_schema_extra={"x-kubernetes-list-type": "set", "default": []},
     )
 
@@ -368,14 +381,6 @@ def _spec_rules() -> list[dict[str, str]]:
             "message": "spec.replicas must be 1 when spec.database.engine is sqlite "
             "(an embedded database has a single writer)",
             "fieldPath": ".replicas",
-            "reason": "FieldValueInvalid",
-        },
-        {
-            "rule": "size(self.qualification.autoApproveCategories) == 0"
-            " || self.features.reviewByException",
-            "message": "spec.qualification.autoApproveCategories requires "
-            "spec.features.reviewByException to be true",
-            "fieldPath": ".qualification.autoApproveCategories",
             "reason": "FieldValueInvalid",
         },
         {

@@ -34,6 +34,9 @@ class ApprovalState(StrEnum):
     PENDING = "Pending"
     APPROVED = "Approved"
     REJECTED = "Rejected"
+    AUTO_APPROVED = "AutoApproved"
+    """QUALIFIED by the module's auto-approval rule (recorded in the package); a person may
+    still reject it."""
 
 
 class QualificationSpec(ResourceModel):

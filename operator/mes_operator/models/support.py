@@ -96,14 +96,6 @@ NOT_YET: tuple[Refusal, ...] = (
             "uses observeSeconds and autoRollback; type BlueGreen only",
         ),
     ),
-    Refusal(
-        field_path=".qualification.autoApproveCategories",
-        rule="size(self.qualification.autoApproveCategories) == 0",
-        allowed=lambda spec: not spec["qualification"]["autoApproveCategories"],
-        message=_not_yet(
-            "qualification.autoApproveCategories", "QA closes every exception themselves"
-        ),
-    ),
 )
 
 #: The optional ``spec.features`` each supported module kind serves (a kind's own core

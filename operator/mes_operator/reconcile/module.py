@@ -230,9 +230,9 @@ at the new version): their package is captured here, not by the plain reconcile'
 async def _attempt_evidence(
     client: AsyncClient, meta: Mapping[str, Any], capture: Capture, emit: EventSink
 ) -> None:
-    """Record a rolled-back (or failed) upgrade attempt's package once: NOT QUALIFIED, its
-    failing rows named (the OQ on the new slot, or where it stopped), IQ of the version
-    that serves again; ``Qualified`` follows it."""
+    """Record a rolled-back (a ``Rollback`` package) or failed upgrade attempt's package
+    once: NOT QUALIFIED, its failing rows named (the OQ on the new slot, or where it
+    stopped), IQ of the version that serves again; ``Qualified`` follows it."""
     body = await _get_module(client, meta["namespace"], meta["name"])
     if body is None:
         return
@@ -242,8 +242,9 @@ async def _attempt_evidence(
     if attempt is None or attempt.phase not in UNSWITCHED_ENDS:
         return
     since = attempt.phase_started_at or attempt.started_at
+    event = "Rollback" if attempt.phase is UpgradePhase.ROLLED_BACK else "Upgrade"
     reference = await capture_evidence(
-        client, body, ctx, capture, event="Upgrade", emit=emit, upgrade=attempt,
+        client, body, ctx, capture, event=event, emit=emit, upgrade=attempt,
         wait_for_runtime=seconds_since(since) < RUNTIME_WAIT,
     )  # fmt: skip
     if reference is None:

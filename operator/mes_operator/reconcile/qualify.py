@@ -33,7 +33,15 @@ from mes_operator.evidence.assemble import assemble
 from mes_operator.evidence.interface import interface_rows
 from mes_operator.evidence.iq import FACTS, Observed, installation_qualification, load_requirements
 from mes_operator.evidence.oq import oq_rows
-from mes_operator.evidence.package import Baseline, Deviation, Header, Package, Result, Row
+from mes_operator.evidence.package import (
+    AutoApproval,
+    Baseline,
+    Deviation,
+    Header,
+    Package,
+    Result,
+    Row,
+)
 from mes_operator.evidence.store import fetch, keep
 from mes_operator.evidence.upgrade import upgrade_evidence
 from mes_operator.kube.apply import ensure, get_dict
@@ -77,7 +85,27 @@ RISK = {
     "approved baseline",
     "Drift": "high: the installation was changed outside the operator and restored; full IQ "
     "of the restored state, each change a deviation to assess",
+    "Rollback": "high: an upgrade did not pass its gates and the previous version serves "
+    "again; full IQ of what serves, the new version's OQ rows as they ran",
 }
+AUTO_APPROVAL_RULE = (
+    "listed in spec.qualification.autoApproveCategories: QUALIFIED without a signature when "
+    "every IQ and OQ row passed and every difference from the approved baseline is "
+    "explained by the change"
+)
+AUTO_APPROVAL_RULE_VERSION = "1"
+
+
+def auto_approval(ctx: ModuleContext, event: str) -> AutoApproval | None:
+    """The auto-approval a package of ``event`` carries, if the module lists its category
+    (whether it then counts is the verdict's rule: every row passed, nothing unexplained)."""
+    if event not in {c.value for c in ctx.spec.qualification.auto_approve_categories}:
+        return None
+    return AutoApproval(
+        category=event,
+        rule=f"{AUTO_APPROVAL_RULE} (generation {ctx.generation})",
+        rule_version=AUTO_APPROVAL_RULE_VERSION,
+    )
 
 
 def operator_version() -> str:
@@ -346,6 +374,7 @@ async def capture_evidence(
         oq=oq[0],
         deviations=deviations,
         disruption=None if attempt is None else attempt.disruption,
+        auto_approval=auto_approval(ctx, event),
         baseline=baseline,
         previous_digest=None if head is None else head["spec"]["digest"],
     )

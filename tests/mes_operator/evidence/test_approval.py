@@ -51,7 +51,7 @@ def _approval(
             Verdict.NOT_QUALIFIED,
         ),
         ("NOT QUALIFIED", [_approval("approved")], ApprovalState.PENDING, Verdict.NOT_QUALIFIED),
-        ("QUALIFIED", [], ApprovalState.PENDING, Verdict.QUALIFIED),
+        ("QUALIFIED", [], ApprovalState.AUTO_APPROVED, Verdict.QUALIFIED),  # auto-approved
         ("QUALIFIED", [_approval("rejected")], ApprovalState.REJECTED, Verdict.NOT_QUALIFIED),
         # signatures over something else, or by who made the change, count for nothing
         (

@@ -7,10 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 from mes_operator.builders import ModuleContext
-from mes_operator.evidence.package import Result
+from mes_operator.evidence.package import Deviation, Result, Row, compute_verdict
 from mes_operator.evidence.upgrade import HANDOVER_FILE, STATUS_FILE, upgrade_evidence
-from mes_operator.models.mesmodule import Colour, PhaseMark, UpgradePhase, UpgradeStatus
-from mes_operator.reconcile.qualify import due_event, ended_attempt
+from mes_operator.models.mesmodule import (
+    Colour,
+    PhaseMark,
+    UpgradePhase,
+    UpgradeStatus,
+    Verdict,
+)
+from mes_operator.reconcile.qualify import auto_approval, due_event, ended_attempt
 
 P = UpgradePhase
 AT = "2026-12-01T12:30:00Z"
@@ -207,3 +213,29 @@ def test_an_attempt_in_flight_is_not_due_and_a_rolled_back_one_is() -> None:
         }
     )  # fmt: skip
     assert ended_attempt(relaxed, _status(back)) is None
+
+
+def test_auto_approval_is_carried_only_for_a_listed_category_with_its_rule() -> None:
+    listed = ModuleContext.from_body(
+        {
+            "metadata": {"name": "batch", "namespace": "plant-a", "uid": "u", "generation": 7},
+            "spec": {"module": "batch-execution", "version": "1.1.0",
+                     "qualification": {"autoApproveCategories": ["Upgrade", "Rollback"]}},
+        }
+    )  # fmt: skip
+    assert auto_approval(_module(), "Upgrade") is None  # none listed: a person signs
+    assert auto_approval(listed, "Install") is None
+    granted = auto_approval(listed, "Upgrade")
+    assert granted is not None
+    assert (granted.category, granted.rule_version) == ("Upgrade", "1")
+    assert "generation 7" in granted.rule
+    # whether it counts is the verdict's rule: every row passed, nothing unexplained
+    passed = Row(id="UPG-01", requirement="URS-UP-01", expected="e", actual="a",
+                 result=Result.PASS, timestamp=AT, evidence=STATUS_FILE)  # fmt: skip
+    failed = Row(id="UPG-01", requirement="URS-UP-01", expected="e", actual="a",
+                 result=Result.FAIL, timestamp=AT, evidence=STATUS_FILE)  # fmt: skip
+    unexplained = Deviation(id="D-1", subject="s", baseline="b", actual="a", explained=False,
+                            explanation="restored by the operator")  # fmt: skip
+    assert compute_verdict([passed], [], granted) is Verdict.QUALIFIED
+    assert compute_verdict([failed], [], granted) is Verdict.NOT_QUALIFIED
+    assert compute_verdict([passed], [unexplained], granted) is Verdict.PROVISIONAL
