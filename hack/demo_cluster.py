@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import functools
 import json
+import os
 import secrets
 import shutil
 import subprocess
@@ -33,6 +34,7 @@ from typing import Any
 from hack.cluster import node
 from hack.project import REPO
 from hack.project import version as project_version
+from holon_testing.kube import ToolFailed, run_tool
 from holon_testing.postgres import PgServer, PostgresUnavailable, postgres_for_clients
 from mes_runtime.demo import Demo
 from mes_runtime.mtp.manifest import load_manifest
@@ -40,6 +42,7 @@ from mes_runtime.mtp.manifest import load_manifest
 NAMESPACE = "holon-demo"
 RELEASE = "holon"
 MODULE = "demo"
+TOOL_TIMEOUT = 300  # longer than any --timeout the demo gives helm or kubectl
 VERSION = project_version()  # the tag `make images` gives
 PLACEMENT = {
     "nodeSelector": {node.NODE_LABEL[0]: node.NODE_LABEL[1]},
@@ -52,36 +55,39 @@ def say(text: str) -> None:
 
 
 class Kube:
+    """kubectl and helm on the local cluster, run by the one runner the tests use
+    (:func:`holon_testing.kube.run_tool`); a failed command ends the demo naming it."""
+
     def __init__(self, info: dict[str, Any]) -> None:
         bins = Path(str(info["bin_dir"]))
         self.kubectl_bin, self.helm_bin = bins / "kubectl", bins / "helm"
         self.kubeconfig = str(info["kubeconfig"])
 
     def kubectl(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
-        res = subprocess.run(
-            [str(self.kubectl_bin), "--kubeconfig", self.kubeconfig, *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if check and res.returncode != 0:
-            raise SystemExit(f"kubectl {' '.join(args)} failed:\n{res.stderr}")
-        return res.stdout
+        return self._run(self.kubectl_bin, *args, stdin=stdin, check=check)
 
     def apply(self, *objects: dict[str, Any]) -> None:
         doc = json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)})
         self.kubectl("apply", "-n", NAMESPACE, "-f", "-", stdin=doc)
 
     def helm(self, *args: str, check: bool = True) -> None:
-        res = subprocess.run(
-            [str(self.helm_bin), "--kubeconfig", self.kubeconfig, *args],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if check and res.returncode != 0:
-            raise SystemExit(f"helm {' '.join(args)} failed:\n{res.stderr}")
+        self._run(self.helm_bin, *args, check=check)
+
+    def _run(self, binary: Path, *args: str, stdin: str | None = None, check: bool) -> str:
+        try:
+            res = run_tool(
+                binary,
+                "--kubeconfig",
+                self.kubeconfig,
+                *args,
+                env=os.environ,
+                stdin=stdin,
+                timeout=TOOL_TIMEOUT,
+                check=check,
+            )
+        except ToolFailed as exc:
+            raise SystemExit(str(exc)) from exc
+        return res.stdout
 
     def condition(self, kind: str, name: str, type_: str) -> bool:
         body = json.loads(self.kubectl("get", kind, name, "-n", NAMESPACE, "-o", "json"))

@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
@@ -75,13 +74,6 @@ def apiserver_port(info: dict[str, object]) -> int:
     if not isinstance(ports, dict):
         raise SystemExit(f"{info_path()} records no ports: `make cluster-down`, then up")
     return int(ports["apiserver"])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _get(url: str, ctx: ssl.SSLContext | None = None) -> bool:
@@ -443,7 +435,7 @@ def _up_local(bins: Path, nodes: int | None, real_node: bool) -> int:
     certs.make_pki(state / "pki")
     node.make_certs(state / "pki")
     ports = {
-        k: free_port()
+        k: procs.free_port()
         for k in ("etcd", "etcd_peer", "apiserver", "controller_manager", "scheduler", "kwok")
     }
     api = f"https://127.0.0.1:{ports['apiserver']}"

@@ -229,13 +229,6 @@ def kubelet_config(state: Path) -> dict[str, object]:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def kube_proxy_config(state: Path) -> dict[str, object]:
     return {
         "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
@@ -244,8 +237,8 @@ def kube_proxy_config(state: Path) -> dict[str, object]:
         "clusterCIDR": POD_CIDR,
         "hostnameOverride": NODE_NAME,
         "bindAddress": GATEWAY,
-        "healthzBindAddress": f"127.0.0.1:{_free_port()}",
-        "metricsBindAddress": f"127.0.0.1:{_free_port()}",
+        "healthzBindAddress": f"127.0.0.1:{procs.free_port()}",
+        "metricsBindAddress": f"127.0.0.1:{procs.free_port()}",
         "clientConnection": {"kubeconfig": str(state / "kube-proxy.kubeconfig")},
         "conntrack": {"maxPerCore": 0, "min": 0},  # leave the machine's conntrack sysctls alone
         "iptables": {"syncPeriod": "30s", "minSyncPeriod": "0s", "masqueradeAll": False},

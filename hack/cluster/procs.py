@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -18,6 +19,15 @@ from pathlib import Path
 # Popen handles of the components this process started: kept so that they are reaped
 # (poll) rather than left as zombies or garbage-collected while running.
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def free_port() -> int:
+    """A free loopback port for a component (the standard library's own way: the tools
+    here run before the virtualenv, so not ``holon_testing.net.free_port``)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 class ComponentFailed(RuntimeError):
