@@ -150,17 +150,22 @@ class UpgradeStrategy(ResourceModel):
 
     type: UpgradeStrategyType = Field(
         default=UpgradeStrategyType.BLUE_GREEN,
-        description="BlueGreen (zero downtime, default) or Recreate (stop, then start).",
+        description="BlueGreen, the only type served (Recreate is refused as not supported "
+        "yet): zero downtime by the operator's blue-green machine when orchestrated is true; "
+        "otherwise a version change rolls the Deployment (RollingUpdate, batches handed over "
+        "Pod by Pod; on SQLite, one writer, the old Pod stops before the new one starts).",
     )
     observe_seconds: int = Field(
         default=300,
         ge=0,
         le=86400,
-        description="Rollback window after the switch, during which blue is kept warm.",
+        description="Rollback window after the switch, during which blue is kept warm "
+        "(orchestrated upgrades only; other values are refused otherwise).",
     )
     auto_rollback: bool = Field(
         default=True,
-        description="Roll back automatically on any failure before the contract migration.",
+        description="Roll back automatically on any failure before the contract migration "
+        "(orchestrated upgrades only; false is refused otherwise).",
     )
     green_ready_timeout_seconds: int = Field(
         default=GREEN_READY_TIMEOUT_SECONDS,
