@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from holon_testing.net import free_port
+from holon_testing.net import free_ports
 from mes_runtime.backup.s3 import S3Config, S3Error, StoreClient
 
 __all__ = ["S3Server", "seaweedfs_server", "weed_binary"]
@@ -139,19 +139,11 @@ def seaweedfs_server(host: str = "127.0.0.1") -> Iterator[S3Server]:
     config.write_text(json.dumps(identities))
     config.chmod(0o600)
     (root / "data").mkdir()
-    ports = {
-        name: free_port()
-        for name in (
-            "master.port",
-            "master.port.grpc",
-            "volume.port",
-            "volume.port.grpc",
-            "filer.port",
-            "filer.port.grpc",
-            "s3.port",
-            "s3.port.grpc",
-        )
-    }
+    names = (
+        "master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
+        "filer.port", "filer.port.grpc", "s3.port", "s3.port.grpc",
+    )  # fmt: skip
+    ports = dict(zip(names, free_ports(len(names), host), strict=True))
     command = [
         str(weed),
         "server",
