@@ -326,10 +326,12 @@ def test_request_annotation_parsing() -> None:
 
 
 def test_with_evidence_required_green_passes_its_oq_before_the_switch() -> None:
-    """The OQ Job runs on the new version (its image) while green warms up, and the safe
-    point is sought only once it has passed; each phase's entry is timed in the status."""
+    """The OQ Job runs on the new version (its image) from the verified backup on, beside
+    the migrations and green's start, and the safe point is sought only once it has
+    passed; each phase's entry is timed in the status."""
     run = Run(World(), plan(operational_qualification=True)).until_done()
     assert run.phases == HAPPY
+    assert run.world.created[:2] == [(JobKind.BACKUP, "1.1.0", 1), (JobKind.OQ, "1.1.0", 1)]
     assert run.world.jobs[(JobKind.OQ, "1.1.0", 1)] is JobState.SUCCEEDED
     assert run.status is not None
     timeline = run.status.timeline
@@ -373,5 +375,5 @@ def test_a_rollback_stops_an_oq_job_that_has_not_finished() -> None:
     world = World(new_never_ready=True, stuck_jobs={JobKind.OQ})
     run = Run(world, plan(operational_qualification=True)).until_done()
     _rolled_back(run, "NewVersionNotReady")
-    assert (JobKind.OQ, "1.1.0", 1) in run.world.created  # started with green
+    assert (JobKind.OQ, "1.1.0", 1) in run.world.created  # started with the backup
     assert (JobKind.OQ, "1.1.0", 1) not in run.world.jobs

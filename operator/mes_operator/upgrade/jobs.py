@@ -30,7 +30,8 @@ def upgrade_job(ctx: ModuleContext, kind: JobKind, upgrade: UpgradeStatus) -> di
     if kind is JobKind.OQ:
         reason = (
             f"full set: {upgrade.from_version} -> {upgrade.to_version} on the new slot's "
-            f"image ({upgrade.colour.value}), before the switch"
+            f"image ({upgrade.colour.value}), before the switch (what changed in a version is "
+            "not known to the operator: every feature is at risk)"
         )
         return build_oq_job(
             ctx, version=upgrade.to_version, scope="full", reason=reason, attempt=upgrade.attempt

@@ -119,7 +119,9 @@ class Step:
         ]
 
     def oq_job(self) -> list[Action]:
-        """The new version's OQ Job, where the plan asks for OQ (started with green)."""
+        """The new version's OQ Job, where the plan asks for OQ: ensured from the verified
+        backup on. It needs nothing of the plant's (its own scratch installation), so its
+        minute or so runs beside the backup, the expand and green's start."""
         if not self.plan.operational_qualification:
             return []
         return [RunJob(kind=JobKind.OQ, version=self.version, attempt=self.status.attempt)]
@@ -143,7 +145,10 @@ def _preflight(s: Step) -> Outcome:
 
 def _backup(s: Step) -> Outcome:
     obs, job = s.obs, s.obs.job(JobKind.BACKUP)
-    run: list[Action] = [RunJob(kind=JobKind.BACKUP, version=s.version, attempt=s.status.attempt)]
+    run: list[Action] = [
+        RunJob(kind=JobKind.BACKUP, version=s.version, attempt=s.status.attempt),
+        *s.oq_job(),
+    ]
     if job is JobState.FAILED or (job is JobState.SUCCEEDED and obs.backup_problem):
         return s.fail("BackupNotVerified", obs.backup_problem or "backup Job failed")
     if job is JobState.SUCCEEDED and obs.backup_location and obs.backup_digest:
@@ -158,7 +163,10 @@ def _backup(s: Step) -> Outcome:
 
 
 def _expand(s: Step) -> Outcome:
-    run: list[Action] = [RunJob(kind=JobKind.EXPAND, version=s.version, attempt=s.status.attempt)]
+    run: list[Action] = [
+        RunJob(kind=JobKind.EXPAND, version=s.version, attempt=s.status.attempt),
+        *s.oq_job(),
+    ]
     job = s.obs.job(JobKind.EXPAND)
     if job is JobState.SUCCEEDED:
         return s.to(P.DEPLOY_GREEN), run
@@ -173,7 +181,6 @@ def _deploy(s: Step) -> Outcome:
         colour=s.old, upgrade_pending=False, reason=f"{s.new.value} starting; owns no batches"
     )
     granted = s.obs.grant is s.old
-    # the OQ Job needs nothing of green's: it starts with it, so its minute overlaps
     started = [*s.new_slot(), *s.oq_job()]
     if granted and s.obs.new_ready:
         return s.to(P.OPERATIONAL_QUALIFICATION), [grant, *started]
