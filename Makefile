@@ -84,3 +84,4 @@ bench: setup ## Benchmarks (medians, ratios against an in-run baseline).
 -include hack/images.mk
 -include hack/chart.mk
 -include hack/seaweedfs.mk
+-include hack/dex.mk

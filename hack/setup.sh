@@ -49,5 +49,8 @@ else
   # SeaweedFS (Apache-2.0): the S3-compatible store of the backup tests (built once, cached).
   step "SeaweedFS object store (python3 -m hack.cluster.seaweedfs, cached in ~/.cache/holon/bin)"
   python3 -m hack.cluster.seaweedfs build >/dev/null
+  # Dex (Apache-2.0): the OpenID Connect provider of the sign-in tests (built once, cached).
+  step "Dex OpenID provider (python3 -m hack.cluster.dex, cached in ~/.cache/holon/bin)"
+  python3 -m hack.cluster.dex build >/dev/null
 fi
 step "setup complete"

@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 
 __all__ = [
     "ENV_PREFIX",
+    "OIDC_ROLES",
     "OTHER_PROGRAMS",
     "PLACEHOLDER_SECRETS",
     "ModuleKind",
@@ -52,6 +53,10 @@ QMS_CATEGORIES = Literal[
     "other",
 ]
 QMS_SEVERITIES = Literal["critical", "major", "minor"]
+
+#: The roles a group of the identity provider can map to (``auth.permissions.Role``; the
+#: settings sit below auth, so a test holds them equal). Not ``upgrade``: the operator's own.
+OIDC_ROLES = Literal["operator", "supervisor", "qa", "admin"]
 
 #: The MES module kinds (spec.module of a MESModule; the operator's ``ModuleKind``).
 ModuleKind = Literal["batch-execution", "ebr", "equipment-logbook", "review-by-exception"]
@@ -149,6 +154,64 @@ class Settings(BaseSettings):
     )
     login_lockout_max_seconds: int = Field(
         default=3600, ge=1, le=7 * 24 * 3600, description="The longest lock."
+    )
+    local_login: bool = Field(
+        default=True,
+        description=(
+            "Users may sign in with a password the runtime keeps (POST /api/v1/auth/token). "
+            "false: only through the plant's identity provider (HOLON_OIDC_ISSUER); local "
+            "passwords then serve signatures only."
+        ),
+    )
+    oidc_issuer: str = Field(
+        default="",
+        description=(
+            "The plant's OpenID Connect provider (its issuer URL, e.g. https://idp.plant/dex): "
+            "the API accepts bearer tokens it signed for HOLON_OIDC_CLIENT_ID. Empty: none."
+        ),
+    )
+    oidc_client_id: str = Field(
+        default="",
+        description="The runtime's client id at the provider: the audience its tokens name.",
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "The runtime's client secret at the provider, for the UI's sign-in (authorization "
+            "code with PKCE); unset: a public client (PKCE alone)."
+        ),
+    )
+    oidc_scopes: str = Field(
+        default="openid profile email groups",
+        description="The scopes the UI's sign-in asks for (space-separated).",
+    )
+    oidc_redirect_url: str = Field(
+        default="",
+        description=(
+            "Where the provider sends the browser back (register it at the provider): "
+            "<the runtime's URL>/api/v1/auth/oidc/callback. Empty: derived from the request."
+        ),
+    )
+    oidc_username_claim: str = Field(
+        default="preferred_username",
+        description="The claim that holds the user name (lower-case letters, digits, . _ -).",
+    )
+    oidc_name_claim: str = Field(
+        default="name", description="The claim that holds the printed name a signature shows."
+    )
+    oidc_groups_claim: str = Field(
+        default="groups",
+        description="The claim that lists the user's groups (a string counts as one group).",
+    )
+    oidc_role_map: dict[str, list[OIDC_ROLES]] = Field(
+        default_factory=dict,
+        description=(
+            'Groups to roles, JSON: {"mes-qa": ["qa"], "mes-operators": ["operator"]}. A '
+            "user's roles are those of their groups, set at every sign-in; no role: refused."
+        ),
+    )
+    oidc_clock_skew_seconds: int = Field(
+        default=30, ge=0, le=300, description="Leeway on a token's exp/iat/nbf."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = Field(
@@ -340,6 +403,26 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _check_oidc(self) -> Settings:
+        if not self.oidc_issuer:
+            if not self.local_login:
+                raise ValueError(
+                    "local_login: false needs an identity provider (oidc_issuer), or nobody "
+                    "could sign in"
+                )
+            return self
+        parts = urlsplit(self.oidc_issuer)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError("oidc_issuer: not an http(s) URL")
+        if not self.oidc_client_id:
+            raise ValueError("oidc_client_id: required with oidc_issuer (the tokens' audience)")
+        if self.oidc_client_secret is not None:
+            reject_placeholder("oidc_client_secret", self.oidc_client_secret.get_secret_value())
+        if "openid" not in self.oidc_scopes.split():
+            raise ValueError("oidc_scopes: must include openid")
+        return self
+
+    @model_validator(mode="after")
     def _check(self) -> Settings:
         if not self.database_url:
             path = (self.data_dir / "runtime.db").resolve()
@@ -363,13 +446,16 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """The secrets among the settings, for the log redactor to mask wherever they
-        appear (the database password, also URL-encoded; the QMS webhook's key)."""
+        appear (the database password, also URL-encoded; the QMS webhook's key; the OIDC
+        client secret)."""
         found: set[str] = set()
         password = make_url(self.database_url).password
         if password:
             found |= {str(password), quote(str(password), safe="")}
         if self.qms_secret is not None:
             found.add(self.qms_secret.get_secret_value())
+        if self.oidc_client_secret is not None:
+            found.add(self.oidc_client_secret.get_secret_value())
         return sorted(found)
 
 

@@ -41,6 +41,7 @@ from mes_runtime.api import (
     installation,
     journal,
     live,
+    oidc,
     openapi,
     qms,
     recipes,
@@ -58,6 +59,7 @@ from mes_runtime.api.headers import SecurityHeaders
 from mes_runtime.api.limits import BodyLimit
 from mes_runtime.api.request_ids import RequestIds
 from mes_runtime.assembly import batch_runtime, qms_outbox, qms_relay
+from mes_runtime.auth.oidc import oidc_verifier
 from mes_runtime.db.doorbell import CHANGED, doorbell_for
 from mes_runtime.db.engine import create_engine, session_factory
 from mes_runtime.ebr.journal import Journal
@@ -91,6 +93,7 @@ DOCUMENT_ROUTES = {
 ROUTERS: tuple[tuple[APIRouter, Capability | None], ...] = (
     (health.router, None),
     (auth.router, None),
+    (oidc.router, None),
     (users.router, None),
     # every kind is qualified; before upgrade.router, whose not-served answer (where
     # batches are not) covers its whole prefix
@@ -184,6 +187,7 @@ def create_app(settings: Settings | None = None, *, drain: Drain | None = None) 
         redoc_url=None,
     )
     app.state.drain = drain
+    app.state.oidc = oidc_verifier(settings)
     app.add_middleware(CloseWhenDraining, drain=drain)
     app.add_middleware(BodyLimit, default=DEFAULT_BODY_LIMIT, routes=DOCUMENT_ROUTES)
     app.add_middleware(SecurityHeaders)

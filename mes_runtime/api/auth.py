@@ -1,5 +1,9 @@
 """``/api/v1/auth``: log in (bearer token), log out, who am I; set and change one's password.
 
+Local sign-in can be switched off (``HOLON_LOCAL_LOGIN=false``) where the plant's identity
+provider signs users in (``api.deps``: its tokens are bearer tokens too); passwords then
+serve signatures only.
+
 A failed login is journalled by ``anonymous`` against the user it names (``user:?`` when it
 names nobody, without the typed text); the response does not say whether the username or
 the password was wrong. Repeated failures lock the account (429 with ``Retry-After``). A
@@ -23,6 +27,7 @@ from mes_runtime.api.deps import (
     CurrentUser,
     JournalDep,
     SessionDep,
+    SettingsDep,
 )
 from mes_runtime.api.errors import api_error, unauthorized, unprocessable
 from mes_runtime.auth.password_policy import MAX_LENGTH, MIN_LENGTH
@@ -54,6 +59,13 @@ class TokenOut(BaseModel):
     access_token: str
     token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
     expires_at: datetime
+
+
+class MethodsOut(BaseModel):
+    local: bool = Field(description="POST /api/v1/auth/token (HOLON_LOCAL_LOGIN)")
+    identity_provider: bool = Field(
+        description="GET /api/v1/auth/oidc/login, and the provider's bearer tokens"
+    )
 
 
 class MeOut(BaseModel):
@@ -116,7 +128,7 @@ def refused(exc: AuthRefused, loc: tuple[str, ...], what: str) -> HTTPException:
 
 _LOGIN_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "wrong credentials"},
-    403: {"description": "the password has expired"},
+    403: {"description": "the password has expired, or local sign-in is switched off"},
     429: {"description": "the account is locked (see Retry-After)"},
 }
 
@@ -128,7 +140,15 @@ async def login(
     journal: JournalDep,
     policy: AccountPolicyDep,
     alert: AlertDep,
+    settings: SettingsDep,
 ) -> TokenOut:
+    if not settings.local_login:
+        raise api_error(
+            status.HTTP_403_FORBIDDEN,
+            ("body", "username"),
+            "local sign-in is switched off: sign in with the plant's identity provider",
+            "local_login_disabled",
+        )
     try:
         _, token, expires_at = await log_in(
             session, journal, policy, alert, username=body.username, password=body.password
@@ -204,6 +224,12 @@ async def logout(
     await log_out(
         journal, user=user, token=None if credentials is None else credentials.credentials
     )
+
+
+@router.get("/methods", response_model=MethodsOut)
+async def methods(settings: SettingsDep) -> MethodsOut:
+    """How users sign in here (the UI's sign-in page asks before showing its choices)."""
+    return MethodsOut(local=settings.local_login, identity_provider=bool(settings.oidc_issuer))
 
 
 @router.get("/me", response_model=MeOut)

@@ -2,7 +2,8 @@
 
 ``SessionDep`` (a database session per request), ``JournalDep`` (the one journal writer),
 ``ReviewDep``, ``ClosureRulesDep``, ``ReleasesDep`` (review by exception and release),
-``CurrentUser`` (the bearer token's user; 401 otherwise) and ``require(Permission.X)``
+``CurrentUser`` (the bearer token's user: the runtime's own opaque token, or a JWT of the
+plant's identity provider when one is configured; 401 otherwise) and ``require(Permission.X)``
 (403 when the user's roles do not grant X). Routes declare what they need; nothing else
 decides access.
 """
@@ -12,11 +13,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from mes_runtime.api.errors import forbidden, unauthorized
+from mes_runtime.api.errors import api_error, forbidden, unauthorized
+from mes_runtime.auth.oidc import OidcRefused, OidcVerifier, looks_like_jwt
 from mes_runtime.auth.permissions import Permission, has_permission
 from mes_runtime.auth.users import user_for_token
 from mes_runtime.db.models import User
@@ -24,6 +26,7 @@ from mes_runtime.ebr.journal import Journal
 from mes_runtime.ebr.outbox import QmsOutbox
 from mes_runtime.services.accounts import AccountPolicy, AlertHook
 from mes_runtime.services.closure import ClosureRules
+from mes_runtime.services.identity import AccountInactive, user_for_identity
 from mes_runtime.services.release import BatchReleases
 from mes_runtime.services.review import ExceptionReview
 from mes_runtime.settings import Settings
@@ -44,7 +47,13 @@ __all__ = [
     "require",
 ]
 
-_bearer = HTTPBearer(auto_error=False, description="token from POST /api/v1/auth/token")
+_bearer = HTTPBearer(
+    auto_error=False,
+    description=(
+        "token from POST /api/v1/auth/token, or an ID/access token of the plant's OpenID "
+        "Connect provider (HOLON_OIDC_ISSUER)"
+    ),
+)
 
 
 def _settings(request: Request) -> Settings:
@@ -123,11 +132,33 @@ async def current_user(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise unauthorized("a bearer token is required (POST /api/v1/auth/token)")
     factory: async_sessionmaker[AsyncSession] = request.app.state.session_factory
+    verifier: OidcVerifier | None = getattr(request.app.state, "oidc", None)
+    if verifier is not None and looks_like_jwt(credentials.credentials):
+        return await _provider_user(request, verifier, credentials.credentials)
     async with factory() as session:
         user = await user_for_token(session, credentials.credentials)
     if user is None:
         raise unauthorized("the bearer token is unknown, expired or revoked")
     return user
+
+
+async def _provider_user(request: Request, verifier: OidcVerifier, token: str) -> User:
+    """The user a token of the plant's identity provider names (401 saying why not; 403
+    when their groups map to no role)."""
+    try:
+        identity = await verifier.verify(token)
+    except OidcRefused as exc:
+        if exc.forbidden:
+            raise api_error(
+                status.HTTP_403_FORBIDDEN, ("header", "Authorization"), str(exc), "forbidden"
+            ) from None
+        raise unauthorized(str(exc)) from None
+    try:
+        return await user_for_identity(
+            request.app.state.session_factory, request.app.state.journal, identity
+        )
+    except AccountInactive:
+        raise unauthorized("the account is deactivated in this runtime") from None
 
 
 CurrentUser = Annotated[User, Depends(current_user)]

@@ -104,6 +104,15 @@ QUALIFIED: dict[str, str] = {
     "qms_timeout_seconds": "how long the QMS may take to answer one event",
     "qms_retry_initial_seconds": "the QMS delivery retry policy (first wait)",
     "qms_retry_max_seconds": "the QMS delivery retry policy (longest wait)",
+    "local_login": "whether local passwords sign in (or only the identity provider)",
+    "oidc_issuer": "the identity provider trusted to sign users in",
+    "oidc_client_id": "the audience the provider's tokens must name",
+    "oidc_username_claim": "which claim names the user",
+    "oidc_name_claim": "which claim gives the printed name a signature shows",
+    "oidc_groups_claim": "which claim lists the groups that roles come from",
+    "oidc_role_map": "which groups grant which roles (group=role,role)",
+    "oidc_clock_skew_seconds": "the leeway on a provider token's expiry",
+    "oidc_scopes": "what the UI's sign-in asks the provider for",
 }
 
 #: Values published that are not settings themselves, with what they say.
@@ -124,6 +133,8 @@ LEFT_OUT: dict[str, str] = {
     "log_level": "diagnostics, not records",
     "log_format": "diagnostics, not records",
     "colour": "the replica's blue-green slot: differs between the colours of one version",
+    "oidc_client_secret": "a secret (the runtime's client secret at the identity provider)",
+    "oidc_redirect_url": "the runtime's own address, as the provider sends browsers back",
 }
 
 
@@ -131,6 +142,8 @@ def _plain(value: object) -> SettingValue:
     """A setting's value as plain JSON."""
     if isinstance(value, frozenset | set):
         return sorted(str(item) for item in value)
+    if isinstance(value, dict):  # the role map: one "key=item,item" per key
+        return sorted(f"{key}={','.join(map(str, items))}" for key, items in value.items())
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return str(value)  # a path

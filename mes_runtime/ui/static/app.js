@@ -76,6 +76,30 @@ async function signIn(event) {
   }
 }
 
+// Sign-in through the plant's identity provider: the runtime redirects the browser back
+// with its own bearer token (or why not) in the fragment, which never reaches a server;
+// it is moved to sessionStorage and removed from the address at once.
+async function takeSignInFromFragment() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  if (params.has("sign-in-error")) {
+    history.replaceState(null, "", location.pathname);
+    $("login-oidc-error").textContent = params.get("sign-in-error");
+    return;
+  }
+  if (!params.has("signed-in")) return;
+  history.replaceState(null, "", location.pathname);
+  sessionStorage.setItem("holon.token", params.get("signed-in"));
+  sessionStorage.setItem("holon.user", params.get("user") || "");
+  await api("/events/session", { method: "POST" }).catch(() => {}); // the stream's cookie
+}
+
+// Which ways of signing in this runtime offers (local passwords, the identity provider).
+async function showSignInMethods() {
+  const methods = await api("/auth/methods").catch(() => ({ local: true, identity_provider: false }));
+  $("login-oidc").hidden = !methods.identity_provider;
+  $("login-form").hidden = !methods.local;
+}
+
 // A user's own password: first set with the one-time set-up token an administrator handed
 // over, later changed with the current one (also once it has expired). Never sent anywhere
 // but the two password routes; no session is needed, none is kept.
@@ -428,5 +452,6 @@ window.addEventListener("DOMContentLoaded", () => {
   $("logout").addEventListener("click", signOut);
   $("trend-tag").addEventListener("change", () => { trend.tag = $("trend-tag").value; drawTrend(); });
   window.addEventListener("resize", scheduleDraw);
-  route();
+  showSignInMethods();
+  takeSignInFromFragment().finally(route);
 });
