@@ -5,6 +5,10 @@
 durability off (``fsync``/``synchronous_commit``): the benchmark measures the runtime's
 overhead, not the disk. Yields None, with the reason, when PostgreSQL is not installed, so
 the caller can print "skipped: no PostgreSQL" for its rows.
+
+``settings`` adds server settings (``-c name=value``); :data:`LOGICAL_REPLICATION` is what a
+server needs to publish or subscribe by logical replication (a database move, issue #10).
+Each call is an independent server (own data directory and port): start two for a move.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,12 +30,22 @@ if TYPE_CHECKING:
     from psycopg import Connection
 
 __all__ = [
+    "LOGICAL_REPLICATION",
     "PgServer",
     "PostgresUnavailable",
     "find_bindir",
     "postgres_for_clients",
     "throwaway_postgres",
 ]
+
+
+#: Settings of a server that takes part in logical replication: ``wal_level=logical`` (a
+#: restart to change), slots for a subscription and its table-sync workers, and senders.
+LOGICAL_REPLICATION: Mapping[str, str | int] = {
+    "wal_level": "logical",
+    "max_replication_slots": 10,
+    "max_wal_senders": 10,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,12 +129,14 @@ def throwaway_postgres(
     listen: tuple[str, ...] = ("127.0.0.1",),
     clients: str | None = None,
     password: str | None = None,
+    settings: Mapping[str, str | int] | None = None,
 ) -> Iterator[PgServer | str]:
     """Yield a running server, or the reason (a ``str``) why there is none.
 
     Trust authentication on loopback by default. With ``password`` every TCP client
     authenticates with SCRAM; ``clients`` (a CIDR) is let in besides loopback, and
-    ``listen`` adds addresses to bind (e.g. the local cluster's Pod gateway)."""
+    ``listen`` adds addresses to bind (e.g. the local cluster's Pod gateway). ``settings``
+    are passed to the server as ``-c name=value`` (e.g. :data:`LOGICAL_REPLICATION`)."""
     reason = _unavailable()
     bindir = find_bindir()
     if reason is not None or bindir is None:
@@ -155,6 +171,10 @@ def throwaway_postgres(
         f"-h {','.join(listen)} -p {port} -k {sockdir} -c fsync=off -c synchronous_commit=off "
         f"-c full_page_writes=off -c max_connections={max_connections}"
     )
+    for name, value in (settings or {}).items():
+        if not name.replace("_", "").replace(".", "").isalnum() or " " in str(value):
+            raise ValueError(f"server setting {name}={value!r}: a name and a value without spaces")
+        options += f" -c {name}={value}"
     pg_ctl = str(bindir / "pg_ctl")
     start = [pg_ctl, "-D", str(datadir), "-o", options, "-l", str(root / "server.log")]
     try:

@@ -35,6 +35,7 @@ from mes_runtime.api import (
     auth,
     batches,
     closure_rules,
+    database_move,
     equipment,
     exceptions,
     health,
@@ -98,6 +99,7 @@ ROUTERS: tuple[tuple[APIRouter, Capability | None], ...] = (
     # every kind is qualified; before upgrade.router, whose not-served answer (where
     # batches are not) covers its whole prefix
     (installation.router, None),
+    (database_move.router, None),  # every kind has a database to move
     (recipes.router, Capability.RECIPES),
     (equipment.router, Capability.EQUIPMENT),
     (journal.router, Capability.JOURNAL),
