@@ -130,9 +130,10 @@ def _handover_row(
     head = int(handover.get("head_seq") or 0)
     takeovers = list(handover.get("takeovers") or [])
     figures = {
-        "switches": [
+        "switches": [  # the grant's moves (a write that changed no colour is left out)
             {"at": s.get("at"), "from": s.get("previous"), "to": s.get("colour")}
             for s in handover.get("switches") or []
+            if s.get("previous") != s.get("colour")
         ],
         "handOver": _gaps(takeovers),
         "recordsBeforeSwitch": before,

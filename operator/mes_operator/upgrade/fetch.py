@@ -59,10 +59,13 @@ _ASKS_RUNTIME = frozenset(
         P.SAFE_POINT,
         P.SWITCH,
         P.OBSERVE,
+        P.RETIRE_BLUE,
+        P.CONTRACT_MIGRATION,
         P.ROLLING_BACK,
     }
 )
-"""Phases whose decision depends on the runtime's grant or safe point."""
+"""Phases whose decision depends on the runtime's grant or safe point, or that ensure the
+grant (a grant already as wanted is not written again: each write is journalled)."""
 _FINISHED = frozenset({JobState.SUCCEEDED, JobState.FAILED})
 
 

@@ -59,6 +59,7 @@ def _handover(**changes: Any) -> dict[str, Any]:
         "since": "2026-12-01T12:00:00.000000Z",
         "switches": [
             {"seq": 40, "at": "x", "colour": "blue", "previous": None, "by": "op", "reason": "r"},
+            {"seq": 70, "at": "x", "colour": "blue", "previous": "blue", "by": "op", "reason": "r"},
             {
                 "seq": 88,
                 "at": "2026-12-01T12:02:33.100000Z",
@@ -126,6 +127,7 @@ def test_a_switched_attempt_records_its_measured_phases_switch_and_hand_over() -
     }  # fmt: skip
     assert (d["recordsBeforeSwitch"], d["recordsNow"], d["journalVerified"]) == (87, 140, True)
     assert d["switches"][-1] == {"at": "2026-12-01T12:02:33.100000Z", "from": "blue", "to": "green"}
+    assert [(m["from"], m["to"]) for m in d["switches"]] == [(None, "blue"), ("blue", "green")]
     assert d["backup"]["location"] == "s3://holon-backups/plant/batch/1.0.0-2"
     assert set(got.evidence) == {STATUS_FILE, HANDOVER_FILE}
     assert b'"timeline"' in got.evidence[STATUS_FILE]
