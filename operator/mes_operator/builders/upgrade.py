@@ -268,8 +268,9 @@ def build_oq_job(
         args=[OQ, "--scope", scope, "--reason", reason],
         database=False,
     )  # fmt: skip
-    if suffix is not None:
+    if suffix is not None:  # not an upgrade attempt's
         job["metadata"]["name"] = f"{ctx.name[: _MAX_NAME - len(OQ) - 8]}-{OQ}-{suffix[:6]}"
+        del job["metadata"]["annotations"]["mes.holon.dev/attempt"]
     job["spec"]["backoffLimit"] = 0
     job["spec"]["activeDeadlineSeconds"] = OQ_DEADLINE
     (container,) = job["spec"]["template"]["spec"]["containers"]

@@ -96,6 +96,13 @@ def test_the_oq_job_runs_the_suite_alone_once_and_bounded() -> None:
     )
     assert job["metadata"]["name"] == "batch-oq-abcdef"
     assert job["metadata"]["labels"][JOB_KIND_LABEL] == OQ
+    assert "mes.holon.dev/attempt" not in job["metadata"]["annotations"]  # not an upgrade's
+    attempt = build_oq_job(ctx, version="1.5.0", attempt=3, scope="full", reason="upgrade")
+    assert attempt["metadata"]["annotations"]["mes.holon.dev/attempt"] == "3"
+    assert attempt["metadata"]["name"] != job["metadata"]["name"]
+    assert attempt["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":1.5.0")
+    with pytest.raises(ValueError, match="not both"):
+        build_oq_job(ctx, version="1.5.0", attempt=3, suffix="x", scope="full", reason="r")
     assert (job["spec"]["backoffLimit"], job["spec"]["activeDeadlineSeconds"]) == (0, 900)
     pod = job["spec"]["template"]["spec"]
     (container,) = pod["containers"]
