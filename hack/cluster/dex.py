@@ -30,6 +30,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from hack.cluster.gobuild import compile_go
 from hack.project import cache_root, go_env  # the cluster build's cache and Go environment
 
 MODULE = "github.com/dexidp/dex"
@@ -110,25 +111,11 @@ def build() -> Path:
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
             out = Path(tmp) / "dex"
             modfile = _modfile(source, Path(tmp))
-            command = ["go", "build", "-v", "-trimpath", "-mod=mod", f"-modfile={modfile}"]
-            proc = subprocess.Popen(
-                [*command, "-ldflags", LDFLAGS, "-o", str(out), "./cmd/dex"],
-                cwd=source,
-                env=go_env(),
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            assert proc.stderr is not None
-            last = time.monotonic()
-            tail: list[str] = []
-            for packages, line in enumerate(proc.stderr, start=1):
-                tail = [*tail[-20:], line.rstrip()]
-                if time.monotonic() - last > 15:
-                    last = time.monotonic()
-                    _log(f"{packages} packages, {time.monotonic() - started:.0f} s")
-            if proc.wait() != 0:
-                raise SystemExit("dex build failed:\n" + "\n".join(tail))
+            compile_go(
+                ["-mod=mod", f"-modfile={modfile}", "-ldflags", LDFLAGS, "-o", str(out),
+                 "./cmd/dex"],
+                cwd=source, what="dex", started=started, log=_log,
+            )  # fmt: skip
             out.replace(target)
         (target.parent / STAMP).write_text(VERSION + "\n")
         _log(f"built {target} in {time.monotonic() - started:.0f} s")

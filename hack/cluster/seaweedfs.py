@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from hack.cluster.gobuild import compile_go
 from hack.project import cache_root, go_env  # the cluster build's cache and Go environment
 
 MODULE = "github.com/seaweedfs/seaweedfs"
@@ -83,24 +84,10 @@ def build() -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
             out = Path(tmp) / "weed"
-            proc = subprocess.Popen(
-                ["go", "build", "-v", "-trimpath", "-ldflags", LDFLAGS, "-o", str(out), "./weed"],
-                cwd=source,
-                env=go_env(),
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            assert proc.stderr is not None
-            last = time.monotonic()
-            tail: list[str] = []
-            for packages, line in enumerate(proc.stderr, start=1):
-                tail = [*tail[-20:], line.rstrip()]
-                if time.monotonic() - last > 15:
-                    last = time.monotonic()
-                    _log(f"{packages} packages, {time.monotonic() - started:.0f} s")
-            if proc.wait() != 0:
-                raise SystemExit("seaweedfs build failed:\n" + "\n".join(tail))
+            compile_go(
+                ["-ldflags", LDFLAGS, "-o", str(out), "./weed"],
+                cwd=source, what="seaweedfs", started=started, log=_log,
+            )  # fmt: skip
             out.replace(target)
         (target.parent / STAMP).write_text(VERSION + "\n")
         _log(f"built {target} in {time.monotonic() - started:.0f} s")
