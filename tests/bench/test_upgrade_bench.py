@@ -135,9 +135,10 @@ def test_rows_are_medians_with_the_plain_rollout_as_baseline_and_failures_summed
         batches_running_through=2,
     )
 
-    idle, batch, failed = upgrade.rows_for(result)
+    idle, batch, failed, install = upgrade.rows_for(result)
 
-    assert [(r.metric, r.unit) for r in (idle, batch, failed)] == list(upgrade.METRICS)
+    assert [(r.metric, r.unit) for r in (idle, batch, failed, install)] == list(upgrade.METRICS)
+    assert install.verdict is Verdict.SKIPPED  # not timed: said, not invented
     assert (idle.value, idle.baseline) == (65.0, 25.0)
     assert (batch.value, batch.baseline) == (85.0, 25.0)
     assert idle.counts == {"repetitions": 2, "baseline_repetitions": 2}
@@ -157,4 +158,22 @@ def test_no_failed_request_meets_the_goal() -> None:
 
     rows = upgrade.rows_for(result)
 
-    assert [r.verdict for r in rows] == [Verdict.REPORT, Verdict.REPORT, Verdict.MET]
+    assert [r.verdict for r in rows] == [
+        Verdict.REPORT, Verdict.REPORT, Verdict.MET, Verdict.SKIPPED,
+    ]  # fmt: skip
+
+
+def test_the_install_row_is_apply_to_evidence_against_apply_to_ready() -> None:
+    one = [upgrade.Sample(60.0, 1000, 0, 24.0)]
+    result = upgrade.UpgradeResult(idle=one, batch=one, plain=one)
+    result.install = upgrade.Install(
+        ready=14.0, evidence=95.5, verdict="PROVISIONAL", account=30.2, oq_job=58.0
+    )
+    row = upgrade.rows_for(result)[3]
+    assert (row.metric, row.value, row.baseline, row.unit) == (
+        "install -> Ready -> Qualified(provisional)", 95.5, 14.0, "s",
+    )  # fmt: skip
+    assert row.verdict is Verdict.NOT_MET  # the goal is 60 s
+    assert "OQ from its image's Job (58.0 s)" in row.note
+    assert "PROVISIONAL" in row.note
+    assert "30.2 s after the apply" in row.note

@@ -171,3 +171,97 @@ def check_interface_evidence(cluster: Cluster, ns: str, equipment: str) -> None:
     record = verified_record()[-1]
     assert record["spec"]["event"] == "Interface"
     assert record["spec"]["module"] == equipment
+
+
+def install_record(cluster: Cluster, ns: str, within: float = 300) -> dict[str, Any]:
+    """The module's install Qualification, once the operator has recorded it."""
+    cluster.eventually("the install's Qualification", lambda: bool(_qualifications(cluster, ns)),
+                       within)  # fmt: skip
+    (record,) = _qualifications(cluster, ns)
+    assert record["spec"]["event"] == "Install"
+    return record
+
+
+def check_upgrade_evidence(
+    cluster: Cluster,
+    ns: str,
+    install: dict[str, Any],
+    *,
+    versions: tuple[str, str],
+    batch_id: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> dict[str, Any]:
+    """The orchestrated upgrade's package, as a validation lead checks it: chained to the
+    install's, verified offline; OQ ran on the new version before the switch (the OQ Job
+    finished before the grant moved) and passed; the upgrade's own rows passed; the
+    disruption record holds the measured phases, the switch window, the batch's hand-over
+    gap and the journal around the switch; the module's auto-approval rule approved it (no
+    signature), which the package records. Its package document."""
+
+    def upgrades() -> list[dict[str, Any]]:
+        return [q for q in _qualifications(cluster, ns) if q["spec"]["event"] == "Upgrade"]
+
+    cluster.eventually("the upgrade's Qualification", lambda: bool(upgrades()), 240)
+    (record,) = upgrades()
+    spec = record["spec"]
+    assert (spec["fromVersion"], spec["toVersion"]) == versions
+    assert spec["previousDigest"] == install["spec"]["digest"]  # chained to the install
+    monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))
+    first, package = tmp_path / "install", tmp_path / "upgrade"
+    for name, where in (
+        (install["metadata"]["name"], first),
+        (record["metadata"]["name"], package),
+    ):
+        assert kubectl_plugin.main(["evidence", "get", name, "-o", str(where), "-n", ns]) == 0
+    key_file = tmp_path / "holon-evidence.pem"
+    key_file.write_text(cluster.get("configmap", "holon-evidence-key", ns)["data"]["public.pem"])
+    assert kubectl_plugin.main(["evidence", "verify", str(first), str(package),
+                                "--key", str(key_file), "--first"]) == 0  # fmt: skip
+    assert independent_verifier.check(package, key_file.read_bytes(), spec["previousDigest"]) == []
+    document: dict[str, Any] = json.loads((package / "package.json").read_bytes())
+    failed = [(r["id"], r["requirement"], r["actual"])
+              for r in document["iq"] + document["oq"] if r["result"] != "pass"]  # fmt: skip
+    assert failed == [], failed
+    # the module lists Upgrade in autoApproveCategories: every row passed and no difference
+    # is left unexplained (no approved baseline yet), so the rule approves it, recorded
+    assert spec["verdict"] == document["verdict"] == "QUALIFIED"
+    assert document["autoApproval"]["category"] == "Upgrade"
+    assert document["autoApproval"]["ruleVersion"] == "1"
+    tested = {r["requirement"] for r in document["oq"]}
+    assert tested >= {*(f"URS-OQ-0{i}" for i in range(1, 7)), "URS-UP-01"}, tested
+
+    upgrade = cluster.get("mesmodule", MODULE, ns)["status"]["upgrade"]
+    switched = next(m["at"] for m in upgrade["timeline"] if m["phase"] == "Switch")
+    listed = cluster.kubectl(
+        "get",
+        "jobs",
+        "-n",
+        ns,
+        "-o",
+        "json",
+        "-l",
+        f"mes.holon.dev/upgrade-job=oq,app.kubernetes.io/version={versions[1]}",
+    )  # fmt: skip  (the install's own OQ Job, of the version before, is not the upgrade's)
+    (job,) = json.loads(listed.stdout)["items"]
+    assert job["spec"]["template"]["spec"]["containers"][0]["image"].endswith(f":{versions[1]}")
+    assert job["status"]["completionTime"] <= switched, (job["status"], upgrade["timeline"])
+
+    disruption = document["disruption"]
+    assert disruption["outcome"] == "switched"
+    assert disruption["rollbacks"] == 0
+    assert disruption["switchWindowSeconds"] is not None
+    phases = {p["phase"]: p["seconds"] for p in disruption["phases"]}
+    assert phases["OperationalQualification"] is not None
+    assert batch_id in disruption["handOver"]["batches"], disruption["handOver"]
+    assert disruption["handOver"]["maxGapSeconds"] is not None
+    assert disruption["recordsNow"] > disruption["recordsBeforeSwitch"] > 0
+    assert disruption["journalVerified"] is True
+    assert disruption["switches"][-1]["to"] == upgrade["colour"]
+    qualified = _qualified(cluster, ns)
+    assert (qualified["status"], qualified["reason"]) == ("True", "Qualified"), qualified
+    assert "auto-approved" in qualified["message"]
+    status = cluster.get("qualification", record["metadata"]["name"], ns)["status"]
+    assert (status["approval"], status["verdict"]) == ("AutoApproved", "QUALIFIED")
+    print(f"[upgrade evidence] {record['metadata']['name']}: disruption {disruption}", flush=True)
+    return document

@@ -16,6 +16,7 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,6 +24,7 @@ import pytest
 from e2e_cluster import Cluster
 from mes_operator.builders.upgrade import JOB_KIND_LABEL
 from prometheus_client.parser import text_string_to_metric_families
+from real_node_evidence import check_upgrade_evidence, install_record
 from real_node_module import (
     MODULE,
     RUNTIME_SELECTOR,
@@ -78,6 +80,9 @@ def orchestrated(version: str) -> dict[str, Any]:
     body = mesmodule(version)
     body["spec"]["upgradeStrategy"] = {"orchestrated": True, "observeSeconds": OBSERVE_SECONDS}
     body["spec"]["backup"] = {"storeSecret": STORE_SECRET}
+    # an upgrade that passes every row needs no signature here (the install's manual
+    # approval is test_real_node's): the rule is recorded in its package instead
+    body["spec"]["qualification"] = {"autoApproveCategories": ["Upgrade"]}
     return body
 
 
@@ -151,6 +156,8 @@ def test_the_operator_upgrades_the_previous_release_under_load_with_no_failed_re
     in_cluster: InCluster,
     previous_release_image: str,
     host_object_store: S3Server,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     ns = in_cluster.namespace
     before = previous_release_image
@@ -171,8 +178,13 @@ def test_the_operator_upgrades_the_previous_release_under_load_with_no_failed_re
     assert imported.status_code == 201, imported.text
     account = enrol(base, in_cluster.database_url, ACCOUNT, "upgrade", tree=tree)
     _account_secret(cluster, ns, account)
+    # the previous release's evidence (it serves neither the installation facts nor the OQ
+    # suite: its package says so), the first link of the module's chain
+    install = install_record(cluster, ns)
     operator = running_batch_people(base, in_cluster.database_url, admin, tree=tree)
-    batch_id = start_batch(base, operator)  # 48 h: about 2.5 min at the simulator's pace
+    # 48 h: about 2.5 min at the simulator's pace (longer with the held spells), across the
+    # switch (green's OQ runs beside the backup and the expand, not after them)
+    batch_id = start_batch(base, operator)
     recipe = load_template(RECIPE).to_canonical_data()
     recipe["header"] = {**recipe["header"], "name": WRITTEN}
 
@@ -256,6 +268,10 @@ def test_the_operator_upgrades_the_previous_release_under_load_with_no_failed_re
     print(f"[upgrade] hand-overs of {batch_id}: {resumes}", flush=True)
     assert ok, "the journal's hash chain verifies"
     assert resumes, "the batch moved to the new version's replicas - journalled"
+    check_upgrade_evidence(
+        cluster, ns, install, versions=(before, VERSION), batch_id=batch_id,
+        tmp_path=tmp_path, monkeypatch=monkeypatch,
+    )  # fmt: skip
 
 
 def _qualified_at(cluster: Cluster, ns: str, version: str) -> bool:
@@ -666,7 +682,7 @@ def test_the_standby_operator_resumes_the_upgrade_after_the_active_one_is_killed
         for j in json.loads(listed.stdout)["items"]
         if j["metadata"].get("annotations", {}).get("mes.holon.dev/attempt") == attempt
     )
-    assert kinds == ["backup", "contract", "expand"], kinds
+    assert kinds == ["backup", "contract", "expand", "oq"], kinds  # green's OQ included
     reasons = set(_events(cluster, ns))
     assert {"BackupVerified", "Switched", "OldVersionRetired", "UpgradeDone"} <= reasons
     _command(base, operator, batch_id, "restart", "running")  # by its new owner
