@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -32,6 +29,7 @@ import bcrypt
 import httpx
 
 from holon_testing.net import free_port
+from holon_testing.processes import built_tool, stop_group
 
 __all__ = ["Dex", "DexClient", "DexUser", "dex_binary", "dex_server"]
 
@@ -40,14 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def dex_binary() -> Path:
     """The cached ``dex``; built now (about a minute, cold) when missing."""
-    out = subprocess.run(
-        [sys.executable, "-m", "hack.cluster.dex", "build"],
-        cwd=ROOT,
-        check=True,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    return Path(out.stdout.strip().splitlines()[-1])
+    return built_tool("hack.cluster.dex")
 
 
 @dataclass(frozen=True)
@@ -127,16 +118,7 @@ class Dex:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        stop_group(process, grace=5)
 
 
 def _config(

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import secrets
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -23,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from holon_testing.net import free_ports
+from holon_testing.processes import built_tool, stop_group
 from mes_runtime.backup.s3 import S3Config, S3Error, StoreClient
 
 __all__ = ["S3Server", "seaweedfs_server", "weed_binary"]
@@ -32,14 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def weed_binary() -> Path:
     """The cached ``weed``; built now (minutes, cold) when missing."""
-    out = subprocess.run(
-        [sys.executable, "-m", "hack.cluster.seaweedfs", "build"],
-        cwd=ROOT,
-        check=True,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    return Path(out.stdout.strip().splitlines()[-1])
+    return built_tool("hack.cluster.seaweedfs")
 
 
 @dataclass
@@ -107,16 +98,7 @@ class S3Server:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        stop_group(process, grace=3)
 
 
 @contextlib.contextmanager
