@@ -42,10 +42,10 @@ if TYPE_CHECKING:
 # --------------------------------------------------------------------------- PostgreSQL
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
-    """A real PostgreSQL for the session (initdb + pg_ctl on a free loopback port)."""
-    with throwaway_postgres(max_connections=200) as server:
+def postgres_or_skip(**options: Any) -> Iterator[PgServer]:
+    """A throw-away PostgreSQL server (``throwaway_postgres``'s options), for a session
+    fixture to yield from: skipped where the binaries are missing, never in CI."""
+    with throwaway_postgres(**options) as server:
         if isinstance(server, str):
             if os.environ.get("CI"):  # CI installs PostgreSQL: never pass by skipping there
                 pytest.fail(f"{server}: CI must run the PostgreSQL tests")
@@ -53,15 +53,40 @@ def pg_server() -> Iterator[PgServer]:
         yield server
 
 
-@pytest.fixture(scope="session")
-def pg_template(pg_server: PgServer) -> str:
-    """Name of a database migrated to heads, used as the template of every test database."""
+def migrated_template(server: PgServer) -> str:
+    """Name of a database on ``server`` migrated to heads, the template of test databases."""
     from mes_runtime.db.migrate import upgrade
 
     name = "holon_template"
-    pg_server.admin(f"CREATE DATABASE {name}")
-    upgrade(pg_server.url(name))
+    server.admin(f"CREATE DATABASE {name}")
+    upgrade(server.url(name))
     return name
+
+
+@contextlib.contextmanager
+def fresh_database(
+    server: PgServer, template: str | None = None, *, prefix: str = "t"
+) -> Iterator[str]:
+    """A new database on ``server`` (a copy of ``template``, or empty), dropped after; its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:16]}"
+    server.admin(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
+    try:
+        yield server.url(name)
+    finally:
+        with contextlib.suppress(Exception):
+            server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A real PostgreSQL for the session (initdb + pg_ctl on a free loopback port)."""
+    yield from postgres_or_skip(max_connections=200)
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server: PgServer) -> str:
+    """Name of a database migrated to heads, used as the template of every test database."""
+    return migrated_template(pg_server)
 
 
 # --------------------------------------------------------------------------- SQLite
@@ -101,13 +126,8 @@ def pg_url(pg_server: PgServer, pg_template: str) -> Iterator[str]:
 
 
 def _pg_database(server: PgServer, template_name: str) -> Iterator[str]:
-    name = f"t_{uuid.uuid4().hex[:16]}"
-    server.admin(f"CREATE DATABASE {name} TEMPLATE {template_name}")
-    try:
-        yield server.url(name)
-    finally:
-        with contextlib.suppress(Exception):
-            server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with fresh_database(server, template_name) as url:
+        yield url
 
 
 @pytest.fixture
@@ -118,13 +138,8 @@ def empty_db_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def empty_pg_url(pg_server: PgServer) -> Iterator[str]:
-    name = f"e_{uuid.uuid4().hex[:16]}"
-    pg_server.admin(f"CREATE DATABASE {name}")
-    try:
-        yield pg_server.url(name)
-    finally:
-        with contextlib.suppress(Exception):
-            pg_server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with fresh_database(pg_server, prefix="e") as url:
+        yield url
 
 
 @pytest.fixture

@@ -8,23 +8,16 @@ empty or migrated, as the test asks).
 
 from __future__ import annotations
 
-import contextlib
-import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from holon_testing.postgres import LOGICAL_REPLICATION, PgServer, throwaway_postgres
+from holon_testing.postgres import LOGICAL_REPLICATION, PgServer
+from tests.conftest import fresh_database, migrated_template, postgres_or_skip
 
 
 def _logical_server() -> Iterator[PgServer]:
-    with throwaway_postgres(max_connections=50, settings=LOGICAL_REPLICATION) as server:
-        if isinstance(server, str):
-            if os.environ.get("CI"):  # CI installs PostgreSQL: never pass by skipping there
-                pytest.fail(f"{server}: CI must run the PostgreSQL tests")
-            pytest.skip(f"{server}: PostgreSQL binaries are missing; CI installs them")
-        yield server
+    yield from postgres_or_skip(max_connections=50, settings=LOGICAL_REPLICATION)
 
 
 @pytest.fixture(scope="session")
@@ -39,35 +32,14 @@ def green_pg() -> Iterator[PgServer]:
     yield from _logical_server()
 
 
-def _migrated_template(server: PgServer) -> str:
-    from mes_runtime.db.migrate import upgrade
-
-    name = "holon_template"
-    server.admin(f"CREATE DATABASE {name}")
-    upgrade(server.url(name))
-    return name
-
-
 @pytest.fixture(scope="session")
 def blue_template(blue_pg: PgServer) -> str:
-    return _migrated_template(blue_pg)
+    return migrated_template(blue_pg)
 
 
 @pytest.fixture(scope="session")
 def green_template(green_pg: PgServer) -> str:
-    return _migrated_template(green_pg)
-
-
-@contextlib.contextmanager
-def fresh_database(server: PgServer, template: str | None = None) -> Iterator[str]:
-    """A new database on ``server`` (a copy of ``template``, or empty); its URL."""
-    name = f"t_{uuid.uuid4().hex[:16]}"
-    server.admin(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
-    try:
-        yield server.url(name)
-    finally:
-        with contextlib.suppress(Exception):
-            server.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    return migrated_template(green_pg)
 
 
 @pytest.fixture
