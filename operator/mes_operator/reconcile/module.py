@@ -30,7 +30,7 @@ from mes_operator.kube.apply import (
 )
 from mes_operator.kube.resources import MESModule
 from mes_operator.metrics import DRIFT_CORRECTIONS, upgrade_series
-from mes_operator.models.mesmodule import Colour, UpgradePhase
+from mes_operator.models.mesmodule import Colour, UpgradePhase, UpgradeStatus
 from mes_operator.reconcile.events import Event, EventSink
 from mes_operator.reconcile.install import install_gate
 from mes_operator.reconcile.qualify import (
@@ -126,7 +126,7 @@ async def reconcile_module(
                 emit=lambda e: emit(_event(e)),
                 qualifying=capture is not None,
             )
-            if capture is not None and upgrade is not None and upgrade.phase in UNSWITCHED_ENDS:
+            if capture is not None and _unrecorded_end(ctx, previous, upgrade):
                 await _attempt_evidence(client, meta, capture, emit)
         return Outcome(ready=False, applied=[], status_patched=runtime is not None)
 
@@ -225,6 +225,18 @@ async def _evidence(
 UNSWITCHED_ENDS = frozenset({UpgradePhase.ROLLED_BACK, UpgradePhase.FAILED})
 """An orchestrated attempt's ends that leave the module to the upgrade machine (not Ready
 at the new version): their package is captured here, not by the plain reconcile's."""
+
+
+def _unrecorded_end(
+    ctx: ModuleContext, previous: Mapping[str, Any], upgrade: UpgradeStatus | None
+) -> bool:
+    """Whether the attempt ``drive`` ended in is rolled back or failed and not recorded
+    yet, judged from the status the reconcile began with: a module that stays rolled back
+    is not read again at every reconcile."""
+    if upgrade is None or upgrade.phase not in UNSWITCHED_ENDS:
+        return False
+    status = {**previous, "upgrade": upgrade.model_dump(mode="json", by_alias=True)}
+    return ended_attempt(ctx, status) is not None
 
 
 async def _attempt_evidence(
