@@ -26,7 +26,7 @@ from mes_runtime.ebr.journal import Journal
 from mes_runtime.ebr.outbox import QmsOutbox
 from mes_runtime.services.accounts import AccountPolicy, AlertHook
 from mes_runtime.services.closure import ClosureRules
-from mes_runtime.services.identity import AccountInactive, user_for_identity
+from mes_runtime.services.identity import AccountInactive, IdentityConflict, user_for_identity
 from mes_runtime.services.release import BatchReleases
 from mes_runtime.services.review import ExceptionReview
 from mes_runtime.settings import Settings
@@ -159,6 +159,10 @@ async def _provider_user(request: Request, verifier: OidcVerifier, token: str) -
         )
     except AccountInactive:
         raise unauthorized("the account is deactivated in this runtime") from None
+    except IdentityConflict as exc:
+        raise api_error(
+            status.HTTP_403_FORBIDDEN, ("header", "Authorization"), str(exc), "forbidden"
+        ) from None
 
 
 CurrentUser = Annotated[User, Depends(current_user)]

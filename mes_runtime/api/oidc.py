@@ -27,7 +27,7 @@ from fastapi.responses import RedirectResponse
 from mes_runtime.api.deps import JournalDep, SettingsDep
 from mes_runtime.api.errors import not_found
 from mes_runtime.auth.oidc import OidcRefused, OidcVerifier, SignInRequest
-from mes_runtime.services.identity import AccountInactive, sign_in
+from mes_runtime.services.identity import AccountInactive, IdentityConflict, sign_in
 
 __all__ = ["COOKIE", "router"]
 
@@ -138,4 +138,6 @@ async def oidc_callback(
         return _refused(str(exc))
     except AccountInactive:
         return _refused("the account is deactivated in this runtime")
+    except IdentityConflict as exc:
+        return _refused(str(exc))
     return _back_to_ui(f"signed-in={quote(token, safe='')}&user={quote(user.username, safe='')}")

@@ -93,6 +93,9 @@ class User(Base):
     #: sha256 of the one-time set-up token the user sets their password with
     setup_token_sha256: Mapped[str | None] = mapped_column(String(64))
     setup_expires_at: Mapped[datetime | None]
+    #: ``"<issuer> <subject>"`` of an identity-provider account (migration expand_0011);
+    #: null for a local account. A provider sign-in matches this, never the name alone.
+    provider_subject: Mapped[str | None] = mapped_column(String(512), unique=True, index=True)
 
 
 class AuthFailure(Base):

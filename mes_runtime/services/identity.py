@@ -28,11 +28,33 @@ from mes_runtime.ebr.journal import Entry, Journal
 from mes_runtime.ebr.unit_of_work import journalled
 from mes_runtime.kernel.clock import utcnow
 
-__all__ = ["AccountInactive", "sign_in", "user_for_identity"]
+__all__ = ["AccountInactive", "IdentityConflict", "sign_in", "user_for_identity"]
 
 
 class AccountInactive(Exception):
     """The identity's user record is deactivated in the runtime."""
+
+
+class IdentityConflict(Exception):
+    """The identity's user name belongs to a local account or to another provider account:
+    acting as that record would put two people under one name in the journal."""
+
+
+def provider_subject(identity: OidcIdentity) -> str:
+    """What binds a provider account to its user record: its issuer and subject."""
+    return f"{identity.issuer} {identity.subject}"
+
+
+def _check_binding(user: User, identity: OidcIdentity) -> None:
+    bound = provider_subject(identity)
+    if user.provider_subject == bound:
+        return
+    holder = "a local account" if user.provider_subject is None else "another provider account"
+    raise IdentityConflict(
+        f"the user name {user.username!r} belongs to {holder} of this runtime; the provider's "
+        f"account (subject {identity.subject}) cannot act as it - give it another user name "
+        "at the provider"
+    )
 
 
 def _current(user: User, identity: OidcIdentity) -> bool:
@@ -52,6 +74,7 @@ async def _apply(session: AsyncSession, identity: OidcIdentity) -> tuple[User, l
     if user is None:
         user = User(
             username=identity.username,
+            provider_subject=provider_subject(identity),
             password_hash=NO_PASSWORD,
             roles=list(identity.roles),
             active=True,
@@ -69,6 +92,7 @@ async def _apply(session: AsyncSession, identity: OidcIdentity) -> tuple[User, l
             reason=reason,
         )
         return user, [entry]
+    _check_binding(user, identity)
     if _current(user, identity):
         return user, []
     old = _state(user)
@@ -90,9 +114,12 @@ async def user_for_identity(
     sessions: async_sessionmaker[AsyncSession], journal: Journal, identity: OidcIdentity
 ) -> User:
     """The user record of ``identity``, created or brought up to date (journalled); raises
-    :class:`AccountInactive` when the runtime has deactivated it."""
+    :class:`AccountInactive` when the runtime has deactivated it, :class:`IdentityConflict`
+    when its name is another account's."""
     async with sessions() as session:
         user = await get_user(session, identity.username)
+    if user is not None:
+        _check_binding(user, identity)
     if user is None or not _current(user, identity):
         try:
             user = await journalled(journal, lambda unit: _apply(unit, identity))
