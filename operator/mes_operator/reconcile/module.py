@@ -39,6 +39,7 @@ from mes_operator.reconcile.qualify import (
     due_event,
     ended_attempt,
     settle_approvals,
+    start_oq,
 )
 from mes_operator.status.conditions import (
     condition,
@@ -161,6 +162,8 @@ async def reconcile_module(
         _report_transitions(previous, status, emit)
     if state.rolled_out and capture is not None:
         patched = await _evidence(client, body, ctx, state, status, capture, emit) or patched
+    elif capture is not None:  # its OQ runs while the Pods start
+        await start_oq(client, {**body, "status": status}, ctx)
     return Outcome(ready=state.rolled_out, applied=applied, status_patched=patched)
 
 
@@ -209,6 +212,10 @@ async def _evidence(
     since = condition(status.get("conditions"), READY).get("lastTransitionTime")
     waited = seconds_since(since) if since else RUNTIME_WAIT
     attempt = ended_attempt(ctx, status) if event == "Upgrade" else None
+    if attempt is not None and (
+        attempt.phase is not UpgradePhase.QUALIFIED or attempt.to_version != ctx.spec.version
+    ):
+        attempt = None  # a plain version change (spec.version set back after a rollback)
     reference = await capture_evidence(
         client, body, ctx, capture, event=event, emit=emit, wait_for_runtime=waited < RUNTIME_WAIT,
         pending=status.get("pendingEvidence"), upgrade=attempt,

@@ -309,13 +309,8 @@ async def capture_evidence(
     after a rollback). None when the runtime did not answer and ``wait_for_runtime`` (the
     caller tries again later: a runtime that just became ready may not have its machine
     account yet)."""
-    meta = body["metadata"]
-    key = f"{meta['uid']}/{event}/{ctx.spec.version}"
-    if upgrade is not None:
-        key = f"{meta['uid']}/{event}/{upgrade.to_version}/attempt-{upgrade.attempt}"
+    key = evidence_key(body, ctx, event, pending=pending, upgrade=upgrade)
     drift = list((pending or {}).get("changes") or []) if event == "Drift" else []
-    if drift:  # one record per drift episode
-        key += f"/{(pending or {}).get('since')}"
     existing = await _qualifications(client, ctx.namespace, MODULE_LABEL, ctx.name)
     for q in existing:
         if (q["metadata"].get("annotations") or {}).get(EVIDENCE_FOR) == key:
@@ -388,6 +383,43 @@ async def capture_evidence(
         signing=capture.key,
         emit=emit,
     )
+
+
+def evidence_key(
+    body: Mapping[str, Any],
+    ctx: ModuleContext,
+    event: str,
+    *,
+    pending: Mapping[str, Any] | None = None,
+    upgrade: UpgradeStatus | None = None,
+) -> str:
+    """The change a package records (``<module uid>/<event>/<version>``, an orchestrated
+    attempt's number, a drift episode's start): its Qualification's idempotency key, and
+    the name of its OQ Job."""
+    uid = body["metadata"]["uid"]
+    if upgrade is not None:
+        return f"{uid}/{event}/{upgrade.to_version}/attempt-{upgrade.attempt}"
+    key = f"{uid}/{event}/{ctx.spec.version}"
+    if event == "Drift" and (pending or {}).get("changes"):  # one record per episode
+        key += f"/{(pending or {}).get('since')}"
+    return key
+
+
+async def start_oq(client: AsyncClient, body: Mapping[str, Any], ctx: ModuleContext) -> None:
+    """Start the OQ Job of the Install or version change a module will be due once Ready,
+    now: it needs only the module's image (its own scratch installation), so its minute
+    runs while the runtime's Pods start instead of after them. Idempotent."""
+    status = body.get("status") or {}
+    event = due_event(ctx, status)
+    if event not in OQ_EVENTS or ended_attempt(ctx, status) is not None:
+        return  # nothing due, or an orchestrated attempt's OQ ran on its own
+    key = evidence_key(body, ctx, event)
+    manifest = build_oq_job(
+        ctx, version=ctx.spec.version, suffix=key_suffix(key), scope="full",
+        reason=_oq_reason(ctx, event),
+    )  # fmt: skip
+    if await get_dict(client, "Job", manifest["metadata"]["name"], ctx.namespace) is None:
+        await ensure(client, manifest, existed_before=False)
 
 
 async def record(
@@ -534,17 +566,19 @@ OQ_EVENTS = frozenset({"Install", "Upgrade"})
 what changed in a version is not known to the operator, so everything is at risk)."""
 
 
+def _oq_reason(ctx: ModuleContext, event: str) -> str:
+    what = "a new installation" if event == "Install" else "a new version"
+    return f"full set: {what} of {ctx.spec.module} {ctx.spec.version}"
+
+
 async def _operational_qualification(
     client: AsyncClient, ctx: ModuleContext, key: str, event: str
 ) -> tuple[list[Row], dict[str, bytes]] | None:
     """The OQ Job's rows for this change: started if absent, None while it runs."""
-    reason = (
-        f"full set: {'a new installation' if event == 'Install' else 'a new version'} of "
-        f"{ctx.spec.module} {ctx.spec.version}"
-    )
     manifest = build_oq_job(
-        ctx, version=ctx.spec.version, suffix=key_suffix(key), scope="full", reason=reason
-    )
+        ctx, version=ctx.spec.version, suffix=key_suffix(key), scope="full",
+        reason=_oq_reason(ctx, event),
+    )  # fmt: skip
     name = manifest["metadata"]["name"]
     live = await get_dict(client, "Job", name, ctx.namespace)
     state = job_state(live)

@@ -16,7 +16,7 @@ from mes_operator.models.mesmodule import (
     UpgradeStatus,
     Verdict,
 )
-from mes_operator.reconcile.qualify import auto_approval, due_event, ended_attempt
+from mes_operator.reconcile.qualify import auto_approval, due_event, ended_attempt, evidence_key
 
 P = UpgradePhase
 AT = "2026-12-01T12:30:00Z"
@@ -241,3 +241,13 @@ def test_auto_approval_is_carried_only_for_a_listed_category_with_its_rule() -> 
     assert compute_verdict([passed], [], granted) is Verdict.QUALIFIED
     assert compute_verdict([failed], [], granted) is Verdict.NOT_QUALIFIED
     assert compute_verdict([passed], [unexplained], granted) is Verdict.PROVISIONAL
+
+
+def test_the_evidence_key_names_the_change_and_its_oq_job() -> None:
+    body = {"metadata": {"uid": "u"}}
+    assert evidence_key(body, _module(), "Install") == "u/Install/1.1.0"
+    attempt = _attempt(SWITCHED)
+    assert evidence_key(body, _module(), "Upgrade", upgrade=attempt) == "u/Upgrade/1.1.0/attempt-2"
+    pending = {"since": "2026-12-01T10:00:00Z", "changes": [{"kind": "Service"}]}
+    drift = evidence_key(body, _module(), "Drift", pending=pending)
+    assert drift == "u/Drift/1.1.0/2026-12-01T10:00:00Z"  # one record per drift episode
