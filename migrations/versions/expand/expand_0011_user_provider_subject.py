@@ -20,6 +20,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from mes_runtime.db.online import bound_waits
+
 revision: str = "expand_0011"
 down_revision: str | Sequence[str] | None = "expand_0010"
 branch_labels: str | Sequence[str] | None = None
@@ -29,9 +31,15 @@ INDEX = "ix_users_provider_subject"
 
 def upgrade() -> None:
     # a plain ADD COLUMN and a unique index: SQLite's batch mode would copy ``users`` and
-    # break expand_0010's trigger, which names it
-    op.add_column("users", sa.Column("provider_subject", sa.String(length=512), nullable=True))
-    op.create_index(INDEX, "users", ["provider_subject"], unique=True)
+    # break expand_0010's trigger, which names it. Like every expand, safe to run again
+    # (after a failure past its DDL, or a revision stamped back)
+    bind = op.get_bind()
+    bound_waits(bind)
+    users = sa.inspect(bind)
+    if "provider_subject" not in {c["name"] for c in users.get_columns("users")}:
+        op.add_column("users", sa.Column("provider_subject", sa.String(length=512), nullable=True))
+    if INDEX not in {i["name"] for i in users.get_indexes("users")}:
+        op.create_index(INDEX, "users", ["provider_subject"], unique=True)
 
 
 def downgrade() -> None:

@@ -1,5 +1,6 @@
 """The previous release (``[tool.holon] previous-release``, exported from git) and this
-version side by side on one PostgreSQL database across expand_0010 and contract_0002.
+version side by side on one PostgreSQL database across expand_0010 (and the expands after it)
+and contract_0002.
 
 The previous release migrates with its own migrations and writes recipes with its own
 code (its ``mes-runtime`` run from its tree with this virtualenv's Python); then this
@@ -33,9 +34,12 @@ from sqlalchemy.exc import OperationalError
 from holon_testing.releases import previous_release, release_env
 from holon_testing.runtime_process import RuntimeProcess, serving
 from mes_runtime.db.engine import sync_url
-from mes_runtime.db.migrate import current_revisions, upgrade
+from mes_runtime.db.migrate import current_revisions, head_revisions, upgrade
 
 pytestmark = pytest.mark.postgres
+
+#: this version's expand head (expand_0010 and the expands after it)
+EXPAND_HEAD = next(r for r in head_revisions() if r.startswith("expand_"))
 
 RECIPE: dict[str, Any] = yaml.safe_load(
     (resources.files("mes_runtime.library") / "buffer-prep-only.yaml").read_text()
@@ -148,7 +152,7 @@ def test_previous_release_and_this_version_side_by_side_across_expand_and_contra
     too_old = _serve_refusal(env, tmp_path)
     assert too_old.returncode == 2, too_old.stderr
     assert "found contract_0001, expand_0009" in too_old.stderr
-    assert "expand_0010" in too_old.stderr
+    assert EXPAND_HEAD in too_old.stderr
 
     with _running(monkeypatch, tmp_path / "previous", url, checkout) as previous:
         old = previous.url
@@ -159,7 +163,7 @@ def test_previous_release_and_this_version_side_by_side_across_expand_and_contra
         monkeypatch.setenv("HOLON_MIGRATION_BATCH_ROWS", "2")
         with caplog.at_level(logging.INFO, logger="holon.migrations"):
             upgrade(url, "expand@head")  # while the previous release serves
-        assert current_revisions(url) == {"expand_0010", "contract_0001"}
+        assert current_revisions(url) == {EXPAND_HEAD, "contract_0001"}
         batches = [r.message for r in caplog.records if "expand_0010 backfill: batch" in r.message]
         print("\nexpand_0010 backfill:", *batches, sep="\n  ")
         assert len(batches) == 3  # 5 rows, 2 per statement, each its own transaction
@@ -274,7 +278,7 @@ def test_the_expand_waiting_on_a_lock_fails_with_the_lock_timeout_and_a_rerun_co
     with caplog.at_level(logging.INFO, logger="holon.migrations"):
         upgrade(url, "expand@head")  # run again: it completes where it stopped
     assert "done, 1 rows in 1 batches" in caplog.text
-    assert current_revisions(url) == {"expand_0010", "contract_0001"}
+    assert current_revisions(url) == {EXPAND_HEAD, "contract_0001"}
     assert _sql(url, "SELECT count(created_by_id) FROM master_recipes") == [(5,)]
     holder.close()
     engine.dispose()
