@@ -77,7 +77,7 @@ test-e2e: setup ## End-to-end tests against the local Kubernetes cluster.
 ##@ Benchmarks
 
 .PHONY: bench
-bench: setup ## Benchmarks (medians, ratios against an in-run baseline).
+bench: setup ## Benchmarks: goals and recorded figures (bench/recorded.json); fails on a miss or a regression.
 	@$(PY) -m bench
 
 -include hack/cluster.mk

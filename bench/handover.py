@@ -41,7 +41,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bench.progress import Progress
-from bench.results import Goal, Row, percentile
+from bench.results import Goal, Row, Tolerance, percentile
 from holon_testing.net import free_port
 from holon_testing.postgres import throwaway_postgres
 from holon_testing.replicas import (
@@ -64,6 +64,9 @@ NAME = "handover"
 LEASE_SECONDS = 5.0  # the runtime's default (HOLON_LEASE_SECONDS)
 GOAL_SIGTERM_S = 1.0
 GOAL_COMMAND_P95_MS = 100.0
+#: A hand-over's gap is milliseconds the scheduler moves (p95 0.007-0.019 s from run to
+#: run at load average < 3, bench/README.md): it regresses when it triples.
+SIGTERM_GAP = Tolerance(worse_by=2.0)
 FAST = 7200.0  # simulated seconds per second until the cultivation runs
 
 
@@ -253,6 +256,7 @@ async def run(*, quick: bool = False, progress: Progress | None = None) -> list[
             baseline=percentile(sigkill, 95),
             baseline_label=f"after SIGKILL (lease {LEASE_SECONDS:g} s), p95",
             counts={"take_overs": len(sigterm)},
+            tolerance=SIGTERM_GAP,
         ),
         Row(
             NAME,

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from bench.database import add_batch, migrate, sqlite_url
 from bench.progress import Progress
-from bench.results import Goal, Row, median, percentile
+from bench.results import Goal, Row, Tolerance, median, percentile
 from bench.simulators import SimulatorProcess, cpu_seconds, simulator_processes
 from mes_runtime.db.engine import create_engine
 from mes_runtime.ebr.journal import Journal
@@ -53,6 +53,12 @@ BATCH_ID = "bench-ingest"
 GOAL_VALUES_PER_S = 10_000.0
 BASELINE_BATCH = 1_000
 FIRST_VALUE_TIMEOUT_S = 30.0
+#: Stored rates are capped by the offered load, so their ratio to the storage path's
+#: capacity moves with the baseline, not the runtime: compared with the recorded value.
+BY_VALUE = Tolerance(by_ratio=False)
+#: Lag on a shared 2-core machine is the scheduler's as much as the runtime's (median lag
+#: 7-20 ms in one run, README): only a doubling counts as a regression.
+LAG = Tolerance(worse_by=1.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,6 +350,7 @@ def _rows(steps: list[_Step], baseline: float) -> list[Row]:
                     "runtime_cpu_ms": round(step.window.cpu_s * 1000),
                     "simulator_cpu_ms": round(step.window.simulator_cpu_s * 1000),
                 },
+                tolerance=BY_VALUE,
                 note=(
                     f"{'sustained' if step.sustained else 'NOT sustained'}; lag p95 first/last "
                     f"third {percentile(thirds[0], 95) * 1000:,.0f}/"
@@ -368,6 +375,7 @@ def _rows(steps: list[_Step], baseline: float) -> list[Row]:
             baseline=baseline,
             baseline_label=label,
             counts={"steps": len(steps), "steps_sustained": len(sustained)},
+            tolerance=BY_VALUE,
         )
     )
     best_cpu = min(steps, key=lambda step: step.cpu_us_per_value)
@@ -388,8 +396,7 @@ def _rows(steps: list[_Step], baseline: float) -> list[Row]:
     top = steps[-1]
     thirds = top.lag_thirds()
     for which, values in (("first", thirds[0]), ("last", thirds[2])):
-        rows.append(Row(NAME, f"lag median, {which} third, top step", median(values) * 1000, "ms"))
-        rows.append(
-            Row(NAME, f"lag p95, {which} third, top step", percentile(values, 95) * 1000, "ms")
-        )
+        for stat, lag in (("median", median(values)), ("p95", percentile(values, 95))):
+            metric = f"lag {stat}, {which} third, top step"
+            rows.append(Row(NAME, metric, lag * 1000, "ms", tolerance=LAG))
     return rows

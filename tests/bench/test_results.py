@@ -87,3 +87,15 @@ def test_table_shows_goal_verdict_ratio_and_skip_reason() -> None:
     assert lines[3].rstrip().endswith("NOT MET")
     assert "skipped: no PostgreSQL" in lines[4]
     assert "baseline: plain INSERT" in table
+
+
+def test_table_gains_extra_columns_one_cell_per_row() -> None:
+    rows = [Row("b", "rate", 1.0, "x/s"), Row("b", "lat", 2.0, "ms")]
+
+    lines = format_table(rows, {"change": ["+5% better", "new"]}).splitlines()
+
+    assert lines[0].split()[-2:] == ["verdict", "change"]
+    assert lines[2].endswith("+5% better")
+    assert lines[3].endswith("new")
+    with pytest.raises(ValueError, match="1 cells for 2 rows"):
+        format_table(rows, {"change": ["new"]})
