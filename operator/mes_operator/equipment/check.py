@@ -40,6 +40,7 @@ from asyncua.ua.object_ids import ObjectIds
 from asyncua.ua.status_codes import StatusCodes, get_name_and_doc
 from asyncua.ua.uaerrors import UaError, UaStatusCodeError
 
+from mes_operator.equipment.outcome import CheckResult, ClientCredentials, ManifestUnavailable
 from mtp_manifest import ModuleManifest, NodeProblem, describe, node_problems
 
 SERVICE_SIGNATURE = frozenset({"StateCur", "CommandEn"})
@@ -76,44 +77,6 @@ _POLICIES: dict[str, type[security_policies.SecurityPolicy]] = {
     "Aes128_Sha256_RsaOaep": security_policies.SecurityPolicyAes128Sha256RsaOaep,
     "Aes256_Sha256_RsaPss": security_policies.SecurityPolicyAes256Sha256RsaPss,
 }
-
-
-@dataclass(frozen=True, kw_only=True)
-class ClientCredentials:
-    """What the operator presents when the endpoint requires a secure channel."""
-
-    policy: str
-    mode: str
-    certificate: bytes
-    private_key: bytes
-
-
-@dataclass(frozen=True, kw_only=True)
-class CheckResult:
-    """Outcome of one check; ``reason`` is a CamelCase condition reason.
-
-    ``found`` and ``missing`` follow the order of the required services; ``offered`` is
-    every service the endpoint has, sorted (empty when the browse never happened).
-    """
-
-    connected: bool
-    verified: bool
-    reason: str
-    message: str
-    duration_seconds: float
-    found: tuple[str, ...] = ()
-    missing: tuple[str, ...] = ()
-    offered: tuple[str, ...] = ()
-    missing_nodes: tuple[NodeProblem, ...] = ()
-
-
-@dataclass(frozen=True, kw_only=True)
-class ManifestUnavailable:
-    """Why the spec's manifest could not be had (``ManifestNotFound``, ``ManifestInvalid``):
-    the check still connects, so Connected stays true to the endpoint, but verifies nothing."""
-
-    reason: str
-    message: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ import base64
 import binascii
 from collections.abc import Mapping
 
-from mes_operator.equipment.check import ManifestUnavailable
+from mes_operator.equipment.outcome import ManifestUnavailable
 from mtp_manifest import ManifestError, ModuleManifest, load_manifest
 
 __all__ = ["MESSAGE_ERRORS", "manifest_from_config_map", "manifest_not_found"]

@@ -16,13 +16,8 @@ from lightkube import ApiError, AsyncClient
 from lightkube.resources.core_v1 import ConfigMap
 from lightkube.types import PatchType
 
-from mes_operator.equipment.check import (
-    CheckResult,
-    ClientCredentials,
-    ManifestUnavailable,
-    check_equipment,
-)
 from mes_operator.equipment.manifest import manifest_from_config_map, manifest_not_found
+from mes_operator.equipment.outcome import CheckResult, ClientCredentials, ManifestUnavailable
 from mes_operator.kube.resources import Equipment, Secret
 from mes_operator.metrics import equipment_checked
 from mes_operator.models.equipment import EquipmentSpec, SecurityPolicy
@@ -85,6 +80,9 @@ async def _check(client: AsyncClient, spec: EquipmentSpec, namespace: str) -> Ch
                 message=f"Secret {secret_name} with tls.crt and tls.key not found",
                 duration_seconds=0.0,
             )
+    # imported here: asyncua costs the operator ~85 MB, paid once an Equipment is checked
+    from mes_operator.equipment.check import check_equipment
+
     return await check_equipment(
         spec.endpoint,
         spec.required_services,

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from mes_operator.equipment.check import CheckResult
+from mes_operator.equipment.outcome import CheckResult
 from mes_operator.models.equipment import MISSING_NODES_KEPT, EquipmentStatus, MissingNode
 from mes_operator.status.conditions import Observation, dump, merge_conditions
 
