@@ -20,6 +20,7 @@ from mes_operator.builders.context import MANAGED_BY, MODULE_LABEL
 from mes_operator.builders.upgrade import JOB_KIND_LABEL
 from mes_operator.evidence.keys import ensure_signing_key
 from mes_operator.kube.peering import ensure_peering_object
+from mes_operator.kube.seen import CHILD_INDICES, VERIFIED, Seen, index_entry
 from mes_operator.metrics import (
     RECONCILE_HEARTBEAT,
     UPGRADE_NOW,
@@ -37,10 +38,13 @@ from mes_operator.reconcile.module import (
     follow_approval,
     follow_deployment,
     follow_job,
+    owned_children,
     reconcile_module,
 )
 from mes_operator.reconcile.qualify import Capture
 from mes_operator.settings import OperatorConfig, configure
+from mes_operator.trace import enable as enable_trace
+from mes_operator.trace import mark, traced
 from mes_operator.upgrade.runtime import Runtime, RuntimeUnavailableError
 
 CONFIG = OperatorConfig.from_env(os.environ)
@@ -97,10 +101,27 @@ def _events_for(body: Mapping[str, Any]) -> EventSink:
     return emit
 
 
+def _child_index(body: kopf.Body, **_: Any) -> dict[Any, Any]:
+    """One watched child's entry in its kind's index (:mod:`mes_operator.kube.seen`)."""
+    return index_entry(body)
+
+
+for _index_id, _resource in CHILD_INDICES.items():
+    kopf.index(*_resource, id=_index_id, labels={"app.kubernetes.io/managed-by": MANAGED_BY})(
+        _child_index
+    )
+
+
+def _seen(kwargs: Mapping[str, Any]) -> Seen:
+    """The children's indices kopf passed to a handler, and the process's verified versions."""
+    return Seen(watched=[kwargs[i] for i in CHILD_INDICES if i in kwargs], verified=VERIFIED)
+
+
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     """All kopf settings, in one place."""
     configure(settings, CONFIG)
+    enable_trace(CONFIG.trace)
     serve_metrics(CONFIG.metrics_port)
     # an upgrade in flight is stepped every interval; a replica that stopped (now the
     # standby) drops its gauges after a few missed ones
@@ -127,13 +148,16 @@ def probe(**_: Any) -> float:
     return CONFIG.reconcile_interval
 
 
-async def _reconcile(body: Mapping[str, Any]) -> None:
+async def _reconcile(body: Mapping[str, Any], why: str, seen: Seen) -> None:
     """Reconcile under the module's lock. Not-yet-ready is no error: the Deployment's
     events move the status to Ready, and the timer is the safety net."""
     meta = body["metadata"]
+    namespace, name = meta["namespace"], meta["name"]
+    mark(f"{why} handler called", namespace, name, rv=meta.get("resourceVersion"))
     async with (
-        lock_for("MESModule", meta["namespace"], meta["name"]),
-        measured_reconcile("MESModule", module=(meta["namespace"], meta["name"])),
+        lock_for("MESModule", namespace, name),
+        traced(f"{why} reconcile", namespace, name),
+        measured_reconcile("MESModule", module=(namespace, name)),
     ):
         try:
             await reconcile_module(
@@ -142,6 +166,7 @@ async def _reconcile(body: Mapping[str, Any]) -> None:
                 emit=_events_for(body),
                 runtime=_Clients.runtime(),
                 capture=await _Clients.capture(),
+                seen=seen,
             )
         except InvalidSpecError as exc:
             raise kopf.PermanentError(str(exc)) from exc
@@ -154,15 +179,16 @@ async def _reconcile(body: Mapping[str, Any]) -> None:
 @kopf.on.resume(*MODULES)
 @kopf.on.create(*MODULES)
 @kopf.on.update(*MODULES, field="spec")
-async def module_changed(body: kopf.Body, **_: Any) -> None:
+async def module_changed(body: kopf.Body, reason: str, **kwargs: Any) -> None:
     """A MESModule appeared or its spec changed: reconcile it (or step its upgrade)."""
-    await _reconcile(body)
+    await _reconcile(body, str(reason), _seen(kwargs))
 
 
 @kopf.timer(*MODULES, interval=CONFIG.reconcile_interval, initial_delay=CONFIG.reconcile_interval)
-async def module_timer(body: kopf.Body, **_: Any) -> None:
-    """Level-based re-reconcile: corrects drift nobody told us about."""
-    await _reconcile(body)
+async def module_timer(body: kopf.Body, **kwargs: Any) -> None:
+    """Level-based re-reconcile: corrects drift nobody told us about (reading back only
+    the children whose watched version moved since they last matched)."""
+    await _reconcile(body, "timer", _seen(kwargs))
 
 
 @kopf.on.delete(*MODULES)
@@ -174,6 +200,8 @@ async def module_deleted(body: kopf.Body, **_: Any) -> None:
     if remaining:
         raise kopf.TemporaryError(f"still deleting {', '.join(remaining)}", delay=2)
     forget("MESModule", meta["namespace"], meta["name"])
+    data = ("PersistentVolumeClaim", meta["namespace"], f"{meta['name']}-data")  # kept, not owned
+    Seen(verified=VERIFIED).forget([*owned_children(meta["namespace"], meta["name"]), data])
     upgrade_series_removed(meta["namespace"], meta["name"])
     RECONCILE_HEARTBEAT.deleted(meta["namespace"], meta["name"])
     if _Clients.runtime_access is not None:
@@ -181,13 +209,23 @@ async def module_deleted(body: kopf.Body, **_: Any) -> None:
 
 
 @kopf.on.event("apps", "v1", "deployments", labels={"app.kubernetes.io/managed-by": MANAGED_BY})
-async def deployment_event(body: kopf.Body, event: Mapping[str, Any], **_: Any) -> None:
+async def deployment_event(body: kopf.Body, event: Mapping[str, Any], **kwargs: Any) -> None:
     """A module's Deployment changed: follow it (status now, drift correction at once)."""
     module = body["metadata"].get("labels", {}).get(MODULE_LABEL)
     if not module or event.get("type") is None:
         return
     namespace = body["metadata"]["namespace"]
-    async with lock_for("MESModule", namespace, module):
+    status = body.get("status") or {}
+    mark(
+        f"deployment {body['metadata']['name']} {event.get('type')}", namespace, module,
+        rv=body["metadata"].get("resourceVersion"), generation=body["metadata"].get("generation"),
+        observed=status.get("observedGeneration"), updated=status.get("updatedReplicas"),
+        available=status.get("availableReplicas"),
+    )  # fmt: skip
+    async with (
+        lock_for("MESModule", namespace, module),
+        traced("follow deployment", namespace, module),
+    ):
         try:
             await follow_deployment(
                 _Clients.get(),
@@ -198,13 +236,14 @@ async def deployment_event(body: kopf.Body, event: Mapping[str, Any], **_: Any) 
                 emit_for=_events_for,
                 runtime=_Clients.runtime(),
                 capture=await _Clients.capture(),
+                seen=_seen(kwargs),
             )
         except RuntimeUnavailableError as exc:  # the module's timer steps it again
             log.warning("upgrade of %s/%s: step not done: %s", namespace, module, exc)
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={JOB_KIND_LABEL: kopf.PRESENT})
-async def job_event(body: kopf.Body, event: Mapping[str, Any], **_: Any) -> None:
+async def job_event(body: kopf.Body, event: Mapping[str, Any], **kwargs: Any) -> None:
     """A module's install or upgrade Job changed: once it has finished, step the module
     at once (not at the next timer: every Job is a phase's wait)."""
     module = body["metadata"].get("labels", {}).get(MODULE_LABEL)
@@ -216,6 +255,7 @@ async def job_event(body: kopf.Body, event: Mapping[str, Any], **_: Any) -> None
             await follow_job(
                 _Clients.get(), namespace, module, body,
                 emit_for=_events_for, runtime=_Clients.runtime(), capture=await _Clients.capture(),
+                seen=_seen(kwargs),
             )  # fmt: skip
         except RuntimeUnavailableError as exc:  # the module's timer steps it again
             log.warning("upgrade of %s/%s: step not done: %s", namespace, module, exc)

@@ -64,6 +64,9 @@ class OperatorConfig:
     signing key lives. Unset, no evidence is captured (an operator run by hand)."""
     chart_version: str | None = None
     """The chart that installed the operator, recorded in every evidence package."""
+    trace: bool = False
+    """Log a timed trace of every handler, child apply and status patch
+    (:mod:`mes_operator.trace`): a debug option for where a reaction's time goes."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> OperatorConfig:
@@ -86,6 +89,7 @@ class OperatorConfig:
             runtime_url=env.get("HOLON_OPERATOR_RUNTIME_URL") or d.runtime_url,
             namespace=env.get("HOLON_OPERATOR_NAMESPACE") or None,
             chart_version=env.get("HOLON_OPERATOR_CHART_VERSION") or None,
+            trace=env.get("HOLON_OPERATOR_TRACE", "false").lower() in {"1", "true"},
         )
 
     def effective_priority(self) -> int:

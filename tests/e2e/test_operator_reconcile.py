@@ -140,3 +140,46 @@ def test_module_lifecycle(
     cluster.kubectl("delete", "mesmodule", "batch", "-n", namespace, "--timeout=60s")
     for kind, name in CHILDREN:
         assert _get(cluster, kind, name, namespace) is None, f"{kind}/{name} left behind"
+
+
+def _set_pods_ready(cluster: Cluster, namespace: str, ready: bool) -> int:
+    """Report every Pod of the module's Deployment ready or not (as a failing readiness
+    probe would; kwok's Pods are ready from the start and stay so), through the Pod's
+    status subresource. Returns how many Pods were patched."""
+    pods = cluster.get("pods", None, namespace)["items"]
+    mine = [p for p in pods if (p["metadata"].get("labels") or {}).get("mes.holon.dev/module")]
+    value = "True" if ready else "False"
+    for pod in mine:
+        conditions = [
+            {**c, "status": value} if c.get("type") in {"Ready", "ContainersReady"} else c
+            for c in pod["status"].get("conditions") or []
+        ]
+        statuses = [{**s, "ready": ready} for s in pod["status"].get("containerStatuses") or []]
+        patch = {"status": {"conditions": conditions, "containerStatuses": statuses}}
+        cluster.kubectl(
+            "patch", "pod", pod["metadata"]["name"], "-n", namespace, "--subresource=status",
+            "--type=merge", "-p", json.dumps(patch),
+        )  # fmt: skip
+    return len(mine)
+
+
+def test_the_deployment_s_status_reaches_the_conditions_without_a_timer(
+    cluster: Cluster,
+    namespace: str,
+    operators: OperatorFactory,  # noqa: F811
+) -> None:
+    """Issue #18: Ready follows the Deployment's watch events, not the drift timer (set
+    to an hour here, longer than the test): the Pods becoming ready makes the module
+    Ready, a Pod that stops being ready makes it not Ready, ready again makes it Ready."""
+    operators.start(priority=100, reconcile_interval=3600)
+    cluster.apply(module("batch"), namespace=namespace)
+    cluster.eventually("Ready at generation 1", lambda: _ready_at(cluster, namespace, 1), 60)
+
+    def ready() -> str:
+        obj = _get(cluster, "mesmodule", "batch", namespace) or {}
+        return str(condition(obj, "Ready").get("status"))
+
+    assert _set_pods_ready(cluster, namespace, False) >= 1
+    cluster.eventually("not Ready once its Pod is not", lambda: ready() == "False", 60)
+    _set_pods_ready(cluster, namespace, True)
+    cluster.eventually("Ready again once its Pod is", lambda: ready() == "True", 60)

@@ -19,6 +19,8 @@ from lightkube.types import PatchType
 
 from mes_operator.drift import drifted_paths
 from mes_operator.kube.resources import CHILD_RESOURCES, MESModule
+from mes_operator.kube.seen import Seen
+from mes_operator.trace import traced
 
 FIELD_MANAGER = "holon-operator"
 APPLIED_HASH = "mes.holon.dev/applied-hash"
@@ -82,12 +84,25 @@ async def get_dict(
     return dict(obj.to_dict())
 
 
-async def ensure(client: AsyncClient, manifest: dict[str, Any], *, existed_before: bool) -> Applied:
-    """Create or correct ``manifest``'s object; ``existed_before`` tells a drift from a birth."""
+async def ensure(
+    client: AsyncClient,
+    manifest: dict[str, Any],
+    *,
+    existed_before: bool,
+    seen: Seen | None = None,
+) -> Applied:
+    """Create or correct ``manifest``'s object; ``existed_before`` tells a drift from a birth.
+    With ``seen`` (the watched children), a child unchanged since it was last found to
+    match is not read again (:mod:`mes_operator.kube.seen`)."""
     manifest = with_applied_hash(manifest)
     kind = manifest["kind"]
     meta = manifest["metadata"]
     name, namespace = meta["name"], meta["namespace"]
+    key, wanted = (kind, namespace, name), meta["annotations"][APPLIED_HASH]
+    if existed_before and seen is not None:
+        known = seen.unchanged(key, wanted)
+        if known is not None:
+            return Applied(kind=kind, name=name, action=Action.UNCHANGED, live=dict(known))
     # A module never reconciled has no children worth comparing: apply straight away
     # (one request instead of two per child when 500 modules arrive at once).
     live = await get_dict(client, kind, name, namespace) if existed_before else None
@@ -97,24 +112,30 @@ async def ensure(client: AsyncClient, manifest: dict[str, Any], *, existed_befor
     else:
         drift = drifted_paths(manifest, live)
         if not drift:
+            if seen is not None:
+                seen.matched(key, wanted, live)
             return Applied(kind=kind, name=name, action=Action.UNCHANGED, live=live)
         live_hash = (live["metadata"].get("annotations") or {}).get(APPLIED_HASH)
         wanted_hash = manifest["metadata"]["annotations"][APPLIED_HASH]
         action = Action.CORRECTED if live_hash == wanted_hash else Action.UPDATED
-    applied = await client.patch(
-        CHILD_RESOURCES[kind],
-        name,
-        manifest,
-        namespace=namespace,
-        patch_type=PatchType.APPLY,
-        field_manager=FIELD_MANAGER,
-        force=True,
-    )
+    async with traced(f"apply {kind}/{name}", namespace, name, action=action.value):
+        applied = await client.patch(
+            CHILD_RESOURCES[kind],
+            name,
+            manifest,
+            namespace=namespace,
+            patch_type=PatchType.APPLY,
+            field_manager=FIELD_MANAGER,
+            force=True,
+        )
+    result = dict(applied.to_dict())
+    if seen is not None:
+        seen.matched(key, wanted, result)
     return Applied(
         kind=kind,
         name=name,
         action=action,
-        live=dict(applied.to_dict()),
+        live=result,
         drift=drift,
         managers=other_managers(live) if live is not None else [],
     )
@@ -165,11 +186,13 @@ async def patch_module_status(
     """Patch a MESModule's status subresource once; skip when nothing changed."""
     if dict(previous) == dict(status):
         return False
-    await client.patch(
-        MESModule.Status,
-        meta["name"],
-        {"status": status_patch(previous, status)},
-        namespace=meta["namespace"],
-        patch_type=PatchType.MERGE,
-    )
+    patch = status_patch(previous, status)
+    async with traced("status patch", meta["namespace"], meta["name"], keys=",".join(patch)):
+        await client.patch(
+            MESModule.Status,
+            meta["name"],
+            {"status": patch},
+            namespace=meta["namespace"],
+            patch_type=PatchType.MERGE,
+        )
     return True

@@ -8,6 +8,7 @@ it changed.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -20,6 +21,7 @@ from mes_operator.builders.configmap import left_out_settings
 from mes_operator.builders.upgrade import build_new_slot
 from mes_operator.drift import drifted_paths
 from mes_operator.kube.apply import (
+    APPLIED_HASH,
     Action,
     Applied,
     delete_owned,
@@ -29,6 +31,7 @@ from mes_operator.kube.apply import (
     with_applied_hash,
 )
 from mes_operator.kube.resources import MESModule
+from mes_operator.kube.seen import ChildKey, Seen
 from mes_operator.metrics import DRIFT_CORRECTIONS, upgrade_series
 from mes_operator.models.mesmodule import Colour, UpgradePhase, UpgradeStatus
 from mes_operator.reconcile.events import Event, EventSink
@@ -56,6 +59,7 @@ from mes_operator.status.module import (
     paused_status,
     qualified,
 )
+from mes_operator.trace import traced
 from mes_operator.upgrade.actions import UpgradeEvent
 from mes_operator.upgrade.drive import drive, in_flight, orchestrating
 from mes_operator.upgrade.install import (
@@ -90,18 +94,20 @@ async def reconcile_module(
     emit: EventSink,
     runtime: Runtime | None = None,
     capture: Capture | None = None,
+    seen: Seen | None = None,
 ) -> Outcome:
     """Bring one MESModule's children and status in line with its spec.
 
-    An orchestrated module's first install makes its schema by a Job before any child
-    but the ServiceAccount exists (:mod:`~mes_operator.upgrade.install`). An orchestrated
-    upgrade (``spec.upgradeStrategy.orchestrated``) is stepped by the
-    upgrade machine instead (:func:`~mes_operator.upgrade.drive.drive`), which owns both
-    slots and the Service until it ends: the plain steps below never roll the old slot
-    to the new version meanwhile. ``runtime`` is how the machine reaches the runtime;
-    without it such a module is left as it is. A setting the spec asks for that the
-    runtime at ``spec.version`` does not know is left out of its ConfigMap, and said in a
-    Warning Event once per generation (:func:`left_out_events`)."""
+        An orchestrated module's first install makes its schema by a Job before any child
+        but the ServiceAccount exists (:mod:`~mes_operator.upgrade.install`). An orchestrated
+        upgrade (``spec.upgradeStrategy.orchestrated``) is stepped by the
+        upgrade machine instead (:func:`~mes_operator.upgrade.drive.drive`), which owns both
+        slots and the Service until it ends: the plain steps below never roll the old slot
+        to the new version meanwhile. ``runtime`` is how the machine reaches the runtime;
+        without it such a module is left as it is. ``seen`` spares reading back children that
+    have not changed since they last matched. A setting the spec asks for that the
+        runtime at ``spec.version`` does not know is left out of its ConfigMap, and said in a
+        Warning Event once per generation (:func:`left_out_events`)."""
     previous: Mapping[str, Any] = body.get("status") or {}
     meta = body["metadata"]
     generation = int(meta.get("generation", 0))
@@ -149,7 +155,9 @@ async def reconcile_module(
             message = f"Job {job.name} made the schema; creating the runtime"
             emit(Event(type="Normal", reason=SCHEMA_MIGRATED, message=message))
 
-    applied = await _ensure_children(client, ctx, existed_before=_reconciled_before(previous))
+    applied = await _ensure_children(
+        client, ctx, existed_before=_reconciled_before(previous), seen=seen
+    )
     if held_at_install(previous):  # held at the schema gate: no child was made to be deleted
         applied = [_born(item) for item in applied]
     _report(applied, emit)
@@ -314,6 +322,7 @@ async def follow_deployment(
     emit_for: Callable[[Mapping[str, Any]], EventSink],
     runtime: Runtime | None = None,
     capture: Capture | None = None,
+    seen: Seen | None = None,
 ) -> None:
     """React to a change of a module's Deployment.
 
@@ -333,15 +342,22 @@ async def follow_deployment(
         return
     if orchestrating(ctx.spec, previous):
         # either slot's change may be what the upgrade waits for (green became ready)
-        await reconcile_module(client, body, emit=emit_for(body), runtime=runtime, capture=capture)
+        await reconcile_module(
+            client, body, emit=emit_for(body), runtime=runtime, capture=capture, seen=seen
+        )
         return
     if ctx.spec.paused or deployment["metadata"]["name"] != deployment_name(ctx, ctx.colour):
         return
     _, active = build_new_slot(ctx, ctx.colour, ctx.spec.version)
     desired = with_applied_hash(active)
     if deleted or drifted_paths(desired, deployment):
-        await reconcile_module(client, body, emit=emit_for(body), runtime=runtime, capture=capture)
+        await reconcile_module(
+            client, body, emit=emit_for(body), runtime=runtime, capture=capture, seen=seen
+        )
         return
+    if seen is not None:  # as it should be: the next reconcile need not read it back
+        key = ("Deployment", namespace, deployment["metadata"]["name"])
+        seen.matched(key, desired["metadata"]["annotations"][APPLIED_HASH], deployment)
     state = DeploymentState.from_object(deployment)
     status = module_status(previous, ctx, state, now=now_rfc3339())
     if await patch_module_status(client, body["metadata"], previous, status):
@@ -359,6 +375,7 @@ async def follow_job(
     emit_for: Callable[[Mapping[str, Any]], EventSink],
     runtime: Runtime | None = None,
     capture: Capture | None = None,
+    seen: Seen | None = None,
 ) -> None:
     """React to a module's Job (a first install's schema, an upgrade's backup, expand or
     contract): once it has finished, reconcile now, since the install or the upgrade
@@ -370,7 +387,9 @@ async def follow_job(
         return
     if not _reconciled_before(body.get("status") or {}):
         return  # the first reconcile is the change handler's
-    await reconcile_module(client, body, emit=emit_for(body), runtime=runtime, capture=capture)
+    await reconcile_module(
+        client, body, emit=emit_for(body), runtime=runtime, capture=capture, seen=seen
+    )
 
 
 async def delete_children(client: AsyncClient, body: Mapping[str, Any]) -> list[str]:
@@ -381,18 +400,7 @@ async def delete_children(client: AsyncClient, body: Mapping[str, Any]) -> list[
     """
     meta = body["metadata"]
     name, namespace, uid = meta["name"], meta["namespace"], meta["uid"]
-    ctx_names = [
-        ("Deployment", f"{name}-{Colour.BLUE.value}"),
-        ("Deployment", f"{name}-{Colour.GREEN.value}"),
-        ("Service", name),
-        ("PodDisruptionBudget", name),
-        ("ConfigMap", f"{name}-config"),
-        ("ServiceAccount", name),
-        # an orchestrated upgrade's: the green slot's settings and the preview Service
-        # (its Jobs are left to the garbage collector: their names are per attempt)
-        ("ConfigMap", f"{name}-config-{Colour.GREEN.value}"),
-        ("Service", f"{name}-preview"),
-    ]
+    ctx_names = [(kind, child) for kind, _, child in owned_children(namespace, name)]
     for kind, child in ctx_names:
         await delete_owned(client, kind, child, namespace, owner_uid=uid)
     remaining = []
@@ -402,6 +410,25 @@ async def delete_children(client: AsyncClient, body: Mapping[str, Any]) -> list[
         if any(ref.get("uid") == uid for ref in owners):
             remaining.append(f"{kind}/{child}")
     return remaining
+
+
+def owned_children(namespace: str, name: str) -> list[ChildKey]:
+    """Every child a module named ``name`` may own (its Jobs aside: their names are per
+    attempt, so they are left to the garbage collector)."""
+    return [
+        (kind, namespace, child)
+        for kind, child in [
+            ("Deployment", f"{name}-{Colour.BLUE.value}"),
+            ("Deployment", f"{name}-{Colour.GREEN.value}"),
+            ("Service", name),
+            ("PodDisruptionBudget", name),
+            ("ConfigMap", f"{name}-config"),
+            ("ServiceAccount", name),
+            # an orchestrated upgrade's: the green slot's settings and the preview Service
+            ("ConfigMap", f"{name}-config-{Colour.GREEN.value}"),
+            ("Service", f"{name}-preview"),
+        ]
+    ]
 
 
 SETTING_NOT_SUPPORTED = "SettingNotSupported"
@@ -432,13 +459,34 @@ def _reconciled_before(previous: Mapping[str, Any]) -> bool:
     return previous.get("observedGeneration") is not None
 
 
+POD_PREREQUISITES = frozenset({"ServiceAccount", "ConfigMap", "PersistentVolumeClaim"})
+"""Children a Pod of the Deployment needs when it is created (admission refuses a Pod
+whose ServiceAccount is missing; a missing ConfigMap or claim holds it in Pending)."""
+
+
 async def _ensure_children(
-    client: AsyncClient, ctx: ModuleContext, *, existed_before: bool
+    client: AsyncClient, ctx: ModuleContext, *, existed_before: bool, seen: Seen | None
 ) -> list[Applied]:
-    return [
-        await ensure(client, manifest, existed_before=existed_before)
-        for manifest in build_children(ctx)
-    ]
+    """Every child ensured, in :func:`build_children`'s order, at once where nothing
+    waits: the Pod's prerequisites together, then the Deployment; the Service and the
+    PodDisruptionBudget beside them. One after another, a module's first reconcile was
+    the sum of six requests (the Service's, with its cluster IP allocated, the longest:
+    median 2 s of 3.7 under 500 modules at once), now the longest chain of them."""
+    manifests = build_children(ctx)
+
+    async def one(manifest: dict[str, Any]) -> Applied:
+        return await ensure(client, manifest, existed_before=existed_before, seen=seen)
+
+    async def pods_chain() -> list[Applied]:
+        before = [m for m in manifests if m["kind"] in POD_PREREQUISITES]
+        after = [m for m in manifests if m["kind"] == "Deployment"]
+        first = await asyncio.gather(*(one(m) for m in before))
+        return [*first, *[await one(m) for m in after]]
+
+    beside = [m for m in manifests if m["kind"] not in POD_PREREQUISITES | {"Deployment"}]
+    chain, others = await asyncio.gather(pods_chain(), asyncio.gather(*(one(m) for m in beside)))
+    done = {(a.kind, a.name): a for a in [*chain, *others]}
+    return [done[(m["kind"], m["metadata"]["name"])] for m in manifests]
 
 
 def _report(applied: list[Applied], emit: EventSink) -> None:
@@ -484,7 +532,8 @@ def _report_transitions(
 
 async def _get_module(client: AsyncClient, namespace: str, name: str) -> dict[str, Any] | None:
     try:
-        obj = await client.get(MESModule, name, namespace=namespace)
+        async with traced("get module", namespace, name):
+            obj = await client.get(MESModule, name, namespace=namespace)
     except ApiError as exc:
         if exc.status.code == 404:
             return None
