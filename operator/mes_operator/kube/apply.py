@@ -116,8 +116,7 @@ async def ensure(
                 seen.matched(key, wanted, live)
             return Applied(kind=kind, name=name, action=Action.UNCHANGED, live=live)
         live_hash = (live["metadata"].get("annotations") or {}).get(APPLIED_HASH)
-        wanted_hash = manifest["metadata"]["annotations"][APPLIED_HASH]
-        action = Action.CORRECTED if live_hash == wanted_hash else Action.UPDATED
+        action = Action.CORRECTED if live_hash == wanted else Action.UPDATED
     async with traced(f"apply {kind}/{name}", namespace, name, action=action.value):
         applied = await client.patch(
             CHILD_RESOURCES[kind],

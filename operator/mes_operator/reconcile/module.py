@@ -98,16 +98,16 @@ async def reconcile_module(
 ) -> Outcome:
     """Bring one MESModule's children and status in line with its spec.
 
-        An orchestrated module's first install makes its schema by a Job before any child
-        but the ServiceAccount exists (:mod:`~mes_operator.upgrade.install`). An orchestrated
-        upgrade (``spec.upgradeStrategy.orchestrated``) is stepped by the
-        upgrade machine instead (:func:`~mes_operator.upgrade.drive.drive`), which owns both
-        slots and the Service until it ends: the plain steps below never roll the old slot
-        to the new version meanwhile. ``runtime`` is how the machine reaches the runtime;
-        without it such a module is left as it is. ``seen`` spares reading back children that
+    An orchestrated module's first install makes its schema by a Job before any child
+    but the ServiceAccount exists (:mod:`~mes_operator.upgrade.install`). An orchestrated
+    upgrade (``spec.upgradeStrategy.orchestrated``) is stepped by the
+    upgrade machine instead (:func:`~mes_operator.upgrade.drive.drive`), which owns both
+    slots and the Service until it ends: the plain steps below never roll the old slot
+    to the new version meanwhile. ``runtime`` is how the machine reaches the runtime;
+    without it such a module is left as it is. ``seen`` spares reading back children that
     have not changed since they last matched. A setting the spec asks for that the
-        runtime at ``spec.version`` does not know is left out of its ConfigMap, and said in a
-        Warning Event once per generation (:func:`left_out_events`)."""
+    runtime at ``spec.version`` does not know is left out of its ConfigMap, and said in a
+    Warning Event once per generation (:func:`left_out_events`)."""
     previous: Mapping[str, Any] = body.get("status") or {}
     meta = body["metadata"]
     generation = int(meta.get("generation", 0))
